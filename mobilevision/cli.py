@@ -1,0 +1,44 @@
+"""The `mobilevision` command line: parses arguments, then calls into tasks/, datasets/ and demos/.
+
+Each command group lives beside the code it drives and adds its own sub-parser through an
+`add_commands(subparsers)` function; this file only assembles them and turns a
+`MobileVisionError` into one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from mobilevision.errors import MobileVisionError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from mobilevision.tasks import info_command, quickstart_command
+
+    parser = argparse.ArgumentParser(
+        prog="mobilevision",
+        description="MobileNetV2 / MobileNetV1 classification, SSDLite detection and Mobile DeepLabv3 "
+        "segmentation: train, evaluate, predict, export, benchmark and demo.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    info_command.add_commands(subparsers)
+    quickstart_command.add_commands(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except MobileVisionError as error:
+        print(f"mobilevision: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mobilevision: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Dataset readers (COCO, PASCAL VOC, image folders), the built-in synthetic dataset and augmentation."""

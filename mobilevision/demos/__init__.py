@@ -1,0 +1,1 @@
+"""Live demos (OpenCV window, Gradio web app) and the drawing of results."""

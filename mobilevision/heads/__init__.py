@@ -1,0 +1,1 @@
+"""Task heads: plain modules from backbone features to raw tensors."""
