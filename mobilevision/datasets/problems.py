@@ -1,0 +1,37 @@
+"""Bookkeeping for bad data: every problem is logged with its file and reason and kept on the dataset.
+
+A dataset owns a `ProblemLog`; `dataset.problems` lists what was found and `dataset.skipped` counts
+samples that `__getitem__` refused (returned None). With DataLoader workers each worker holds its
+own copy of the log, so the main process sees the per-batch `dropped` count of the collate
+functions instead (see collate.py); `mobilevision data check` reads every sample in-process.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import NamedTuple
+
+logger = logging.getLogger("mobilevision.datasets")
+
+
+class Problem(NamedTuple):
+    file: str
+    reason: str
+
+
+class ProblemLog:
+    """Problems found in one dataset, in the order they were found."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+        self.skipped = 0
+
+    def report(self, file: object, reason: str) -> None:
+        """Record a problem that lost data (a dropped box or category) and log a warning."""
+        self.problems.append(Problem(str(file), reason))
+        logger.warning("%s: %s", file, reason)
+
+    def skip(self, file: object, reason: str) -> None:
+        """Record a sample that `__getitem__` returns as None."""
+        self.skipped += 1
+        self.report(file, f"{reason}; sample skipped")

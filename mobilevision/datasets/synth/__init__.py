@@ -1,0 +1,1 @@
+"""The built-in dataset: generated scenes of shapes written as COCO, PASCAL VOC and class folders."""

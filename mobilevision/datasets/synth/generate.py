@@ -1,0 +1,99 @@
+"""Writing the built-in dataset: every scene in COCO, PASCAL VOC and class-folder form.
+
+Layout under `out`:
+
+    mobilevision_synth.json              what generated it (seed, size, counts, class names)
+    coco/annotations/instances_{train,val}.json, coco/{train,val}/NNNNNN.jpg
+    voc/JPEGImages/NNNNNN.jpg, voc/Annotations/NNNNNN.xml, voc/SegmentationClass/NNNNNN.png,
+    voc/ImageSets/{Main,Segmentation}/{train,val}.txt
+    folders/{train,val}/<class>/NNNNNN.jpg   class of the largest object; "background" if none
+
+Scene i is drawn from the generator seeded with (seed, i), so worker processes render any subset
+in any order and the files are byte-identical for the same arguments.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from mobilevision.datasets.image_io import encode_label_png
+from mobilevision.datasets.synth.scene import render_scene
+from mobilevision.datasets.synth.shapes import CLASS_NAMES
+from mobilevision.datasets.synth.writers import coco_categories, coco_records, encode_jpeg, voc_xml
+
+MARKER = "mobilevision_synth.json"
+BACKGROUND = "background"
+VAL_FRACTION = 0.2
+
+
+@dataclass(frozen=True)
+class _Job:
+    out: Path
+    seed: int
+    size: int
+    index: int
+    split: str
+
+
+def split_of(index: int, *, images: int) -> str:
+    """The last VAL_FRACTION of the indices (at least one image when there are two) are `val`."""
+    val = max(1, round(images * VAL_FRACTION)) if images >= 2 else 0
+    return "val" if index >= images - val else "train"
+
+
+def generate_dataset(out: str | Path, *, images: int, seed: int = 0, size: int = 320, workers: int = 2) -> Path:
+    """Render `images` scenes of (size, size) pixels and write all three views under `out`."""
+    out = Path(out)
+    for folder in ("coco/annotations", "coco/train", "coco/val", "voc/JPEGImages", "voc/Annotations",
+                   "voc/SegmentationClass", "voc/ImageSets/Main", "voc/ImageSets/Segmentation"):
+        (out / folder).mkdir(parents=True, exist_ok=True)
+    for split in ("train", "val"):
+        for name in (BACKGROUND, *CLASS_NAMES):
+            (out / "folders" / split / name).mkdir(parents=True, exist_ok=True)
+    jobs = [_Job(out, seed, size, index, split_of(index, images=images)) for index in range(images)]
+    if workers > 1 and images > 1:
+        import multiprocessing
+
+        with multiprocessing.get_context("fork" if os.name == "posix" else "spawn").Pool(workers) as pool:
+            results = pool.map(_write_scene, jobs, chunksize=max(1, min(32, images // (4 * workers))))
+    else:
+        results = [_write_scene(job) for job in jobs]
+
+    for split in ("train", "val"):
+        entries = [(job, result) for job, result in zip(jobs, results) if job.split == split]
+        coco = {
+            "info": {"description": "mobilevision built-in dataset", "seed": seed},
+            "categories": coco_categories(),
+            "images": [image for _, (image, _) in entries],
+            "annotations": [annotation for _, (_, annotations) in entries for annotation in annotations],
+        }
+        (out / "coco/annotations" / f"instances_{split}.json").write_text(json.dumps(coco, sort_keys=True))
+        names = "".join(f"{_stem(job.index)}\n" for job, _ in entries)
+        (out / "voc/ImageSets/Main" / f"{split}.txt").write_text(names)
+        (out / "voc/ImageSets/Segmentation" / f"{split}.txt").write_text(names)
+    marker = {"generator": "mobilevision synth", "seed": seed, "size": size, "images": images,
+              "class_names": list(CLASS_NAMES), "folder_background_class": BACKGROUND}
+    (out / MARKER).write_text(json.dumps(marker, sort_keys=True, indent=1))
+    return out
+
+
+def _stem(index: int) -> str:
+    return f"{index:06d}"
+
+
+def _write_scene(job: _Job) -> tuple[dict, list[dict]]:
+    """Render and write one scene's files; return its COCO records for the JSON."""
+    scene = render_scene(seed=job.seed, index=job.index, size=job.size)
+    stem = _stem(job.index)
+    jpeg = encode_jpeg(scene.image)
+    label = scene.image_label()
+    folder_class = CLASS_NAMES[label - 1] if label else BACKGROUND
+    for path in (job.out / "coco" / job.split / f"{stem}.jpg", job.out / "voc/JPEGImages" / f"{stem}.jpg",
+                 job.out / "folders" / job.split / folder_class / f"{stem}.jpg"):
+        path.write_bytes(jpeg)
+    (job.out / "voc/Annotations" / f"{stem}.xml").write_text(voc_xml(scene, file_name=f"{stem}.jpg"))
+    (job.out / "voc/SegmentationClass" / f"{stem}.png").write_bytes(encode_label_png(scene.class_map()))
+    return coco_records(scene, image_id=job.index + 1, file_name=f"{stem}.jpg")

@@ -1,0 +1,163 @@
+"""One generated scene: a cluttered textured background, distractors, and occluding shapes.
+
+Everything is drawn from `numpy.random.default_rng((seed, index))`, so scene `index` is the same
+whichever process renders it and in whatever order. What makes it need a trained network:
+object colours are random and independent of the class, the background is a colour gradient with
+texture, noise and distractors (lines, irregular blobs of random colour) that are not objects,
+objects overlap and get cut by the image border, and about one image in ten holds no object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from mobilevision.datasets.synth.shapes import CLASS_NAMES, draw_shape
+
+EMPTY_IMAGE_FRACTION = 0.1
+MAX_OBJECTS = 6
+MIN_SIZE = 15  # smallest object diameter in pixels
+MAX_SIZE_FRACTION = 0.6  # largest object diameter as a fraction of the image side
+MIN_VISIBLE_FRACTION = 0.5  # occlusion and the border may hide at most half of any object
+PLACEMENT_TRIES = 10
+
+
+@dataclass
+class Instance:
+    label: int  # 1..len(CLASS_NAMES); 0 is background
+    mask: np.ndarray  # (H, W) bool, the visible pixels
+    box: np.ndarray  # (4,) float xyxy pixel edges of the visible pixels (x2, y2 exclusive)
+
+
+@dataclass
+class Scene:
+    image: np.ndarray  # (H, W, 3) uint8 RGB
+    instances: list[Instance]
+
+    def class_map(self) -> np.ndarray:
+        """(H, W) uint8: 0 background, else the class of the visible object (no void border)."""
+        target = np.zeros(self.image.shape[:2], dtype=np.uint8)
+        for instance in self.instances:
+            target[instance.mask] = instance.label
+        return target
+
+    def image_label(self) -> int:
+        """Class of the largest visible object, 0 (background) for an empty scene."""
+        if not self.instances:
+            return 0
+        return max(self.instances, key=lambda instance: int(instance.mask.sum())).label
+
+
+def render_scene(*, seed: int, index: int, size: int) -> Scene:
+    """Draw scene `index` of the dataset with `seed` as a (size, size) image."""
+    rng = np.random.default_rng((seed, index))
+    image = _background(rng, size)
+    _draw_distractors(image, rng)
+    count = 0 if rng.random() < EMPTY_IMAGE_FRACTION else int(rng.integers(1, MAX_OBJECTS + 1))
+    full_areas: list[int] = []
+    instances: list[Instance] = []
+    for _ in range(count):
+        placed = _place_object(rng, size, instances, full_areas)
+        if placed is None:
+            continue
+        label, mask = placed
+        for earlier in instances:
+            earlier.mask &= ~mask
+        _paint(image, mask, rng)
+        instances.append(Instance(label=label, mask=mask, box=np.zeros(4)))
+        full_areas.append(int(mask.sum()))
+    for instance in instances:
+        instance.box = _mask_box(instance.mask)
+    # Sensor-like grey noise; cv2.add saturates int16 + uint8 into uint8 without a float copy.
+    noise = (rng.standard_normal((size, size), dtype=np.float32) * rng.uniform(2, 10)).astype(np.int16)
+    image = cv2.add(image, cv2.merge([noise, noise, noise]), dtype=cv2.CV_8U)
+    return Scene(image=image, instances=instances)
+
+
+def _background(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A two-colour gradient with low-frequency colour texture, (size, size, 3) uint8.
+
+    Built on a coarse grid and upsampled: a linear gradient survives the interpolation and the
+    full-resolution float work (the generator's main cost) is avoided.
+    """
+    start, end = rng.uniform(0, 255, size=(2, 3)).astype(np.float32)
+    direction = rng.uniform(0, 2 * np.pi)
+    cells = int(rng.integers(3, 12))
+    ramp = np.linspace(-1, 1, cells, dtype=np.float32)
+    t = (np.cos(direction) * ramp[None, :] + np.sin(direction) * ramp[:, None]) / 2 + 0.5
+    coarse = start + (end - start) * t[..., None]
+    coarse += rng.normal(0, rng.uniform(10, 40), size=(cells, cells, 3)).astype(np.float32)
+    return cv2.resize(np.clip(coarse, 0, 255).astype(np.uint8), (size, size), interpolation=cv2.INTER_CUBIC)
+
+
+def _draw_distractors(image: np.ndarray, rng: np.random.Generator) -> None:
+    """Lines and irregular blobs of random colour, drawn under the objects; they are not objects."""
+    size = image.shape[0]
+    for _ in range(int(rng.integers(1, 7))):
+        start, end = rng.integers(-size // 4, size + size // 4, size=(2, 2))
+        cv2.line(image, tuple(int(v) for v in start), tuple(int(v) for v in end), _colour(rng),
+                 thickness=int(rng.integers(1, 5)), lineType=cv2.LINE_AA)
+    for _ in range(int(rng.integers(1, 6))):
+        # A blob: a polygon with random radii at random angles, so it never has a shape's symmetry.
+        vertices = int(rng.integers(6, 12))
+        angles = np.sort(rng.uniform(0, 2 * np.pi, vertices))
+        radii = rng.uniform(0.2, 1.0, vertices) * rng.uniform(MIN_SIZE, MAX_SIZE_FRACTION * size) / 2
+        center = rng.uniform(0, size, 2)
+        polygon = np.stack([center[0] + radii * np.cos(angles), center[1] + radii * np.sin(angles)], axis=1)
+        cv2.fillPoly(image, [np.round(polygon).astype(np.int32)], _colour(rng), lineType=cv2.LINE_AA)
+
+
+def _place_object(rng: np.random.Generator, size: int, instances: list[Instance],
+                  full_areas: list[int]) -> tuple[int, np.ndarray] | None:
+    """Draw a random shape where it hides at most half of itself and of every earlier object.
+
+    Returns (label, (size, size) bool mask) or None when no placement works.
+    """
+    for _ in range(PLACEMENT_TRIES):
+        label = int(rng.integers(1, len(CLASS_NAMES) + 1))
+        diameter = float(np.exp(rng.uniform(np.log(MIN_SIZE), np.log(MAX_SIZE_FRACTION * size))))
+        center = tuple(rng.uniform(-diameter / 4, size + diameter / 4, 2))
+        canvas = np.zeros((size, size), dtype=np.uint8)
+        draw_shape(canvas, name=CLASS_NAMES[label - 1], center=center, diameter=diameter,
+                   angle=float(rng.uniform(0, 2 * np.pi)), rng=rng)
+        mask = canvas.astype(bool)
+        expected_area = _expected_area(canvas, center, diameter)
+        if mask.sum() < MIN_VISIBLE_FRACTION * expected_area:
+            continue
+        if all((earlier.mask & ~mask).sum() >= MIN_VISIBLE_FRACTION * area
+               for earlier, area in zip(instances, full_areas)):
+            return label, mask
+    return None
+
+
+def _expected_area(canvas: np.ndarray, center: tuple[float, float], diameter: float) -> float:
+    """Area the shape would have uncut: its pixel count when it lies inside, else a disk's estimate
+    scaled down for the thin shapes (an upper-bound-free guess is enough to reject heavy cuts)."""
+    x, y = center
+    size = canvas.shape[0]
+    radius = diameter / 2
+    if radius <= x <= size - radius and radius <= y <= size - radius:
+        return float(canvas.sum())
+    return 0.35 * np.pi * radius**2
+
+
+def _paint(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> None:
+    """Fill the mask with a random colour under a linear shading, so objects are not flat blobs."""
+    rows, cols = np.nonzero(mask)
+    colour = np.array(_colour(rng), dtype=np.float32)
+    shade = rng.uniform(-0.3, 0.3, size=2) / max(1, mask.shape[0])
+    ramp = 1 + shade[0] * (cols - cols.mean()) + shade[1] * (rows - rows.mean())
+    image[rows, cols] = np.clip(colour[None, :] * ramp[:, None], 0, 255).astype(np.uint8)
+
+
+def _colour(rng: np.random.Generator) -> tuple[int, int, int]:
+    return tuple(int(v) for v in rng.integers(0, 256, size=3))
+
+
+def _mask_box(mask: np.ndarray) -> np.ndarray:
+    """(4,) float xyxy pixel edges enclosing the True pixels of an (H, W) mask."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    return np.array([cols[0], rows[0], cols[-1] + 1, rows[-1] + 1], dtype=np.float64)

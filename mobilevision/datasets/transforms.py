@@ -1,0 +1,155 @@
+"""Augmentation and evaluation pipelines (albumentations 2), one builder per task.
+
+Every pipeline takes `size`, `mean` and `std` as keyword arguments (ImageNet statistics and
+0.5/0.5 models both exist) and ends in Normalize + ToTensorV2, so the image comes out as a
+float32 (3, H, W) tensor. The call protocol is albumentations' own:
+
+- detection:      t(image=(H,W,3) uint8, bboxes=(K,4) xyxy px, labels=(K,), flags=(K,)) -> dict
+- segmentation:   t(image=..., mask=(H,W) uint8) -> dict
+- classification: t(image=...) -> dict
+
+Padding fills the image with the mean colour (0 after normalisation) and masks with 255 (ignore).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import albumentations as A
+import cv2
+import numpy as np
+from albumentations.augmentations.crops.transforms import BaseCrop
+from albumentations.pytorch import ToTensorV2
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+IGNORE_INDEX = 255
+
+
+class RandomIoUCrop(BaseCrop):
+    """SSD's random crop: pick a minimum IoU, then a crop whose IoU with every box reaching into it
+    is at least that, and which holds at least one box centre (Liu et al. 2016, section 2.2).
+
+    One option in the draw keeps the whole image, so easy samples stay in the mix. Boxes losing most
+    of their area are removed afterwards by the pipeline's `min_visibility`.
+    """
+
+    MIN_IOUS = (None, 0.1, 0.3, 0.5, 0.7, 0.9)
+
+    def __init__(self, *, min_scale: float = 0.3, max_aspect_ratio: float = 2.0, trials: int = 40, p: float = 1.0):
+        super().__init__(p=p)
+        self.min_scale = min_scale
+        self.max_aspect_ratio = max_aspect_ratio
+        self.trials = trials
+
+    def get_params_dependent_on_data(self, params: dict, data: dict) -> dict:
+        height, width = params["shape"][:2]
+        whole = {"crop_coords": (0, 0, width, height)}
+        boxes = np.asarray(data.get("bboxes", np.zeros((0, 4))))[:, :4]  # normalised xyxy
+        min_iou = self.MIN_IOUS[self.py_random.randrange(len(self.MIN_IOUS))]
+        if min_iou is None or len(boxes) == 0:
+            return whole
+        boxes = boxes * np.array([width, height, width, height])
+        centers = (boxes[:, :2] + boxes[:, 2:]) / 2
+        for _ in range(self.trials):
+            scale_w = self.py_random.uniform(self.min_scale, 1.0)
+            scale_h = self.py_random.uniform(self.min_scale, 1.0)
+            if not 1 / self.max_aspect_ratio <= scale_w / scale_h <= self.max_aspect_ratio:
+                continue
+            crop_w, crop_h = int(width * scale_w), int(height * scale_h)
+            left = self.py_random.randint(0, width - crop_w)
+            top = self.py_random.randint(0, height - crop_h)
+            crop = np.array([left, top, left + crop_w, top + crop_h], dtype=np.float64)
+            inside = np.all((centers > crop[:2]) & (centers < crop[2:]), axis=1)
+            if inside.any() and _iou(boxes[inside], crop).min() >= min_iou:
+                return {"crop_coords": tuple(int(v) for v in crop)}
+        return whole
+
+
+def _iou(boxes: np.ndarray, crop: np.ndarray) -> np.ndarray:
+    """IoU of (K, 4) xyxy boxes with one (4,) xyxy crop -> (K,)."""
+    top_left = np.maximum(boxes[:, :2], crop[:2])
+    bottom_right = np.minimum(boxes[:, 2:], crop[2:])
+    inter = np.prod(np.clip(bottom_right - top_left, 0, None), axis=1)
+    area = np.prod(boxes[:, 2:] - boxes[:, :2], axis=1)
+    return inter / (area + np.prod(crop[2:] - crop[:2]) - inter)
+
+
+def _mean_fill(mean: Sequence[float]) -> tuple[int, ...]:
+    """The uint8 colour that normalises to zero."""
+    return tuple(int(round(channel * 255)) for channel in mean)
+
+
+def _finish(mean: Sequence[float], std: Sequence[float]) -> list:
+    return [A.Normalize(mean=mean, std=std, max_pixel_value=255.0), ToTensorV2()]
+
+
+def detection_transforms(
+    train: bool, *, size: int, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD
+) -> A.Compose:
+    """SSD augmentation (photometric distortion, zoom out, IoU crop, flip) or a plain resize to
+    (size, size); boxes follow the image. Output boxes are xyxy pixels of the (size, size) image."""
+    if train:
+        steps = [
+            A.ColorJitter(brightness=0.125, contrast=0.5, saturation=0.5, hue=0.05, p=0.5),
+            # Zoom out = shrink the image inside a mean-coloured canvas (SSD's "expand" up to 4x
+            # area; scale 0.5 here so small objects stay above the detector's smallest anchors).
+            A.Affine(scale=(0.5, 1.0), translate_percent=(-0.25, 0.25), fill=_mean_fill(mean),
+                     border_mode=cv2.BORDER_CONSTANT, p=0.5),
+            RandomIoUCrop(),
+            A.HorizontalFlip(p=0.5),
+            A.Resize(size, size),
+        ]
+    else:
+        steps = [A.Resize(size, size)]
+    boxes = A.BboxParams(
+        format="pascal_voc", label_fields=["labels", "flags"], clip=True, min_area=1.0,
+        min_visibility=0.25 if train else 0.0,
+    )
+    return A.Compose(steps + _finish(mean, std), bbox_params=boxes)
+
+
+def segmentation_transforms(
+    train: bool, *, size: int | None, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD
+) -> A.Compose:
+    """Train: shorter side to `size`, scale jitter 0.5-2x, random (size, size) crop padded with the
+    mean colour / ignore label, flip. Eval: longer side to `size` padded to (size, size) at the
+    bottom/right with ignore, or with size=None the whole image unchanged."""
+    pad = dict(border_mode=cv2.BORDER_CONSTANT, fill=_mean_fill(mean), fill_mask=IGNORE_INDEX)
+    if train:
+        steps = [
+            A.SmallestMaxSize(max_size=size),
+            A.RandomScale(scale_limit=(-0.5, 1.0), p=1.0),
+            A.PadIfNeeded(min_height=size, min_width=size, **pad),
+            A.RandomCrop(height=size, width=size),
+            A.HorizontalFlip(p=0.5),
+        ]
+    elif size is not None:
+        steps = [A.LongestMaxSize(max_size=size), A.PadIfNeeded(min_height=size, min_width=size, position="top_left", **pad)]
+    else:
+        steps = []
+    return A.Compose(steps + _finish(mean, std))
+
+
+def classification_transforms(
+    train: bool, *, size: int, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD
+) -> A.Compose:
+    """Train: random resized crop (8-100% of the area), flip, light colour jitter.
+    Eval: shorter side to size/0.875, centre crop (size, size), as in the ImageNet references."""
+    if train:
+        steps = [
+            A.RandomResizedCrop(size=(size, size), scale=(0.08, 1.0)),
+            A.HorizontalFlip(p=0.5),
+            A.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2, hue=0.0, p=0.8),
+        ]
+    else:
+        steps = [A.SmallestMaxSize(max_size=int(round(size / 0.875))), A.CenterCrop(height=size, width=size)]
+    return A.Compose(steps + _finish(mean, std))
+
+
+def to_tensor(**data) -> dict:
+    """The transform used when none is given: image to float (3, H, W) in [0, 1], rest untouched."""
+    import torch
+
+    data["image"] = torch.from_numpy(np.ascontiguousarray(data["image"].transpose(2, 0, 1))).float() / 255.0
+    return data
