@@ -8,6 +8,7 @@ Each command group lives beside the code it drives and adds its own sub-parser t
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from mobilevision.errors import MobileVisionError
@@ -35,6 +36,10 @@ def main(argv: list[str] | None = None) -> int:
     except MobileVisionError as error:
         print(f"mobilevision: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) went away; silence the flush at exit instead of a traceback.
+        sys.stdout = open(os.devnull, "w")
+        return 0
     except KeyboardInterrupt:
         print("mobilevision: interrupted", file=sys.stderr)
         return 130

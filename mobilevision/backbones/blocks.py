@@ -1,0 +1,136 @@
+"""The building blocks of MobileNetV1 and MobileNetV2: conv + BN + activation, the depthwise
+separable block (V1) and the inverted residual with linear bottleneck (V2)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def make_divisible(value: float, divisor: int = 8) -> int:
+    """Round a channel count to the nearest multiple of `divisor`, never below 90% of `value`.
+
+    Both the TF-slim and the torchvision MobileNets round this way; the 90% floor keeps a width
+    multiplier from losing more than a tenth of a layer's channels to rounding.
+    """
+    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    if rounded < 0.9 * value:
+        rounded += divisor
+    return rounded
+
+
+def activation_layer(name: str) -> nn.Module:
+    """ReLU6 is what MobileNetV2, TF-slim and timm use; plain ReLU is the MobileNetV1 paper's."""
+    if name == "relu6":
+        return nn.ReLU6(inplace=True)
+    if name == "relu":
+        return nn.ReLU(inplace=True)
+    raise ValueError(f"unknown activation {name!r}; use 'relu6' or 'relu'")
+
+
+class ConvBNAct(nn.Sequential):
+    """Conv2d (no bias) -> BatchNorm2d -> optional activation. (N, C_in, H, W) -> (N, C_out, H/s, W/s).
+
+    Padding keeps "same" geometry for any dilation: pad = dilation * (kernel - 1) / 2.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        kernel_size: int = 3,
+        stride: int = 1,
+        dilation: int = 1,
+        groups: int = 1,
+        activation: str | None = "relu6",
+    ) -> None:
+        padding = dilation * (kernel_size - 1) // 2
+        layers: list[nn.Module] = [
+            nn.Conv2d(
+                in_channels,
+                out_channels,
+                kernel_size=kernel_size,
+                stride=stride,
+                padding=padding,
+                dilation=dilation,
+                groups=groups,
+                bias=False,
+            ),
+            nn.BatchNorm2d(out_channels),
+        ]
+        if activation is not None:
+            layers.append(activation_layer(activation))
+        super().__init__(*layers)
+        self.out_channels = out_channels
+
+
+class DepthwiseSeparable(nn.Module):
+    """MobileNetV1 block: 3x3 depthwise conv + BN + act, then 1x1 pointwise conv + BN + act.
+
+    (N, C_in, H, W) -> (N, C_out, H/stride, W/stride).
+    """
+
+    def __init__(
+        self, in_channels: int, out_channels: int, *, stride: int, dilation: int = 1, activation: str = "relu6"
+    ) -> None:
+        super().__init__()
+        self.depthwise = ConvBNAct(
+            in_channels, in_channels, stride=stride, dilation=dilation, groups=in_channels, activation=activation
+        )
+        self.pointwise = ConvBNAct(in_channels, out_channels, kernel_size=1, activation=activation)
+        self.out_channels = out_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pointwise(self.depthwise(x))
+
+
+class InvertedResidual(nn.Module):
+    """MobileNetV2 block: 1x1 expansion (ReLU6) -> 3x3 depthwise (ReLU6) -> 1x1 linear projection.
+
+    The projection has no activation (the "linear bottleneck": ReLU on a thin tensor destroys
+    information), and the shortcut exists only when stride is 1 and channels are unchanged.
+    (N, C_in, H, W) -> (N, C_out, H/stride, W/stride); the expanded tensor has C_in * expand_ratio
+    channels.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        stride: int,
+        expand_ratio: int,
+        dilation: int = 1,
+    ) -> None:
+        super().__init__()
+        # torchvision rounds with round(), TF-slim with make_divisible(.., 8); the input channels
+        # are always multiples of 8 and t is 1 or 6, so both give the same width.
+        hidden = int(round(in_channels * expand_ratio))
+        self.expand = ConvBNAct(in_channels, hidden, kernel_size=1) if expand_ratio != 1 else None
+        self.depthwise = ConvBNAct(hidden, hidden, stride=stride, dilation=dilation, groups=hidden)
+        self.project = ConvBNAct(hidden, out_channels, kernel_size=1, activation=None)
+        self.use_shortcut = stride == 1 and in_channels == out_channels
+        self.hidden_channels = hidden
+        self.out_channels = out_channels
+
+    def forward_with_expansion(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return (output, expanded tensor); SSDLite taps the expansion of one block."""
+        expanded = self.expand(x) if self.expand is not None else x
+        out = self.project(self.depthwise(expanded))
+        if self.use_shortcut:
+            out = out + x
+        return out, expanded
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_with_expansion(x)[0]
+
+
+def init_conv_bn(module: nn.Module) -> None:
+    """torchvision's MobileNet initialisation: Kaiming fan-out for convs, BatchNorm to identity."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out")
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)

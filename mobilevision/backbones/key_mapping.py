@@ -1,0 +1,122 @@
+"""Explicit key mappings from the reference implementations' state dicts to ours, and a strict load.
+
+torchvision's `mobilenet_v2` and timm's `mobilenetv1_*` name their layers differently from us;
+each mapping below pairs a reference module prefix with ours, layer by layer, and the load refuses
+any state dict that does not cover the model exactly (it lists the keys that do not match rather
+than loading part of it).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from mobilevision.backbones.mobilenet_v1 import MobileNetV1
+from mobilevision.backbones.mobilenet_v2 import MobileNetV2
+from mobilevision.errors import MobileVisionError
+
+# The key that identifies each reference layout.
+TORCHVISION_MARKER = "features.0.0.weight"
+TIMM_MARKER = "conv_stem.weight"
+HEAD_PREFIX = "head.fc"
+
+
+def torchvision_mobilenet_v2_prefixes(backbone: MobileNetV2) -> dict[str, str]:
+    """torchvision module prefix -> ours, for `torchvision.models.mobilenet_v2`.
+
+    torchvision: features.0 (stem), features.1..17 (blocks: conv.0 = expansion ConvBNReLU when
+    t > 1, then the depthwise ConvBNReLU, then the projection conv and its BN), features.18 (last),
+    classifier.1 (linear).
+    """
+    pairs = {"features.0.0": "stem.0", "features.0.1": "stem.1"}
+    for index, block in enumerate(backbone.blocks):
+        source, target = f"features.{index + 1}.conv", f"blocks.{index}"
+        layers = (["expand"] if block.expand is not None else []) + ["depthwise"]
+        for position, name in enumerate(layers):
+            pairs[f"{source}.{position}.0"] = f"{target}.{name}.0"
+            pairs[f"{source}.{position}.1"] = f"{target}.{name}.1"
+        pairs[f"{source}.{len(layers)}"] = f"{target}.project.0"
+        pairs[f"{source}.{len(layers) + 1}"] = f"{target}.project.1"
+    last = len(backbone.blocks) + 1
+    pairs[f"features.{last}.0"] = "last.0"
+    pairs[f"features.{last}.1"] = "last.1"
+    pairs["classifier.1"] = HEAD_PREFIX
+    return pairs
+
+
+def timm_mobilenet_v1_prefixes(backbone: MobileNetV1) -> dict[str, str]:
+    """timm module prefix -> ours, for `timm.create_model("mobilenetv1_100")` and its widths.
+
+    timm: conv_stem + bn1, blocks.<stage>.<index> with conv_dw, bn1, conv_pw, bn2 (stages of
+    1, 2, 2, 6 and 2 blocks), classifier (linear).
+    """
+    pairs = {"conv_stem": "stem.0", "bn1": "stem.1"}
+    stage_sizes = (1, 2, 2, 6, 2)
+    index = 0
+    for stage, size in enumerate(stage_sizes):
+        for position in range(size):
+            source, target = f"blocks.{stage}.{position}", f"blocks.{index}"
+            pairs[f"{source}.conv_dw"] = f"{target}.depthwise.0"
+            pairs[f"{source}.bn1"] = f"{target}.depthwise.1"
+            pairs[f"{source}.conv_pw"] = f"{target}.pointwise.0"
+            pairs[f"{source}.bn2"] = f"{target}.pointwise.1"
+            index += 1
+    if index != len(backbone.blocks):
+        raise AssertionError("timm's MobileNetV1 stage sizes no longer match DEPTHWISE_SEPARABLE_SETTINGS")
+    pairs["classifier"] = HEAD_PREFIX
+    return pairs
+
+
+def to_our_keys(state_dict: dict[str, torch.Tensor], *, backbone: nn.Module) -> dict[str, torch.Tensor]:
+    """Rename a torchvision or timm state dict to our keys ("backbone.*" and "head.fc.*").
+
+    A state dict already in our layout is returned unchanged. Keys the mapping does not know keep
+    their names, so the strict load below reports them.
+    """
+    if TORCHVISION_MARKER in state_dict and isinstance(backbone, MobileNetV2):
+        prefixes = torchvision_mobilenet_v2_prefixes(backbone)
+    elif TIMM_MARKER in state_dict and isinstance(backbone, MobileNetV1):
+        prefixes = timm_mobilenet_v1_prefixes(backbone)
+    else:
+        return state_dict
+    renamed = {}
+    for key, value in state_dict.items():
+        module, _, leaf = key.rpartition(".")
+        target = prefixes.get(module)
+        if target is None:
+            renamed[key] = value
+        elif target == HEAD_PREFIX:
+            renamed[f"{target}.{leaf}"] = value
+        else:
+            renamed[f"backbone.{target}.{leaf}"] = value
+    return renamed
+
+
+def load_strict(
+    model: nn.Module, state_dict: dict[str, torch.Tensor], *, source: str, ignore_prefixes: tuple[str, ...] = ()
+) -> None:
+    """Load `state_dict` into `model` only if names and shapes match exactly.
+
+    Keys under `ignore_prefixes` are skipped on both sides (e.g. "head." when fine-tuning on new
+    classes). On any mismatch nothing is loaded and the error lists what differs.
+    """
+    expected = {k: v for k, v in model.state_dict().items() if not k.startswith(ignore_prefixes)}
+    given = {k: v for k, v in state_dict.items() if not k.startswith(ignore_prefixes)}
+    missing = sorted(set(expected) - set(given))
+    unexpected = sorted(set(given) - set(expected))
+    mismatched = sorted(
+        f"{k}: file {tuple(given[k].shape)} vs model {tuple(expected[k].shape)}"
+        for k in set(expected) & set(given)
+        if given[k].shape != expected[k].shape
+    )
+    if missing or unexpected or mismatched:
+        raise MobileVisionError(
+            f"the weights in {source} do not fit {type(model).__name__}; nothing was loaded. "
+            + "; ".join(
+                f"{label} ({len(keys)}): {', '.join(keys[:8])}{' ...' if len(keys) > 8 else ''}"
+                for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", mismatched))
+                if keys
+            )
+            + ". Check --model and --width against the architecture the file was trained with."
+        )
+    model.load_state_dict(given, strict=not ignore_prefixes)

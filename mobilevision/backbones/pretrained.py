@@ -1,0 +1,161 @@
+"""Published ImageNet weights: what they are, where they live, and how to read a weights file.
+
+`--weights` takes a path, a URL (downloaded into the torch hub cache when the machine is online)
+or a name such as `torchvision:IMAGENET1K_V2`. Names carry their preprocessing (mean, std, input
+size) and class names, so these travel with the weights into every checkpoint made from them.
+Nothing is downloaded unless the user asks for it.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.error
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from mobilevision.errors import MobileVisionError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class PretrainedWeights:
+    """A published weight file and the preprocessing it was trained with."""
+
+    name: str
+    backbone: str
+    width: float
+    url: str
+    file_name: str
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    input_size: int
+    resize_size: int
+    top1: float | None
+    categories: tuple[str, ...] = field(default=(), repr=False)
+
+
+def _imagenet_categories() -> tuple[str, ...]:
+    from torchvision.models import MobileNet_V2_Weights
+
+    return tuple(MobileNet_V2_Weights.IMAGENET1K_V1.meta["categories"])
+
+
+def _timm(tag: str, *, width: float) -> PretrainedWeights:
+    return PretrainedWeights(
+        name=f"timm:{tag}",
+        backbone="mobilenet_v1",
+        width=width,
+        url=f"https://huggingface.co/timm/{tag}/resolve/main/model.safetensors",
+        file_name=f"timm-{tag}.safetensors",
+        mean=(0.5, 0.5, 0.5),
+        std=(0.5, 0.5, 0.5),
+        input_size=224,
+        resize_size=236,
+        top1=None,
+    )
+
+
+def catalogue() -> dict[str, PretrainedWeights]:
+    """Every named weight the suite knows, by name."""
+    entries = [
+        # torchvision's weights meta: ImageNet-1K acc@1, resize 256 / 232 then crop 224.
+        PretrainedWeights(
+            name="torchvision:IMAGENET1K_V1",
+            backbone="mobilenet_v2",
+            width=1.0,
+            url="https://download.pytorch.org/models/mobilenet_v2-b0353104.pth",
+            file_name="mobilenet_v2-b0353104.pth",
+            mean=IMAGENET_MEAN,
+            std=IMAGENET_STD,
+            input_size=224,
+            resize_size=256,
+            top1=71.878,
+        ),
+        PretrainedWeights(
+            name="torchvision:IMAGENET1K_V2",
+            backbone="mobilenet_v2",
+            width=1.0,
+            url="https://download.pytorch.org/models/mobilenet_v2-7ebf99e0.pth",
+            file_name="mobilenet_v2-7ebf99e0.pth",
+            mean=IMAGENET_MEAN,
+            std=IMAGENET_STD,
+            input_size=224,
+            resize_size=232,
+            top1=72.154,
+        ),
+        # timm's pretrained_cfg: mean/std 0.5, trained at 224 (test crop 0.95); no top-1 recorded here.
+        _timm("mobilenetv1_100.ra4_e3600_r224_in1k", width=1.0),
+        _timm("mobilenetv1_125.ra4_e3600_r224_in1k", width=1.25),
+    ]
+    return {entry.name: entry for entry in entries}
+
+
+def lookup(name: str) -> PretrainedWeights:
+    """A named weight, with the ImageNet class names filled in."""
+    known = catalogue()
+    if name not in known:
+        raise MobileVisionError(f"unknown weights {name!r}; known names: {', '.join(known)}")
+    entry = known[name]
+    return PretrainedWeights(**{**entry.__dict__, "categories": _imagenet_categories()})
+
+
+def resolve_weights(spec: str) -> tuple[Path, PretrainedWeights | None]:
+    """A local file for `spec` (path, URL or name), and the named weight's metadata if any."""
+    if spec.startswith(("torchvision:", "timm:")):
+        entry = lookup(spec)
+        return _cached_download(entry.url, file_name=entry.file_name), entry
+    if spec.startswith(("http://", "https://")):
+        return _cached_download(spec, file_name=os.path.basename(spec.split("?")[0])), None
+    path = Path(spec).expanduser()
+    if not path.is_file():
+        raise MobileVisionError(
+            f"weights file {spec} does not exist; pass a checkpoint path, a URL, or one of: {', '.join(catalogue())}"
+        )
+    return path, None
+
+
+def _cached_download(url: str, *, file_name: str) -> Path:
+    target = Path(torch.hub.get_dir()) / "checkpoints" / file_name
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        # download_url_to_file writes to a temporary file and renames it, so a cut-off download
+        # never leaves a truncated file behind under the final name.
+        torch.hub.download_url_to_file(url, str(target), progress=True)
+    except (urllib.error.URLError, OSError) as error:
+        raise MobileVisionError(
+            f"could not download {url} ({error}). If this machine is offline, fetch that URL on one "
+            f"that is online and put the file at {target}, or pass its path to --weights."
+        ) from None
+    return target
+
+
+def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """Tensors of a .pth / .pt / .safetensors file, without unpickling arbitrary objects.
+
+    Our checkpoints (a dict with "state_dict") and torchvision reference checkpoints (a dict with
+    "model") are unwrapped to their state dict.
+    """
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            data = load_file(str(path))
+        else:
+            data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - any unreadable file gets the same one-line message
+        raise MobileVisionError(
+            f"cannot read weights from {path}: {type(error).__name__}: {str(error).splitlines()[0]}. "
+            "Expected a PyTorch state dict (.pth/.pt) or a .safetensors file."
+        ) from None
+    for wrapper in ("state_dict", "model"):
+        if isinstance(data, dict) and isinstance(data.get(wrapper), dict):
+            data = data[wrapper]
+    if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
+        raise MobileVisionError(f"{path} does not hold a state dict of tensors")
+    return data

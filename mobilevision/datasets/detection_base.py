@@ -1,0 +1,123 @@
+"""What every detection reader shares: cleaning boxes, and turning a record into a training sample.
+
+A format reader (COCO, VOC) parses its annotations once into `DetectionRecord`s; this base class
+reads the image, runs the transform and builds the target dict the detection task relies on:
+
+    boxes (K, 4) float32 xyxy pixels of the transformed image, labels (K,) int64 in 1..C,
+    difficult (K,) bool, crowd_boxes (M, 4) float32, crowd_labels (M,) int64,
+    image_id int, orig_size (h, w), file str
+
+Crowd regions never reach `boxes` (they are not trainable objects) but are transformed alongside,
+so evaluation can ignore detections on them. Box coordinates are pixel edges: a box covering
+pixel columns c0..c1 is x1 = c0, x2 = c1 + 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from torch.utils.data import Dataset
+
+from mobilevision.datasets.image_io import UnreadableImage, read_image
+from mobilevision.datasets.problems import ProblemLog
+from mobilevision.datasets.transforms import to_tensor
+
+FLAG_DIFFICULT = 1
+FLAG_CROWD = 2
+
+
+@dataclass
+class DetectionRecord:
+    file: Path
+    image_id: int
+    size: tuple[int, int] | None  # (h, w) the annotation claims, None when it does not say
+    boxes: np.ndarray  # (K, 4) float32 xyxy pixels of the original image
+    labels: np.ndarray  # (K,) int64 in 1..C
+    flags: np.ndarray  # (K,) uint8: 0, FLAG_DIFFICULT or FLAG_CROWD
+
+
+def clean_boxes(boxes: np.ndarray, *, size: tuple[int, int] | None, file: object,
+                log: ProblemLog) -> tuple[np.ndarray, np.ndarray]:
+    """Clip (K, 4) xyxy boxes to the (h, w) image; drop and report inverted or empty ones.
+
+    Returns the clipped boxes and a (K,) bool mask of the ones kept.
+    """
+    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+    if size is not None:
+        height, width = size
+        clipped = np.clip(boxes, 0, [width, height, width, height]).astype(np.float32)
+    else:
+        clipped = boxes
+    keep = np.ones(len(boxes), dtype=bool)
+    for k, (box, clip) in enumerate(zip(boxes, clipped)):
+        if not np.isfinite(box).all():
+            reason = "has a non-finite coordinate"
+        elif box[2] < box[0] or box[3] < box[1]:
+            reason = "has x2 < x1 or y2 < y1"
+        elif clip[2] <= clip[0] or clip[3] <= clip[1]:
+            reason = "has zero area" + (" after clipping to the image" if size is not None else "")
+        else:
+            continue
+        keep[k] = False
+        log.report(file, f"box {[round(float(v), 2) for v in box]} {reason}; box dropped")
+    return clipped, keep
+
+
+class DetectionDataset(Dataset):
+    """Base for detection readers: subclasses fill `records` and `class_names` (without background)."""
+
+    def __init__(self, *, transform=None) -> None:
+        self.transform = transform or to_tensor
+        self.log = ProblemLog()
+        self.records: list[DetectionRecord] = []
+        self.class_names: list[str] = []
+
+    @property
+    def problems(self):
+        return self.log.problems
+
+    @property
+    def skipped(self) -> int:
+        return self.log.skipped
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int):
+        """(image (3, H, W) float, target dict), or None for an unreadable or mismatched image."""
+        record = self.records[index]
+        try:
+            image = read_image(record.file)
+        except UnreadableImage as error:
+            self.log.skip(record.file, str(error))
+            return None
+        if record.size is not None and image.shape[:2] != record.size:
+            self.log.skip(record.file, f"image is {image.shape[1]}x{image.shape[0]} but its annotation says "
+                                       f"{record.size[1]}x{record.size[0]}")
+            return None
+        # Boxes without a declared image size are clipped now that the size is known.
+        boxes = np.clip(record.boxes, 0, [image.shape[1], image.shape[0]] * 2).astype(np.float32)
+        out = self.transform(image=image, bboxes=boxes, labels=record.labels, flags=record.flags)
+        boxes = np.asarray(out["bboxes"], dtype=np.float32).reshape(-1, 4)
+        labels = np.asarray(out["labels"], dtype=np.int64).reshape(-1)
+        flags = np.asarray(out["flags"], dtype=np.uint8).reshape(-1)
+        crowd = flags == FLAG_CROWD
+        target = {
+            "boxes": _tensor(boxes[~crowd]),
+            "labels": _tensor(labels[~crowd]),
+            "difficult": _tensor(flags[~crowd] == FLAG_DIFFICULT),
+            "crowd_boxes": _tensor(boxes[crowd]),
+            "crowd_labels": _tensor(labels[crowd]),
+            "image_id": record.image_id,
+            "orig_size": (int(image.shape[0]), int(image.shape[1])),
+            "file": str(record.file),
+        }
+        return out["image"], target
+
+
+def _tensor(array: np.ndarray):
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(array))

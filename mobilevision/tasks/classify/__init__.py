@@ -1,0 +1,1 @@
+"""Image classification: model, train / val / predict."""

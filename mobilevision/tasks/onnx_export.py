@@ -1,0 +1,31 @@
+"""Export a model's tensor forward to ONNX with a dynamic batch axis."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+
+import torch
+from torch import nn
+
+
+def export_onnx(model: nn.Module, path: Path, *, imgsz: int, output_names: list[str]) -> Path:
+    """Write `model` (in eval mode, images (N, 3, imgsz, imgsz) -> tensors) to `path`.
+
+    Uses torch.export's ONNX exporter (the default since PyTorch 2.9); its progress chatter goes
+    to a buffer so `--json` output stays clean.
+    """
+    model = model.eval()
+    example = torch.zeros(2, 3, imgsz, imgsz)
+    with contextlib.redirect_stdout(io.StringIO()):
+        program = torch.onnx.export(
+            model,
+            (example,),
+            dynamo=True,
+            input_names=["images"],
+            output_names=output_names,
+            dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=1024)},),
+        )
+    program.save(str(path))
+    return path

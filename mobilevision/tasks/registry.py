@@ -1,0 +1,64 @@
+"""The models the suite can build, by name: `mobilevision info` prints this table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+from torch import nn
+
+from mobilevision.errors import MobileVisionError
+from mobilevision.tasks.classify.model import build_classifier
+
+V2_WIDTHS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
+V1_WIDTHS = (0.25, 0.5, 0.75, 1.0, 1.25)
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A named builder: `builder(width=..., num_classes=..., ...)` returns the task model."""
+
+    name: str
+    task: str
+    builder: Callable[..., nn.Module]
+    widths: tuple[float, ...]
+    imgsz: int
+    num_classes: int
+    description: str
+
+
+MODELS: dict[str, ModelEntry] = {
+    entry.name: entry
+    for entry in (
+        ModelEntry(
+            name="mobilenet_v2",
+            task="classify",
+            builder=partial(build_classifier, backbone="mobilenet_v2"),
+            widths=V2_WIDTHS,
+            imgsz=224,
+            num_classes=1000,
+            description="MobileNetV2 ImageNet classifier (paper Table 4)",
+        ),
+        ModelEntry(
+            name="mobilenet_v1",
+            task="classify",
+            builder=partial(build_classifier, backbone="mobilenet_v1"),
+            widths=V1_WIDTHS,
+            imgsz=224,
+            num_classes=1000,
+            description="MobileNetV1 ImageNet classifier (V1 paper Table 1, ReLU6 as TF-slim and timm)",
+        ),
+    )
+}
+
+
+def model_entry(name: str) -> ModelEntry:
+    if name not in MODELS:
+        raise MobileVisionError(f"unknown model {name!r}; known models: {', '.join(MODELS)}")
+    return MODELS[name]
+
+
+def build_model(name: str, **kwargs) -> nn.Module:
+    """Build a registered model; keyword arguments override the builder's defaults."""
+    return model_entry(name).builder(**kwargs)

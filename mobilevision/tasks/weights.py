@@ -1,0 +1,30 @@
+"""Loading `--weights` into a task model or its backbone, whatever layout the file is in."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from mobilevision.backbones.key_mapping import load_strict, to_our_keys
+from mobilevision.backbones.pretrained import PretrainedWeights, read_state_dict, resolve_weights
+
+
+def load_weights(model: nn.Module, spec: str, *, include_head: bool = True) -> PretrainedWeights | None:
+    """Load a path, URL or named weight into a model with `.backbone` (and `.head`).
+
+    torchvision and timm layouts are renamed to ours first. With include_head=False the head is
+    left as built (fine-tuning on other classes). Returns the named weight's metadata, if any.
+    """
+    path, entry = resolve_weights(spec)
+    state_dict = to_our_keys(read_state_dict(path), backbone=model.backbone)
+    load_strict(model, state_dict, source=str(path), ignore_prefixes=() if include_head else ("head.",))
+    return entry
+
+
+def load_backbone_weights(backbone: nn.Module, spec: str) -> PretrainedWeights | None:
+    """Load only the backbone part of a classifier's weights (e.g. ImageNet into a detector)."""
+    path, entry = resolve_weights(spec)
+    state_dict = to_our_keys(read_state_dict(path), backbone=backbone)
+    if any(key.startswith("backbone.") for key in state_dict):
+        state_dict = {k[len("backbone.") :]: v for k, v in state_dict.items() if k.startswith("backbone.")}
+    load_strict(backbone, state_dict, source=str(path))
+    return entry
