@@ -67,4 +67,4 @@ class SegmentationDataset(Dataset):
                                                  f"(0..{len(self.class_names) - 1}) nor {IGNORE_INDEX} (ignore)")
             return None
         out = self.transform(image=image, mask=mask)
-        return out["image"], torch.as_tensor(np.asarray(out["mask"])).long()
+        return out["image"], torch.as_tensor(out["mask"]).long()

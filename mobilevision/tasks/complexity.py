@@ -20,8 +20,8 @@ def count_madds(model: nn.Module, *, imgsz: int | tuple[int, int], forward=None)
     """Multiply-adds of one forward pass on a single (1, 3, H, W) image.
 
     A conv costs (C_in / groups) * k_h * k_w per output element; a linear layer in_features per
-    output element. `forward` runs the part of the model to count (by default `model` itself); a
-    detector passes its raw forward so that post-processing on random scores is not run.
+    output element. `forward` runs the part of the model to count (by default `model` itself); task
+    models pass their `raw_outputs`, so a detector's post-processing never runs on random scores.
     """
     height, width = (imgsz, imgsz) if isinstance(imgsz, int) else imgsz
     total = 0

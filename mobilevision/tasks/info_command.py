@@ -35,7 +35,7 @@ def model_rows(*, imgsz: int | None, names: list[str]) -> list[dict]:
                     "imgsz": size,
                     "num_classes": entry.num_classes,
                     "params": count_params(model),
-                    "madds": count_madds(model, imgsz=size),
+                    "madds": count_madds(model, imgsz=size, forward=model.raw_outputs),
                 }
             )
     return rows

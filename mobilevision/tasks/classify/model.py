@@ -35,12 +35,12 @@ class ImageClassifier(nn.Module):
         self.num_classes = num_classes
         self.label_smoothing = label_smoothing
 
-    def logits(self, images: torch.Tensor) -> torch.Tensor:
-        """(N, 3, H, W) -> (N, num_classes)."""
+    def raw_outputs(self, images: torch.Tensor) -> torch.Tensor:
+        """The exported and counted part of the model: (N, 3, H, W) -> logits (N, num_classes)."""
         return self.head(self.backbone(images)[self.feature_name])
 
     def forward(self, images: torch.Tensor, targets: torch.Tensor | None = None):
-        logits = self.logits(images)
+        logits = self.raw_outputs(images)
         if not self.training:
             return logits
         if targets is None:
