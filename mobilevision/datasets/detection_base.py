@@ -21,7 +21,7 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from mobilevision.datasets.image_io import UnreadableImage, read_image
-from mobilevision.datasets.problems import ProblemLog
+from mobilevision.datasets.problems import ProblemLog, ReportsProblems
 from mobilevision.datasets.transforms import to_tensor
 
 FLAG_DIFFICULT = 1
@@ -65,7 +65,7 @@ def clean_boxes(boxes: np.ndarray, *, size: tuple[int, int] | None, file: object
     return clipped, keep
 
 
-class DetectionDataset(Dataset):
+class DetectionDataset(ReportsProblems, Dataset):
     """Base for detection readers: subclasses fill `records` and `class_names` (without background)."""
 
     def __init__(self, *, transform=None) -> None:
@@ -73,14 +73,6 @@ class DetectionDataset(Dataset):
         self.log = ProblemLog()
         self.records: list[DetectionRecord] = []
         self.class_names: list[str] = []
-
-    @property
-    def problems(self):
-        return self.log.problems
-
-    @property
-    def skipped(self) -> int:
-        return self.log.skipped
 
     def __len__(self) -> int:
         return len(self.records)

@@ -35,3 +35,17 @@ class ProblemLog:
         """Record a sample that `__getitem__` returns as None."""
         self.skipped += 1
         self.report(file, f"{reason}; sample skipped")
+
+
+class ReportsProblems:
+    """Mixin for datasets holding a `log: ProblemLog`: exposes `problems` and `skipped`."""
+
+    log: ProblemLog
+
+    @property
+    def problems(self) -> list[Problem]:
+        return self.log.problems
+
+    @property
+    def skipped(self) -> int:
+        return self.log.skipped

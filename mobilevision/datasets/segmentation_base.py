@@ -13,11 +13,11 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from mobilevision.datasets.image_io import UnreadableImage, read_image
-from mobilevision.datasets.problems import ProblemLog
+from mobilevision.datasets.problems import ProblemLog, ReportsProblems
 from mobilevision.datasets.transforms import IGNORE_INDEX, to_tensor
 
 
-class SegmentationDataset(Dataset):
+class SegmentationDataset(ReportsProblems, Dataset):
     """Base for segmentation readers: subclasses set `files` (image paths) and `class_names`
     (background first) and implement `load_mask(index) -> (H, W) uint8`."""
 
@@ -26,14 +26,6 @@ class SegmentationDataset(Dataset):
         self.log = ProblemLog()
         self.files: list[Path] = []
         self.class_names: list[str] = []
-
-    @property
-    def problems(self):
-        return self.log.problems
-
-    @property
-    def skipped(self) -> int:
-        return self.log.skipped
 
     def __len__(self) -> int:
         return len(self.files)
