@@ -15,6 +15,7 @@ from mobilevision.errors import MobileVisionError
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from mobilevision.datasets import commands as data_commands
     from mobilevision.tasks import info_command, quickstart_command
 
     parser = argparse.ArgumentParser(
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     info_command.add_commands(subparsers)
     quickstart_command.add_commands(subparsers)
+    data_commands.add_commands(subparsers)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""Export a model's tensor forward to ONNX with a dynamic batch axis."""
+"""Export a task model's `raw_outputs` to ONNX with a dynamic batch axis."""
 
 from __future__ import annotations
 
@@ -10,17 +10,29 @@ import torch
 from torch import nn
 
 
+class RawOutputs(nn.Module):
+    """Wraps a task model so that its forward is `raw_outputs`: the part that is exported
+    (a detector's post-processing and a segmenter's argmax stay outside the graph)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: torch.Tensor):
+        return self.model.raw_outputs(images)
+
+
 def export_onnx(model: nn.Module, path: Path, *, imgsz: int, output_names: list[str]) -> Path:
-    """Write `model` (in eval mode, images (N, 3, imgsz, imgsz) -> tensors) to `path`.
+    """Write `model.raw_outputs` (images (N, 3, imgsz, imgsz) -> tensors) to `path`.
 
     Uses torch.export's ONNX exporter (the default since PyTorch 2.9); its progress chatter goes
     to a buffer so `--json` output stays clean.
     """
-    model = model.eval()
+    wrapped = RawOutputs(model).eval()
     example = torch.zeros(2, 3, imgsz, imgsz)
     with contextlib.redirect_stdout(io.StringIO()):
         program = torch.onnx.export(
-            model,
+            wrapped,
             (example,),
             dynamo=True,
             input_names=["images"],
