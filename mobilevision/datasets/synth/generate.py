@@ -8,7 +8,8 @@ Layout under `out`:
     voc/ImageSets/{Main,Segmentation}/{train,val}.txt
     folders/{train,val}/<class>/NNNNNN.jpg   class of the largest object; "background" if none
 
-Scene i is drawn from the generator seeded with (seed, i), so worker processes render any subset
+The three views' JPEGs are hard links to one file where the filesystem allows (edit a copy
+and all views change). Scene i is drawn from the generator seeded with (seed, i), so worker processes render any subset
 in any order and the files are byte-identical for the same arguments.
 """
 
@@ -91,9 +92,20 @@ def _write_scene(job: _Job) -> tuple[dict, list[dict]]:
     jpeg = encode_jpeg(scene.image)
     label = scene.image_label()
     folder_class = CLASS_NAMES[label - 1] if label else BACKGROUND
-    for path in (job.out / "coco" / job.split / f"{stem}.jpg", job.out / "voc/JPEGImages" / f"{stem}.jpg",
-                 job.out / "folders" / job.split / folder_class / f"{stem}.jpg"):
-        path.write_bytes(jpeg)
+    first = job.out / "coco" / job.split / f"{stem}.jpg"
+    first.write_bytes(jpeg)
+    for path in (job.out / "voc/JPEGImages" / f"{stem}.jpg", job.out / "folders" / job.split / folder_class / f"{stem}.jpg"):
+        _link_or_write(first, path, jpeg)
     (job.out / "voc/Annotations" / f"{stem}.xml").write_text(voc_xml(scene, file_name=f"{stem}.jpg"))
     (job.out / "voc/SegmentationClass" / f"{stem}.png").write_bytes(encode_label_png(scene.class_map()))
     return coco_records(scene, image_id=job.index + 1, file_name=f"{stem}.jpg")
+
+
+def _link_or_write(source: Path, path: Path, data: bytes) -> None:
+    """Hard-link the views' copies of one JPEG (a third of the disk writes, the generator's
+    bottleneck on slow disks); write a copy where the filesystem has no hard links."""
+    path.unlink(missing_ok=True)
+    try:
+        os.link(source, path)
+    except OSError:
+        path.write_bytes(data)

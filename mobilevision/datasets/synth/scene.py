@@ -56,18 +56,21 @@ def render_scene(*, seed: int, index: int, size: int) -> Scene:
     image = _background(rng, size)
     _draw_distractors(image, rng)
     count = 0 if rng.random() < EMPTY_IMAGE_FRACTION else int(rng.integers(1, MAX_OBJECTS + 1))
-    full_areas: list[int] = []
+    full_areas: list[int] = []  # area of each instance when it was drawn
+    visible_areas: list[int] = []  # area still visible after the later objects
     instances: list[Instance] = []
     for _ in range(count):
-        placed = _place_object(rng, size, instances, full_areas)
+        placed = _place_object(rng, size, instances, full_areas, visible_areas)
         if placed is None:
             continue
-        label, mask = placed
-        for earlier in instances:
-            earlier.mask &= ~mask
-        _paint(image, mask, rng)
+        label, mask, region = placed
+        for k, earlier in enumerate(instances):
+            visible_areas[k] -= int(np.count_nonzero(earlier.mask[region] & mask[region]))
+            earlier.mask[region] &= ~mask[region]
+        _paint(image, mask, region, rng)
         instances.append(Instance(label=label, mask=mask, box=np.zeros(4)))
-        full_areas.append(int(mask.sum()))
+        full_areas.append(int(np.count_nonzero(mask[region])))
+        visible_areas.append(full_areas[-1])
     for instance in instances:
         instance.box = _mask_box(instance.mask)
     # Sensor-like grey noise; cv2.add saturates int16 + uint8 into uint8 without a float copy.
@@ -109,11 +112,12 @@ def _draw_distractors(image: np.ndarray, rng: np.random.Generator) -> None:
         cv2.fillPoly(image, [np.round(polygon).astype(np.int32)], _colour(rng), lineType=cv2.LINE_AA)
 
 
-def _place_object(rng: np.random.Generator, size: int, instances: list[Instance],
-                  full_areas: list[int]) -> tuple[int, np.ndarray] | None:
+def _place_object(rng: np.random.Generator, size: int, instances: list[Instance], full_areas: list[int],
+                  visible_areas: list[int]) -> tuple[int, np.ndarray, tuple[slice, slice]] | None:
     """Draw a random shape where it hides at most half of itself and of every earlier object.
 
-    Returns (label, (size, size) bool mask) or None when no placement works.
+    Returns (label, (size, size) bool mask, the region of the image the shape can touch),
+    or None when no placement works. Work is done inside the region: masks are mostly empty.
     """
     for _ in range(PLACEMENT_TRIES):
         label = int(rng.integers(1, len(CLASS_NAMES) + 1))
@@ -122,34 +126,37 @@ def _place_object(rng: np.random.Generator, size: int, instances: list[Instance]
         canvas = np.zeros((size, size), dtype=np.uint8)
         draw_shape(canvas, name=CLASS_NAMES[label - 1], center=center, diameter=diameter,
                    angle=float(rng.uniform(0, 2 * np.pi)), rng=rng)
-        mask = canvas.astype(bool)
-        expected_area = _expected_area(canvas, center, diameter)
-        if mask.sum() < MIN_VISIBLE_FRACTION * expected_area:
+        reach = diameter / 2 + 2
+        region = (slice(max(0, int(center[1] - reach)), max(0, int(center[1] + reach) + 1)),
+                  slice(max(0, int(center[0] - reach)), max(0, int(center[0] + reach) + 1)))
+        mask = canvas.view(bool)
+        if np.count_nonzero(mask[region]) < MIN_VISIBLE_FRACTION * _expected_area(canvas, region, center, diameter):
             continue
-        if all((earlier.mask & ~mask).sum() >= MIN_VISIBLE_FRACTION * area
-               for earlier, area in zip(instances, full_areas)):
-            return label, mask
+        if all(visible - np.count_nonzero(earlier.mask[region] & mask[region]) >= MIN_VISIBLE_FRACTION * area
+               for earlier, area, visible in zip(instances, full_areas, visible_areas)):
+            return label, mask, region
     return None
 
 
-def _expected_area(canvas: np.ndarray, center: tuple[float, float], diameter: float) -> float:
-    """Area the shape would have uncut: its pixel count when it lies inside, else a disk's estimate
-    scaled down for the thin shapes (an upper-bound-free guess is enough to reject heavy cuts)."""
+def _expected_area(canvas: np.ndarray, region: tuple[slice, slice], center: tuple[float, float],
+                   diameter: float) -> float:
+    """Area the shape would have uncut: its pixel count when it lies inside the image, else a
+    disk's area scaled down for the thin shapes (a rough guess is enough to reject heavy cuts)."""
     x, y = center
     size = canvas.shape[0]
     radius = diameter / 2
     if radius <= x <= size - radius and radius <= y <= size - radius:
-        return float(canvas.sum())
+        return float(np.count_nonzero(canvas[region]))
     return 0.35 * np.pi * radius**2
 
 
-def _paint(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> None:
+def _paint(image: np.ndarray, mask: np.ndarray, region: tuple[slice, slice], rng: np.random.Generator) -> None:
     """Fill the mask with a random colour under a linear shading, so objects are not flat blobs."""
-    rows, cols = np.nonzero(mask)
+    rows, cols = np.nonzero(mask[region])
     colour = np.array(_colour(rng), dtype=np.float32)
     shade = rng.uniform(-0.3, 0.3, size=2) / max(1, mask.shape[0])
     ramp = 1 + shade[0] * (cols - cols.mean()) + shade[1] * (rows - rows.mean())
-    image[rows, cols] = np.clip(colour[None, :] * ramp[:, None], 0, 255).astype(np.uint8)
+    image[region][rows, cols] = np.clip(colour[None, :] * ramp[:, None], 0, 255).astype(np.uint8)
 
 
 def _colour(rng: np.random.Generator) -> tuple[int, int, int]:

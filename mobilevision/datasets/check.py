@@ -1,0 +1,93 @@
+"""`mobilevision data check`: read every sample of every view of a dataset and report.
+
+For each (task, split) the dataset serves it counts objects/images per class, summarises image
+sizes and lists every problem (file and reason) the readers found, including samples they skip.
+Images are read in this process, so problems found in `__getitem__` are all seen.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mobilevision.datasets.build import build_dataset
+from mobilevision.datasets.problems import Problem
+from mobilevision.datasets.resolve import SPLITS, DataSpec, resolve_data
+
+
+@dataclass
+class ViewReport:
+    task: str
+    split: str
+    format: str
+    samples: int
+    class_counts: dict[str, int]  # detect: objects; segment and classify: images holding the class
+    sizes: list[tuple[int, int]] = field(default_factory=list)  # (h, w) of every readable image
+    problems: list[Problem] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        unit = {"detect": "objects", "segment": "images containing", "classify": "images"}[self.task]
+        out = [f"{self.task}/{self.split} ({self.format}): {self.samples} samples, {len(self.problems)} problem(s)"]
+        if self.sizes:
+            heights, widths = np.array(self.sizes).T
+            out.append(f"  image size: width {widths.min()}..{widths.max()} (median {int(np.median(widths))}), "
+                       f"height {heights.min()}..{heights.max()} (median {int(np.median(heights))})")
+        out.append(f"  {unit} per class: " + ", ".join(f"{name} {count}" for name, count in self.class_counts.items()))
+        return out
+
+
+def tasks_of(spec: DataSpec, split: str) -> list[str]:
+    """The tasks a resolved dataset can serve for `split`."""
+    if spec.format == "builtin":
+        return ["classify", "detect", "segment"]
+    if spec.format == "folder":
+        return ["classify"]
+    if spec.format == "coco":
+        return ["detect", "segment"]
+    image_set = spec.splits.get(split, split)
+    lists = {"detect": "Main", "segment": "Segmentation"}
+    return [task for task, folder in lists.items() if (spec.root / "ImageSets" / folder / f"{image_set}.txt").is_file()]
+
+
+def check_view(spec: DataSpec, *, task: str, split: str) -> ViewReport:
+    dataset = build_dataset(spec, task=task, split=split)
+    counts: Counter = Counter()
+    names = dataset.class_names
+    report = ViewReport(task, split, spec.view(task).format, len(dataset), {})
+    for index in range(len(dataset)):
+        sample = dataset[index]
+        if sample is None:
+            continue
+        image, target = sample
+        report.sizes.append((int(image.shape[1]), int(image.shape[2])))
+        if task == "detect":
+            counts.update(names[label - 1] for label in target["labels"].tolist())
+        elif task == "segment":
+            counts.update(names[v] for v in target.unique().tolist() if v < len(names))
+        else:
+            counts[names[target]] += 1
+    report.class_counts = {name: counts[name] for name in names}
+    report.problems = list(dataset.problems)
+    return report
+
+
+def check_dataset(data: str | Path) -> list[ViewReport]:
+    """Reports for every (task, split) the dataset at `data` serves."""
+    spec = resolve_data(data)
+    return [check_view(spec, task=task, split=split)
+            for split in SPLITS if split in spec.splits for task in tasks_of(spec, split)]
+
+
+def print_reports(reports: list[ViewReport]) -> int:
+    """Print the reports; return the number of problems."""
+    problems = 0
+    for report in reports:
+        print("\n".join(report.lines()))
+        for problem in report.problems:
+            print(f"  problem: {problem.file}: {problem.reason}")
+        problems += len(report.problems)
+    print(f"{problems} problem(s) found" if problems else "no problems found")
+    return problems
