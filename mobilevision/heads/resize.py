@@ -1,0 +1,16 @@
+"""The one bilinear resize DeepLab uses: features to the decoder's size, logits to the image's."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def resize_bilinear(x: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
+    """(N, C, h, w) -> (N, C, *size).
+
+    align_corners=True, as TF DeepLab: our convs pad "same", so feature i at output stride s is
+    centred on input pixel s * i, and corner alignment maps those centres exactly for sizes of the
+    form s * k + 1 (DeepLab's 513, 321) and within a pixel or so for the others.
+    """
+    return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=True)
