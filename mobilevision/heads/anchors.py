@@ -1,0 +1,106 @@
+"""SSD anchors (default boxes): a few box shapes per feature-map location, on every level.
+
+Two layouts, both with scales spaced linearly from `min_scale` to `max_scale` over the levels
+(s_k, with s_{K} = 1 after the last) and the extra box sqrt(s_k * s_{k+1}) at aspect ratio 1:
+
+- "tf": TF object detection's `create_ssd_anchors` as ssdlite_mobilenet_v2_coco configures it:
+  ratios 1, 2, 1/2, 3, 1/3 plus the extra box (6 per location); the lowest level has 3 boxes,
+  (0.1, 1), (s_0, 2), (s_0, 1/2) (`reduce_boxes_in_lowest_layer`). Sizes are fractions of the
+  image's shorter side, so a ratio-1 box stays square on a non-square input.
+- "torchvision": `DefaultBoxGenerator([[2, 3]] * 6, min_ratio=0.2, max_ratio=0.95)` of
+  torchvision's ssdlite320_mobilenet_v3_large: (s_k, 1), the extra box, then (w, h) and (h, w)
+  for ratios 2 and 3 (6 per location everywhere); widths are fractions of the image width, heights
+  of its height, each clamped to 1.
+
+Anchors are centred on the cells of each feature map ((j + 0.5) / f of the image) and ordered
+location-major (row, column), box shape minor, which is the order the head's outputs take.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+
+from mobilevision.errors import MobileVisionError
+
+ANCHOR_LAYOUTS = ("tf", "torchvision")
+TF_ASPECT_RATIOS = (1.0, 2.0, 0.5, 3.0, 1.0 / 3.0)
+TF_LOWEST_LEVEL_SCALE = 0.1
+TORCHVISION_ASPECT_RATIOS = (2.0, 3.0)
+
+
+def level_scales(num_levels: int, *, min_scale: float, max_scale: float) -> list[float]:
+    """s_0..s_{K-1} spaced linearly, then 1.0 so the last level has an s_{k+1} for its extra box."""
+    step = (max_scale - min_scale) / (num_levels - 1)
+    return [min_scale + step * k for k in range(num_levels)] + [1.0]
+
+
+def box_shapes(
+    layout: str, *, num_levels: int = 6, min_scale: float = 0.2, max_scale: float = 0.95
+) -> list[list[tuple[float, float]]]:
+    """Per level, the (width, height) of each anchor shape as a fraction of the image side(s)."""
+    if layout not in ANCHOR_LAYOUTS:
+        raise MobileVisionError(f"unknown anchor layout {layout!r}; use one of {ANCHOR_LAYOUTS}")
+    scales = level_scales(num_levels, min_scale=min_scale, max_scale=max_scale)
+    shapes = []
+    for k in range(num_levels):
+        scale, extra = scales[k], math.sqrt(scales[k] * scales[k + 1])
+        if layout == "tf":
+            if k == 0:
+                specs = [(TF_LOWEST_LEVEL_SCALE, 1.0), (scale, 2.0), (scale, 0.5)]
+            else:
+                specs = [(scale, ratio) for ratio in TF_ASPECT_RATIOS] + [(extra, 1.0)]
+            # TF's tile_anchors: width = scale * sqrt(ratio), height = scale / sqrt(ratio).
+            shapes.append([(s * math.sqrt(r), s / math.sqrt(r)) for s, r in specs])
+        else:
+            level = [(scale, scale), (extra, extra)]
+            for ratio in TORCHVISION_ASPECT_RATIOS:
+                w, h = scale * math.sqrt(ratio), scale / math.sqrt(ratio)
+                level += [(w, h), (h, w)]
+            shapes.append([(min(w, 1.0), min(h, 1.0)) for w, h in level])
+    return shapes
+
+
+def feature_map_sizes(image_size: tuple[int, int], *, strides: Sequence[int]) -> list[tuple[int, int]]:
+    """(h, w) of each level for an (H, W) input: ceil(H / stride), as "same"-padded stride-2 convs give."""
+    height, width = image_size
+    return [(math.ceil(height / s), math.ceil(width / s)) for s in strides]
+
+
+class AnchorGenerator:
+    """Anchors in input pixels for one layout. Not an nn.Module: it has no weights and its output
+    depends only on the input size, so the task model caches it per size and never exports it."""
+
+    def __init__(
+        self, *, layout: str = "tf", num_levels: int = 6, min_scale: float = 0.2, max_scale: float = 0.95
+    ) -> None:
+        self.layout = layout
+        self.shapes = box_shapes(layout, num_levels=num_levels, min_scale=min_scale, max_scale=max_scale)
+
+    def num_anchors_per_location(self) -> list[int]:
+        return [len(level) for level in self.shapes]
+
+    def __call__(
+        self, feature_sizes: Sequence[tuple[int, int]], image_size: tuple[int, int]
+    ) -> torch.Tensor:
+        """(h, w) per level and the (H, W) input -> anchors (A, 4) xyxy in input pixels, float32."""
+        if len(feature_sizes) != len(self.shapes):
+            raise MobileVisionError(f"{len(feature_sizes)} feature maps for {len(self.shapes)} anchor levels")
+        image_h, image_w = image_size
+        if self.layout == "tf":
+            # TF normalises the base anchor to the shorter side: a ratio-1 anchor is square in pixels.
+            side_w = side_h = float(min(image_h, image_w))
+        else:
+            side_w, side_h = float(image_w), float(image_h)
+        levels = []
+        for (grid_h, grid_w), shapes in zip(feature_sizes, self.shapes):
+            centre_y = (torch.arange(grid_h, dtype=torch.float64) + 0.5) * (image_h / grid_h)
+            centre_x = (torch.arange(grid_w, dtype=torch.float64) + 0.5) * (image_w / grid_w)
+            cy, cx = torch.meshgrid(centre_y, centre_x, indexing="ij")
+            centres = torch.stack([cx, cy], dim=-1).reshape(-1, 1, 2)  # (h*w, 1, 2)
+            sizes = torch.tensor(shapes, dtype=torch.float64) * torch.tensor([side_w, side_h])  # (k, 2)
+            boxes = torch.cat([centres - sizes / 2, centres + sizes / 2], dim=-1)  # (h*w, k, 4)
+            levels.append(boxes.reshape(-1, 4))
+        return torch.cat(levels).to(torch.float32)

@@ -1,0 +1,124 @@
+"""SSDLite head (MobileNetV2 paper, section 6.2): extra feature levels and separable predictors.
+
+As TF object detection's ssdlite_mobilenet_v2_coco builds it: the backbone gives two maps
+(stride 16 and 32); four extra blocks (1x1 to half the depth, 3x3 depthwise stride 2, 1x1 to the
+full depth of 512, 256, 256, 128; BN + ReLU6 after each) make strides 64 to 512; on each of the
+six levels a box predictor and a class predictor, each a 3x3 depthwise conv + BN + ReLU6 and a
+1x1 conv with bias. "Lite" is the depthwise convs where SSD has full 3x3 ones.
+
+The head is a plain module: feature maps in, raw per-anchor tensors out. Anchors, box coding,
+matching, losses and NMS live beside it (heads/anchors.py, heads/box_coder.py, tasks/detect/).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from mobilevision.backbones.blocks import ConvBNAct
+
+EXTRA_CHANNELS = (512, 256, 256, 128)
+# TF's conv hyperparameters for the SSDLite feature extractor and box predictor.
+BN_EPS = 1e-3
+INIT_STD = 0.03
+# TF's min_depth: a width multiplier never thins an extra block below 16 channels.
+MIN_DEPTH = 16
+
+
+def _conv_bn_relu6(in_channels: int, out_channels: int, *, kernel_size: int = 1, stride: int = 1,
+                   depthwise: bool = False) -> ConvBNAct:
+    block = ConvBNAct(in_channels, out_channels, kernel_size=kernel_size, stride=stride,
+                      groups=in_channels if depthwise else 1)
+    block[1].eps = BN_EPS  # TF trains these layers with epsilon 1e-3, not PyTorch's 1e-5
+    return block
+
+
+class ExtraBlock(nn.Sequential):
+    """(N, C_in, H, W) -> (N, C_out, ceil(H / 2), ceil(W / 2)): 1x1 to C_out / 2, 3x3 depthwise
+    stride 2, 1x1 to C_out."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        mid = out_channels // 2
+        super().__init__(
+            _conv_bn_relu6(in_channels, mid),
+            _conv_bn_relu6(mid, mid, kernel_size=3, stride=2, depthwise=True),
+            _conv_bn_relu6(mid, out_channels),
+        )
+        self.out_channels = out_channels
+
+
+class SeparablePredictor(nn.Module):
+    """(N, C, H, W) -> (N, H * W * num_anchors, values_per_anchor): 3x3 depthwise + BN + ReLU6,
+    then a 1x1 conv with bias; channels are laid out (anchor, value), as the anchors are ordered."""
+
+    def __init__(self, in_channels: int, *, num_anchors: int, values_per_anchor: int) -> None:
+        super().__init__()
+        self.depthwise = _conv_bn_relu6(in_channels, in_channels, kernel_size=3, depthwise=True)
+        self.pointwise = nn.Conv2d(in_channels, num_anchors * values_per_anchor, kernel_size=1)
+        self.values_per_anchor = values_per_anchor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pointwise(self.depthwise(x))
+        n, _, h, w = x.shape
+        # (N, k * V, H, W) -> (N, H, W, k * V) -> (N, H * W * k, V)
+        return x.permute(0, 2, 3, 1).reshape(n, -1, self.values_per_anchor)
+
+
+class SSDLiteHead(nn.Module):
+    """Two backbone maps -> (box_deltas (N, A, 4), class_logits (N, A, num_classes)).
+
+    `in_channels`: channels of the stride-16 and stride-32 maps (from the backbone's feature_info).
+    `num_anchors`: anchors per location on each of the 2 + len(extra_channels) levels.
+    `class_bias_init`: initial bias of the class logits (-4.6 = a 1% prior, for the focal loss).
+    """
+
+    def __init__(
+        self,
+        in_channels: Sequence[int],
+        *,
+        num_anchors: Sequence[int],
+        num_classes: int,
+        extra_channels: Sequence[int] = EXTRA_CHANNELS,
+        class_bias_init: float = 0.0,
+    ) -> None:
+        super().__init__()
+        extras, previous = [], in_channels[-1]
+        for channels in extra_channels:
+            extras.append(ExtraBlock(previous, channels))
+            previous = channels
+        self.extras = nn.ModuleList(extras)
+        level_channels = [*in_channels, *extra_channels]
+        if len(level_channels) != len(num_anchors):
+            raise ValueError(f"{len(level_channels)} feature levels but anchors for {len(num_anchors)}")
+        self.box_predictors = nn.ModuleList(
+            SeparablePredictor(c, num_anchors=k, values_per_anchor=4) for c, k in zip(level_channels, num_anchors)
+        )
+        self.class_predictors = nn.ModuleList(
+            SeparablePredictor(c, num_anchors=k, values_per_anchor=num_classes)
+            for c, k in zip(level_channels, num_anchors)
+        )
+        self.num_classes = num_classes
+        self._init_weights(class_bias_init=class_bias_init)
+
+    def _init_weights(self, *, class_bias_init: float) -> None:
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.trunc_normal_(m.weight, std=INIT_STD, a=-2 * INIT_STD, b=2 * INIT_STD)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+        for predictor in self.class_predictors:
+            nn.init.constant_(predictor.pointwise.bias, class_bias_init)
+
+    def forward(self, features: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """features: the (N, C16, H/16, W/16) and (N, C32, H/32, W/32) maps, in that order."""
+        levels = list(features)
+        for block in self.extras:
+            levels.append(block(levels[-1]))
+        box_deltas = torch.cat([p(x) for p, x in zip(self.box_predictors, levels)], dim=1)
+        class_logits = torch.cat([p(x) for p, x in zip(self.class_predictors, levels)], dim=1)
+        return box_deltas, class_logits

@@ -1,0 +1,154 @@
+"""The SSDLite detector: a backbone's "detect" features, the SSDLite head, and SSD's anchors.
+
+Training mode: forward(images (N, 3, H, W), targets) -> {"bbox_regression": loss, "classification": loss}
+with targets one dict per image: {"boxes": (K, 4) float xyxy input pixels, "labels": (K,) int64 in
+1..num_classes-1}. Eval mode: forward(images, orig_sizes=None) -> one {"boxes", "scores", "labels"}
+per image in original-image coordinates. `raw_outputs` is the part that is exported and counted.
+Images are expected scaled to [-1, 1] (mean = std = 0.5, as TF trained SSDLite); `mean`/`std` say so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from mobilevision.backbones import backbone_class, build_backbone
+from mobilevision.errors import MobileVisionError
+from mobilevision.heads.anchors import AnchorGenerator, feature_map_sizes
+from mobilevision.heads.ssdlite import EXTRA_CHANNELS, MIN_DEPTH, SSDLiteHead
+from mobilevision.tasks.detect.loss import multibox_loss
+from mobilevision.tasks.detect.postprocess import postprocess_detections
+
+# A 1% foreground prior for the focal loss's class logits (RetinaNet; TF's class_prediction_bias_init).
+FOCAL_PRIOR_BIAS = -4.6
+
+
+class SSDLite(nn.Module):
+    """Backbone + SSDLiteHead; anchors for each input size are made on first use and cached."""
+
+    mean = (0.5, 0.5, 0.5)
+    std = (0.5, 0.5, 0.5)
+
+    def __init__(
+        self,
+        *,
+        backbone: str = "mobilenet_v2",
+        width: float = 1.0,
+        num_classes: int = 91,
+        imgsz: int = 320,
+        anchor_layout: str = "tf",
+        freeze_bn: bool = False,
+        class_loss: str = "cross_entropy",
+        box_loss: str = "smooth_l1",
+        score_threshold: float = 0.001,
+        nms_iou: float = 0.6,
+        max_detections: int = 100,
+    ) -> None:
+        super().__init__()
+        self.feature_names = tuple(backbone_class(backbone).roles["detect"])
+        self.backbone = build_backbone(backbone, width=width, out_features=self.feature_names, freeze_bn=freeze_bn)
+        info = self.backbone.feature_info()
+        self.anchor_generator = AnchorGenerator(layout=anchor_layout)
+        # TF scales the extra blocks with the backbone's depth multiplier, never below min_depth.
+        extra_channels = [max(int(c * width), MIN_DEPTH) for c in EXTRA_CHANNELS]
+        self.head = SSDLiteHead(
+            [info[name].channels for name in self.feature_names],
+            num_anchors=self.anchor_generator.num_anchors_per_location(),
+            num_classes=num_classes,
+            extra_channels=extra_channels,
+            class_bias_init=FOCAL_PRIOR_BIAS if class_loss == "focal" else 0.0,
+        )
+        last_stride = info[self.feature_names[-1]].stride
+        self.strides = [info[name].stride for name in self.feature_names]
+        self.strides += [last_stride * 2 ** (i + 1) for i in range(len(extra_channels))]
+        self.num_classes = num_classes
+        self.imgsz = imgsz
+        self.class_loss = class_loss
+        self.box_loss = box_loss
+        self.score_threshold = score_threshold
+        self.nms_iou = nms_iou
+        self.max_detections = max_detections
+        self._anchors: dict[tuple[int, int, torch.device], torch.Tensor] = {}
+
+    def anchors(self, image_size: tuple[int, int], *, device: torch.device | None = None) -> torch.Tensor:
+        """(A, 4) xyxy anchors in input pixels for an (H, W) input, in the order of raw_outputs."""
+        device = torch.device(device or "cpu")
+        key = (int(image_size[0]), int(image_size[1]), device)
+        if key not in self._anchors:
+            sizes = feature_map_sizes(key[:2], strides=self.strides)
+            self._anchors[key] = self.anchor_generator(sizes, key[:2]).to(device)
+        return self._anchors[key]
+
+    def raw_outputs(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(N, 3, H, W) -> box_deltas (N, A, 4), class_logits (N, A, num_classes)."""
+        features = self.backbone(images)
+        return self.head([features[name] for name in self.feature_names])
+
+    def forward(
+        self,
+        images: torch.Tensor,
+        targets: list[dict] | None = None,
+        *,
+        orig_sizes: Sequence[Sequence[int]] | None = None,
+    ):
+        box_deltas, class_logits = self.raw_outputs(images)
+        anchors = self.anchors(tuple(images.shape[-2:]), device=images.device)
+        if self.training:
+            if targets is None:
+                raise MobileVisionError("SSDLite in training mode needs targets; call model.eval() to predict")
+            return multibox_loss(
+                box_deltas, class_logits, targets, anchors, box_loss=self.box_loss, class_loss=self.class_loss
+            )
+        return postprocess_detections(
+            box_deltas,
+            class_logits,
+            anchors,
+            image_size=tuple(images.shape[-2:]),
+            orig_sizes=orig_sizes,
+            score_activation="sigmoid" if self.class_loss == "focal" else "softmax",
+            score_threshold=self.score_threshold,
+            nms_iou=self.nms_iou,
+            max_detections=self.max_detections,
+        )
+
+
+def build_ssdlite(
+    *,
+    backbone: str = "mobilenet_v2",
+    width: float = 1.0,
+    num_classes: int = 91,
+    imgsz: int = 320,
+    anchor_layout: str = "tf",
+    output_stride: int = 32,
+    freeze_bn: bool = False,
+    class_loss: str = "cross_entropy",
+    box_loss: str = "smooth_l1",
+    score_threshold: float = 0.001,
+    nms_iou: float = 0.6,
+    max_detections: int = 100,
+) -> SSDLite:
+    """SSDLite on MobileNetV2 or MobileNetV1 as published (TF ssdlite_mobilenet_v2_coco).
+
+    num_classes counts the background (COCO: 91, as torchvision's detectors). `imgsz` is the
+    training/eval input side the model is meant for (the anchors follow whatever size comes in).
+    The SSD levels need the stride-32 map, so output_stride is 32 only.
+    """
+    if output_stride != 32:
+        raise MobileVisionError(f"SSDLite needs output_stride=32 (its levels are strides 16..512); got {output_stride}")
+    if num_classes < 2:
+        raise MobileVisionError(f"num_classes counts the background and must be at least 2; got {num_classes}")
+    return SSDLite(
+        backbone=backbone,
+        width=width,
+        num_classes=num_classes,
+        imgsz=imgsz,
+        anchor_layout=anchor_layout,
+        freeze_bn=freeze_bn,
+        class_loss=class_loss,
+        box_loss=box_loss,
+        score_threshold=score_threshold,
+        nms_iou=nms_iou,
+        max_detections=max_detections,
+    )
