@@ -10,6 +10,7 @@ from torch import nn
 
 from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.classify.model import build_classifier
+from mobilevision.tasks.detect.model import build_ssdlite
 
 V2_WIDTHS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
 V1_WIDTHS = (0.25, 0.5, 0.75, 1.0, 1.25)
@@ -48,6 +49,24 @@ MODELS: dict[str, ModelEntry] = {
             imgsz=224,
             num_classes=1000,
             description="MobileNetV1 ImageNet classifier (V1 paper Table 1, ReLU6 as TF-slim and timm)",
+        ),
+        ModelEntry(
+            name="ssdlite_mobilenet_v2",
+            task="detect",
+            builder=partial(build_ssdlite, backbone="mobilenet_v2", imgsz=300),
+            widths=V2_WIDTHS,
+            imgsz=300,
+            num_classes=91,
+            description="SSDLite on MobileNetV2, TF ssdlite_mobilenet_v2_coco (V2 paper Table 6: 4.3M, 0.8B)",
+        ),
+        ModelEntry(
+            name="ssdlite_mobilenet_v1",
+            task="detect",
+            builder=partial(build_ssdlite, backbone="mobilenet_v1", imgsz=300),
+            widths=V1_WIDTHS,
+            imgsz=300,
+            num_classes=91,
+            description="SSDLite on MobileNetV1, same head (V2 paper Table 6: 5.1M, 1.3B)",
         ),
     )
 }
