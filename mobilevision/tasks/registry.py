@@ -11,6 +11,7 @@ from torch import nn
 from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.classify.model import build_classifier
 from mobilevision.tasks.detect.model import build_ssdlite
+from mobilevision.tasks.segment.model import build_deeplabv3
 
 V2_WIDTHS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
 V1_WIDTHS = (0.25, 0.5, 0.75, 1.0, 1.25)
@@ -67,6 +68,42 @@ MODELS: dict[str, ModelEntry] = {
             imgsz=300,
             num_classes=91,
             description="SSDLite on MobileNetV1, same head (V2 paper Table 6: 5.1M, 1.3B)",
+        ),
+        ModelEntry(
+            name="deeplabv3_mobilenet_v2",
+            task="segment",
+            builder=partial(build_deeplabv3, backbone="mobilenet_v2", head="mobile"),
+            widths=(0.5, 1.0),
+            imgsz=513,
+            num_classes=21,
+            description="Mobile DeepLabv3, MobileNetV2*, OS16, mobile head (V2 paper Table 7: 2.11M, 2.75B)",
+        ),
+        ModelEntry(
+            name="deeplabv3_aspp_mobilenet_v2",
+            task="segment",
+            builder=partial(build_deeplabv3, backbone="mobilenet_v2", head="aspp"),
+            widths=(1.0,),
+            imgsz=513,
+            num_classes=21,
+            description="DeepLabv3, MobileNetV2*, OS16, full ASPP (V2 paper Table 7: 4.52M, 5.8B)",
+        ),
+        ModelEntry(
+            name="deeplabv3_mobilenet_v1",
+            task="segment",
+            builder=partial(build_deeplabv3, backbone="mobilenet_v1", head="mobile"),
+            widths=(0.5, 1.0),
+            imgsz=513,
+            num_classes=21,
+            description="Mobile DeepLabv3, MobileNetV1, OS16, mobile head (V1 against V2 on the same head)",
+        ),
+        ModelEntry(
+            name="deeplabv3_aspp_mobilenet_v1",
+            task="segment",
+            builder=partial(build_deeplabv3, backbone="mobilenet_v1", head="aspp"),
+            widths=(1.0,),
+            imgsz=513,
+            num_classes=21,
+            description="DeepLabv3, MobileNetV1, OS16, full ASPP (V2 paper Table 7: 11.15M, 14.25B)",
         ),
     )
 }
