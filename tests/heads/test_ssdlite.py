@@ -1,0 +1,66 @@
+"""The SSDLite head: shapes, the levels it really produces, TF's layer settings, and the paper's counts."""
+
+import pytest
+import torch
+from torch import nn
+
+from mobilevision.heads.anchors import feature_map_sizes
+from mobilevision.heads.ssdlite import BN_EPS, SSDLiteHead
+from mobilevision.tasks.complexity import count_madds, count_params
+from mobilevision.tasks.detect.model import build_ssdlite
+
+# MobileNetV2 paper, Table 6 (300 x 300, 90 COCO classes + background): params, multiply-adds.
+PAPER_TABLE_6 = {"mobilenet_v2": (4.3e6, 0.8e9), "mobilenet_v1": (5.1e6, 1.3e9)}
+
+
+def test_head_shapes_and_layout():
+    head = SSDLiteHead([48, 64], num_anchors=[3, 6, 6, 6, 6, 6], num_classes=5, extra_channels=[32, 16, 16, 16])
+    features = [torch.randn(2, 48, 8, 8), torch.randn(2, 64, 4, 4)]
+    box_deltas, class_logits = head(features)
+    anchors = 8 * 8 * 3 + (16 + 4 + 1 + 1 + 1) * 6
+    assert box_deltas.shape == (2, anchors, 4)
+    assert class_logits.shape == (2, anchors, 5)
+
+
+def test_head_follows_tf_settings():
+    head = SSDLiteHead([576, 1280], num_anchors=[3, 6, 6, 6, 6, 6], num_classes=91)
+    assert [block.out_channels for block in head.extras] == [512, 256, 256, 128]
+    assert all(m.eps == BN_EPS for m in head.modules() if isinstance(m, nn.BatchNorm2d))
+    weights = torch.cat([m.weight.flatten() for m in head.modules() if isinstance(m, nn.Conv2d)])
+    assert weights.std().item() == pytest.approx(0.03 * 0.88, rel=0.05)  # std of N(0, 0.03) cut at 2 sigma
+    assert weights.abs().max().item() <= 0.06
+    # Every predictor is a depthwise 3x3 then a 1x1 with bias.
+    for predictor in [*head.box_predictors, *head.class_predictors]:
+        depthwise = predictor.depthwise[0]
+        assert depthwise.groups == depthwise.in_channels and depthwise.kernel_size == (3, 3)
+        assert predictor.pointwise.kernel_size == (1, 1) and predictor.pointwise.bias is not None
+
+
+@pytest.mark.parametrize("backbone", ["mobilenet_v2", "mobilenet_v1"])
+@pytest.mark.parametrize("image_size", [(300, 300), (320, 320), (192, 256)])
+def test_levels_have_the_sizes_the_anchors_assume(backbone, image_size):
+    model = build_ssdlite(backbone=backbone, width=0.25 if backbone == "mobilenet_v1" else 0.35, num_classes=3)
+    seen = []
+    hooks = [p.register_forward_hook(lambda m, i, o: seen.append(tuple(i[0].shape[-2:]))) for p in model.head.box_predictors]
+    with torch.no_grad():
+        box_deltas, _ = model.eval().raw_outputs(torch.zeros(1, 3, *image_size))
+    for hook in hooks:
+        hook.remove()
+    assert seen == feature_map_sizes(image_size, strides=model.strides)
+    assert box_deltas.shape[1] == model.anchors(image_size).shape[0]
+
+
+@pytest.mark.parametrize("backbone", ["mobilenet_v2", "mobilenet_v1"])
+def test_paper_table_6(backbone):
+    """Like TF, we count the backbone without its classifier, the extra blocks and all predictors.
+
+    Measured (300 px, 91 classes): V2 4,500,543 params (+4.7%; 4,449,791 without BatchNorm's
+    affine parameters, +3.5%) and 749,503,856 MAdds (-6.3%; 804,397,504 at 320 px);
+    V1 5,246,911 params (+2.9%) and 1,212,977,536 MAdds (-6.7%).
+    """
+    model = build_ssdlite(backbone=backbone, width=1.0, num_classes=91, imgsz=300)
+    params, madds = PAPER_TABLE_6[backbone]
+    assert count_params(model) == pytest.approx(params, rel=0.05)
+    assert count_madds(model, imgsz=300, forward=model.raw_outputs) == pytest.approx(madds, rel=0.12)
+    exact = {"mobilenet_v2": (4_500_543, 749_503_856), "mobilenet_v1": (5_246_911, 1_212_977_536)}
+    assert (count_params(model), count_madds(model, imgsz=300, forward=model.raw_outputs)) == exact[backbone]
