@@ -110,6 +110,9 @@ def _coco_spec(root: Path, *, source: str, splits: dict | None = None, **options
 
 
 def _spec(format: str, root: Path, *, splits: dict | None, source: str, **options) -> DataSpec:
+    if format in ("coco", "builtin") and options.get("class_names") is not None:
+        raise MobileVisionError(f"{source}: class_names cannot be set for a {format} dataset (its names come from "
+                                "its annotations); for COCO segmentation use segmentation_categories")
     if format == "coco":
         return _coco_spec(root, source=source, splits=splits, **options)
     if format == "voc":

@@ -83,3 +83,16 @@ def test_build_dataset_uses_each_view_of_the_builtin_root(synth_root):
     # The VOC view alone still knows its class names (from the marker one level up).
     voc = build_dataset(synth_root / "voc", task="detect", split="val")
     assert voc.class_names == list(CLASS_NAMES) and not voc.problems
+
+
+def test_voc_segmentation_accepts_an_extra_list_file(synth_root, tmp_path):
+    # An SBD-style list: "<image> <mask>" paths relative to the root, and plain ids; duplicates count once.
+    val_ids = (synth_root / "voc/ImageSets/Segmentation/val.txt").read_text().split()
+    train_ids = (synth_root / "voc/ImageSets/Segmentation/train.txt").read_text().split()
+    extra = tmp_path / "train_aug.txt"
+    extra.write_text(f"/JPEGImages/{val_ids[0]}.jpg /SegmentationClass/{val_ids[0]}.png\n{val_ids[1]}\n{train_ids[0]}\n")
+    dataset = VocSegmentation(root=synth_root / "voc", image_set="train", class_names=("background", *CLASS_NAMES),
+                              extra_lists=(extra,))
+    assert len(dataset) == len(train_ids) + 2
+    image, mask = dataset[len(train_ids)]
+    np.testing.assert_array_equal(mask.numpy(), _scene(dataset.files[len(train_ids)]).class_map())

@@ -52,6 +52,7 @@ def test_yaml_names_format_root_splits_and_classes(synth_root, tmp_path):
     ("root: nowhere\n", "not a folder"),
     ("format: voc\nsplits: [train]\n", "splits must map"),
     ("format: [unclosed\n", "not valid YAML"),
+    ("format: coco\nclass_names: [a, b]\n", "class_names cannot be set"),
 ])
 def test_yaml_errors_name_the_file_and_the_fix(tmp_path, text, message):
     config = tmp_path / "bad.yaml"
