@@ -17,6 +17,7 @@ from mobilevision.errors import MobileVisionError
 def build_parser() -> argparse.ArgumentParser:
     from mobilevision.datasets import commands as data_commands
     from mobilevision.tasks import info_command, quickstart_command
+    from mobilevision.tasks.classify import command as classify_command
 
     parser = argparse.ArgumentParser(
         prog="mobilevision",
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     info_command.add_commands(subparsers)
     quickstart_command.add_commands(subparsers)
     data_commands.add_commands(subparsers)
+    classify_command.add_commands(subparsers)
     return parser
 
 

@@ -1,0 +1,104 @@
+"""`mobilevision classify train|val|predict`: the classification command group."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from mobilevision.tasks.classify.config import RECIPES, ClassifyTrainConfig
+from mobilevision.tasks.engine.config import add_config_arguments, config_from_options, explicit_options
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    classify = subparsers.add_parser("classify", help="image classification: train, val, predict",
+                                     description="Image classification on class folders (root/train/<class>/, "
+                                     "root/val/<class>/) or the built-in dataset.")
+    modes = classify.add_subparsers(dest="mode", required=True, metavar="MODE")
+
+    train = modes.add_parser("train", help="train a classifier (torchrun-ready)", description=__doc__ + " Recipes: "
+                             + "; ".join(f"{r.name}: {r.source}" for r in RECIPES.values()))
+    add_config_arguments(train, ClassifyTrainConfig, recipes=RECIPES)
+    train.add_argument("--json", action="store_true", help="print the final metrics as JSON on stdout")
+    train.set_defaults(run=run_train)
+
+    val = modes.add_parser("val", help="top-1 / top-5 of weights on a dataset split")
+    _add_weights_arguments(val)
+    val.add_argument("--data", required=True, help="dataset folder or YAML with class folders")
+    val.add_argument("--split", default="val", choices=("train", "val"), help="split to evaluate (default: val)")
+    val.add_argument("--batch", type=int, default=64, help="images per batch (default: 64)")
+    val.add_argument("--workers", type=int, default=2, help="data-loading worker processes (default: 2)")
+    val.add_argument("--json", action="store_true", help="print only the metrics as JSON on stdout")
+    val.set_defaults(run=run_val)
+
+    predict = modes.add_parser("predict", help="top-k classes of an image, a folder of images or a video")
+    predict.add_argument("source", help="an image file, a folder of images or a video file")
+    _add_weights_arguments(predict)
+    predict.add_argument("--topk", type=int, default=5, help="classes to show per image (default: 5)")
+    predict.add_argument("--json", action="store_true", help="print a JSON list on stdout instead of text")
+    predict.set_defaults(run=run_predict)
+
+
+def _add_weights_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--weights", required=True, help="a checkpoint (runs/classify/<name>/weights/best.pt), a "
+                        "URL or a named weight such as torchvision:IMAGENET1K_V2")
+    parser.add_argument("--model", default="mobilenet_v2", help="network of published weights (checkpoints "
+                        "name their own; default: mobilenet_v2)")
+    parser.add_argument("--width", type=float, default=1.0, help="width of published weights (default: 1.0)")
+    parser.add_argument("--imgsz", type=int, default=None, help="input size (default: the weights' own)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
+                        help="auto picks cuda, then mps, then cpu (default: auto)")
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from mobilevision.tasks.classify.train import resumed_config, train_classifier
+    from mobilevision.tasks.engine.distributed import init_distributed, shutdown
+
+    options = explicit_options(args, ClassifyTrainConfig)
+    is_main = init_distributed(options.get("device", "auto")).is_main
+    try:
+        if options.get("resume"):
+            config, checkpoint = resumed_config(options["resume"], options)
+            metrics = train_classifier(config, resume_from=checkpoint)
+        else:
+            metrics = train_classifier(config_from_options(ClassifyTrainConfig, options, recipes=RECIPES))
+        if args.json and is_main:
+            print(json.dumps(metrics))
+    finally:
+        shutdown()
+    return 0
+
+
+def run_val(args: argparse.Namespace) -> int:
+    from mobilevision.tasks.classify.val import validate_classifier
+    from mobilevision.tasks.engine.distributed import init_distributed, shutdown
+
+    is_main = init_distributed(args.device).is_main
+    try:
+        metrics = validate_classifier(weights=args.weights, data=args.data, model=args.model, width=args.width,
+                                      imgsz=args.imgsz, batch=args.batch, device=args.device, workers=args.workers,
+                                      split=args.split, progress=not args.json)
+    finally:
+        shutdown()
+    if not is_main:
+        return 0
+    if args.json:
+        print(json.dumps(metrics))
+    else:
+        print(f"top1 {metrics['top1']:.4f}  top5 {metrics['top5']:.4f}  ({metrics['images']} images)")
+    return 0
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from mobilevision.tasks.classify.predict import predict_classes
+
+    results = []
+    for result in predict_classes(args.source, weights=args.weights, model=args.model, width=args.width,
+                                  imgsz=args.imgsz, topk=args.topk, device=args.device):
+        if args.json:
+            results.append(result)
+        else:
+            shown = ", ".join(f"{top['name']} {top['score']:.3f}" for top in result["top"])
+            print(f"{result['source']}: {shown}")
+    if args.json:
+        print(json.dumps(results, indent=2))
+    return 0

@@ -1,0 +1,54 @@
+"""Classification training options and the named recipes (`--recipe`) that set their defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mobilevision.tasks.engine.config import TrainConfig, option
+
+
+@dataclass(frozen=True)
+class ClassifyTrainConfig(TrainConfig):
+    freeze_backbone: bool = option(False, "train only the classifier head (backbone weights and BN statistics fixed)")
+    label_smoothing: float = option(0.0, "label smoothing of the cross-entropy loss")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A named set of defaults, with where its numbers come from."""
+
+    name: str
+    source: str
+    config: ClassifyTrainConfig
+
+
+RECIPES: dict[str, Recipe] = {
+    recipe.name: recipe
+    for recipe in (
+        Recipe(
+            name="imagenet",
+            source="torchvision references/classification/README.md, mobilenet_v2 (IMAGENET1K_V1, 71.878 top-1): "
+            "torchrun --nproc_per_node=8 train.py --model mobilenet_v2 --epochs 300 --lr 0.045 --wd 0.00004 "
+            "--lr-step-size 1 --lr-gamma 0.98 (batch 32 per GPU, SGD momentum 0.9, 224 px)",
+            config=ClassifyTrainConfig(model="mobilenet_v2", width=1.0, imgsz=224, epochs=300, batch=32, lr=0.045,
+                                       optimizer="sgd", momentum=0.9, schedule="step", step_epochs=1.0,
+                                       step_gamma=0.98, weight_decay=4e-5, workers=16),
+        ),
+        Recipe(
+            name="imagenet-paper",
+            source="MobileNetV2 paper, section 6.1: RMSProp decay 0.9 momentum 0.9, weight decay 4e-5, lr 0.045 "
+            "decayed 0.98 per epoch, batch 96 on each of 16 asynchronous GPU workers",
+            config=ClassifyTrainConfig(model="mobilenet_v2", width=1.0, imgsz=224, epochs=300, batch=96, lr=0.045,
+                                       optimizer="rmsprop", momentum=0.9, schedule="step", step_epochs=1.0,
+                                       step_gamma=0.98, weight_decay=4e-5, workers=16),
+        ),
+        Recipe(
+            name="quick",
+            source="this project: the built-in dataset (`mobilevision data synth`) on a 2-core CPU in under "
+            "10 minutes (benchmarks/quick_recipe.py): width 0.5 at 128 px, channels_last, SGD + cosine",
+            config=ClassifyTrainConfig(model="mobilenet_v2", width=0.5, imgsz=128, epochs=30, batch=32, lr=0.1,
+                                       optimizer="sgd", momentum=0.9, nesterov=True, schedule="cosine",
+                                       warmup_epochs=1.0, weight_decay=4e-5, workers=2),
+        ),
+    )
+}

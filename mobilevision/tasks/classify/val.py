@@ -1,0 +1,40 @@
+"""`mobilevision classify val`: top-1 / top-5 of a checkpoint (or published weights) on a split."""
+
+from __future__ import annotations
+
+import torch
+
+from mobilevision.datasets.build import build_dataset
+from mobilevision.datasets.collate import classification_collate
+from mobilevision.datasets.transforms import classification_transforms
+from mobilevision.errors import MobileVisionError
+from mobilevision.tasks.classify.evaluator import ClassificationEvaluator
+from mobilevision.tasks.classify.loading import load_classifier
+from mobilevision.tasks.engine.device import select_device
+from mobilevision.tasks.engine.distributed import dist_info
+from mobilevision.tasks.engine.evaluation import evaluate
+from mobilevision.tasks.engine.sampling import eval_loader
+
+
+def validate_classifier(*, weights: str, data: str, model: str = "mobilenet_v2", width: float = 1.0,
+                        imgsz: int | None = None, batch: int = 64, device: str = "auto", workers: int = 2,
+                        split: str = "val", progress: bool = True) -> dict[str, float]:
+    """{"top1", "top5", "images"} of the weights on `data`'s split; every torchrun rank takes a shard
+    and the counts are summed, so the numbers equal a single process's."""
+    network, info = load_classifier(weights=weights, model=model, width=width)
+    preprocessing = info["preprocessing"]
+    size = imgsz or preprocessing["input_size"]
+    dataset = build_dataset(data, task="classify", split=split, transform=classification_transforms(
+        False, size=size, mean=preprocessing["mean"], std=preprocessing["std"]))
+    if list(dataset.class_names) != list(info["class_names"]):
+        raise MobileVisionError(f"--data {data}: its classes {list(dataset.class_names)[:5]}... are not the "
+                                f"{len(info['class_names'])} classes the weights were trained on")
+    dist = dist_info()
+    target = select_device(device, local_rank=dist.local_rank)
+    network.to(device=target, memory_format=torch.channels_last)
+    loader = eval_loader(dataset, rank=dist.rank, world_size=dist.world_size, batch=batch, workers=workers,
+                         collate_fn=classification_collate)
+    evaluator = ClassificationEvaluator(info["class_names"])
+    metrics = evaluate(network, loader, evaluator, device=target, memory_format=torch.channels_last,
+                       progress=progress and dist.is_main)
+    return {**metrics, "images": int(evaluator.confusion.sum())}

@@ -1,0 +1,106 @@
+"""Checkpoints: plain dicts of tensors and Python values that `torch.load(weights_only=True)` opens.
+
+Keys:
+  task, model_name, model_kwargs   `build_model(model_name, **model_kwargs)` rebuilds the network
+  state_dict, ema_state_dict       trained weights; the EMA copy (None without --ema)
+  class_names, preprocessing       {"mean", "std", "input_size"}: what inference must do first
+  metrics, best_metric             last validation metrics; best value of the main metric so far
+  epoch, global_step               the next epoch to run; optimizer steps done
+  optimizer, scheduler, scaler     states for resume (scheduler = {"global_step"}: it is lr(step))
+  ema_updates, sampler, rng        EMA step count, {"epoch", "position"}, RNG states of python/numpy/torch/cuda
+  args, versions                   the run's options (TrainConfig as a dict); package versions
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from mobilevision.errors import MobileVisionError
+
+
+def save_atomic(checkpoint: dict, path: Path) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename over `path`: a reader (or a
+    run killed mid-write) sees the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(temporary, "wb") as file:
+        torch.save(checkpoint, file)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(temporary, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)  # make the rename itself durable
+    finally:
+        os.close(directory)
+
+
+def read_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu") -> dict:
+    """The checkpoint dict; a missing or foreign file is a one-line user error."""
+    path = Path(path)
+    if not path.is_file():
+        raise MobileVisionError(f"{path}: checkpoint not found")
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # torch raises several types for corrupt or unsafe files
+        raise MobileVisionError(f"{path}: cannot read as a checkpoint ({str(error).splitlines()[0]})") from error
+    if not isinstance(checkpoint, dict) or "model_name" not in checkpoint:
+        raise MobileVisionError(f"{path}: not a mobilevision checkpoint (no model_name); pass it as --weights instead")
+    return checkpoint
+
+
+def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu",
+                    use_ema: bool = True) -> tuple[nn.Module, dict]:
+    """(model rebuilt from the builder name and kwargs with its weights loaded, checkpoint dict).
+
+    The EMA weights are loaded when the run kept them (they are the ones its metrics describe).
+    The model is returned in eval mode.
+    """
+    from mobilevision.tasks.registry import build_model
+
+    checkpoint = read_checkpoint(path, map_location=map_location)
+    model = build_model(checkpoint["model_name"], **checkpoint["model_kwargs"])
+    weights = checkpoint["ema_state_dict"] if use_ema and checkpoint.get("ema_state_dict") else checkpoint["state_dict"]
+    model.load_state_dict(weights)
+    return model.eval(), checkpoint
+
+
+def rng_states() -> dict:
+    """Every random generator a training step draws from, in weights_only-loadable types."""
+    kind, keys, position, has_gauss, cached = np.random.get_state()
+    states = {
+        "python": random.getstate(),
+        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "position": int(position),
+                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def restore_rng_states(states: dict) -> None:
+    version, internal, gauss = states["python"]
+    random.setstate((version, tuple(internal), gauss))
+    numpy = states["numpy"]
+    np.random.set_state((numpy["kind"], numpy["keys"].numpy().astype(np.uint32), numpy["position"],
+                         numpy["has_gauss"], numpy["cached_gaussian"]))
+    torch.set_rng_state(states["torch"])
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def package_versions() -> dict[str, str]:
+    import torchvision
+
+    import mobilevision
+
+    return {"mobilevision": mobilevision.__version__, "torch": torch.__version__,
+            "torchvision": torchvision.__version__, "numpy": np.__version__, "python": platform.python_version()}

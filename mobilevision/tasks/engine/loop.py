@@ -1,0 +1,188 @@
+"""`fit`: the one training loop every task uses: a plain, explicit loop (no hooks).
+
+Per step: learning rate from the schedule, forward in autocast (the task model returns a dict of
+named losses; their sum is minimised), a finite-loss check, backward (with a GradScaler for fp16),
+optional clipping, optimizer step, EMA update, and every `save_period_steps` a checkpoint. Per
+epoch: validation through the task's evaluator, results.csv, plots, weights/last.pt and best.pt.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import Dataset
+from tqdm import tqdm
+
+from mobilevision.errors import MobileVisionError
+from mobilevision.tasks.engine.checkpoint import package_versions, restore_rng_states, rng_states, save_atomic
+from mobilevision.tasks.engine.config import TrainConfig
+from mobilevision.tasks.engine.device import amp_dtype, autocast, select_device, to_device
+from mobilevision.tasks.engine.distributed import any_rank, barrier, dist_info, reduce_sum
+from mobilevision.tasks.engine.ema import ModelEMA
+from mobilevision.tasks.engine.evaluation import Evaluator, evaluate
+from mobilevision.tasks.engine.optim import LearningRateSchedule, build_optimizer
+from mobilevision.tasks.engine.plots import plot_results
+from mobilevision.tasks.engine.run_dir import ResultsLog
+from mobilevision.tasks.engine.sampling import ResumableDistributedSampler, SeededAugmentation, eval_loader, train_loader
+
+
+class TrainingDiverged(MobileVisionError):
+    """The loss became NaN or infinite; the last checkpoint on disk is the last good state."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a checkpoint records so the model can be rebuilt and used without the training code."""
+
+    task: str
+    model_name: str
+    model_kwargs: dict
+    class_names: list[str]
+    preprocessing: dict  # {"mean": [3 floats], "std": [3 floats], "input_size": int}
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def fit(*, model: nn.Module, spec: ModelSpec, train_set: Dataset, val_set: Dataset, collate_fn: Callable,
+        make_evaluator: Callable[[], Evaluator], config: TrainConfig, run_dir: Path,
+        resume_from: dict | None = None) -> dict[str, float]:
+    """Train `model` for `config.epochs` epochs and return the last validation metrics.
+
+    train_set / val_set yield samples that `collate_fn` turns into (images (N, 3, H, W), targets);
+    targets may be a tensor or a list of dicts. `resume_from` is a checkpoint dict (weights/last.pt):
+    the run continues at its next step with the same weights, optimizer, EMA, data order and RNG.
+    Under torchrun every rank calls fit; only rank 0 prints and writes into `run_dir`.
+    """
+    dist = dist_info()
+    device = select_device(config.device, local_rank=dist.local_rank)
+    amp = amp_dtype(config.amp, device)
+    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+    model.to(device=device, memory_format=memory_format)
+    if config.sync_bn and dist.world_size > 1:
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    optimizer = build_optimizer(model, name=config.optimizer, lr=config.lr, momentum=config.momentum,
+                                nesterov=config.nesterov, weight_decay=config.weight_decay)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
+    ema = ModelEMA(model, decay=config.ema_decay) if config.ema else None
+
+    train_data = SeededAugmentation(train_set, seed=config.seed)
+    sampler = ResumableDistributedSampler(train_data, num_replicas=dist.world_size, rank=dist.rank, seed=config.seed)
+    loader = train_loader(train_data, sampler, batch=config.batch, workers=config.workers, collate_fn=collate_fn,
+                          seed=config.seed)
+    val_loader = eval_loader(val_set, rank=dist.rank, world_size=dist.world_size, batch=config.batch,
+                             workers=config.workers, collate_fn=collate_fn)
+    steps_per_epoch = len(loader)
+    schedule = LearningRateSchedule(
+        kind=config.schedule, lr=config.lr, total_steps=config.epochs * steps_per_epoch,
+        warmup_steps=round(config.warmup_epochs * steps_per_epoch),
+        step_steps=round(config.step_epochs * steps_per_epoch), step_gamma=config.step_gamma,
+    )
+
+    last_path, best_path = run_dir / "weights" / "last.pt", run_dir / "weights" / "best.pt"
+    epoch, position, global_step, best, metrics = 0, 0, 0, None, {}
+    if resume_from is not None:
+        model.load_state_dict(resume_from["state_dict"])
+        optimizer.load_state_dict(resume_from["optimizer"])
+        scaler.load_state_dict(resume_from["scaler"])
+        if ema is not None:
+            ema.load_state_dict(resume_from["ema_state_dict"], updates=resume_from["ema_updates"])
+        epoch, position = resume_from["sampler"]["epoch"], resume_from["sampler"]["position"]
+        global_step, best, metrics = resume_from["global_step"], resume_from["best_metric"], resume_from["metrics"]
+        restore_rng_states(resume_from["rng"])
+    else:
+        seed_everything(config.seed + dist.rank)  # ranks differ in dropout; weights are broadcast by DDP
+    train_model = model
+    if dist.world_size > 1:
+        train_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    results = ResultsLog(run_dir / "results.csv", resume_epoch=epoch) if dist.is_main else None
+    main_metric = make_evaluator().main_metric
+
+    def checkpoint(*, next_epoch: int, next_position: int) -> dict:
+        return {
+            "task": spec.task, "model_name": spec.model_name, "model_kwargs": dict(spec.model_kwargs),
+            "state_dict": model.state_dict(), "ema_state_dict": ema.state_dict() if ema else None,
+            "class_names": list(spec.class_names), "preprocessing": dict(spec.preprocessing),
+            "metrics": dict(metrics), "best_metric": best, "epoch": next_epoch, "global_step": global_step,
+            "optimizer": optimizer.state_dict(), "scheduler": {"global_step": global_step},
+            "scaler": scaler.state_dict(), "ema_updates": ema.updates if ema else 0,
+            "sampler": {"epoch": next_epoch, "position": next_position}, "rng": rng_states(),
+            "args": dataclasses.asdict(config), "versions": package_versions(),
+        }
+
+    while epoch < config.epochs:
+        sampler.set_position(epoch, position)
+        train_data.epoch = epoch
+        loss_sums: dict[str, float] = {}
+        steps, images_seen, started = 0, 0, time.perf_counter()
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not dist.is_main, dynamic_ncols=True)
+        for batch in bar:
+            images, targets = batch[0], batch[1]
+            position += config.batch
+            if images.shape[0] == 0:  # every sample of the batch was unreadable and dropped
+                continue
+            images = images.to(device, non_blocking=True, memory_format=memory_format)
+            lr = schedule(global_step)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            with autocast(device, amp):
+                losses = train_model(images, to_device(targets, device))
+            loss = sum(losses.values())
+            if any_rank(not bool(torch.isfinite(loss))):
+                last = str(last_path) if last_path.is_file() else "none saved yet"
+                raise TrainingDiverged(f"step {global_step + 1}: loss is {loss.item()} (not finite); training "
+                                       f"stopped, last good checkpoint: {last}")
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            if config.clip_grad > 0:
+                scaler.unscale_(optimizer)
+                nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad)
+            scaler.step(optimizer)
+            scaler.update()
+            if ema is not None:
+                ema.update(model)
+            global_step += 1
+            steps += 1
+            images_seen += images.shape[0]
+            for name, value in (("loss", loss), *((f"loss_{key}", item) for key, item in losses.items())):
+                loss_sums[name] = loss_sums.get(name, 0.0) + value.item()
+            rate = images_seen * dist.world_size / (time.perf_counter() - started)
+            bar.set_postfix(loss=f"{loss.item():.4f}", lr=f"{lr:.3g}", img_s=f"{rate:.1f}")
+            if config.save_period_steps and global_step % config.save_period_steps == 0 and dist.is_main:
+                save_atomic(checkpoint(next_epoch=epoch, next_position=position), last_path)
+        train_time = time.perf_counter() - started
+
+        evaluated = ema.module if ema is not None else model
+        metrics = evaluate(evaluated, val_loader, (evaluator := make_evaluator()), device=device,
+                           memory_format=memory_format, amp=amp, progress=dist.is_main)
+        totals = reduce_sum(torch.tensor([*loss_sums.values(), steps], dtype=torch.float64)).tolist()
+        mean_losses = {name: total / max(1.0, totals[-1]) for name, total in zip(loss_sums, totals)}
+        epoch += 1
+        position = 0
+        improved = best is None or metrics[main_metric] > best
+        best = metrics[main_metric] if improved else best
+        if dist.is_main:
+            save_atomic(checkpoint(next_epoch=epoch, next_position=0), last_path)
+            if improved:
+                save_atomic(checkpoint(next_epoch=epoch, next_position=0), best_path)
+            results.append({"epoch": epoch, "lr": schedule(max(0, global_step - 1)), **mean_losses, **metrics,
+                            "time": train_time, "images_per_s": images_seen * dist.world_size / max(train_time, 1e-9)})
+            plot_results(results.path, run_dir / "results.png")
+            evaluator.plot(run_dir)
+            shown = "  ".join(f"{name} {value:.4f}" for name, value in metrics.items())
+            tqdm.write(f"epoch {epoch}/{config.epochs}: loss {mean_losses.get('loss', float('nan')):.4f}  {shown}")
+    barrier()
+    return metrics

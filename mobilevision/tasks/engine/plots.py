@@ -1,0 +1,60 @@
+"""PNG plots of a run: loss and metric curves from results.csv, and a confusion matrix."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+NOT_CURVES = {"epoch", "lr", "time", "images_per_s"}
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, never a window
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_results(results_csv: Path, out: Path) -> None:
+    """One panel per loss (columns starting "loss") and per metric, against the epoch."""
+    with open(results_csv, newline="") as file:
+        rows = list(csv.DictReader(file))
+    if not rows:
+        return
+    columns = [name for name in rows[0] if name not in NOT_CURVES]
+    plt = _pyplot()
+    figure, axes = plt.subplots(1, len(columns), figsize=(3.2 * len(columns), 3), squeeze=False)
+    epochs = [int(row["epoch"]) for row in rows]
+    for axis, name in zip(axes[0], columns):
+        axis.plot(epochs, [float(row[name]) if row.get(name) else np.nan for row in rows], marker=".")
+        axis.set_title(name)
+        axis.set_xlabel("epoch")
+    figure.tight_layout()
+    figure.savefig(out, dpi=100)
+    plt.close(figure)
+
+
+def plot_confusion_matrix(matrix: np.ndarray, class_names: list[str], out: Path) -> None:
+    """(C, C) counts, rows = true class, columns = predicted; each row shown as fractions."""
+    plt = _pyplot()
+    size = max(4.0, 0.35 * len(class_names) + 2)
+    figure, axis = plt.subplots(figsize=(size, size))
+    fractions = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    axis.imshow(fractions, cmap="Blues", vmin=0, vmax=1)
+    if len(class_names) <= 30:
+        ticks = range(len(class_names))
+        axis.set_xticks(ticks, class_names, rotation=90)
+        axis.set_yticks(ticks, class_names)
+        for row in ticks:
+            for column in ticks:
+                if matrix[row, column]:
+                    axis.text(column, row, int(matrix[row, column]), ha="center", va="center", fontsize=7)
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("true")
+    figure.tight_layout()
+    figure.savefig(out, dpi=100)
+    plt.close(figure)
