@@ -1,0 +1,76 @@
+"""Post-processing: original-image coordinates, per-class NMS, limits, numpy inputs."""
+
+import numpy as np
+import pytest
+import torch
+
+from mobilevision.tasks.detect.postprocess import postprocess_detections
+
+ANCHORS = torch.tensor([
+    [10.0, 10.0, 50.0, 50.0],
+    [12.0, 12.0, 52.0, 52.0],   # IoU 0.82 with the first
+    [60.0, 20.0, 100.0, 60.0],
+    [0.0, 0.0, 128.0, 128.0],
+])
+NUM_CLASSES = 4
+
+
+def _logits(scores_by_anchor: dict[int, tuple[int, float]]) -> torch.Tensor:
+    """Logits where anchor a has class c with the given softmax probability, the rest background."""
+    logits = torch.full((1, len(ANCHORS), NUM_CLASSES), -20.0)
+    logits[0, :, 0] = 20.0
+    for anchor, (label, probability) in scores_by_anchor.items():
+        logits[0, anchor] = -20.0
+        logits[0, anchor, 0] = 0.0
+        logits[0, anchor, label] = float(np.log(probability / (1 - probability)))
+    return logits
+
+
+def test_boxes_come_back_in_original_image_coordinates():
+    logits = _logits({2: (3, 0.9)})
+    deltas = torch.zeros(1, len(ANCHORS), 4)
+    # The network saw a 128 x 128 input; the original image was 480 high and 640 wide.
+    (result,) = postprocess_detections(deltas, logits, ANCHORS, image_size=(128, 128), orig_sizes=[(480, 640)])
+    assert result["labels"].tolist() == [3]
+    assert result["scores"].tolist() == pytest.approx([0.9], abs=1e-4)
+    assert result["boxes"][0].tolist() == pytest.approx([60 * 5, 20 * 3.75, 100 * 5, 60 * 3.75], abs=1e-3)
+    assert len(result["boxes"]) == 1
+
+
+def test_boxes_are_clipped_to_the_image_before_rescaling():
+    logits = _logits({3: (1, 0.8)})
+    deltas = torch.zeros(1, len(ANCHORS), 4)
+    deltas[0, 3, 2:] = 5 * np.log(2.0)  # twice the anchor's size: (-64, -64, 192, 192)
+    (result,) = postprocess_detections(deltas, logits, ANCHORS, image_size=(128, 128), orig_sizes=[(256, 512)])
+    assert result["boxes"][0].tolist() == pytest.approx([0, 0, 512, 256], abs=1e-3)
+    assert len(result["boxes"]) == 1
+
+
+def test_nms_is_per_class():
+    deltas = torch.zeros(1, len(ANCHORS), 4)
+    same_class = postprocess_detections(deltas, _logits({0: (1, 0.9), 1: (1, 0.8)}), ANCHORS, image_size=(128, 128))[0]
+    assert same_class["scores"].tolist() == pytest.approx([0.9], abs=1e-4)
+    two_classes = postprocess_detections(deltas, _logits({0: (1, 0.9), 1: (2, 0.8)}), ANCHORS, image_size=(128, 128))[0]
+    assert two_classes["labels"].tolist() == [1, 2]
+
+
+def test_limits_threshold_and_numpy_inputs():
+    generator = torch.Generator().manual_seed(0)
+    anchors = torch.rand(500, 2, generator=generator) * 200
+    anchors = torch.cat([anchors, anchors + 20], dim=1)
+    deltas = torch.zeros(2, 500, 4)
+    logits = torch.randn(2, 500, 6, generator=generator) * 3
+    results = postprocess_detections(deltas.numpy(), logits.numpy(), anchors.numpy(), image_size=(220, 220),
+                                     max_detections=50, topk_per_class=20, score_threshold=0.05)
+    for result in results:
+        assert len(result["boxes"]) <= 50
+        assert (result["scores"] > 0.05).all()
+        assert (result["scores"][:-1] >= result["scores"][1:]).all()  # best first
+        assert torch.bincount(result["labels"]).max() <= 20
+        assert result["labels"].min() >= 1 and result["labels"].max() <= 5
+
+
+def test_nothing_above_the_threshold():
+    deltas = torch.zeros(1, len(ANCHORS), 4)
+    (result,) = postprocess_detections(deltas, _logits({}), ANCHORS, image_size=(128, 128))
+    assert result["boxes"].shape == (0, 4) and result["labels"].dtype == torch.int64
