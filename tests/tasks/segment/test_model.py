@@ -1,0 +1,126 @@
+"""The DeepLabV3 task model: the training / eval contract, output strides, options, learning."""
+
+import pytest
+import torch
+
+from mobilevision.tasks.segment.metrics import SegmentationMetrics
+from mobilevision.tasks.segment.model import build_deeplabv3
+
+
+def _grads_finite(model: torch.nn.Module) -> bool:
+    return all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+@pytest.mark.parametrize("options", [{}, {"aux": True}, {"decoder": True, "aux": True}], ids=["plain", "aux", "decoder+aux"])
+def test_all_ignore_crop_trains_without_nan(options):
+    model = build_deeplabv3(width=0.35, num_classes=5, **options).train()
+    losses = model(torch.randn(2, 3, 64, 64), torch.full((2, 64, 64), 255))
+    assert set(losses) == {"segmentation", "aux"} if options.get("aux") else {"segmentation"}
+    total = sum(losses.values())
+    total.backward()
+    assert total.item() == 0.0
+    assert _grads_finite(model)
+
+
+def test_loss_is_the_mean_over_labelled_pixels():
+    """Ignored pixels change neither the sum nor the count: the loss equals cross-entropy on the rest."""
+    model = build_deeplabv3(width=0.35, num_classes=5).eval()  # eval: dropout off, BN fixed
+    images, targets = torch.randn(2, 3, 64, 64), torch.randint(0, 5, (2, 64, 64))
+    targets[:, :20] = 255
+    logits = model.raw_outputs(images)
+    expected = torch.nn.functional.cross_entropy(logits, targets, ignore_index=255)
+    model.train()
+    model.apply(lambda m: m.eval() if isinstance(m, (torch.nn.BatchNorm2d, torch.nn.Dropout)) else None)
+    assert model(images, targets)["segmentation"].item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+@pytest.mark.parametrize("output_stride", [8, 16])
+@pytest.mark.parametrize("decoder", [False, True], ids=["v3", "v3plus"])
+def test_eval_returns_a_class_map_of_the_input_size(output_stride, decoder):
+    model = build_deeplabv3(width=0.35, num_classes=4, output_stride=output_stride, decoder=decoder).eval()
+    images = torch.randn(2, 3, 97, 131)
+    with torch.no_grad():
+        class_map, logits = model(images), model.raw_outputs(images)
+    assert class_map.shape == (2, 97, 131) and class_map.dtype == torch.int64
+    assert logits.shape == (2, 4, 97, 131)
+    assert torch.equal(class_map, logits.argmax(dim=1))
+
+
+@pytest.mark.parametrize("output_stride", [8, 16])
+def test_output_stride_sets_the_head_resolution(output_stride):
+    model = build_deeplabv3(width=0.35, num_classes=4, output_stride=output_stride).eval()
+    features = model.backbone(torch.randn(1, 3, 97, 131))
+    expected = (-(-97 // output_stride), -(-131 // output_stride))  # ceil division, as the backbone rounds
+    assert features[model.feature_name].shape[2:] == expected
+    assert model.head(features[model.feature_name]).shape == (1, 4, *expected)
+
+
+def test_os8_doubles_the_atrous_rates():
+    os16 = build_deeplabv3(width=0.35, head="aspp", output_stride=16)
+    os8 = build_deeplabv3(width=0.35, head="aspp", output_stride=8)
+    rates = [[b[0].dilation[0] for b in m.head.aspp.branches[1:-1]] for m in (os16, os8)]
+    assert rates == [[6, 12, 18], [12, 24, 36]]
+
+
+@pytest.mark.parametrize("backbone", ["mobilenet_v2", "mobilenet_v1"])
+def test_every_option_runs_forward_and_backward(backbone):
+    model = build_deeplabv3(backbone=backbone, width=0.25 if backbone == "mobilenet_v1" else 0.35,
+                            num_classes=3, head="aspp", decoder=True, aux=True).train()
+    losses = model(torch.randn(2, 3, 65, 65), torch.randint(0, 3, (2, 65, 65)))
+    sum(losses.values()).backward()
+    assert all(torch.isfinite(loss) for loss in losses.values())
+    assert _grads_finite(model)  # the aux head and the decoder are trained too
+
+
+def test_mobilenet_v2_head_reads_the_320_channel_bottleneck():
+    model = build_deeplabv3(num_classes=21)
+    assert model.backbone.last is None
+    assert model.head.aspp.branches[0][0].in_channels == 320
+
+
+def test_freeze_bn_keeps_backbone_statistics():
+    model = build_deeplabv3(width=0.35, num_classes=3, freeze_bn=True).train()
+    before = model.backbone.stem[1].running_mean.clone()
+    model(torch.randn(2, 3, 64, 64), torch.randint(0, 3, (2, 64, 64)))
+    assert torch.equal(model.backbone.stem[1].running_mean, before)
+
+
+def test_training_needs_targets_of_the_image_size():
+    model = build_deeplabv3(width=0.35, num_classes=3).train()
+    with pytest.raises(ValueError, match="needs targets"):
+        model(torch.randn(2, 3, 64, 64))
+    with pytest.raises(ValueError, match=r"targets must be \(N, H, W\)"):
+        model(torch.randn(2, 3, 64, 64), torch.zeros(2, 32, 32, dtype=torch.int64))
+
+
+def _painted_batch() -> tuple[torch.Tensor, torch.Tensor]:
+    """Four 64 px images of coloured rectangles (3 classes, an ignored band, noise): two scenes
+    and their mirrors. Four, not two: with two images BatchNorm's running variance of the
+    image-pooling branch (two values per channel, unbiased) is twice the batch's, and eval
+    mode scores far below training mode."""
+    targets = torch.zeros(2, 64, 64, dtype=torch.int64)
+    targets[0, 8:40, 10:50], targets[0, 44:60, 4:30] = 1, 2
+    targets[1, 20:56, 30:60], targets[1, 4:24, 4:24] = 2, 1
+    colours = torch.tensor([[0.2, 0.3, 0.8], [0.9, 0.1, 0.1], [0.1, 0.8, 0.2]])
+    noise = 0.1 * torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    images = colours[targets].permute(0, 3, 1, 2) + noise
+    targets[1, :4] = 255
+    return torch.cat([images, images.flip(3)]), torch.cat([targets, targets.flip(2)])
+
+
+def test_a_tiny_model_overfits_one_batch():
+    torch.manual_seed(0)
+    images, targets = _painted_batch()
+    model = build_deeplabv3(width=0.35, num_classes=3, decoder=True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model.train()
+    for _ in range(100):
+        loss = sum(model(images, targets).values())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    metrics = SegmentationMetrics(3)
+    with torch.no_grad():
+        metrics.update(model.eval()(images), targets)
+    assert loss.item() < 0.1
+    assert metrics.compute()["miou"] > 0.85
