@@ -59,4 +59,4 @@ class SegmentationDataset(ReportsProblems, Dataset):
                                                  f"(0..{len(self.class_names) - 1}) nor {IGNORE_INDEX} (ignore)")
             return None
         out = self.transform(image=image, mask=mask)
-        return out["image"], torch.as_tensor(out["mask"]).long()
+        return out["image"], torch.from_numpy(np.asarray(out["mask"], dtype=np.int64))
