@@ -19,7 +19,9 @@ def benchmark_loaders(*, size: int = 320, images: int = 160, batch: int = 16,
     from mobilevision.datasets.build import build_dataset
     from mobilevision.datasets.collate import classification_collate, detection_collate, segmentation_collate
     from mobilevision.datasets.synth.generate import generate_dataset
-    from mobilevision.datasets.transforms import classification_transforms, detection_transforms, segmentation_transforms
+    from mobilevision.datasets.transforms import (
+        classification_transforms, detection_transforms, segmentation_transforms,
+    )
 
     pipelines = {
         "classify": (classification_transforms, classification_collate),

@@ -26,7 +26,8 @@ def build_dataset(data: str | Path | DataSpec, *, task: str, split: str, transfo
     if task == "classify":
         if spec.format != "folder":
             raise MobileVisionError(f"{spec.source or spec.root}: a {spec.format} dataset has no image labels; "
-                                    "classification needs class folders (<split>/<class>/<image>) or the built-in dataset")
+                                    "classification needs class folders (<split>/<class>/<image>) "
+                                    "or the built-in dataset")
         from mobilevision.datasets.folder import ImageFolder
 
         return ImageFolder(root=entry, transform=transform, class_names=spec.class_names)

@@ -8,15 +8,19 @@ from pathlib import Path
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     data = subparsers.add_parser("data", help="generate, check and benchmark datasets",
-                                 description="Generate the built-in dataset, validate a dataset, benchmark the loaders.")
+                                 description="Generate the built-in dataset, validate a dataset, "
+                                 "benchmark the loaders.")
     commands = data.add_subparsers(dest="data_command", required=True, metavar="SUBCOMMAND")
 
     synth = commands.add_parser("synth", help="write the built-in dataset (COCO, VOC and class folders)",
                                 description="Generate scenes of shapes on cluttered backgrounds and write them as a "
-                                "COCO tree, a VOC tree and class folders, with train and val splits. The same "
-                                "seed gives byte-identical files.")
+                                "COCO tree, a VOC tree and class folders, with train and val splits. Classes: "
+                                "circle, rectangle, triangle, star, ring, cross; the folder view files each image "
+                                "under the class of its largest object, or 'background' when it has none; VOC masks "
+                                "have no 255 border. The same seed gives byte-identical files.")
     synth.add_argument("--out", type=Path, required=True, help="output folder (created)")
-    synth.add_argument("--images", type=int, default=1000, help="number of images, train + val (default 1000; 20%% val)")
+    synth.add_argument("--images", type=int, default=1000,
+                       help="number of images, train + val (default 1000; the last 20%% are val)")
     synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     synth.add_argument("--size", type=int, default=320, help="image side in pixels (default 320)")
     synth.add_argument("--workers", type=int, default=2, help="generator processes (default 2)")

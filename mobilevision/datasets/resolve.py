@@ -148,7 +148,8 @@ def _from_yaml(path: Path) -> DataSpec:
     if format is None:
         detected = detect_format(root)
         if detected is None:
-            raise MobileVisionError(f"{path}: no 'format' given and none detected in {root}; add format: {'|'.join(FORMATS)}")
+            raise MobileVisionError(f"{path}: no 'format' given and none detected in {root}; "
+                                    f"add format: {'|'.join(FORMATS)}")
         format, root = detected
     if format not in FORMATS:
         raise MobileVisionError(f"{path}: format {format!r} is not one of {', '.join(FORMATS)}")

@@ -145,7 +145,8 @@ def segmentation_transforms(
             A.HorizontalFlip(p=0.5),
         ]
     elif size is not None:
-        steps = [A.LongestMaxSize(max_size=size), A.PadIfNeeded(min_height=size, min_width=size, position="top_left", **pad)]
+        steps = [A.LongestMaxSize(max_size=size),
+                 A.PadIfNeeded(min_height=size, min_width=size, position="top_left", **pad)]
     else:
         steps = []
     return Pipeline(steps, mean=mean, std=std)

@@ -94,7 +94,8 @@ def _write_scene(job: _Job) -> tuple[dict, list[dict]]:
     folder_class = CLASS_NAMES[label - 1] if label else BACKGROUND
     first = job.out / "coco" / job.split / f"{stem}.jpg"
     first.write_bytes(jpeg)
-    for path in (job.out / "voc/JPEGImages" / f"{stem}.jpg", job.out / "folders" / job.split / folder_class / f"{stem}.jpg"):
+    for path in (job.out / "voc/JPEGImages" / f"{stem}.jpg",
+                 job.out / "folders" / job.split / folder_class / f"{stem}.jpg"):
         _link_or_write(first, path, jpeg)
     (job.out / "voc/Annotations" / f"{stem}.xml").write_text(voc_xml(scene, file_name=f"{stem}.jpg"))
     (job.out / "voc/SegmentationClass" / f"{stem}.png").write_bytes(encode_label_png(scene.class_map()))
