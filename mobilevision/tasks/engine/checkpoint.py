@@ -102,5 +102,6 @@ def package_versions() -> dict[str, str]:
 
     import mobilevision
 
-    return {"mobilevision": mobilevision.__version__, "torch": torch.__version__,
-            "torchvision": torchvision.__version__, "numpy": np.__version__, "python": platform.python_version()}
+    versions = {"mobilevision": mobilevision.__version__, "torch": torch.__version__,
+                "torchvision": torchvision.__version__, "numpy": np.__version__, "python": platform.python_version()}
+    return {name: str(version) for name, version in versions.items()}  # TorchVersion is not weights_only-safe

@@ -65,6 +65,16 @@ def broadcast_object(value):
     return holder[0]
 
 
+def broadcast_buffers(module: torch.nn.Module) -> None:
+    """Rank 0's BatchNorm statistics on every rank. DDP syncs buffers at the start of each forward,
+    so after the last step every rank holds the statistics of its own last batch; evaluating with
+    those would make a rank's shard see other weights than the checkpoint rank 0 writes."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    for buffer in module.buffers():
+        dist.broadcast(buffer.data, src=0)
+
+
 def any_rank(flag: bool) -> bool:
     """True when `flag` is true on some rank, so every rank stops together."""
     if not (dist.is_available() and dist.is_initialized()):

@@ -26,7 +26,7 @@ from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.engine.checkpoint import package_versions, restore_rng_states, rng_states, save_atomic
 from mobilevision.tasks.engine.config import TrainConfig
 from mobilevision.tasks.engine.device import amp_dtype, autocast, select_device, to_device
-from mobilevision.tasks.engine.distributed import any_rank, barrier, dist_info, reduce_sum
+from mobilevision.tasks.engine.distributed import any_rank, barrier, broadcast_buffers, dist_info, reduce_sum
 from mobilevision.tasks.engine.ema import ModelEMA
 from mobilevision.tasks.engine.evaluation import Evaluator, evaluate
 from mobilevision.tasks.engine.optim import LearningRateSchedule, build_optimizer
@@ -166,6 +166,7 @@ def fit(*, model: nn.Module, spec: ModelSpec, train_set: Dataset, val_set: Datas
         train_time = time.perf_counter() - started
 
         evaluated = ema.module if ema is not None else model
+        broadcast_buffers(evaluated)
         metrics = evaluate(evaluated, val_loader, (evaluator := make_evaluator()), device=device,
                            memory_format=memory_format, amp=amp, progress=dist.is_main)
         totals = reduce_sum(torch.tensor([*loss_sums.values(), steps], dtype=torch.float64)).tolist()

@@ -47,7 +47,7 @@ class ShardSampler(Sampler[int]):
 class SeededAugmentation(Dataset):
     """Makes a dataset's random augmentation a function of (seed, epoch, index).
 
-    Before each sample the albumentations pipeline (`dataset.transform`) is re-seeded, so the crops
+    Before each sample the albumentations Compose in `dataset.transform` is re-seeded, so the crops
     and flips of an image do not depend on worker count, worker order or where a run was resumed.
     """
 
@@ -60,11 +60,18 @@ class SeededAugmentation(Dataset):
         return len(self.dataset)
 
     def __getitem__(self, index: int):
-        transform = getattr(self.dataset, "transform", None)
-        if hasattr(transform, "set_random_seed"):
-            state = np.random.SeedSequence([self.seed, self.epoch, index]).generate_state(1)[0]
-            transform.set_random_seed(int(state))
+        seedable = _seedable(getattr(self.dataset, "transform", None))
+        if seedable is not None:
+            seedable.set_random_seed(int(np.random.SeedSequence([self.seed, self.epoch, index]).generate_state(1)[0]))
         return self.dataset[index]
+
+
+def _seedable(transform):
+    """The albumentations Compose of a transform: itself, or the `.compose` of datasets' Pipeline."""
+    for candidate in (transform, getattr(transform, "compose", None)):
+        if hasattr(candidate, "set_random_seed"):
+            return candidate
+    return None
 
 
 def _seed_worker(worker_id: int) -> None:
