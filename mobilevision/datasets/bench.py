@@ -39,7 +39,7 @@ def benchmark_loaders(*, size: int = 320, images: int = 160, batch: int = 16,
                 for _ in loader:
                     pass
                 start = time.perf_counter()
-                seen = sum(len(batch_[0]) for batch_ in loader)
+                seen = sum(len(batch_images) for batch_images, _ in loader)
                 results.append((task, num_workers, seen / (time.perf_counter() - start)))
                 print(f"{task:9s} workers={num_workers}: {results[-1][2]:7.1f} images/s", flush=True)
     return results

@@ -8,6 +8,7 @@ because OpenCV would expand a palette PNG into its colours.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import cv2
@@ -86,8 +87,6 @@ def voc_palette() -> list[int]:
 
 def encode_label_png(mask: np.ndarray) -> bytes:
     """Encode a (H, W) uint8 index mask as a VOC-palette PNG (deterministic bytes)."""
-    import io
-
     from PIL import Image
 
     image = Image.fromarray(mask, mode="P")
