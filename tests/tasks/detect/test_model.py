@@ -1,0 +1,119 @@
+"""The SSDLite task model: training and eval contracts, export to ONNX, learning one batch."""
+
+import numpy as np
+import pytest
+import torch
+from torchvision.ops import box_iou
+
+from mobilevision.errors import MobileVisionError
+from mobilevision.tasks.complexity import count_madds
+from mobilevision.tasks.detect.model import build_ssdlite
+from mobilevision.tasks.detect.postprocess import postprocess_detections
+from mobilevision.tasks.registry import build_model, model_entry
+
+
+def _targets():
+    return [
+        {"boxes": torch.tensor([[8.0, 10.0, 40.0, 50.0], [30.0, 30.0, 60.0, 62.0]]), "labels": torch.tensor([1, 2])},
+        {"boxes": torch.tensor([[2.0, 40.0, 20.0, 60.0]]), "labels": torch.tensor([3])},
+    ]
+
+
+def _tiny(**kwargs):
+    torch.manual_seed(0)
+    return build_ssdlite(backbone="mobilenet_v2", width=0.35, num_classes=4, imgsz=64, **kwargs)
+
+
+@pytest.mark.parametrize("backbone", ["mobilenet_v2", "mobilenet_v1"])
+def test_training_mode_returns_named_losses_that_backpropagate(backbone):
+    model = build_ssdlite(backbone=backbone, width=0.25, num_classes=4, imgsz=64).train()
+    losses = model(torch.randn(2, 3, 64, 64), _targets())
+    assert set(losses) == {"bbox_regression", "classification"}
+    sum(losses.values()).backward()
+    assert all(p.grad is not None for p in model.head.parameters())
+
+
+def test_eval_mode_returns_detections_in_original_coordinates():
+    model = _tiny().eval()
+    images = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        detections = model(images, orig_sizes=[(480, 640), (64, 64)])
+        box_deltas, class_logits = model.raw_outputs(images)
+    assert box_deltas.shape == (2, 3 * 4 * 4 + 6 * (2 * 2 + 4), 4)
+    assert class_logits.shape == (2, box_deltas.shape[1], 4)
+    assert len(detections) == 2 and len(detections[0]["boxes"]) == 100
+    assert detections[0]["boxes"][:, 2].max() > 64 and (detections[0]["boxes"][:, 2] <= 640).all()
+    assert (detections[0]["boxes"][:, 3] <= 480).all()
+    # The same raw outputs through the shared post-processing give the same detections.
+    again = postprocess_detections(box_deltas, class_logits, model.anchors((64, 64)), image_size=(64, 64),
+                                   orig_sizes=[(480, 640), (64, 64)])
+    torch.testing.assert_close(again[0]["boxes"], detections[0]["boxes"])
+
+
+def test_training_without_targets_and_bad_settings_fail_clearly():
+    with pytest.raises(MobileVisionError, match="targets"):
+        _tiny().train()(torch.randn(2, 3, 64, 64))
+    with pytest.raises(MobileVisionError, match="output_stride"):
+        build_ssdlite(output_stride=16)
+    with pytest.raises(MobileVisionError, match="anchor layout"):
+        build_ssdlite(anchor_layout="yolo")
+
+
+def test_registry_entries_build_and_count():
+    for name in ("ssdlite_mobilenet_v2", "ssdlite_mobilenet_v1"):
+        entry = model_entry(name)
+        assert (entry.task, entry.imgsz, entry.num_classes) == ("detect", 300, 91)
+    model = build_model("ssdlite_mobilenet_v1", width=0.25, num_classes=91)
+    assert count_madds(model, imgsz=300, forward=model.raw_outputs) > count_madds(model.backbone, imgsz=300)
+
+
+def test_raw_outputs_export_to_onnx_and_onnxruntime_agrees(tmp_path):
+    import onnxruntime
+
+    from mobilevision.tasks.onnx_export import export_onnx
+
+    model = _tiny().eval()
+    path = export_onnx(model, tmp_path / "ssdlite.onnx", imgsz=96,
+                       output_names=["box_deltas", "class_logits"])
+    images = torch.randn(3, 3, 96, 96)
+    with torch.no_grad():
+        expected = model.raw_outputs(images)
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    outputs = session.run(None, {"images": images.numpy()})
+    for ours, theirs in zip(expected, outputs):
+        np.testing.assert_allclose(theirs, ours.numpy(), atol=1e-4, rtol=0)
+    # Post-processing takes ONNX Runtime's numpy outputs as they are.
+    detections = postprocess_detections(*outputs, model.anchors((96, 96)).numpy(), image_size=(96, 96))
+    assert len(detections) == 3
+
+
+@pytest.fixture
+def one_thread():
+    """A 64 px batch is a few hundred tiny ops: one thread runs them faster than two that contend."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_overfits_one_batch(one_thread):
+    model = _tiny().train()
+    images = torch.randn(2, 3, 64, 64)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    history = []
+    for _ in range(100):
+        loss = sum(model(images, _targets()).values())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        history.append(loss.item())
+    assert history[-1] < 0.15 * history[0], (history[0], history[-1])
+    # And it now finds the objects it was shown. BatchNorm stays on batch statistics: after 100
+    # steps its running averages still lag behind the weights.
+    with torch.no_grad():
+        detections = postprocess_detections(*model.raw_outputs(images), model.anchors((64, 64)), image_size=(64, 64))
+    for detection, target in zip(detections, _targets()):
+        count = len(target["labels"])
+        assert sorted(detection["labels"][:count].tolist()) == sorted(target["labels"].tolist())
+        assert detection["scores"][count - 1] > 0.9
+        assert box_iou(detection["boxes"][:count], target["boxes"]).max(dim=1).values.min() > 0.8
