@@ -72,7 +72,7 @@ class CocoDetection(DetectionDataset):
             self.records.append(DetectionRecord(
                 file=file, image_id=int(image_id), size=size, boxes=boxes[keep],
                 labels=np.array(labels, dtype=np.int64).reshape(-1)[keep],
-                flags=np.array(flags, dtype=np.uint8).reshape(-1)[keep],
+                flags=np.array(flags, dtype=np.uint8).reshape(-1)[keep], annotation_file=file,
             ))
 
 

@@ -36,6 +36,7 @@ class DetectionRecord:
     boxes: np.ndarray  # (K, 4) float32 xyxy pixels of the original image
     labels: np.ndarray  # (K,) int64 in 1..C
     flags: np.ndarray  # (K,) uint8: 0, FLAG_DIFFICULT or FLAG_CROWD
+    annotation_file: Path  # what box problems are reported against (VOC: the XML; COCO: the image)
 
 
 def clean_boxes(boxes: np.ndarray, *, size: tuple[int, int] | None, file: object,
@@ -89,9 +90,12 @@ class DetectionDataset(ReportsProblems, Dataset):
             self.log.skip(record.file, f"image is {image.shape[1]}x{image.shape[0]} but its annotation says "
                                        f"{record.size[1]}x{record.size[0]}")
             return None
-        # Boxes without a declared image size are clipped now that the size is known.
-        boxes = np.clip(record.boxes, 0, [image.shape[1], image.shape[0]] * 2).astype(np.float32)
-        out = self.transform(image=image, bboxes=boxes, labels=record.labels, flags=record.flags)
+        boxes, labels, flags = record.boxes, record.labels, record.flags
+        if record.size is None:
+            # The annotation did not say how big the image is: clip and check now that we know.
+            boxes, keep = clean_boxes(boxes, size=image.shape[:2], file=record.annotation_file, log=self.log)
+            boxes, labels, flags = boxes[keep], labels[keep], flags[keep]
+        out = self.transform(image=image, bboxes=boxes, labels=labels, flags=flags)
         boxes = np.asarray(out["bboxes"], dtype=np.float32).reshape(-1, 4)
         labels = np.asarray(out["labels"], dtype=np.int64).reshape(-1)
         flags = np.asarray(out["flags"], dtype=np.uint8).reshape(-1)

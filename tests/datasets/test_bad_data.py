@@ -211,3 +211,17 @@ def test_grayscale_rgba_and_16_bit_images_are_converted(tmp_path):
     pixels = {file.stem: dataset[i][0][:, 0, 0].mul(255).round().tolist() for i, (file, _) in enumerate(dataset.samples)}
     assert pixels == {"gray": [200] * 3, "rgba": [10, 20, 30], "deep": [156] * 3, "deep_colour": [255, 117, 0]}
     assert not dataset.problems
+
+
+def test_voc_boxes_are_checked_against_the_image_when_the_xml_has_no_size(synth_copy):
+    path = next(p for p in sorted((synth_copy / "voc/Annotations").glob("*.xml")) if "<object>" in p.read_text())
+    text = path.read_text()
+    text = text[: text.index("\t<size>")] + text[text.index("</size>\n") + len("</size>\n"):]
+    outside = ("\t<object>\n\t\t<name>star</name>\n\t\t<difficult>0</difficult>\n\t\t<bndbox>\n\t\t\t<xmin>200</xmin>"
+               "\n\t\t\t<ymin>5</ymin>\n\t\t\t<xmax>220</xmax>\n\t\t\t<ymax>20</ymax>\n\t\t</bndbox>\n\t</object>\n")
+    path.write_text(text.replace("</annotation>", outside + "</annotation>"))
+    dataset, index = _voc_split_and_index(synth_copy, path)
+    assert dataset.records[index].size is None and not dataset.problems
+    _, target = dataset[index]
+    assert len(target["boxes"]) == text.count("<object>")
+    assert "zero area after clipping" in dataset.problems[0].reason and dataset.problems[0].file == str(path)
