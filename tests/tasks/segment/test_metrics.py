@@ -8,7 +8,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from mobilevision.errors import MobileVisionError
-from mobilevision.tasks.segment.metrics import SegmentationMetrics
+from mobilevision.tasks.segment.metrics import SegmentationEvaluator
 
 # Five classes: 0 background, 1 and 2 labelled, 3 only ever predicted, 4 absent from both.
 TARGETS = torch.tensor(
@@ -47,22 +47,29 @@ EXPECTED_MATRIX = torch.tensor(
 )
 
 
+CLASSES = ["background", "cat", "dog", "cow", "bird"]
+
+
 def test_hand_computed_fixture():
-    metrics = SegmentationMetrics(5, class_names=["background", "cat", "dog", "cow", "bird"])
-    metrics.update(PREDICTIONS, TARGETS)
-    assert torch.equal(metrics.matrix, EXPECTED_MATRIX)
-    results = metrics.compute()
-    assert results["pixel_accuracy"] == pytest.approx(0.7)
-    assert results["miou"] == pytest.approx(0.4375)
-    assert results["iou/background"] == pytest.approx(0.5)
-    assert results["iou/cat"] == pytest.approx(0.75)
-    assert results["iou/dog"] == pytest.approx(0.5)
-    assert results["iou/cow"] == 0.0
-    assert math.isnan(results["iou/bird"])
+    evaluator = SegmentationEvaluator(CLASSES)
+    evaluator.update(PREDICTIONS, TARGETS)
+    assert torch.equal(evaluator.matrix, EXPECTED_MATRIX)
+    assert evaluator.compute() == {"miou": pytest.approx(0.4375), "pixel_accuracy": pytest.approx(0.7)}
+    iou = evaluator.per_class_iou().tolist()
+    assert iou[:4] == pytest.approx([0.5, 0.75, 0.5, 0.0])
+    assert math.isnan(iou[4])
+
+
+def test_compute_twice_counts_once_and_plot_writes_the_per_class_png(tmp_path):
+    evaluator = SegmentationEvaluator(CLASSES)
+    evaluator.update(PREDICTIONS, TARGETS)
+    assert evaluator.compute() == evaluator.compute()
+    evaluator.plot(tmp_path)
+    assert (tmp_path / "per_class_iou.png").stat().st_size > 0
 
 
 def test_batches_accumulate():
-    whole, split = SegmentationMetrics(5), SegmentationMetrics(5)
+    whole, split = SegmentationEvaluator(CLASSES), SegmentationEvaluator(CLASSES)
     whole.update(torch.cat([PREDICTIONS, PREDICTIONS.flip(2)]), torch.cat([TARGETS, TARGETS.flip(2)]))
     split.update(PREDICTIONS, TARGETS)
     split.update(PREDICTIONS.flip(2), TARGETS.flip(2))
@@ -71,14 +78,14 @@ def test_batches_accumulate():
 
 
 def test_nothing_counted_gives_nan_not_an_error():
-    results = SegmentationMetrics(3).compute()
+    results = SegmentationEvaluator(["a", "b", "c"]).compute()
     assert math.isnan(results["miou"]) and math.isnan(results["pixel_accuracy"])
 
 
 def test_all_ignore_counts_nothing():
-    metrics = SegmentationMetrics(3)
-    metrics.update(torch.zeros(1, 4, 4, dtype=torch.int64), torch.full((1, 4, 4), 255))
-    assert metrics.matrix.sum() == 0
+    evaluator = SegmentationEvaluator(["a", "b", "c"])
+    evaluator.update(torch.zeros(1, 4, 4, dtype=torch.int64), torch.full((1, 4, 4), 255))
+    assert evaluator.matrix.sum() == 0
 
 
 @pytest.mark.parametrize("bad_label", [5, 7, -1])
@@ -86,31 +93,34 @@ def test_label_outside_the_classes_is_reported(bad_label):
     targets = TARGETS.clone()
     targets[0, 0, 0] = bad_label
     with pytest.raises(MobileVisionError, match=rf"label values \[{bad_label}\] are neither a class id \(0\.\.4\)"):
-        SegmentationMetrics(5).update(PREDICTIONS, targets)
+        SegmentationEvaluator(CLASSES).update(PREDICTIONS, targets)
 
 
 def test_prediction_outside_the_classes_is_reported():
     with pytest.raises(MobileVisionError, match=r"prediction values \[3\]"):
-        SegmentationMetrics(3).update(PREDICTIONS.clamp(max=3), TARGETS.clamp(max=2))
+        SegmentationEvaluator(["a", "b", "c"]).update(PREDICTIONS.clamp(max=3), TARGETS.clamp(max=2))
 
 
 def _rank_updates_half(rank: int, init_file: str, results: dict) -> None:
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
     try:
-        metrics = SegmentationMetrics(5)
-        metrics.update(PREDICTIONS if rank == 0 else PREDICTIONS.flip(2), TARGETS if rank == 0 else TARGETS.flip(2))
-        metrics.reduce()
-        results[rank] = metrics.matrix.tolist()
+        evaluator = SegmentationEvaluator(CLASSES)
+        evaluator.update(PREDICTIONS if rank == 0 else PREDICTIONS.flip(2), TARGETS if rank == 0 else TARGETS.flip(2))
+        results[rank] = (evaluator.compute(), evaluator.reduced.tolist(), evaluator.matrix.tolist())
     finally:
         dist.destroy_process_group()
 
 
 def test_reduce_sums_over_ranks(tmp_path):
-    """Two gloo ranks each see one image; after reduce() both hold the two-image matrix."""
-    single = SegmentationMetrics(5)
+    """Two gloo ranks each see one image; compute() on both gives the two-image metrics."""
+    single = SegmentationEvaluator(CLASSES)
     single.update(PREDICTIONS, TARGETS)
     single.update(PREDICTIONS.flip(2), TARGETS.flip(2))
     with mp.Manager() as manager:
         results = manager.dict()
         mp.spawn(_rank_updates_half, args=(str(tmp_path / "init"), results), nprocs=2)
-        assert results[0] == results[1] == single.matrix.tolist()
+        for rank in (0, 1):
+            metrics, reduced, own = results[rank]
+            assert metrics == single.compute()
+            assert reduced == single.matrix.tolist()
+            assert own == EXPECTED_MATRIX.tolist()  # each rank's own counts stay its own

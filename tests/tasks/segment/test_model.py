@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from mobilevision.tasks.segment.metrics import SegmentationMetrics
+from mobilevision.tasks.segment.metrics import SegmentationEvaluator
 from mobilevision.tasks.segment.model import build_deeplabv3
 
 
@@ -119,7 +119,7 @@ def test_a_tiny_model_overfits_one_batch():
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    metrics = SegmentationMetrics(3)
+    metrics = SegmentationEvaluator(["background", "red", "green"])
     with torch.no_grad():
         metrics.update(model.eval()(images), targets)
     assert loss.item() < 0.1
