@@ -1,0 +1,137 @@
+"""The training engine on in-memory data: it overfits a batch, stops on a non-finite loss with the
+last good checkpoint intact, and its schedules, parameter groups and samplers do what they say."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from mobilevision.datasets.collate import classification_collate
+from mobilevision.tasks.classify.evaluator import ClassificationEvaluator
+from mobilevision.tasks.engine import ModelSpec, TrainConfig, TrainingDiverged, fit, load_checkpoint
+from mobilevision.tasks.engine.optim import LearningRateSchedule, parameter_groups
+from mobilevision.tasks.engine.sampling import ResumableDistributedSampler, ShardSampler
+from mobilevision.tasks.registry import build_model
+
+CLASSES = ["a", "b", "c", "d"]
+
+
+class TensorSamples(Dataset):
+    """(image (3, H, W), label) pairs held in memory, no augmentation."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor) -> None:
+        self.images, self.labels = images, labels
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int):
+        return self.images[index], int(self.labels[index])
+
+
+def _run(model: nn.Module, data: Dataset, tmp_path, **options) -> dict[str, float]:
+    torch.manual_seed(0)
+    config = TrainConfig(**{"device": "cpu", "workers": 0, "batch": 8, "imgsz": 32, "width": 0.35, **options})
+    spec = ModelSpec(task="classify", model_name="mobilenet_v2", model_kwargs={"width": 0.35, "num_classes": 4,
+                     "dropout": 0.0}, class_names=CLASSES, preprocessing={"mean": [0.5] * 3, "std": [0.5] * 3,
+                                                                          "input_size": 32})
+    return fit(model=model, spec=spec, train_set=data, val_set=data, collate_fn=classification_collate,
+               make_evaluator=lambda: ClassificationEvaluator(CLASSES), config=config, run_dir=tmp_path)
+
+
+def _batch() -> TensorSamples:
+    generator = torch.Generator().manual_seed(0)
+    return TensorSamples(torch.randn(8, 3, 32, 32, generator=generator), torch.tensor([0, 1, 2, 3, 0, 1, 2, 3]))
+
+
+def test_engine_overfits_one_batch(tmp_path):
+    torch.manual_seed(0)
+    model = build_model("mobilenet_v2", width=0.35, num_classes=4, dropout=0.0)
+    batch = _batch()
+    _run(model, batch, tmp_path, epochs=30, lr=0.01, optimizer="adamw", weight_decay=0.0, schedule="cosine")
+    with open(tmp_path / "results.csv") as file:
+        rows = file.read().splitlines()
+    first_loss, last_loss = (float(row.split(",")[2]) for row in (rows[1], rows[-1]))
+    assert first_loss > 1.0 and last_loss < 0.05
+    # Accuracy on that batch with its own BatchNorm statistics (the running ones lag a 30-step run).
+    with torch.no_grad():
+        predicted = model.train().raw_outputs(batch.images.contiguous(memory_format=torch.channels_last)).argmax(1)
+    assert torch.equal(predicted, batch.labels)
+
+
+class DivergesAtStep(nn.Module):
+    """A classifier whose loss turns NaN on its `step`-th training forward."""
+
+    def __init__(self, step: int) -> None:
+        super().__init__()
+        self.inner = build_model("mobilenet_v2", width=0.35, num_classes=4, dropout=0.0)
+        self.step, self.calls = step, 0
+
+    def forward(self, images, targets=None):
+        if not self.training:
+            return self.inner.eval()(images)
+        self.calls += 1
+        losses = self.inner.train()(images, targets)
+        return {name: loss * math.nan if self.calls == self.step else loss for name, loss in losses.items()}
+
+    def state_dict(self, *args, **kwargs):
+        return self.inner.state_dict(*args, **kwargs)
+
+
+def test_engine_stops_on_nan_loss_and_keeps_last_good_checkpoint(tmp_path):
+    data = TensorSamples(torch.randn(16, 3, 32, 32), torch.arange(16) % 4)  # 2 steps per epoch
+    with pytest.raises(TrainingDiverged) as error:
+        _run(DivergesAtStep(5), data, tmp_path, epochs=5, save_period_steps=1)
+    message = str(error.value)
+    assert "\n" not in message and "step 5" in message and str(tmp_path / "weights" / "last.pt") in message
+    checkpoint = torch.load(tmp_path / "weights" / "last.pt", weights_only=True)
+    assert checkpoint["global_step"] == 4 and checkpoint["epoch"] == 2
+    model, _ = load_checkpoint(tmp_path / "weights" / "last.pt")
+    assert all(torch.isfinite(value).all() for value in model.state_dict().values() if value.is_floating_point())
+
+
+def test_engine_checkpoint_opens_weights_only_and_rebuilds(tmp_path):
+    model = build_model("mobilenet_v2", width=0.35, num_classes=4, dropout=0.0)
+    _run(model, _batch(), tmp_path, epochs=1, ema=True)
+    checkpoint = torch.load(tmp_path / "weights" / "best.pt", weights_only=True)
+    expected = {"task", "model_name", "model_kwargs", "state_dict", "ema_state_dict", "class_names", "preprocessing",
+                "metrics", "best_metric", "epoch", "global_step", "optimizer", "scheduler", "scaler", "ema_updates",
+                "sampler", "rng", "args", "versions"}
+    assert expected <= set(checkpoint)
+    rebuilt, _ = load_checkpoint(tmp_path / "weights" / "best.pt")
+    images = torch.randn(2, 3, 32, 32)
+    reference = build_model("mobilenet_v2", width=0.35, num_classes=4, dropout=0.0).eval()
+    reference.load_state_dict(checkpoint["ema_state_dict"])
+    torch.testing.assert_close(rebuilt(images), reference(images))
+
+
+def test_engine_no_weight_decay_on_batchnorm_and_biases():
+    model = build_model("mobilenet_v2", width=0.35, num_classes=4)
+    decay, no_decay = parameter_groups(model, weight_decay=4e-5)
+    assert all(p.ndim == 4 or p is model.head.fc.weight for p in decay["params"])
+    assert any(p is model.head.fc.bias for p in no_decay["params"]) and no_decay["weight_decay"] == 0.0
+    assert len(decay["params"]) + len(no_decay["params"]) == len(list(model.parameters()))
+
+
+def test_engine_schedules_warm_up_then_decay():
+    cosine = LearningRateSchedule(kind="cosine", lr=1.0, total_steps=110, warmup_steps=10)
+    assert cosine(0) == pytest.approx(0.01) and cosine(10) == pytest.approx(1.0) and cosine(60) == pytest.approx(0.5)
+    assert cosine(110) == pytest.approx(0.0, abs=1e-12)
+    poly = LearningRateSchedule(kind="poly", lr=1.0, total_steps=100)
+    assert poly(50) == pytest.approx(0.5**0.9)
+    step = LearningRateSchedule(kind="step", lr=0.045, total_steps=1000, step_steps=10, step_gamma=0.98)
+    assert step(9) == pytest.approx(0.045) and step(25) == pytest.approx(0.045 * 0.98**2)
+
+
+def test_engine_samplers_resume_and_shard_without_padding():
+    data = list(range(10))
+    full = list(ResumableDistributedSampler(data, num_replicas=1, rank=0, seed=3))
+    sampler = ResumableDistributedSampler(data, num_replicas=1, rank=0, seed=3)
+    sampler.set_position(0, start=4)
+    assert list(sampler) == full[4:] and len(sampler) == 6
+    shards = [list(ShardSampler(7, rank=rank, world_size=2)) for rank in (0, 1)]
+    assert sorted(shards[0] + shards[1]) == list(range(7))
