@@ -100,3 +100,15 @@ def test_colour_thresholds_and_the_largest_blob_do_not_solve_it():
         target[largest[1]:largest[3], largest[0]:largest[2]] = True
         hits.append(_iou(blob, target) >= 0.5)
     assert np.mean(hits) < 0.2, np.mean(hits)
+
+
+def test_visible_masks_are_disjoint_and_painted():
+    for index in range(60):
+        scene = render_scene(seed=SEED, index=index, size=160)
+        if not scene.instances:
+            continue
+        coverage = np.sum([inst.mask for inst in scene.instances], axis=0)
+        assert coverage.max() <= 1, index
+        for inst in scene.instances:
+            # Each object is one colour under a gentle shading: its pixels vary far less than the image.
+            assert scene.image[inst.mask].std(0).max() < 25, index

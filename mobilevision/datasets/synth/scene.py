@@ -126,7 +126,8 @@ def _place_object(rng: np.random.Generator, size: int, instances: list[Instance]
         canvas = np.zeros((size, size), dtype=np.uint8)
         draw_shape(canvas, name=CLASS_NAMES[label - 1], center=center, diameter=diameter,
                    angle=float(rng.uniform(0, 2 * np.pi)), rng=rng)
-        reach = diameter / 2 + 2
+        # A square's corners lie diameter / sqrt(2) from its centre, beyond the nominal radius.
+        reach = 0.75 * diameter + 2
         region = (slice(max(0, int(center[1] - reach)), max(0, int(center[1] + reach) + 1)),
                   slice(max(0, int(center[0] - reach)), max(0, int(center[0] + reach) + 1)))
         mask = canvas.view(bool)
