@@ -27,6 +27,8 @@ from mobilevision.datasets.collate import (
 from mobilevision.datasets.folder import ImageFolder
 from mobilevision.datasets.image_io import encode_label_png
 from mobilevision.datasets.transforms import detection_transforms
+from mobilevision.datasets.voc import VocDetection
+from mobilevision.errors import MobileVisionError
 
 
 def _coco(tmp_path, annotations, *, images=1, size=(60, 80)):
@@ -225,3 +227,11 @@ def test_voc_boxes_are_checked_against_the_image_when_the_xml_has_no_size(synth_
     _, target = dataset[index]
     assert len(target["boxes"]) == text.count("<object>")
     assert "zero area after clipping" in dataset.problems[0].reason and dataset.problems[0].file == str(path)
+
+
+def test_broken_annotation_files_are_user_errors(tmp_path):
+    (tmp_path / "instances.json").write_text("{not json")
+    with pytest.raises(MobileVisionError, match="instances.json: not a COCO instances JSON"):
+        CocoDetection(images_dir=tmp_path, annotation_file=tmp_path / "instances.json")
+    with pytest.raises(MobileVisionError, match="image-set list not found"):
+        VocDetection(root=tmp_path, image_set="train")
