@@ -16,8 +16,8 @@ HEAD_CHANNELS = 256
 class DeepLabV3Head(nn.Module):
     """Encoder head + optional decoder + classifier, all at feature resolution.
 
-    forward(features (N, C, h, w), low_level (N, C_low, 4h', 4w') or None) -> logits
-    (N, num_classes, h, w), or at the low-level resolution with the decoder. Upsampling to the
+    forward(features (N, C, H/os, W/os), low_level (N, C_low, H/4, W/4) or None) -> logits
+    (N, num_classes, H/os, W/os), or (N, num_classes, H/4, W/4) with the decoder. Upsampling to the
     image is the task model's job: it knows the image size, the head does not.
 
     head="aspp": full ASPP at rates for `output_stride` (6, 12, 18 at 16; doubled at 8).

@@ -38,7 +38,9 @@ class SegmentationEvaluator:
     def update(self, predictions: torch.Tensor, targets: torch.Tensor) -> None:
         """predictions (N, H, W) class ids, targets (N, H, W) class ids or 255 = ignore."""
         if predictions.shape != targets.shape:
-            raise ValueError(f"predictions {tuple(predictions.shape)} and targets {tuple(targets.shape)} differ in shape")
+            raise ValueError(
+                f"predictions {tuple(predictions.shape)} and targets {tuple(targets.shape)} differ in shape"
+            )
         labelled = targets != IGNORE_INDEX
         labels, predicted = targets[labelled].long(), predictions[labelled].long()
         for name, values in (("label", labels), ("prediction", predicted)):

@@ -71,8 +71,9 @@ class DeepLabV3(nn.Module):
             return self.raw_outputs(images).argmax(dim=1)
         if targets is None:
             raise ValueError("DeepLabV3 in training mode needs targets (N, H, W); call model.eval() to predict")
-        if targets.shape != (images.shape[0], *images.shape[2:]):
-            raise ValueError(f"targets must be (N, H, W) = {(images.shape[0], *images.shape[2:])}; got {tuple(targets.shape)}")
+        expected = (images.shape[0], *images.shape[2:])
+        if targets.shape != expected:
+            raise ValueError(f"targets must be (N, H, W) = {expected}; got {tuple(targets.shape)}")
         features = self.backbone(images)
         losses = {"segmentation": segmentation_cross_entropy(self._segment(features, images.shape[2:]), targets)}
         if self.aux_head is not None:

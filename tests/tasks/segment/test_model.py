@@ -11,7 +11,9 @@ def _grads_finite(model: torch.nn.Module) -> bool:
     return all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
 
 
-@pytest.mark.parametrize("options", [{}, {"aux": True}, {"decoder": True, "aux": True}], ids=["plain", "aux", "decoder+aux"])
+@pytest.mark.parametrize(
+    "options", [{}, {"aux": True}, {"decoder": True, "aux": True}], ids=["plain", "aux", "decoder+aux"]
+)
 def test_all_ignore_crop_trains_without_nan(options):
     model = build_deeplabv3(width=0.35, num_classes=5, **options).train()
     losses = model(torch.randn(2, 3, 64, 64), torch.full((2, 64, 64), 255))

@@ -1,0 +1,19 @@
+"""The registered DeepLabv3 models as `mobilevision info` builds and counts them."""
+
+from mobilevision.tasks.info_command import model_rows
+from mobilevision.tasks.registry import MODELS
+
+
+def test_segmentation_entries_are_registered():
+    segment = {name for name, entry in MODELS.items() if entry.task == "segment"}
+    assert segment == {
+        "deeplabv3_mobilenet_v2", "deeplabv3_aspp_mobilenet_v2", "deeplabv3_mobilenet_v1", "deeplabv3_aspp_mobilenet_v1"
+    }
+    assert all(MODELS[name].imgsz == 513 and MODELS[name].num_classes == 21 for name in segment)
+
+
+def test_info_counts_the_mobile_deeplab_of_the_paper():
+    rows = {row["width"]: row for row in model_rows(imgsz=None, names=["deeplabv3_mobilenet_v2"])}
+    assert rows[1.0]["params"] == 2_113_557
+    assert rows[1.0]["madds"] == 2_740_709_056
+    assert rows[0.5]["params"] < rows[1.0]["params"]
