@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     from mobilevision.datasets import commands as data_commands
     from mobilevision.tasks import info_command, quickstart_command
     from mobilevision.tasks.classify import command as classify_command
+    from mobilevision.tasks.deploy import export_command
 
     parser = argparse.ArgumentParser(
         prog="mobilevision",
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     quickstart_command.add_commands(subparsers)
     data_commands.add_commands(subparsers)
     classify_command.add_commands(subparsers)
+    export_command.add_commands(subparsers)
     return parser
 
 

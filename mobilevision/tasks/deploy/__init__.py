@@ -1,0 +1,1 @@
+"""Deployment: BatchNorm folding, ONNX export and quantisation, the ONNX Runtime wrapper, timing."""
