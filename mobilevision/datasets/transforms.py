@@ -26,52 +26,63 @@ IGNORE_INDEX = 255
 
 
 class RandomIoUCrop(BaseCrop):
-    """SSD's random crop: pick a minimum IoU, then a crop whose IoU with every box reaching into it
-    is at least that, and which holds at least one box centre (Liu et al. 2016, section 2.2).
+    """SSD's random crop: pick a minimum IoU, then a crop that holds at least one box centre and
+    whose IoU with every box whose centre it holds is at least that (Liu et al. 2016, section 2.2).
 
     One option in the draw keeps the whole image, so easy samples stay in the mix. Boxes losing most
-    of their area are removed afterwards by the pipeline's `min_visibility`.
+    of their area are removed afterwards by the pipeline's `min_visibility` (SSD drops boxes whose
+    centre leaves the crop instead).
     """
 
     MIN_IOUS = (None, 0.1, 0.3, 0.5, 0.7, 0.9)
 
-    def __init__(self, *, min_scale: float = 0.3, max_aspect_ratio: float = 2.0, trials: int = 40, p: float = 1.0):
+    def __init__(self, *, min_scale: float = 0.3, max_aspect_ratio: float = 2.0, trials: int = 40,
+                 max_draws: int = 20, p: float = 1.0):
         super().__init__(p=p)
         self.min_scale = min_scale
         self.max_aspect_ratio = max_aspect_ratio
         self.trials = trials
+        self.max_draws = max_draws
 
     def get_params_dependent_on_data(self, params: dict, data: dict) -> dict:
         height, width = params["shape"][:2]
-        whole = {"crop_coords": (0, 0, width, height)}
-        boxes = np.asarray(data.get("bboxes", np.zeros((0, 4))))[:, :4]  # normalised xyxy
-        min_iou = self.MIN_IOUS[self.py_random.randrange(len(self.MIN_IOUS))]
-        if min_iou is None or len(boxes) == 0:
-            return whole
-        boxes = boxes * np.array([width, height, width, height])
+        boxes = np.asarray(data.get("bboxes", np.zeros((0, 4))))[:, :4] * [width, height, width, height]
+        rng = self.random_generator
+        # As in SSD: draw a minimum IoU until a crop satisfies it; the "no crop" option ends the loop
+        # (the cap only bounds the time spent on images no crop suits).
+        for _ in range(self.max_draws):
+            min_iou = self.MIN_IOUS[int(rng.integers(len(self.MIN_IOUS)))]
+            if min_iou is None or len(boxes) == 0:
+                break
+            crop = self._crop(rng, boxes, width=width, height=height, min_iou=min_iou)
+            if crop is not None:
+                return {"crop_coords": crop}
+        return {"crop_coords": (0, 0, width, height)}
+
+    def _crop(self, rng: np.random.Generator, boxes: np.ndarray, *, width: int, height: int,
+              min_iou: float) -> tuple[int, int, int, int] | None:
+        """The first of `trials` random crops (drawn at once) that passes, or None."""
         centers = (boxes[:, :2] + boxes[:, 2:]) / 2
-        for _ in range(self.trials):
-            scale_w = self.py_random.uniform(self.min_scale, 1.0)
-            scale_h = self.py_random.uniform(self.min_scale, 1.0)
-            if not 1 / self.max_aspect_ratio <= scale_w / scale_h <= self.max_aspect_ratio:
-                continue
-            crop_w, crop_h = int(width * scale_w), int(height * scale_h)
-            left = self.py_random.randint(0, width - crop_w)
-            top = self.py_random.randint(0, height - crop_h)
-            crop = np.array([left, top, left + crop_w, top + crop_h], dtype=np.float64)
-            inside = np.all((centers > crop[:2]) & (centers < crop[2:]), axis=1)
-            if inside.any() and _iou(boxes[inside], crop).min() >= min_iou:
-                return {"crop_coords": tuple(int(v) for v in crop)}
-        return whole
+        scales = rng.uniform(self.min_scale, 1.0, size=(self.trials, 2))
+        sizes = (scales * [width, height]).astype(int)
+        corners = (rng.random((self.trials, 2)) * ([width, height] - sizes + 1)).astype(int)
+        crops = np.concatenate([corners, corners + sizes], axis=1).astype(np.float64)  # (T, 4)
+        inside = np.all((centers[None] > crops[:, None, :2]) & (centers[None] < crops[:, None, 2:]), axis=2)  # (T, K)
+        worst_iou = np.where(inside, _iou(boxes, crops), np.inf).min(axis=1)
+        ratio = scales[:, 0] / scales[:, 1]
+        valid = (ratio >= 1 / self.max_aspect_ratio) & (ratio <= self.max_aspect_ratio)
+        valid &= inside.any(axis=1) & (worst_iou >= min_iou)
+        return tuple(int(v) for v in crops[np.argmax(valid)]) if valid.any() else None
 
 
-def _iou(boxes: np.ndarray, crop: np.ndarray) -> np.ndarray:
-    """IoU of (K, 4) xyxy boxes with one (4,) xyxy crop -> (K,)."""
-    top_left = np.maximum(boxes[:, :2], crop[:2])
-    bottom_right = np.minimum(boxes[:, 2:], crop[2:])
-    inter = np.prod(np.clip(bottom_right - top_left, 0, None), axis=1)
-    area = np.prod(boxes[:, 2:] - boxes[:, :2], axis=1)
-    return inter / (area + np.prod(crop[2:] - crop[:2]) - inter)
+def _iou(boxes: np.ndarray, crops: np.ndarray) -> np.ndarray:
+    """IoU of (K, 4) xyxy boxes with (T, 4) xyxy crops -> (T, K)."""
+    top_left = np.maximum(boxes[None, :, :2], crops[:, None, :2])
+    bottom_right = np.minimum(boxes[None, :, 2:], crops[:, None, 2:])
+    inter = np.prod(np.clip(bottom_right - top_left, 0, None), axis=2)
+    box_area = np.prod(boxes[:, 2:] - boxes[:, :2], axis=1)
+    crop_area = np.prod(crops[:, 2:] - crops[:, :2], axis=1)
+    return inter / (box_area[None, :] + crop_area[:, None] - inter)
 
 
 def _mean_fill(mean: Sequence[float]) -> tuple[int, ...]:
