@@ -22,7 +22,7 @@ from mobilevision.errors import MobileVisionError
 FORMATS = ("coco", "voc", "folder", "builtin")
 SPLITS = ("train", "val")
 YAML_KEYS = {"format", "root", "splits", "class_names", "segmentation_categories", "extra_lists"}
-MARKER = "mobilevision_synth.json"  # written by synth/generate.py
+MARKER = "mobilevision_synth.json"  # marks a built-in dataset root; synth/generate.py writes it
 
 
 @dataclass(frozen=True)

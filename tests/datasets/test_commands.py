@@ -53,3 +53,14 @@ def test_bench_prints_images_per_second(capsys):
     assert [task for task, _, _ in results] == ["classify", "detect", "segment"]
     assert all(speed > 0 for _, _, speed in results)
     assert "images/s" in capsys.readouterr().out
+
+
+def test_synth_refuses_a_foreign_folder_and_replaces_an_old_dataset(tmp_path, capsys):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine/notes.txt").write_text("keep me")
+    assert main(["data", "synth", "--out", str(tmp_path / "mine"), "--images", "4", "--size", "64"]) == 2
+    assert "not empty" in capsys.readouterr().err and (tmp_path / "mine/notes.txt").exists()
+    out = tmp_path / "d"
+    assert main(["data", "synth", "--out", str(out), "--images", "8", "--size", "64"]) == 0
+    assert main(["data", "synth", "--out", str(out), "--images", "4", "--size", "64"]) == 0
+    assert len(list((out / "folders").rglob("*.jpg"))) == 4

@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from mobilevision.datasets.image_io import encode_label_png
+from mobilevision.datasets.resolve import MARKER
 from mobilevision.datasets.synth.scene import render_scene
 from mobilevision.datasets.synth.shapes import CLASS_NAMES
 from mobilevision.datasets.synth.writers import coco_categories, coco_records, encode_jpeg, voc_xml
+from mobilevision.errors import MobileVisionError
 
-MARKER = "mobilevision_synth.json"
 BACKGROUND = "background"
 VAL_FRACTION = 0.2
 
@@ -48,6 +50,7 @@ def split_of(index: int, *, images: int) -> str:
 def generate_dataset(out: str | Path, *, images: int, seed: int = 0, size: int = 320, workers: int = 2) -> Path:
     """Render `images` scenes of (size, size) pixels and write all three views under `out`."""
     out = Path(out)
+    _prepare_output(out)
     for folder in ("coco/annotations", "coco/train", "coco/val", "voc/JPEGImages", "voc/Annotations",
                    "voc/SegmentationClass", "voc/ImageSets/Main", "voc/ImageSets/Segmentation"):
         (out / folder).mkdir(parents=True, exist_ok=True)
@@ -79,6 +82,19 @@ def generate_dataset(out: str | Path, *, images: int, seed: int = 0, size: int =
               "class_names": list(CLASS_NAMES), "folder_background_class": BACKGROUND}
     (out / MARKER).write_text(json.dumps(marker, sort_keys=True, indent=1))
     return out
+
+
+def _prepare_output(out: Path) -> None:
+    """Refuse a non-empty folder that is not a built-in dataset; empty an old built-in dataset, so
+    that a smaller regeneration leaves no stale images behind in the folder view."""
+    if not out.exists() or not any(out.iterdir()):
+        return
+    if not (out / MARKER).is_file():
+        raise MobileVisionError(f"--out {out}: folder is not empty and holds no built-in dataset "
+                                f"({MARKER} missing); choose a new or empty folder")
+    for view in ("coco", "voc", "folders"):
+        shutil.rmtree(out / view, ignore_errors=True)
+    (out / MARKER).unlink()
 
 
 def _stem(index: int) -> str:
