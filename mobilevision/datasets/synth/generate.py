@@ -61,7 +61,8 @@ def generate_dataset(out: str | Path, *, images: int, seed: int = 0, size: int =
     if workers > 1 and images > 1:
         import multiprocessing
 
-        with multiprocessing.get_context("fork" if os.name == "posix" else "spawn").Pool(workers) as pool:
+        context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+        with context.Pool(workers, initializer=_serial_opencv) as pool:
             results = pool.map(_write_scene, jobs, chunksize=max(1, min(32, images // (4 * workers))))
     else:
         results = [_write_scene(job) for job in jobs]
@@ -95,6 +96,14 @@ def _prepare_output(out: Path) -> None:
     for view in ("coco", "voc", "folders"):
         shutil.rmtree(out / view, ignore_errors=True)
     (out / MARKER).unlink()
+
+
+def _serial_opencv() -> None:
+    # The processes are the parallelism; a forked child must also never touch a thread pool that
+    # OpenCV may have started in the parent.
+    import cv2
+
+    cv2.setNumThreads(1)
 
 
 def _stem(index: int) -> str:
