@@ -72,6 +72,8 @@ def postprocess_detections(
     height, width = image_size
     if orig_sizes is None:
         orig_sizes = [(height, width)] * box_deltas.shape[0]
+    if len(orig_sizes) != box_deltas.shape[0]:
+        raise ValueError(f"{len(orig_sizes)} original sizes for a batch of {box_deltas.shape[0]} images")
     detections = []
     for deltas, logits, orig_size in zip(box_deltas, class_logits, orig_sizes):
         boxes = decode_boxes(deltas, anchors, weights=box_coder_weights)

@@ -74,3 +74,9 @@ def test_nothing_above_the_threshold():
     deltas = torch.zeros(1, len(ANCHORS), 4)
     (result,) = postprocess_detections(deltas, _logits({}), ANCHORS, image_size=(128, 128))
     assert result["boxes"].shape == (0, 4) and result["labels"].dtype == torch.int64
+
+
+def test_one_original_size_per_image():
+    deltas = torch.zeros(2, len(ANCHORS), 4)
+    with pytest.raises(ValueError, match="1 original sizes for a batch of 2"):
+        postprocess_detections(deltas, torch.cat([_logits({})] * 2), ANCHORS, image_size=(128, 128), orig_sizes=[(10, 10)])
