@@ -52,6 +52,18 @@ def test_eval_mode_returns_detections_in_original_coordinates():
     torch.testing.assert_close(again[0]["boxes"], detections[0]["boxes"])
 
 
+def test_torchvision_anchors_and_focal_loss_options():
+    model = _tiny(anchor_layout="torchvision", class_loss="focal", box_loss="l1")
+    images = torch.randn(2, 3, 64, 64)
+    assert model.anchors((64, 64)).shape[0] == 6 * (16 + 4 + 1 + 1 + 1 + 1)
+    losses = model.train()(images, _targets())
+    assert all(torch.isfinite(v) and v > 0 for v in losses.values())
+    with torch.no_grad():
+        detections = model.eval()(images)
+    # Focal-loss logits start at a 1% prior and are read with a sigmoid.
+    assert 0.005 < detections[0]["scores"].max() < 0.05
+
+
 def test_training_without_targets_and_bad_settings_fail_clearly():
     with pytest.raises(MobileVisionError, match="targets"):
         _tiny().train()(torch.randn(2, 3, 64, 64))
