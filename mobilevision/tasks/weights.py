@@ -26,5 +26,8 @@ def load_backbone_weights(backbone: nn.Module, spec: str) -> PretrainedWeights |
     state_dict = to_our_keys(read_state_dict(path), backbone=backbone)
     if any(key.startswith("backbone.") for key in state_dict):
         state_dict = {k[len("backbone.") :]: v for k, v in state_dict.items() if k.startswith("backbone.")}
-    load_strict(backbone, state_dict, source=str(path))
+    # A segmentation backbone is built without MobileNetV2's 1280-channel last layer (DeepLab's
+    # "MobileNetV2*"); the classifier's weights for it are then not needed.
+    skipped = ("last.",) if getattr(backbone, "last", True) is None else ()
+    load_strict(backbone, state_dict, source=str(path), ignore_prefixes=skipped)
     return entry

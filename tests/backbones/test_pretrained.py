@@ -9,6 +9,7 @@ import timm
 import torch
 import torchvision
 
+from mobilevision.backbones import build_backbone
 from mobilevision.backbones.pretrained import catalogue, lookup, resolve_weights
 from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.classify.model import build_classifier
@@ -73,6 +74,9 @@ def test_new_classifier_for_other_classes_and_backbone_only_loading(tmp_path):
     backbone = build_classifier().backbone
     load_backbone_weights(backbone, path)
     torch.testing.assert_close(backbone.last[0].weight, reference.features[18][0].weight)
+    without_last = build_backbone("mobilenet_v2", include_last_layer=False)
+    load_backbone_weights(without_last, path)
+    torch.testing.assert_close(without_last.blocks[16].project[0].weight, reference.features[17].conv[2].weight)
 
 
 def test_weights_for_another_architecture_are_refused_with_the_keys(tmp_path):

@@ -39,10 +39,14 @@ class ImageClassifier(nn.Module):
         """The exported and counted part of the model: (N, 3, H, W) -> logits (N, num_classes)."""
         return self.head(self.backbone(images)[self.feature_name])
 
+    def postprocess(self, logits: torch.Tensor, *, image_size: tuple[int, int]) -> torch.Tensor:
+        """Eval-mode predictions from raw outputs (any runtime's): the logits themselves."""
+        return logits
+
     def forward(self, images: torch.Tensor, targets: torch.Tensor | None = None):
         logits = self.raw_outputs(images)
         if not self.training:
-            return logits
+            return self.postprocess(logits, image_size=tuple(images.shape[-2:]))
         if targets is None:
             raise ValueError("ImageClassifier in training mode needs targets; call model.eval() to predict")
         return {"classification": F.cross_entropy(logits, targets, label_smoothing=self.label_smoothing)}

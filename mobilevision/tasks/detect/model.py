@@ -93,26 +93,35 @@ class SSDLite(nn.Module):
         *,
         orig_sizes: Sequence[Sequence[int]] | None = None,
     ):
-        box_deltas, class_logits = self.raw_outputs(images)
-        anchors = self.anchors(tuple(images.shape[-2:]), device=images.device)
+        raw = self.raw_outputs(images)
         if self.training:
             if targets is None:
                 raise MobileVisionError("SSDLite in training mode needs targets; call model.eval() to predict")
-            return multibox_loss(
-                box_deltas, class_logits, targets, anchors, box_loss=self.box_loss, class_loss=self.class_loss
-            )
+            anchors = self.anchors(tuple(images.shape[-2:]), device=images.device)
+            return multibox_loss(*raw, targets, anchors, box_loss=self.box_loss, class_loss=self.class_loss)
+        return self.postprocess(raw, image_size=tuple(images.shape[-2:]), orig_sizes=orig_sizes)
+
+    def postprocess(
+        self,
+        raw: tuple[torch.Tensor, torch.Tensor],
+        *,
+        image_size: tuple[int, int],
+        orig_sizes: Sequence[Sequence[int]] | None = None,
+    ) -> list[dict[str, torch.Tensor]]:
+        """Eval-mode predictions from raw outputs (any runtime's): decode, threshold, per-class
+        NMS; one {"boxes", "scores", "labels"} per image in `orig_sizes` coordinates."""
+        box_deltas, class_logits = raw
         return postprocess_detections(
             box_deltas,
             class_logits,
-            anchors,
-            image_size=tuple(images.shape[-2:]),
+            self.anchors(image_size, device=box_deltas.device),
+            image_size=image_size,
             orig_sizes=orig_sizes,
             score_activation="sigmoid" if self.class_loss == "focal" else "softmax",
             score_threshold=self.score_threshold,
             nms_iou=self.nms_iou,
             max_detections=self.max_detections,
         )
-
 
 def build_ssdlite(
     *,

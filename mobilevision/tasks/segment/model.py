@@ -66,9 +66,13 @@ class DeepLabV3(nn.Module):
         """The exported and counted part: (N, 3, H, W) -> logits (N, num_classes, H, W)."""
         return self._segment(self.backbone(images), images.shape[2:])
 
+    def postprocess(self, logits: torch.Tensor, *, image_size: tuple[int, int]) -> torch.Tensor:
+        """Eval-mode predictions from raw outputs (any runtime's): class map (N, H, W) int64."""
+        return logits.argmax(dim=1)
+
     def forward(self, images: torch.Tensor, targets: torch.Tensor | None = None):
         if not self.training:
-            return self.raw_outputs(images).argmax(dim=1)
+            return self.postprocess(self.raw_outputs(images), image_size=tuple(images.shape[-2:]))
         if targets is None:
             raise ValueError("DeepLabV3 in training mode needs targets (N, H, W); call model.eval() to predict")
         expected = (images.shape[0], *images.shape[2:])
