@@ -11,6 +11,8 @@ from mobilevision.tasks.engine.config import TrainConfig, option
 class ClassifyTrainConfig(TrainConfig):
     freeze_backbone: bool = option(False, "train only the classifier head (backbone weights and BN statistics fixed)")
     label_smoothing: float = option(0.0, "label smoothing of the cross-entropy loss")
+    min_crop_area: float = option(0.08, "smallest image-area fraction of the training random resized crop "
+                                  "(ImageNet references: 0.08)")
 
 
 @dataclass(frozen=True)

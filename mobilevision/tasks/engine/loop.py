@@ -3,7 +3,7 @@
 Per step: learning rate from the schedule, forward in autocast (the task model returns a dict of
 named losses; their sum is minimised), a finite-loss check, backward (with a GradScaler for fp16),
 optional clipping, optimizer step, EMA update, and every `save_period_steps` a checkpoint. Per
-epoch: validation through the task's evaluator, results.csv, plots, weights/last.pt and best.pt.
+epoch: validation through the task's evaluator, results.csv, weights/last.pt and best.pt; plots at the end.
 """
 
 from __future__ import annotations
@@ -181,8 +181,9 @@ def fit(*, model: nn.Module, spec: ModelSpec, train_set: Dataset, val_set: Datas
                 save_atomic(checkpoint(next_epoch=epoch, next_position=0), best_path)
             results.append({"epoch": epoch, "lr": schedule(max(0, global_step - 1)), **mean_losses, **metrics,
                             "time": train_time, "images_per_s": images_seen * dist.world_size / max(train_time, 1e-9)})
-            plot_results(results.path, run_dir / "results.png")
-            evaluator.plot(run_dir)
+            if epoch == config.epochs:  # plotting costs seconds; tiny epochs would spend most time on it
+                plot_results(results.path, run_dir / "results.png")
+                evaluator.plot(run_dir)
             shown = "  ".join(f"{name} {value:.4f}" for name, value in metrics.items())
             tqdm.write(f"epoch {epoch}/{config.epochs}: loss {mean_losses.get('loss', float('nan')):.4f}  {shown}")
     barrier()

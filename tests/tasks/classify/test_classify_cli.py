@@ -127,3 +127,18 @@ def test_classify_torchrun_two_processes_match_single_process_val(class_folders,
                                      "--device", "cpu", "--workers", "0", "--batch", "4", "--json").stdout)
     assert single["top1"] == pytest.approx(checkpoint["metrics"]["top1"], abs=1e-9)
     assert single["top5"] == pytest.approx(checkpoint["metrics"]["top5"], abs=1e-9)
+
+
+def test_classify_fine_tune_from_torchvision_weights_gets_new_head(class_folders, tmp_path):
+    import torchvision
+
+    torch.manual_seed(0)
+    reference = torchvision.models.mobilenet_v2(width_mult=0.35).state_dict()  # 1000 classes, built locally
+    torch.save(reference, tmp_path / "torchvision.pth")
+    mobilevision(*train_args(class_folders, tmp_path, "tune", "--epochs", "1", "--weights",
+                             str(tmp_path / "torchvision.pth"), "--freeze-backbone"))
+    checkpoint = torch.load(tmp_path / "classify" / "tune" / "weights" / "last.pt", weights_only=True)
+    assert checkpoint["state_dict"]["head.fc.weight"].shape == (3, 1280)
+    assert checkpoint["model_kwargs"]["num_classes"] == 3
+    stem = next(key for key in checkpoint["state_dict"] if key.startswith("backbone.") and key.endswith("weight"))
+    torch.testing.assert_close(checkpoint["state_dict"][stem], reference["features.0.0.weight"], rtol=0, atol=0)
