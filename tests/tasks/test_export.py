@@ -1,0 +1,76 @@
+"""`mobilevision export` from a checkpoint: ONNX Runtime fp32 reproduces PyTorch's raw outputs
+(before NMS for detection), and the INT8 copy answers through OnnxRuntimeModel with the same
+structures as the PyTorch task model."""
+
+import json
+
+import pytest
+import torch
+
+from mobilevision.cli import main
+from mobilevision.tasks.bench.cases import fresh_case, random_calibration
+from mobilevision.tasks.deploy.fold import fold_batchnorm
+from mobilevision.tasks.deploy.onnx_model import OnnxRuntimeModel, read_metadata
+from mobilevision.tasks.deploy.quantize import quantize_int8
+from mobilevision.tasks.engine.checkpoint import load_checkpoint
+
+# The smallest width of each task at a size where every SSDLite level still has a 1x1 map.
+TINY = {"classify": ("mobilenet_v2", 0.35, 64), "detect": ("ssdlite_mobilenet_v2", 0.5, 96),
+        "segment": ("deeplabv3_mobilenet_v2", 0.5, 65)}
+
+
+def _tiny_checkpoint(task, folder):
+    name, width, imgsz = TINY[task]
+    classes = [f"c{index}" for index in range(4)]
+    return fresh_case(name, width=width, imgsz=imgsz, folder=folder, class_names=classes)
+
+
+def _as_tuple(outputs):
+    return outputs if isinstance(outputs, tuple) else (outputs,)
+
+
+@pytest.mark.parametrize("task", list(TINY))
+def test_exported_fp32_reproduces_pytorch(task, tmp_path, capsys):
+    case = _tiny_checkpoint(task, tmp_path)
+    onnx_path = tmp_path / "model.onnx"
+    assert main(["export", "--weights", str(case.checkpoint), "--out", str(onnx_path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["max_abs_diff"] <= 1e-4
+    assert read_metadata(onnx_path)["task"] == task
+
+    model, _ = load_checkpoint(case.checkpoint)
+    runtime = OnnxRuntimeModel(onnx_path, threads=1)
+    images = torch.randn(3, 3, case.imgsz, case.imgsz, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected = _as_tuple(model.raw_outputs(images))  # unfolded BatchNorm: folding is exact too
+    got = _as_tuple(runtime.raw_outputs(images))
+    for e, g in zip(expected, got, strict=True):
+        assert e.shape == g.shape
+        assert (e - g).abs().max() <= 1e-4
+
+
+@pytest.mark.parametrize("task", list(TINY))
+def test_int8_model_returns_the_pytorch_structures(task, tmp_path):
+    case = _tiny_checkpoint(task, tmp_path)
+    onnx_path = tmp_path / "model.onnx"
+    assert main(["export", "--weights", str(case.checkpoint), "--out", str(onnx_path)]) == 0
+    int8_path = quantize_int8(onnx_path, tmp_path / "model-int8.onnx",
+                              calibration=random_calibration(imgsz=case.imgsz, count=4, seed=0))
+    assert read_metadata(int8_path)["int8"] is True
+    model = fold_batchnorm(load_checkpoint(case.checkpoint)[0])
+    runtime = OnnxRuntimeModel(int8_path, threads=1)
+    images = torch.randn(2, 3, case.imgsz, case.imgsz)
+    with torch.no_grad():
+        expected = model(images)
+    got = runtime(images)
+    if task == "detect":
+        assert isinstance(got, list) and len(got) == len(expected) == 2
+        for prediction in got:
+            assert set(prediction) == {"boxes", "scores", "labels"}
+            assert prediction["boxes"].shape[1:] == (4,)
+            assert prediction["labels"].dtype == torch.int64
+            assert len(prediction["boxes"]) == len(prediction["scores"]) == len(prediction["labels"])
+    else:
+        assert got.shape == expected.shape and got.dtype == expected.dtype
+        if task == "segment":
+            assert int(got.min()) >= 0 and int(got.max()) < 4
