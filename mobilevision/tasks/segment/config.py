@@ -1,0 +1,63 @@
+"""Segmentation training options and the named recipes (`--recipe`) that set their defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mobilevision.tasks.engine.config import TrainConfig, option
+
+
+@dataclass(frozen=True)
+class SegmentTrainConfig(TrainConfig):
+    # DeepLab's defaults: the Table 7 network, 513 px crops, poly schedule (TrainConfig's are classify's).
+    model: str = option("deeplabv3_mobilenet_v2", "segmentation model name from `mobilevision info`")
+    imgsz: int = option(513, "training crop size and validation input size in pixels (images are padded to it)")
+    lr: float = option(0.007, "peak learning rate (DeepLabv3: 0.007 at batch 16)")
+    schedule: str = option("poly", "learning-rate schedule after warm-up, stepped every step (DeepLab: poly, "
+                           "power 0.9)", ("cosine", "poly", "step"))
+    batch: int = option(16, "images per step and per process (torchrun: each process takes this many)")
+    output_stride: int = option(16, "backbone output stride (8 = two dilated stages, ~4x the head's cost)", (8, 16))
+    head: str = option("mobile", "mobile: 1x1 + image pooling (the MobileNetV2 paper's head); aspp: full ASPP",
+                       ("mobile", "aspp"))
+    decoder: bool = option(False, "add the DeepLabv3+ decoder on the stride-4 features (sharper boundaries)")
+    aux: bool = option(False, "add an auxiliary FCN loss on the stride-8 features (training only)")
+    weights_backbone: str | None = option(None, "initial backbone weights of a classifier, e.g. "
+                                          "torchvision:IMAGENET1K_V2 or a classify checkpoint")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A named set of defaults, with where its numbers come from."""
+
+    name: str
+    source: str
+    config: SegmentTrainConfig
+
+
+RECIPES: dict[str, Recipe] = {
+    recipe.name: recipe
+    for recipe in (
+        Recipe(
+            name="voc",
+            source="DeepLabv3 paper (Chen et al. 2017, section 4) as the MobileNetV2 paper (section 6.4) trains "
+            "Mobile DeepLabv3: output stride 16, poly lr power 0.9 from 0.007, 513 px crops with 0.5-2x scale "
+            "jitter and flips, batch 16, 30K iterations (~46 epochs of VOC train_aug's 10,582 images), BN trained; "
+            "weight decay 4e-5 (TF DeepLab train.py default) from ImageNet weights. Paper: 75.32 mIoU on VOC val "
+            "with COCO pre-training (reference/numbers.md)",
+            config=SegmentTrainConfig(model="deeplabv3_mobilenet_v2", width=1.0, imgsz=513, epochs=46, batch=16,
+                                      lr=0.007, optimizer="sgd", momentum=0.9, schedule="poly", weight_decay=4e-5,
+                                      output_stride=16, head="mobile", weights_backbone="torchvision:IMAGENET1K_V2",
+                                      workers=8),
+        ),
+        Recipe(
+            name="quick",
+            source="this project: the built-in dataset (`mobilevision data synth`, 900 train images of 320 px) "
+            "on a 2-core CPU in under 15 minutes (benchmarks/segment_quick_recipe.py): width 0.5 at 192 px, "
+            "DeepLabv3+ decoder for the shapes' edges, channels_last, SGD + poly with warm-up, from scratch",
+            config=SegmentTrainConfig(model="deeplabv3_mobilenet_v2", width=0.5, imgsz=192, epochs=30, batch=16,
+                                      lr=0.1, optimizer="sgd", momentum=0.9, nesterov=True, schedule="poly",
+                                      warmup_epochs=1.0, weight_decay=4e-5, output_stride=16, head="mobile",
+                                      decoder=True, workers=2),
+        ),
+    )
+}

@@ -1,0 +1,92 @@
+"""`mobilevision segment predict SOURCE`: class maps of an image, every image of a folder, or
+every frame of a video, at each image's own size, saved into runs/segment/predict*."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from mobilevision.datasets.image_io import encode_label_png, voc_palette
+from mobilevision.datasets.transforms import IGNORE_INDEX, Pipeline, segmentation_transforms
+from mobilevision.heads.resize import resize_bilinear
+from mobilevision.tasks.classify.predict import VIDEO_SUFFIXES, frames
+from mobilevision.tasks.engine.device import select_device
+from mobilevision.tasks.engine.run_dir import new_run_dir
+from mobilevision.tasks.segment.loading import load_segmenter
+
+PALETTE = np.asarray(voc_palette(), dtype=np.uint8).reshape(256, 3)
+
+
+@torch.no_grad()
+def segment_image(network: nn.Module, image: np.ndarray, *, transform: Pipeline, device: torch.device,
+                  memory_format: torch.memory_format) -> np.ndarray:
+    """RGB image (H, W, 3) uint8 -> class map (H, W) uint8 at the image's own size.
+
+    The network sees the image scaled (longer side) to the input size and padded bottom/right,
+    as in validation; the padding is cut off the logits, which are then resized to (H, W)
+    before the argmax, so odd sizes (97 x 131) and large images get a map pixel for pixel.
+    """
+    height, width = image.shape[:2]
+    # The transform's mask marks its own padding with IGNORE_INDEX: what is left is the image.
+    out = transform(image=image, mask=np.zeros((height, width), dtype=np.uint8))
+    content = np.asarray(out["mask"]) != IGNORE_INDEX
+    rows, columns = int(content.any(axis=1).sum()), int(content.any(axis=0).sum())
+    batch = out["image"][None].to(device, memory_format=memory_format)
+    logits = network.raw_outputs(batch)[:, :, :rows, :columns].float()
+    return resize_bilinear(logits, (height, width)).argmax(dim=1)[0].to(torch.uint8).cpu().numpy()
+
+
+def overlay(image: np.ndarray, class_map: np.ndarray, *, alpha: float = 0.5) -> np.ndarray:
+    """RGB (H, W, 3) with every non-background pixel blended with its VOC palette colour."""
+    blended = image.astype(np.float32)
+    foreground = class_map > 0
+    blended[foreground] = (1 - alpha) * blended[foreground] + alpha * PALETTE[class_map[foreground]]
+    return blended.round().astype(np.uint8)
+
+
+def predict_masks(source: str, *, weights: str, imgsz: int | None = None, device: str = "auto",
+                  runtime: str = "torch", project: str = "runs", name: str | None = None) -> Iterator[dict]:
+    """For each image or frame: {"source", "classes": {name: fraction of pixels}, "overlay", "mask"}.
+
+    Images: <stem>.jpg (colour overlay) and <stem>_mask.png (class indices, VOC palette) in the
+    run folder. A video: <stem>_overlay.mp4 with every frame annotated ("overlay" of each frame
+    names it; "mask" is None).
+    """
+    network, info = load_segmenter(weights, runtime=runtime)
+    preprocessing, class_names = info["preprocessing"], list(info["class_names"])
+    transform = segmentation_transforms(False, size=imgsz or preprocessing["input_size"],
+                                        mean=preprocessing["mean"], std=preprocessing["std"])
+    target = select_device(device if runtime == "torch" else "cpu")
+    memory_format = torch.channels_last if runtime == "torch" else torch.contiguous_format
+    network.to(device=target, memory_format=memory_format)
+    run_dir = new_run_dir(project, "segment", name or "predict", exist_ok=False)
+    video = Path(source).suffix.lower() in VIDEO_SUFFIXES
+    writer, video_path = None, run_dir / f"{Path(source).stem}_overlay.mp4"
+    try:
+        for frame_name, image in frames(source):
+            class_map = segment_image(network, image, transform=transform, device=target, memory_format=memory_format)
+            shown = overlay(image, class_map)
+            counts = np.bincount(class_map.ravel(), minlength=len(class_names)) / class_map.size
+            result = {"source": frame_name, "size": [image.shape[1], image.shape[0]],
+                      "classes": {class_names[i]: round(float(f), 4) for i, f in enumerate(counts) if f > 0}}
+            if video:
+                if writer is None:
+                    fps = cv2.VideoCapture(source).get(cv2.CAP_PROP_FPS) or 25.0
+                    writer = cv2.VideoWriter(str(video_path), cv2.VideoWriter_fourcc(*"mp4v"), fps,
+                                             (image.shape[1], image.shape[0]))
+                writer.write(cv2.cvtColor(shown, cv2.COLOR_RGB2BGR))
+                result.update(overlay=str(video_path), mask=None)
+            else:
+                stem = Path(frame_name).stem
+                cv2.imwrite(str(run_dir / f"{stem}.jpg"), cv2.cvtColor(shown, cv2.COLOR_RGB2BGR))
+                (run_dir / f"{stem}_mask.png").write_bytes(encode_label_png(class_map))
+                result.update(overlay=str(run_dir / f"{stem}.jpg"), mask=str(run_dir / f"{stem}_mask.png"))
+            yield result
+    finally:
+        if writer is not None:
+            writer.release()
