@@ -6,7 +6,7 @@ import argparse
 import json
 
 from mobilevision.tasks.classify.config import RECIPES, ClassifyTrainConfig
-from mobilevision.tasks.engine.config import add_config_arguments, config_from_options, explicit_options
+from mobilevision.tasks.engine.config import add_config_arguments
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -50,22 +50,11 @@ def _add_weights_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from mobilevision.tasks.classify.train import resumed_config, train_classifier
-    from mobilevision.tasks.engine.distributed import init_distributed, shutdown
+    from mobilevision.tasks.classify.train import train_classifier
+    from mobilevision.tasks.engine.run_setup import run_train_command
 
-    options = explicit_options(args, ClassifyTrainConfig)
-    is_main = init_distributed(options.get("device", "auto")).is_main
-    try:
-        if options.get("resume"):
-            config, checkpoint = resumed_config(options["resume"], options)
-            metrics = train_classifier(config, resume_from=checkpoint)
-        else:
-            metrics = train_classifier(config_from_options(ClassifyTrainConfig, options, recipes=RECIPES))
-        if args.json and is_main:
-            print(json.dumps(metrics))
-    finally:
-        shutdown()
-    return 0
+    return run_train_command(args, task="classify", config_class=ClassifyTrainConfig, recipes=RECIPES,
+                             train=train_classifier)
 
 
 def run_val(args: argparse.Namespace) -> int:

@@ -42,17 +42,18 @@ def head_classes(spec: str) -> int | None:
 
 
 def load_classifier(*, weights: str, model: str, width: float) -> tuple[nn.Module, dict]:
-    """(model in eval mode, info {"class_names", "preprocessing"}) from a checkpoint of this suite or
-    from published ImageNet weights (then `model` and `width` say which network they fit)."""
+    """(model in eval mode, info {"class_names", "preprocessing", "from_checkpoint"}) from a checkpoint
+    of this suite or from published ImageNet weights (then `model` and `width` say which network they fit)."""
     if is_checkpoint(weights):
         network, checkpoint = load_checkpoint(weights)
         if checkpoint["task"] != "classify":
             raise MobileVisionError(f"{weights}: a {checkpoint['task']} checkpoint; classify needs a classifier")
-        return network, {"class_names": checkpoint["class_names"], "preprocessing": checkpoint["preprocessing"]}
+        return network, {"class_names": checkpoint["class_names"], "preprocessing": checkpoint["preprocessing"],
+                         "from_checkpoint": True}
     classification_model(model)
     network = build_model(model, width=width, num_classes=head_classes(weights) or 1000)
     entry = load_weights(network, weights)
     names = list(entry.categories) if entry and entry.categories else [str(i) for i in range(network.num_classes)]
     mean, std, size = (entry.mean, entry.std, entry.input_size) if entry else (IMAGENET_MEAN, IMAGENET_STD, 224)
-    return network.eval(), {"class_names": names,
+    return network.eval(), {"class_names": names, "from_checkpoint": False,
                             "preprocessing": {"mean": list(mean), "std": list(std), "input_size": size}}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -185,6 +186,8 @@ def fit(*, model: nn.Module, spec: ModelSpec, train_set: Dataset, val_set: Datas
                 plot_results(results.path, run_dir / "results.png")
                 evaluator.plot(run_dir)
             shown = "  ".join(f"{name} {value:.4f}" for name, value in metrics.items())
-            tqdm.write(f"epoch {epoch}/{config.epochs}: loss {mean_losses.get('loss', float('nan')):.4f}  {shown}")
+            # stderr, like the progress bars: stdout stays free for a command's --json result.
+            tqdm.write(f"epoch {epoch}/{config.epochs}: loss {mean_losses.get('loss', float('nan')):.4f}  {shown}",
+                       file=sys.stderr)
     barrier()
     return metrics

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -79,5 +80,5 @@ def open_run_dir(config: TrainConfig, *, task: str) -> Path:
         run_dir = broadcast_object(run_dir)
     if dist.is_main:
         write_args(run_dir, dataclasses.asdict(config))
-        print(f"run folder: {run_dir}", flush=True)
+        print(f"run folder: {run_dir}", file=sys.stderr, flush=True)  # stdout is for --json
     return run_dir
