@@ -2,6 +2,8 @@
 (before NMS for detection), and the INT8 copy answers through OnnxRuntimeModel with the same
 structures as the PyTorch task model."""
 
+import contextlib
+import io
 import json
 
 import pytest
@@ -19,22 +21,26 @@ TINY = {"classify": ("mobilenet_v2", 0.35, 64), "detect": ("ssdlite_mobilenet_v2
         "segment": ("deeplabv3_mobilenet_v2", 0.5, 65)}
 
 
-def _tiny_checkpoint(task, folder):
+@pytest.fixture(scope="module", params=list(TINY))
+def exported(request, tmp_path_factory):
+    """(task, case, ONNX path, `mobilevision export --json` result): one export per task, shared by
+    the tests below because the export is the slow part."""
+    task = request.param
+    folder = tmp_path_factory.mktemp(task)
     name, width, imgsz = TINY[task]
-    classes = [f"c{index}" for index in range(4)]
-    return fresh_case(name, width=width, imgsz=imgsz, folder=folder, class_names=classes)
+    case = fresh_case(name, width=width, imgsz=imgsz, folder=folder, class_names=[f"c{index}" for index in range(4)])
+    onnx_path = folder / "model.onnx"
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        assert main(["export", "--weights", str(case.checkpoint), "--out", str(onnx_path), "--json"]) == 0
+    return task, case, onnx_path, json.loads(printed.getvalue())
 
 
 def _as_tuple(outputs):
     return outputs if isinstance(outputs, tuple) else (outputs,)
 
 
-@pytest.mark.parametrize("task", list(TINY))
-def test_exported_fp32_reproduces_pytorch(task, tmp_path, capsys):
-    case = _tiny_checkpoint(task, tmp_path)
-    onnx_path = tmp_path / "model.onnx"
-    assert main(["export", "--weights", str(case.checkpoint), "--out", str(onnx_path), "--json"]) == 0
-    result = json.loads(capsys.readouterr().out)
+def test_exported_fp32_reproduces_pytorch(exported):
+    task, case, onnx_path, result = exported
     assert result["max_abs_diff"] <= 1e-4
     assert read_metadata(onnx_path)["task"] == task
 
@@ -49,11 +55,8 @@ def test_exported_fp32_reproduces_pytorch(task, tmp_path, capsys):
         assert (e - g).abs().max() <= 1e-4
 
 
-@pytest.mark.parametrize("task", list(TINY))
-def test_int8_model_returns_the_pytorch_structures(task, tmp_path):
-    case = _tiny_checkpoint(task, tmp_path)
-    onnx_path = tmp_path / "model.onnx"
-    assert main(["export", "--weights", str(case.checkpoint), "--out", str(onnx_path)]) == 0
+def test_int8_model_returns_the_pytorch_structures(exported, tmp_path):
+    task, case, onnx_path, _ = exported
     int8_path = quantize_int8(onnx_path, tmp_path / "model-int8.onnx",
                               calibration=random_calibration(imgsz=case.imgsz, count=4, seed=0))
     assert read_metadata(int8_path)["int8"] is True
