@@ -123,8 +123,8 @@ def detection_transforms(
     if train:
         steps = [
             A.ColorJitter(brightness=0.125, contrast=0.5, saturation=0.5, hue=0.05, p=0.5),
-            # Zoom out = shrink the image inside a mean-coloured canvas (SSD's "expand" up to 4x
-            # area; scale 0.5 here so small objects stay above the detector's smallest anchors).
+            # Zoom out = shrink the image inside a mean-coloured canvas. SSD expands up to 4x per
+            # side; 2x here, so that 15 px objects stay above the smallest anchors at 320 px.
             A.Affine(scale=(0.5, 1.0), translate_percent=(-0.25, 0.25), fill=_mean_fill(mean),
                      border_mode=cv2.BORDER_CONSTANT, p=0.5),
             RandomIoUCrop(),
@@ -147,6 +147,8 @@ def segmentation_transforms(
     mean colour / ignore label, flip. Eval: longer side to `size` padded to (size, size) at the
     bottom/right with ignore, or with size=None the whole image unchanged."""
     pad = dict(border_mode=cv2.BORDER_CONSTANT, fill=_mean_fill(mean), fill_mask=IGNORE_INDEX)
+    if train and size is None:
+        raise ValueError("segmentation training crops need a size")
     if train:
         steps = [
             A.SmallestMaxSize(max_size=size),
