@@ -98,16 +98,15 @@ def save_coco_results(results: list[dict], path: str | Path) -> Path:
     return path
 
 
-def evaluate_coco(coco_gt, results: list[dict]) -> dict[str, float]:
-    """COCOeval (iouType "bbox") of results against a COCO ground truth -> the 12 numbers by name.
-
-    With no detections at all every number is 0 (pycocotools cannot load an empty result list).
-    COCOeval's own print-out is kept off stdout.
-    """
+def run_coco_eval(coco_gt, results: list[dict]):
+    """COCOeval (iouType "bbox") of results against a COCO ground truth, evaluated, accumulated and
+    summarised (its `stats` are the 12 numbers, its `eval["precision"]` the PR curves); None when
+    there are no detections at all (pycocotools cannot load an empty result list). COCOeval's own
+    print-out is kept off stdout."""
     from pycocotools.cocoeval import COCOeval
 
     if not results:
-        return dict.fromkeys(COCO_METRIC_NAMES, 0.0)
+        return None
     with contextlib.redirect_stdout(io.StringIO()):
         # loadRes adds keys to the dicts it gets: give it copies.
         coco_dt = coco_gt.loadRes([dict(result) for result in results])
@@ -115,4 +114,17 @@ def evaluate_coco(coco_gt, results: list[dict]) -> dict[str, float]:
         evaluator.evaluate()
         evaluator.accumulate()
         evaluator.summarize()
+    return evaluator
+
+
+def coco_metrics(evaluator) -> dict[str, float]:
+    """The 12 numbers by name of a run_coco_eval result (all 0 for None: no detections)."""
+    if evaluator is None:
+        return dict.fromkeys(COCO_METRIC_NAMES, 0.0)
     return {name: float(value) for name, value in zip(COCO_METRIC_NAMES, evaluator.stats)}
+
+
+def evaluate_coco(coco_gt, results: list[dict]) -> dict[str, float]:
+    """COCOeval of results against a COCO ground truth -> the 12 numbers by name (all 0 without
+    detections)."""
+    return coco_metrics(run_coco_eval(coco_gt, results))

@@ -1,0 +1,70 @@
+"""Detection training options and the named recipes (`--recipe`) that set their defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mobilevision.heads.anchors import ANCHOR_LAYOUTS
+from mobilevision.tasks.detect.loss import CLASS_LOSSES
+from mobilevision.tasks.engine.config import TrainConfig, option
+
+
+@dataclass(frozen=True)
+class DetectTrainConfig(TrainConfig):
+    model: str = option("ssdlite_mobilenet_v2", "detector from `mobilevision info` (ssdlite_mobilenet_v2 or _v1)")
+    imgsz: int = option(320, "training and validation input size in pixels (square)")
+    batch: int = option(16, "images per step and per process (torchrun: each process takes this many)")
+    weights_backbone: str | None = option(None, "ImageNet weights for the backbone only, e.g. torchvision:IMAGENET1K_V2 "
+                                          "or a classifier checkpoint (ignored when --weights is given)")
+    freeze_bn: bool = option(False, "keep the backbone's BatchNorm statistics fixed (small batches, fine-tuning)")
+    anchor_layout: str = option("tf", "anchor shapes: TF ssdlite_mobilenet_v2_coco or torchvision's ssdlite320",
+                                ANCHOR_LAYOUTS)
+    class_loss: str = option("cross_entropy", "softmax cross-entropy with 3:1 hard negatives (SSD) or sigmoid focal "
+                             "loss on every anchor (RetinaNet)", CLASS_LOSSES)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A named set of defaults, with where its numbers come from."""
+
+    name: str
+    source: str
+    config: DetectTrainConfig
+
+
+RECIPES: dict[str, Recipe] = {
+    recipe.name: recipe
+    for recipe in (
+        Recipe(
+            name="coco",
+            source="torchvision references/detection/README.md, ssdlite320_mobilenet_v3_large (21.3 mAP): "
+            "torchrun --nproc_per_node=8 train.py --dataset coco --epochs 660 --aspect-ratio-group-factor -1 "
+            "--lr-scheduler cosineannealinglr --lr 0.15 --batch-size 24 --weight-decay 0.00004 "
+            "--data-augmentation ssdlite (SGD momentum 0.9, from scratch, 320 px); applied here to "
+            "SSDLite-MobileNetV2 with TF's anchors",
+            config=DetectTrainConfig(model="ssdlite_mobilenet_v2", width=1.0, imgsz=320, epochs=660, batch=24,
+                                     lr=0.15, optimizer="sgd", momentum=0.9, schedule="cosine", warmup_epochs=1.0,
+                                     weight_decay=4e-5, workers=8),
+        ),
+        Recipe(
+            name="coco-tf",
+            source="TF object detection samples/configs/ssdlite_mobilenet_v2_coco.config (22 mAP in the TF model "
+            "zoo): 300x300, batch 24, RMSProp (decay 0.9, momentum 0.9, epsilon 1.0), lr 0.004 x 0.95 every "
+            "800720 steps (about 163 epochs of 118k images), 200k steps (about 40 epochs), L2 4e-5, "
+            "ImageNet-initialised backbone, SSD random crop + flip",
+            config=DetectTrainConfig(model="ssdlite_mobilenet_v2", width=1.0, imgsz=300, epochs=40, batch=24,
+                                     lr=0.004, optimizer="rmsprop", momentum=0.9, schedule="step",
+                                     step_epochs=163.0, step_gamma=0.95, weight_decay=4e-5, workers=8,
+                                     weights_backbone="torchvision:IMAGENET1K_V2"),
+        ),
+        Recipe(
+            name="quick",
+            source="this project: the built-in dataset (`mobilevision data synth`, 320 px scenes) on a 2-core CPU "
+            "in about 15 minutes (benchmarks/detect_race.py): MobileNetV2 width 0.5 at 256 px, channels_last, "
+            "SGD + warm-up + cosine, from scratch",
+            config=DetectTrainConfig(model="ssdlite_mobilenet_v2", width=0.5, imgsz=256, epochs=24, batch=16,
+                                     lr=0.1, optimizer="sgd", momentum=0.9, nesterov=True, schedule="cosine",
+                                     warmup_epochs=1.0, weight_decay=4e-5, workers=2),
+        ),
+    )
+}
