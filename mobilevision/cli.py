@@ -20,7 +20,6 @@ def build_parser() -> argparse.ArgumentParser:
     from mobilevision.tasks.classify import command as classify_command
     from mobilevision.tasks.deploy import export_command
     from mobilevision.tasks.detect import command as detect_command
-    from mobilevision.tasks.detect import command as detect_command
     from mobilevision.tasks.segment import command as segment_command
 
     parser = argparse.ArgumentParser(
@@ -33,7 +32,6 @@ def build_parser() -> argparse.ArgumentParser:
     quickstart_command.add_commands(subparsers)
     data_commands.add_commands(subparsers)
     classify_command.add_commands(subparsers)
-    detect_command.add_commands(subparsers)
     detect_command.add_commands(subparsers)
     segment_command.add_commands(subparsers)
     export_command.add_commands(subparsers)
