@@ -1,0 +1,96 @@
+"""The callables a worker times: one runtime of one model, from the same seeded inputs.
+
+Classification and segmentation take a preprocessed (B, 3, S, S) float batch and return what the
+task model returns in eval mode (logits; a class map). Detection is timed end to end from uint8
+camera-sized images: resize + normalise, network, decoding and NMS, as torchvision's SSDLite does
+inside its own forward.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mobilevision.errors import MobileVisionError
+
+# Detection inputs: VGA frames, the size of a typical COCO image and of a webcam.
+CAMERA_SIZE = (480, 640)
+TORCHVISION_MODELS = ("mobilenet_v2", "ssdlite320_mobilenet_v3_large", "lraspp_mobilenet_v3_large")
+
+
+def make_inputs(*, task: str, imgsz: int, batch: int, seed: int):
+    """(B, 3, S, S) standard-normal floats, or for detection B uint8 (480, 640, 3) images."""
+    generator = np.random.default_rng(seed)
+    if task == "detect":
+        return [generator.integers(0, 256, size=(*CAMERA_SIZE, 3), dtype=np.uint8) for _ in range(batch)]
+    return torch.from_numpy(generator.standard_normal((batch, 3, imgsz, imgsz), dtype=np.float32))
+
+
+def load_ours(*, runtime: str, checkpoint: str, onnx: str | None, threads: int) -> tuple[torch.nn.Module, dict]:
+    """(model with the task models' eval interface, checkpoint dict) for one of our runtimes."""
+    from mobilevision.tasks.deploy.fold import optimize_for_inference
+    from mobilevision.tasks.deploy.onnx_model import OnnxRuntimeModel
+    from mobilevision.tasks.engine.checkpoint import load_checkpoint
+
+    model, info = load_checkpoint(checkpoint)
+    if runtime == "eager":
+        return model, info
+    if runtime == "optimized":
+        return optimize_for_inference(model), info
+    if runtime in ("ort_fp32", "ort_int8"):
+        # Pre/post-processing stays in torch but single-threaded, so torch's OpenMP threads never
+        # spin on the cores ONNX Runtime's threads want (numbers.md: ORT slows by half otherwise).
+        torch.set_num_threads(1)
+        return OnnxRuntimeModel(Path(onnx), threads=threads), info
+    raise MobileVisionError(f"unknown runtime {runtime!r}")
+
+
+def ours_callable(model: torch.nn.Module, *, task: str, runtime: str, imgsz: int, preprocessing: dict) -> Callable:
+    """inputs (see make_inputs) -> predictions, for the timing loop."""
+    channels_last = torch.channels_last if runtime == "optimized" else torch.contiguous_format
+    if task != "detect":
+        return lambda images: model(images.contiguous(memory_format=channels_last))
+    import cv2
+
+    mean = np.asarray(preprocessing["mean"], dtype=np.float32).reshape(1, 3, 1, 1) * 255
+    scale = 1 / (np.asarray(preprocessing["std"], dtype=np.float32).reshape(1, 3, 1, 1) * 255)
+
+    def detect(images: list[np.ndarray]) -> list[dict]:
+        resized = np.stack([cv2.resize(image, (imgsz, imgsz), interpolation=cv2.INTER_LINEAR) for image in images])
+        batch = (resized.transpose(0, 3, 1, 2).astype(np.float32) - mean) * scale
+        tensor = torch.from_numpy(batch).contiguous(memory_format=channels_last)
+        return model(tensor, orig_sizes=[image.shape[:2] for image in images])
+
+    return detect
+
+
+def torchvision_callable(*, name: str, runtime: str, onnx: str | None, threads: int) -> Callable:
+    """A torchvision anchor with random weights (weights=None, weights_backbone=None: never a download)."""
+    import torchvision
+
+    if name not in TORCHVISION_MODELS:
+        raise MobileVisionError(f"unknown torchvision anchor {name!r}; known: {', '.join(TORCHVISION_MODELS)}")
+    if runtime == "ort_fp32":
+        from mobilevision.tasks.deploy.onnx_model import ort_session
+
+        session = ort_session(Path(onnx), threads=threads)
+        input_name = session.get_inputs()[0].name
+        return lambda images: session.run(None, {input_name: images.numpy()})[0]
+    builder = getattr(torchvision.models.detection if name.startswith("ssdlite") else
+                      torchvision.models.segmentation if name.startswith("lraspp") else torchvision.models, name)
+    kwargs = {} if name == "mobilenet_v2" else {"weights_backbone": None}
+    model = builder(weights=None, **kwargs).eval()
+    memory_format = torch.contiguous_format
+    if runtime == "eager_channels_last":
+        model, memory_format = model.to(memory_format=torch.channels_last), torch.channels_last
+    elif runtime != "eager":
+        raise MobileVisionError(f"torchvision anchors run eager, eager_channels_last or ort_fp32; not {runtime!r}")
+    if name.startswith("ssdlite"):
+        # Its own transform resizes to 320 and normalises; postprocess maps boxes back.
+        return lambda images: model([torch.from_numpy(image).permute(2, 0, 1).float().div_(255) for image in images])
+    if name.startswith("lraspp"):
+        return lambda images: model(images)["out"].argmax(dim=1)
+    return lambda images: model(images.contiguous(memory_format=memory_format))

@@ -1,0 +1,53 @@
+"""Wall-clock timing after warm-up, and the peak resident memory of this process."""
+
+from __future__ import annotations
+
+import resource
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+@torch.no_grad()
+def time_calls(fn: Callable, inputs, *, warmup: int, iters: int) -> dict[str, float]:
+    """{"median_ms", "p90_ms"} of `iters` calls of fn(inputs) after `warmup` untimed ones (which
+    let allocators, ORT's arenas and oneDNN's kernel caches settle)."""
+    for _ in range(warmup):
+        fn(inputs)
+    times = []
+    for _ in range(iters):
+        start = time.perf_counter()
+        fn(inputs)
+        times.append((time.perf_counter() - start) * 1000)
+    return {"median_ms": float(np.median(times)), "p90_ms": float(np.percentile(times, 90))}
+
+
+def _status_kib(key: str) -> int | None:
+    status = Path("/proc/self/status")
+    if not status.exists():
+        return None
+    for line in status.read_text().splitlines():
+        if line.startswith(f"{key}:"):
+            return int(line.split()[1])
+    return None
+
+
+class PeakMemory:
+    """Peak RSS of this process above its RSS at start(), in MiB: model weights, runtime session,
+    activations and allocator caches. Linux resets the high-water mark (VmHWM) on writing 5 to
+    /proc/self/clear_refs, so the imports before start() do not count; elsewhere the lifetime peak
+    (ru_maxrss) minus the RSS at start() is used, which can only over-count."""
+
+    def start(self) -> None:
+        try:
+            Path("/proc/self/clear_refs").write_text("5")
+        except OSError:
+            pass
+        self.baseline_kib = _status_kib("VmRSS") or 0
+
+    def peak_mib(self) -> float:
+        peak = _status_kib("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return max(0, peak - self.baseline_kib) / 1024

@@ -1,0 +1,54 @@
+"""One measurement in a fresh process: `python -m mobilevision.tasks.bench.worker '<JSON spec>'`
+prints one JSON line of results on stdout.
+
+A fresh process per runtime because runtimes disturb each other inside one: ONNX Runtime runs at
+half speed right after torch's OpenMP threads ran (they keep spinning), and allocator caches of
+one runtime inflate the next one's memory.
+
+Spec keys: source ("ours" | "torchvision"), task, runtime, imgsz, threads, warmup, iters, batch,
+batch_iters, seed; for ours checkpoint (and onnx for ort_*), optional data and data_images;
+for torchvision name (and onnx for ort_fp32).
+Result keys: median_ms, p90_ms (batch 1), images_per_s (batch `batch`), peak_rss_mib, and the
+task's main metric when data is given.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def measure(spec: dict) -> dict:
+    import torch
+
+    from mobilevision.tasks.bench import runtimes
+    from mobilevision.tasks.bench.timing import PeakMemory, time_calls
+
+    torch.set_num_threads(spec["threads"])
+    memory = PeakMemory()
+    memory.start()
+    model = checkpoint = None
+    if spec["source"] == "ours":
+        model, checkpoint = runtimes.load_ours(runtime=spec["runtime"], checkpoint=spec["checkpoint"],
+                                               onnx=spec.get("onnx"), threads=spec["threads"])
+        fn = runtimes.ours_callable(model, task=spec["task"], runtime=spec["runtime"], imgsz=spec["imgsz"],
+                                    preprocessing=checkpoint["preprocessing"])
+    else:
+        fn = runtimes.torchvision_callable(name=spec["name"], runtime=spec["runtime"], onnx=spec.get("onnx"),
+                                           threads=spec["threads"])
+    single = runtimes.make_inputs(task=spec["task"], imgsz=spec["imgsz"], batch=1, seed=spec["seed"])
+    result = time_calls(fn, single, warmup=spec["warmup"], iters=spec["iters"])
+    batched = runtimes.make_inputs(task=spec["task"], imgsz=spec["imgsz"], batch=spec["batch"], seed=spec["seed"])
+    batch_ms = time_calls(fn, batched, warmup=1, iters=spec["batch_iters"])["median_ms"]
+    result["images_per_s"] = spec["batch"] * 1000 / batch_ms
+    result["peak_rss_mib"] = memory.peak_mib()
+    if spec.get("data") and model is not None:
+        from mobilevision.tasks.bench.accuracy import evaluate_runtime
+
+        result.update(evaluate_runtime(model, task=spec["task"], data=spec["data"], imgsz=spec["imgsz"],
+                                       checkpoint=checkpoint, images=spec.get("data_images")))
+    return result
+
+
+if __name__ == "__main__":
+    print(json.dumps(measure(json.loads(sys.argv[1]))))
