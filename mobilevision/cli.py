@@ -17,6 +17,7 @@ from mobilevision.errors import MobileVisionError
 def build_parser() -> argparse.ArgumentParser:
     from mobilevision.datasets import commands as data_commands
     from mobilevision.tasks import info_command, quickstart_command
+    from mobilevision.tasks.bench import command as bench_command
     from mobilevision.tasks.classify import command as classify_command
     from mobilevision.tasks.deploy import export_command
     from mobilevision.tasks.detect import command as detect_command
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     detect_command.add_commands(subparsers)
     segment_command.add_commands(subparsers)
     export_command.add_commands(subparsers)
+    bench_command.add_commands(subparsers)
     return parser
 
 

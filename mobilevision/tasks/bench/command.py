@@ -1,0 +1,167 @@
+"""`mobilevision bench`: every model in every runtime, each timed in its own fresh process.
+
+Writes runs/bench/<name>/: results.csv, results.json, PNG plots, and weights/ with the checkpoints
+and ONNX files that were timed. `--paper` only prints our counts beside the papers' tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from mobilevision.errors import MobileVisionError
+from mobilevision.tasks.bench.cases import BENCH_IMGSZ, DEFAULT_CASES, RUNTIMES, BenchCase
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("bench", help="params, MAdds, latency, throughput, memory and accuracy per runtime",
+                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", default=None,
+                        help="registered models (default: V1 against V2 for each task, see cases.py)")
+    parser.add_argument("--widths", nargs="+", type=float, default=None, help="width multipliers (default 1.0)")
+    parser.add_argument("--imgsz", nargs="+", type=int, default=None,
+                        help="input sides (default: 224 classify, 320 detect, 512 segment)")
+    parser.add_argument("--weights", nargs="+", default=None, help="trained checkpoints to bench instead of --models")
+    parser.add_argument("--runtimes", nargs="+", choices=RUNTIMES, default=list(RUNTIMES), help="runtimes to time")
+    parser.add_argument("--data", default=None,
+                        help="dataset (folder or YAML): accuracy per runtime, and INT8 calibrated on its images")
+    parser.add_argument("--data-images", type=int, default=200, help="val images for accuracy (0: all)")
+    parser.add_argument("--calib-images", type=int, default=32, help="images that calibrate INT8")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads of every runtime")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed calls before timing")
+    parser.add_argument("--iters", type=int, default=30, help="timed batch-1 calls (median and p90)")
+    parser.add_argument("--batch", type=int, default=8, help="batch of the throughput measurement")
+    parser.add_argument("--batch-iters", type=int, default=3, help="timed calls at --batch")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the weights, inputs and calibration")
+    parser.add_argument("--compare", choices=("torchvision",), default=None,
+                        help="also time torchvision's mobile models (random weights) and print ratios")
+    parser.add_argument("--paper", action="store_true", help="print params/MAdds beside the papers' and exit")
+    parser.add_argument("--project", default="runs", help="runs folder (default: runs)")
+    parser.add_argument("--name", default=None, help="run name under runs/bench/ (default: exp, exp2, ...)")
+    parser.add_argument("--exist-ok", action="store_true", help="reuse runs/bench/<name> if it exists")
+    parser.set_defaults(run=run)
+
+
+def _cases(args: argparse.Namespace, folder: Path) -> list[BenchCase]:
+    from mobilevision.tasks.bench.accuracy import model_class_names
+    from mobilevision.tasks.bench.cases import checkpoint_case, fresh_case
+    from mobilevision.tasks.registry import model_entry
+
+    if args.weights:
+        if args.models:
+            raise MobileVisionError("give --models or --weights, not both (a checkpoint names its own model)")
+        return [checkpoint_case(weights, imgsz=size) for weights, size in itertools.product(args.weights, args.imgsz or [None])]
+    if args.models or args.widths or args.imgsz:
+        models = args.models or list(dict.fromkeys(name for name, _, _ in DEFAULT_CASES))
+        chosen = [(name, width, size) for name in models for width in args.widths or [1.0]
+                  for size in args.imgsz or [BENCH_IMGSZ[model_entry(name).task]]]
+    else:
+        chosen = list(DEFAULT_CASES)
+    cases = []
+    for name, width, size in chosen:
+        # With --data, fresh models get the dataset's classes so calibration and evaluation can run.
+        names = model_class_names(args.data, task=model_entry(name).task) if args.data else None
+        cases.append(fresh_case(name, width=width, imgsz=size, folder=folder, class_names=names, seed=args.seed))
+    return cases
+
+
+def _measure(spec: dict) -> dict:
+    """Run one worker process; its last stdout line is the JSON result."""
+    process = subprocess.run([sys.executable, "-m", "mobilevision.tasks.bench.worker", json.dumps(spec)],
+                             capture_output=True, text=True)
+    if process.returncode != 0:
+        last = (process.stderr.strip().splitlines() or ["no output"])[-1]
+        raise MobileVisionError(f"bench worker for {spec.get('checkpoint') or spec.get('name')} "
+                                f"{spec['runtime']} failed: {last}")
+    return json.loads(process.stdout.strip().splitlines()[-1])
+
+
+def _timing(args: argparse.Namespace) -> dict:
+    return {"threads": args.threads, "warmup": args.warmup, "iters": args.iters, "batch": args.batch,
+            "batch_iters": args.batch_iters, "seed": args.seed}
+
+
+def _our_rows(case: BenchCase, args: argparse.Namespace) -> list[dict]:
+    from mobilevision.tasks.bench.accuracy import MAIN_METRIC
+
+    rows = []
+    for runtime in args.runtimes:
+        onnx = case.onnx_int8 if runtime == "ort_int8" else case.onnx
+        spec = {"source": "ours", "task": case.task, "runtime": runtime, "imgsz": case.imgsz,
+                "checkpoint": str(case.checkpoint), "onnx": str(onnx), "data": args.data,
+                "data_images": args.data_images or None, **_timing(args)}
+        print(f"bench: {case.label} {runtime}", file=sys.stderr, flush=True)
+        result = _measure(spec)
+        metric = MAIN_METRIC[case.task]
+        rows.append({"label": case.label, "model": case.model_name, "task": case.task, "width": case.width,
+                     "imgsz": case.imgsz, "runtime": runtime, **case.stats, **result,
+                     "metric_name": metric if metric in result else "", "metric": result.get(metric, "")})
+    return rows
+
+
+def _anchor_rows(args: argparse.Namespace, folder: Path) -> list[dict]:
+    from mobilevision.tasks.bench.anchors import ANCHORS, anchor_label, export_torchvision_mobilenet_v2
+
+    rows = []
+    for name, task, size, runtimes in ANCHORS:
+        for runtime in runtimes:
+            onnx = None
+            if runtime == "ort_fp32":
+                onnx = str(export_torchvision_mobilenet_v2(folder / f"tv-{name}-{size}.onnx", imgsz=size))
+            print(f"bench: torchvision {name} {size} {runtime}", file=sys.stderr, flush=True)
+            result = _measure({"source": "torchvision", "name": name, "task": task, "runtime": runtime,
+                               "imgsz": size, "onnx": onnx, **_timing(args)})
+            rows.append({"label": anchor_label(name, size), "model": f"tv:{name}", "task": task, "width": 1.0,
+                         "imgsz": size, "runtime": runtime, **result})
+    return rows
+
+
+def _settings_note(args: argparse.Namespace) -> str:
+    return (f"Each runtime timed in its own fresh process, {args.threads} threads (torch intra-op and ONNX Runtime "
+            f"intra-op; ORT workers run pre/post-processing in torch on 1 thread). Batch 1: {args.warmup} warm-up + "
+            f"{args.iters} timed calls, median and p90; throughput: batch {args.batch}, median of {args.batch_iters}. "
+            f"Same seeded inputs (seed {args.seed}): N(0, 1) (B, 3, S, S) batches for classify/segment (output: "
+            "logits / class map), uint8 480x640 images end to end for detect (resize + normalise, network, "
+            "decode + NMS). Peak memory: the worker's peak RSS above its RSS after imports (Linux VmHWM, reset "
+            f"before loading the model). {'Random weights.' if not args.weights else 'Trained weights.'}")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.paper:
+        from mobilevision.tasks.bench.paper import paper_markdown, paper_rows
+
+        print("Our parameters and multiply-adds beside the published ones (shared/reference/numbers.md; "
+              "ImageNet rows with a 1001-way classifier as TF-slim):")
+        print(paper_markdown(paper_rows()))
+        return 0
+    from mobilevision.tasks.bench.anchors import goal_ratios
+    from mobilevision.tasks.bench.cases import prepare
+    from mobilevision.tasks.bench.plots import write_plots
+    from mobilevision.tasks.bench.report import ratios_markdown, results_markdown, write_results
+    from mobilevision.tasks.engine.run_dir import new_run_dir
+
+    folder = new_run_dir(args.project, "bench", args.name, exist_ok=args.exist_ok)
+    load_before = os.getloadavg()[0]
+    rows = []
+    for case in _cases(args, folder / "weights"):
+        print(f"bench: exporting {case.label}", file=sys.stderr, flush=True)
+        prepare(case, folder=folder / "weights", data=args.data, calib_images=args.calib_images, seed=args.seed)
+        rows += _our_rows(case, args)
+    if args.compare == "torchvision":
+        rows += _anchor_rows(args, folder / "weights")
+    ratios = goal_ratios(rows)
+    note = _settings_note(args) + f" Load average (1 min) {load_before:.1f} at start, {os.getloadavg()[0]:.1f} at end."
+    write_results(folder, rows=rows, ratios=ratios, settings={**{key: value for key, value in vars(args).items() if key != "run"}, "note": note})
+    write_plots(folder, rows)
+    print(note)
+    print(results_markdown(rows, batch=args.batch))
+    if ratios:
+        print("\nRatios of median batch-1 latency, ours / theirs (same run):")
+        print(ratios_markdown(ratios))
+    print(f"\nResults in {folder}/ (results.csv, results.json, *.png)")
+    return 0
