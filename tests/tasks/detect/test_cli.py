@@ -146,3 +146,27 @@ def test_user_errors_are_one_line(synth, tmp_path, capsys):
                  *TINY]) == 2
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 2 and "no such folder" in errors[0] and "detect needs" in errors[1]
+
+
+def test_fine_tune_from_imagenet_backbone_with_frozen_batchnorm(synth, tmp_path, capsys):
+    """--weights-backbone loads a torchvision mobilenet_v2 file into the backbone; with --freeze-bn
+    its BatchNorm statistics come out of training unchanged."""
+    import torchvision
+
+    from mobilevision.tasks.detect.model import build_ssdlite
+    from mobilevision.tasks.weights import load_backbone_weights
+
+    torch.manual_seed(0)
+    imagenet = torchvision.models.mobilenet_v2(width_mult=0.5)
+    for module in imagenet.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-1, 1)  # statistics a run would visibly change
+    torch.save(imagenet.state_dict(), tmp_path / "imagenet.pth")
+    run_cli(capsys, "detect", "train", "--data", str(synth), "--project", str(tmp_path), "--name", "fine",
+            "--epochs", "1", *TINY, "--weights-backbone", str(tmp_path / "imagenet.pth"), "--freeze-bn", "--json")
+    expected = build_ssdlite(width=0.5, num_classes=7).backbone
+    load_backbone_weights(expected, str(tmp_path / "imagenet.pth"))
+    state = torch.load(tmp_path / "detect" / "fine" / "weights" / "last.pt", weights_only=True)["state_dict"]
+    for key, value in expected.state_dict().items():
+        if key.endswith("running_mean"):
+            torch.testing.assert_close(state[f"backbone.{key}"], value)
