@@ -1,0 +1,57 @@
+"""`mobilevision bench` on a tiny configuration writes its table, CSV, JSON and plots; `--paper`
+prints the published numbers; the goal ratios compare the right rows."""
+
+import contextlib
+import csv
+import io
+import json
+
+from mobilevision.cli import main
+from mobilevision.tasks.bench.anchors import GOALS, goal_ratios
+from mobilevision.tasks.bench.report import COLUMNS
+
+
+def test_bench_writes_table_csv_json_and_plots(tmp_path):
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["bench", "--models", "mobilenet_v2", "--widths", "0.35", "--imgsz", "64", "--iters", "2",
+                     "--warmup", "1", "--batch", "2", "--batch-iters", "1", "--calib-images", "2", "--threads", "1",
+                     "--project", str(tmp_path), "--name", "tiny"]) == 0
+    folder = tmp_path / "bench" / "tiny"
+    with open(folder / "results.csv", newline="") as file:
+        reader = csv.DictReader(file)
+        rows = list(reader)
+    assert tuple(reader.fieldnames) == COLUMNS
+    assert [row["runtime"] for row in rows] == ["eager", "optimized", "ort_fp32", "ort_int8"]
+    for row in rows:
+        assert row["model"] == "mobilenet_v2" and row["imgsz"] == "64"
+        assert float(row["median_ms"]) > 0 and float(row["p90_ms"]) >= float(row["median_ms"])
+        assert float(row["images_per_s"]) > 0 and float(row["peak_rss_mib"]) >= 0
+        assert int(row["params"]) > 0 and int(row["madds"]) > 0
+        assert float(row["export_max_abs_diff"]) <= 1e-4
+    results = json.loads((folder / "results.json").read_text())
+    assert len(results["rows"]) == 4 and "fresh process" in results["settings"]["note"]
+    for plot in ("latency_vs_madds.png", "latency_vs_resolution.png", "v1_vs_v2.png"):
+        assert (folder / plot).stat().st_size > 0
+    text = printed.getvalue()
+    assert "| model | width | imgsz |" in text and "ort_int8" in text and "fresh process" in text
+
+
+def test_paper_prints_the_published_numbers():
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["bench", "--paper"]) == 0
+    text = printed.getvalue()
+    for published in ("3.40M", "300M", "4.20M", "575M", "6.90M", "585M", "3.47M", "4.30M", "800M", "5.10M",
+                      "1,300M", "2.11M", "2,750M", "4.52M", "5,800M", "11.15M", "14,250M"):
+        assert published in text
+    assert "V2 paper Table 7" in text and "TF-slim" in text
+
+
+def test_goal_ratios_are_ours_over_theirs():
+    goal = GOALS[0]
+    rows = [{"label": goal.ours[0], "runtime": goal.ours[1], "median_ms": 3.0},
+            {"label": goal.theirs[0], "runtime": goal.theirs[1], "median_ms": 6.0}]
+    (ratio,) = goal_ratios(rows)
+    assert ratio["ratio"] == 0.5 and ratio["met"] is True
+    assert goal_ratios(rows[:1]) == []  # a goal whose anchor was not measured is left out
