@@ -170,3 +170,24 @@ def test_fine_tune_from_imagenet_backbone_with_frozen_batchnorm(synth, tmp_path,
     for key, value in expected.state_dict().items():
         if key.endswith("running_mean"):
             torch.testing.assert_close(state[f"backbone.{key}"], value)
+
+
+def test_torchrun_val_gathers_every_image_and_matches_one_process(trained, synth, tmp_path, capsys):
+    """Two ranks each evaluate a shard (3 val images: 2 + 1); the gathered COCO numbers equal one process's."""
+    import os
+    import subprocess
+    import sys
+
+    weights = str(trained / "weights" / "last.pt")
+    args = ["detect", "val", "--weights", weights, "--data", str(synth), "--device", "cpu", "--workers", "0",
+            "--batch", "2", "--project", str(tmp_path), "--json"]
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+               "-m", "mobilevision.cli", *args]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    distributed = json.loads(result.stdout)
+    single = json.loads(run_cli(capsys, *args))
+    assert distributed["images"] == single["images"] == 3
+    for name in COCO_METRIC_NAMES:
+        assert distributed[name] == pytest.approx(single[name], abs=1e-6), name
