@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 from mobilevision.backbones.pretrained import resolve_weights
 from mobilevision.datasets.build import build_dataset
 from mobilevision.datasets.coco import load_coco
@@ -36,10 +39,13 @@ def category_ids(data: str, *, split: str) -> list[int] | None:
     return sorted(load_coco(spec.splits[split]["annotations"]).cats)
 
 
-def make_evaluator(data: str, class_names: list[str], *, imgsz: int, split: str = "val") -> DetectionEvaluator:
-    """COCO's numbers always; VOC07 / VOC12 mAP as well on VOC-form data."""
+def evaluator_factory(data: str, class_names: list[str], *, imgsz: int,
+                      split: str = "val") -> Callable[[], DetectionEvaluator]:
+    """A maker of fresh evaluators for `data`'s split (one per validation pass): COCO's numbers
+    always, VOC07 / VOC12 mAP as well on VOC-form data. The annotations are read once, here."""
     voc = resolve_data(data).view("detect").format == "voc"
-    return DetectionEvaluator(class_names, input_size=imgsz, voc=voc, category_ids=category_ids(data, split=split))
+    return partial(DetectionEvaluator, class_names, input_size=imgsz, voc=voc,
+                   category_ids=category_ids(data, split=split))
 
 
 def initial_preprocessing(config: DetectTrainConfig) -> dict:
@@ -98,5 +104,5 @@ def train_detector(config: DetectTrainConfig, *, resume_from: dict | None = None
     spec = ModelSpec(task="detect", model_name=config.model, model_kwargs=model_kwargs, class_names=class_names,
                      preprocessing=preprocessing)
     return fit(model=model, spec=spec, train_set=train_set, val_set=val_set, collate_fn=detection_collate,
-               make_evaluator=lambda: make_evaluator(config.data, class_names, imgsz=config.imgsz), config=config,
+               make_evaluator=evaluator_factory(config.data, class_names, imgsz=config.imgsz), config=config,
                run_dir=run_dir, resume_from=resume_from)

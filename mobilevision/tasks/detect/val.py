@@ -13,7 +13,7 @@ from mobilevision.datasets.collate import detection_collate
 from mobilevision.datasets.transforms import detection_transforms
 from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.detect.coco_eval import save_coco_results
-from mobilevision.tasks.detect.train import make_evaluator
+from mobilevision.tasks.detect.train import evaluator_factory
 from mobilevision.tasks.engine.checkpoint import load_checkpoint
 from mobilevision.tasks.engine.device import select_device
 from mobilevision.tasks.engine.distributed import broadcast_object, dist_info
@@ -54,7 +54,7 @@ def validate_detector(*, weights: str, data: str, imgsz: int | None = None, batc
     network.to(device=target, memory_format=torch.channels_last)
     loader = eval_loader(dataset, rank=dist.rank, world_size=dist.world_size, batch=batch, workers=workers,
                          collate_fn=detection_collate)
-    evaluator = make_evaluator(data, list(checkpoint["class_names"]), imgsz=size, split=split)
+    evaluator = evaluator_factory(data, list(checkpoint["class_names"]), imgsz=size, split=split)()
     metrics = evaluate(network, loader, evaluator, device=target, memory_format=torch.channels_last,
                        progress=progress and dist.is_main)
     metrics["images"] = len(evaluator.targets)
