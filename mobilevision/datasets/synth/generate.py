@@ -61,8 +61,9 @@ def generate_dataset(out: str | Path, *, images: int, seed: int = 0, size: int =
     if workers > 1 and images > 1:
         import multiprocessing
 
-        context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-        with context.Pool(workers, initializer=_serial_opencv) as pool:
+        # Spawned, not forked: a fork taken while torch or DataLoader threads hold locks (a training
+        # run, the loader benchmark) deadlocked the pool. Spawning costs ~0.5 s of imports.
+        with multiprocessing.get_context("spawn").Pool(workers, initializer=_serial_opencv) as pool:
             results = pool.map(_write_scene, jobs, chunksize=max(1, min(32, images // (4 * workers))))
     else:
         results = [_write_scene(job) for job in jobs]
@@ -99,8 +100,7 @@ def _prepare_output(out: Path) -> None:
 
 
 def _serial_opencv() -> None:
-    # The processes are the parallelism; a forked child must also never touch a thread pool that
-    # OpenCV may have started in the parent.
+    # The processes are the parallelism; OpenCV's own threads would only compete with them.
     import cv2
 
     cv2.setNumThreads(1)
