@@ -1,5 +1,6 @@
-"""Accuracy of one runtime on a dataset's val split, through each task's evaluator:
-top-1 (ClassificationEvaluator), COCO mAP (coco_eval) and mIoU (SegmentationEvaluator)."""
+"""Accuracy of one runtime on a dataset's val split, through each task's own evaluator and the
+engine's evaluation loop: top-1 (ClassificationEvaluator), COCO mAP (DetectionEvaluator) and
+mIoU (SegmentationEvaluator)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,11 @@ from mobilevision.errors import MobileVisionError
 MAIN_METRIC = {"classify": "top1", "detect": "mAP", "segment": "miou"}
 
 
-def model_class_names(data: str, *, task: str) -> list[str]:
-    """The class names a fresh model needs to be evaluated on `data` (background first for detection)."""
+def dataset_class_names(data: str, *, task: str) -> list[str]:
+    """The class names of `data` as a checkpoint of `task` stores them (detection: no background)."""
     from mobilevision.datasets.build import build_dataset
 
-    names = list(build_dataset(data, task=task, split="val").class_names)
-    return ["background", *names] if task == "detect" else names
+    return list(build_dataset(data, task=task, split="val").class_names)
 
 
 def _loader(data: str, *, task: str, imgsz: int, preprocessing: dict, images: int | None) -> DataLoader:
@@ -28,36 +28,35 @@ def _loader(data: str, *, task: str, imgsz: int, preprocessing: dict, images: in
                "segment": datasets.segmentation_collate}[task]
     dataset = datasets.build_dataset(data, task=task, split="val", transform=transforms(
         False, size=imgsz, mean=preprocessing["mean"], std=preprocessing["std"]))
+    if len(dataset) == 0:
+        raise MobileVisionError(f"--data {data}: no val images for {task}")
     if images:
         dataset = Subset(dataset, range(min(images, len(dataset))))
     return DataLoader(dataset, batch_size=8, collate_fn=collate)
 
 
-@torch.no_grad()
-def evaluate_runtime(model, *, task: str, data: str, imgsz: int, checkpoint: dict, images: int | None) -> dict:
+def evaluate_runtime(model: torch.nn.Module, *, task: str, data: str, imgsz: int, checkpoint: dict,
+                     images: int | None) -> dict:
     """{main metric: value} of `model` (any runtime with the task models' eval interface) on the
     first `images` val images of `data` (all with None)."""
-    from mobilevision.tasks.classify.evaluator import ClassificationEvaluator
-    from mobilevision.tasks.detect.coco_eval import coco_from_targets, coco_results, evaluate_coco
-    from mobilevision.tasks.detect.postprocess import rescale_boxes
-    from mobilevision.tasks.segment.metrics import SegmentationEvaluator
+    from mobilevision.tasks.engine.evaluation import evaluate
 
-    loader = _loader(data, task=task, imgsz=imgsz, preprocessing=checkpoint["preprocessing"], images=images)
-    class_names = checkpoint["class_names"]
+    class_names = list(checkpoint["class_names"])
+    if dataset_class_names(data, task=task) != class_names:
+        raise MobileVisionError(f"--data {data}: its classes are not the {len(class_names)} classes of "
+                                f"{checkpoint['model_name']}")
     if task == "detect":
-        targets, results = [], []
-        for batch, batch_targets in loader:
-            sizes = [target["orig_size"] for target in batch_targets]
-            predictions = model(batch, orig_sizes=sizes)
-            # Ground truth back in original pixels, as the predictions are.
-            targets += [{**target, "boxes": rescale_boxes(target["boxes"], from_size=batch.shape[-2:],
-                                                          to_size=target["orig_size"])} for target in batch_targets]
-            results += coco_results(predictions, [target["image_id"] for target in batch_targets])
-        ground_truth = coco_from_targets(targets, num_classes=len(class_names))
-        return {"mAP": evaluate_coco(ground_truth, results)["mAP"]}
-    evaluator = (ClassificationEvaluator if task == "classify" else SegmentationEvaluator)(class_names)
-    if len(loader.dataset) == 0:
-        raise MobileVisionError(f"--data {data}: no val images for {task}")
-    for batch, batch_targets in loader:
-        evaluator.update(model(batch), batch_targets)
-    return {MAIN_METRIC[task]: evaluator.compute()[MAIN_METRIC[task]]}
+        from mobilevision.tasks.detect.train import evaluator_factory
+
+        evaluator = evaluator_factory(data, class_names, imgsz=imgsz)()
+    elif task == "classify":
+        from mobilevision.tasks.classify.evaluator import ClassificationEvaluator
+
+        evaluator = ClassificationEvaluator(class_names)
+    else:
+        from mobilevision.tasks.segment.metrics import SegmentationEvaluator
+
+        evaluator = SegmentationEvaluator(class_names)
+    loader = _loader(data, task=task, imgsz=imgsz, preprocessing=checkpoint["preprocessing"], images=images)
+    metrics = evaluate(model, loader, evaluator, device=torch.device("cpu"), progress=False)
+    return {MAIN_METRIC[task]: metrics[MAIN_METRIC[task]]}

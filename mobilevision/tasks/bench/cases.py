@@ -70,14 +70,16 @@ def write_checkpoint(model: torch.nn.Module, path: Path, *, model_name: str, mod
 def fresh_case(model_name: str, *, width: float, imgsz: int, folder: Path, class_names: list[str] | None = None,
                seed: int = 0) -> BenchCase:
     """A seeded random-weight model written as a checkpoint in `folder`. `class_names` (e.g. a
-    --data dataset's, background included for detection) sets num_classes; default the registry's."""
+    --data dataset's; for detection without the background, as detection checkpoints store them)
+    sets num_classes; default the registry's."""
     from mobilevision.tasks.registry import build_model, model_entry
 
     entry = model_entry(model_name)
     if width not in entry.widths:
         raise MobileVisionError(f"{model_name} has no width {width:g}; widths: {', '.join(f'{w:g}' for w in entry.widths)}")
-    names = class_names or [f"class{index}" for index in range(entry.num_classes)]
-    kwargs = {"width": width, "num_classes": len(names)}
+    background = 1 if entry.task == "detect" else 0
+    names = class_names or [f"class{index}" for index in range(entry.num_classes - background)]
+    kwargs = {"width": width, "num_classes": len(names) + background}
     if entry.task == "detect":
         kwargs["imgsz"] = imgsz
     torch.manual_seed(seed)

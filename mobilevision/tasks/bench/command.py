@@ -48,7 +48,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cases(args: argparse.Namespace, folder: Path) -> list[BenchCase]:
-    from mobilevision.tasks.bench.accuracy import model_class_names
+    from mobilevision.tasks.bench.accuracy import dataset_class_names
     from mobilevision.tasks.bench.cases import checkpoint_case, fresh_case
     from mobilevision.tasks.registry import model_entry
 
@@ -65,7 +65,7 @@ def _cases(args: argparse.Namespace, folder: Path) -> list[BenchCase]:
     cases = []
     for name, width, size in chosen:
         # With --data, fresh models get the dataset's classes so calibration and evaluation can run.
-        names = model_class_names(args.data, task=model_entry(name).task) if args.data else None
+        names = dataset_class_names(args.data, task=model_entry(name).task) if args.data else None
         cases.append(fresh_case(name, width=width, imgsz=size, folder=folder, class_names=names, seed=args.seed))
     return cases
 
