@@ -38,30 +38,32 @@ def train_args(data: Path, project: Path, name: str, *extra: str) -> list[str]:
     return ["classify", "train", "--data", str(data), "--project", str(project), "--name", name, *TINY, *extra]
 
 
-def test_classify_train_writes_run_folder_and_val_json(class_folders, tmp_path):
-    mobilevision(*train_args(class_folders, tmp_path, "run", "--epochs", "2"))
-    run = tmp_path / "classify" / "run"
+@pytest.fixture(scope="module")
+def trained_run(class_folders, tmp_path_factory) -> Path:
+    """One 2-epoch run shared by the tests that only read its folder or use its weights."""
+    project = tmp_path_factory.mktemp("project")
+    mobilevision(*train_args(class_folders, project, "run", "--epochs", "2"))
+    return project / "classify" / "run"
+
+
+def test_classify_train_writes_run_folder_and_val_json(class_folders, trained_run):
     for name in ("args.yaml", "results.csv", "results.png", "confusion_matrix.png", "weights/last.pt", "weights/best.pt"):
-        assert (run / name).is_file(), name
-    rows = (run / "results.csv").read_text().splitlines()
+        assert (trained_run / name).is_file(), name
+    rows = (trained_run / "results.csv").read_text().splitlines()
     assert rows[0].split(",")[:3] == ["epoch", "lr", "loss"] and "top1" in rows[0] and len(rows) == 3
 
-    checkpoint = torch.load(run / "weights" / "last.pt", weights_only=True)
+    checkpoint = torch.load(trained_run / "weights" / "last.pt", weights_only=True)
     assert checkpoint["model_name"] == "mobilenet_v2" and checkpoint["class_names"] == ["blue", "green", "red"]
     assert {"state_dict", "optimizer", "rng", "sampler", "versions", "preprocessing", "args"} <= set(checkpoint)
 
-    result = mobilevision("classify", "val", "--weights", str(run / "weights" / "last.pt"), "--data",
+    result = mobilevision("classify", "val", "--weights", str(trained_run / "weights" / "last.pt"), "--data",
                           str(class_folders), "--device", "cpu", "--workers", "0", "--json")
     metrics = json.loads(result.stdout)
     assert metrics["images"] == 15 and metrics["top1"] == pytest.approx(checkpoint["metrics"]["top1"])
 
-    # An exist-ok-less second run with the same name gets a new folder.
-    assert not (tmp_path / "classify" / "run2").exists()
 
-
-def test_classify_predict_image_folder_and_video(class_folders, tmp_path):
-    mobilevision(*train_args(class_folders, tmp_path, "p", "--epochs", "1"))
-    weights = str(tmp_path / "classify" / "p" / "weights" / "best.pt")
+def test_classify_predict_image_folder_and_video(class_folders, trained_run, tmp_path):
+    weights = str(trained_run / "weights" / "best.pt")
     image = class_folders / "val" / "red" / "000.png"
     text = mobilevision("classify", "predict", str(image), "--weights", weights, "--device", "cpu", "--topk", "2")
     assert text.stdout.startswith(str(image)) and len(text.stdout.strip().splitlines()) == 1
