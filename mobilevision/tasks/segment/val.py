@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -57,9 +56,9 @@ def validate_segmenter(*, weights: str, data: str, imgsz: int | None = None, bat
     dataset = build_dataset(data, task="segment", split=split, transform=segmentation_transforms(
         False, size=size, mean=preprocessing["mean"], std=preprocessing["std"]))
     if len(dataset.class_names) != len(class_names):
-        raise MobileVisionError(f"--data {data}: {len(dataset.class_names)} classes ({', '.join(dataset.class_names[:4])}"
-                                f", ...) but the weights have {len(class_names)}; evaluate on the dataset they were "
-                                "trained on")
+        shown = ", ".join(dataset.class_names[:4])
+        raise MobileVisionError(f"--data {data}: {len(dataset.class_names)} classes ({shown}, ...) but the weights "
+                                f"have {len(class_names)}; evaluate on the dataset they were trained on")
     if len(dataset) == 0:
         raise MobileVisionError(f"--data {data}: the {split} split has no images")
     dist = dist_info()
