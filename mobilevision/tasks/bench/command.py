@@ -34,7 +34,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--calib-images", type=int, default=32, help="images that calibrate INT8")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads of every runtime")
     parser.add_argument("--warmup", type=int, default=5, help="untimed calls before timing")
-    parser.add_argument("--iters", type=int, default=30, help="timed batch-1 calls (median and p90)")
+    parser.add_argument("--iters", type=int, default=20, help="timed batch-1 calls (median and p90)")
     parser.add_argument("--batch", type=int, default=8, help="batch of the throughput measurement")
     parser.add_argument("--batch-iters", type=int, default=3, help="timed calls at --batch")
     parser.add_argument("--seed", type=int, default=0, help="seed of the weights, inputs and calibration")
@@ -55,7 +55,8 @@ def _cases(args: argparse.Namespace, folder: Path) -> list[BenchCase]:
     if args.weights:
         if args.models:
             raise MobileVisionError("give --models or --weights, not both (a checkpoint names its own model)")
-        return [checkpoint_case(weights, imgsz=size) for weights, size in itertools.product(args.weights, args.imgsz or [None])]
+        sizes = args.imgsz or [None]
+        return [checkpoint_case(weights, imgsz=size) for weights, size in itertools.product(args.weights, sizes)]
     if args.models or args.widths or args.imgsz:
         models = args.models or list(dict.fromkeys(name for name, _, _ in DEFAULT_CASES))
         chosen = [(name, width, size) for name in models for width in args.widths or [1.0]
@@ -155,8 +156,13 @@ def run(args: argparse.Namespace) -> int:
     if args.compare == "torchvision":
         rows += _anchor_rows(args, folder / "weights")
     ratios = goal_ratios(rows)
-    note = _settings_note(args) + f" Load average (1 min) {load_before:.1f} at start, {os.getloadavg()[0]:.1f} at end."
-    write_results(folder, rows=rows, ratios=ratios, settings={**{key: value for key, value in vars(args).items() if key != "run"}, "note": note})
+    load_after = os.getloadavg()[0]
+    note = _settings_note(args) + f" Load average (1 min) {load_before:.1f} at start, {load_after:.1f} at end."
+    if max(load_before, load_after) > (os.cpu_count() or 1):
+        note += (" The machine was busy (load above its core count): latencies are inflated, multi-threaded eager "
+                 "PyTorch most (its OpenMP threads wait on each other); compare ratios within this run.")
+    options = {key: value for key, value in vars(args).items() if key != "run"}
+    write_results(folder, rows=rows, ratios=ratios, settings={**options, "note": note})
     write_plots(folder, rows)
     print(note)
     print(results_markdown(rows, batch=args.batch))
