@@ -6,9 +6,16 @@ import csv
 import io
 import json
 
+import pytest
+
 from mobilevision.cli import main
+from mobilevision.errors import MobileVisionError
+from mobilevision.tasks.bench.accuracy import dataset_class_names, evaluate_runtime
 from mobilevision.tasks.bench.anchors import GOALS, goal_ratios
+from mobilevision.tasks.bench.cases import fresh_case
 from mobilevision.tasks.bench.report import COLUMNS
+from mobilevision.tasks.engine.checkpoint import load_checkpoint
+from tests.tasks.classify.conftest import write_class_folders
 
 
 def test_bench_writes_table_csv_json_and_plots(tmp_path):
@@ -55,3 +62,16 @@ def test_goal_ratios_are_ours_over_theirs():
     (ratio,) = goal_ratios(rows)
     assert ratio["ratio"] == 0.5 and ratio["met"] is True
     assert goal_ratios(rows[:1]) == []  # a goal whose anchor was not measured is left out
+
+
+def test_accuracy_of_a_runtime_on_data(tmp_path):
+    data = write_class_folders(tmp_path / "folders", train_per_class=1, val_per_class=3)
+    names = dataset_class_names(str(data), task="classify")
+    case = fresh_case("mobilenet_v2", width=0.35, imgsz=48, folder=tmp_path, class_names=names)
+    model, checkpoint = load_checkpoint(case.checkpoint)
+    metrics = evaluate_runtime(model, task="classify", data=str(data), imgsz=48, checkpoint=checkpoint, images=None)
+    assert 0.0 <= metrics["top1"] <= 1.0
+    other = fresh_case("mobilenet_v2", width=0.35, imgsz=48, folder=tmp_path / "other")
+    model, checkpoint = load_checkpoint(other.checkpoint)
+    with pytest.raises(MobileVisionError, match="not the 1000 classes"):
+        evaluate_runtime(model, task="classify", data=str(data), imgsz=48, checkpoint=checkpoint, images=2)
