@@ -29,7 +29,8 @@ def plot_against_madds(rows: list[dict], out: Path, *, key: str, ylabel: str) ->
                           if row["task"] == task and row["runtime"] == runtime and _family(row["model"]) == family]
                 if points:
                     axis.scatter(*zip(*points), marker=marker, color=f"C{colour}", label=f"{runtime} {family}")
-        axis.set(title=task, xlabel="multiply-adds (M)", ylabel=ylabel)
+        # Runtimes differ by 10x and more: a log axis keeps the fast ones readable.
+        axis.set(title=task, xlabel="multiply-adds (M)", ylabel=ylabel, yscale="log" if key == "median_ms" else "linear")
         axis.legend(fontsize=7)
     figure.tight_layout()
     figure.savefig(out, dpi=100)
