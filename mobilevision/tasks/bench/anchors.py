@@ -67,13 +67,16 @@ def export_torchvision_mobilenet_v2(path: Path, *, imgsz: int = 224) -> Path:
 
 
 def goal_ratios(rows: list[dict]) -> list[dict]:
-    """One entry per goal whose two rows were measured: ours/theirs median latency and whether it holds."""
-    latency = {(row["label"], row["runtime"]): row["median_ms"] for row in rows if row.get("median_ms")}
+    """One entry per goal whose two rows were measured: ours/theirs of the median latency (the
+    goal's measure), whether it holds, and ours/theirs of the minimum (least disturbed) latency."""
+    measured = {(row["label"], row["runtime"]): row for row in rows if row.get("median_ms")}
     ratios = []
     for goal in GOALS:
-        if goal.ours in latency and goal.theirs in latency:
-            ratio = latency[goal.ours] / latency[goal.theirs]
-            ratios.append({"goal": goal.description, "ours_ms": latency[goal.ours],
-                           "theirs_ms": latency[goal.theirs], "ratio": ratio, "at_most": goal.at_most,
-                           "met": ratio <= goal.at_most})
+        if goal.ours in measured and goal.theirs in measured:
+            ours, theirs = measured[goal.ours], measured[goal.theirs]
+            ratio = ours["median_ms"] / theirs["median_ms"]
+            ratio_of_min = ours["min_ms"] / theirs["min_ms"] if ours.get("min_ms") and theirs.get("min_ms") else None
+            ratios.append({"goal": goal.description, "ours_ms": ours["median_ms"], "theirs_ms": theirs["median_ms"],
+                           "ratio": ratio, "at_most": goal.at_most, "met": ratio <= goal.at_most,
+                           "ratio_of_min": ratio_of_min})
     return ratios
