@@ -140,3 +140,14 @@ def test_user_errors_are_one_line(synth, tmp_path):
     assert len(wrong_task.stderr.strip().splitlines()) == 1
     no_data = mobilevision("segment", "train", "--project", str(tmp_path), check=False)
     assert no_data.returncode == 2 and no_data.stderr.startswith("mobilevision: error: --data is required")
+
+
+def test_onnxruntime_val_matches_torch(trained, synth, tmp_path):
+    onnx_file = tmp_path / "model.onnx"
+    mobilevision("export", "--weights", str(trained / "weights" / "last.pt"), "--out", str(onnx_file))
+    common = ["--data", str(synth), "--workers", "0", "--project", str(tmp_path), "--json"]
+    torch_metrics = json.loads(mobilevision("segment", "val", "--weights", str(trained / "weights" / "last.pt"),
+                                            "--device", "cpu", *common).stdout)
+    onnx_metrics = json.loads(mobilevision("segment", "val", "--weights", str(onnx_file), "--runtime", "onnxruntime",
+                                           *common).stdout)
+    assert onnx_metrics["miou"] == pytest.approx(torch_metrics["miou"], abs=1e-3)
