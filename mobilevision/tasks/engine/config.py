@@ -48,8 +48,8 @@ class TrainConfig:
     clip_grad: float = option(0.0, "clip the gradient norm to this value (0: no clipping)")
     ema: bool = option(False, "keep an exponential moving average of the weights; validate and export it")
     ema_decay: float = option(0.9998, "EMA decay per step (ramped up over the first steps)")
-    amp: str = option("auto", "mixed precision: auto = bf16/fp16 on CUDA, off on CPU/MPS (bf16 measured slower "
-                      "on CPU here)", ("auto", "off", "bf16", "fp16"))
+    amp: str = option("auto", "mixed precision: auto = bf16/fp16 on CUDA, bf16 on CPUs with native bf16 "
+                      "(avx512_bf16/AMX), else off", ("auto", "off", "bf16", "fp16"))
     channels_last: bool = option(True, "NHWC memory format (about 1.3-2x faster on CPU for depthwise convs)")
     sync_bn: bool = option(False, "synchronise BatchNorm statistics across torchrun processes")
     save_period_steps: int = option(0, "also save weights/last.pt every N steps (0: at the end of each epoch only)")

@@ -168,8 +168,9 @@ def fit(*, model: nn.Module, spec: ModelSpec, train_set: Dataset, val_set: Datas
 
         evaluated = ema.module if ema is not None else model
         broadcast_buffers(evaluated)
+        # Validation in full precision: the metrics in the checkpoint are the ones `val` reproduces.
         metrics = evaluate(evaluated, val_loader, (evaluator := make_evaluator()), device=device,
-                           memory_format=memory_format, amp=amp, progress=dist.is_main)
+                           memory_format=memory_format, progress=dist.is_main)
         totals = reduce_sum(torch.tensor([*loss_sums.values(), steps], dtype=torch.float64)).tolist()
         mean_losses = {name: total / max(1.0, totals[-1]) for name, total in zip(loss_sums, totals)}
         epoch += 1
