@@ -49,3 +49,17 @@ def test_auxiliary_head_shape():
 def test_unknown_head_is_refused():
     with pytest.raises(ValueError, match="'mobile' or 'aspp'"):
         DeepLabV3Head(320, 21, head="psp")
+
+
+def test_classifier_starts_with_small_logits():
+    """An untrained head predicts near-uniform classes: the first loss is close to ln(K)."""
+    import math
+
+    from mobilevision.tasks.segment.model import AUX_LOSS_WEIGHT, build_deeplabv3
+
+    torch.manual_seed(0)
+    model = build_deeplabv3(width=0.35, num_classes=7, aux=True).train()
+    images, targets = torch.randn(2, 3, 64, 64), torch.randint(0, 7, (2, 64, 64))
+    losses = model(images, targets)
+    assert abs(float(losses["segmentation"]) - math.log(7)) < 0.1
+    assert abs(float(losses["aux"]) / AUX_LOSS_WEIGHT - math.log(7)) < 0.1
