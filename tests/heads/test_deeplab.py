@@ -61,5 +61,5 @@ def test_classifier_starts_with_small_logits():
     model = build_deeplabv3(width=0.35, num_classes=7, aux=True).train()
     images, targets = torch.randn(2, 3, 64, 64), torch.randint(0, 7, (2, 64, 64))
     losses = model(images, targets)
-    assert abs(float(losses["segmentation"]) - math.log(7)) < 0.1
-    assert abs(float(losses["aux"]) / AUX_LOSS_WEIGHT - math.log(7)) < 0.1
+    assert abs(losses["segmentation"].item() - math.log(7)) < 0.1
+    assert abs(losses["aux"].item() / AUX_LOSS_WEIGHT - math.log(7)) < 0.1
