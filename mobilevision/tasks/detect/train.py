@@ -94,9 +94,7 @@ def train_detector(config: DetectTrainConfig, *, resume_from: dict | None = None
                     "anchor_layout": config.anchor_layout, "freeze_bn": config.freeze_bn,
                     "class_loss": config.class_loss}  # num_classes counts the background
     seed_everything(config.seed)  # the same initial weights on every rank and every rerun
-    # train() is what puts --freeze-bn's BatchNorm layers in eval mode; a fresh module has never had it
-    # called, and fit() only calls it after the first validation.
-    model = build_model(config.model, **model_kwargs).train()
+    model = build_model(config.model, **model_kwargs)
     if resume_from is None:
         load_initial_weights(model, config)
 

@@ -125,6 +125,9 @@ def fit(*, model: nn.Module, spec: ModelSpec, train_set: Dataset, val_set: Datas
         }
 
     while epoch < config.epochs:
+        # Every epoch starts in training mode (a new model is in it, but only Module.train() applies
+        # a backbone's --freeze-bn, and validation restores whatever mode it found).
+        train_model.train()
         sampler.set_position(epoch, position)
         train_data.epoch = epoch
         loss_sums: dict[str, float] = {}
