@@ -7,6 +7,7 @@ None (reported with the values found) rather than training on a wrong target.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from mobilevision.datasets.problems import ProblemLog, ReportsProblems
 from mobilevision.datasets.transforms import IGNORE_INDEX, to_tensor
 
 
-class SegmentationDataset(ReportsProblems, Dataset):
+class SegmentationDataset(ReportsProblems, Dataset, ABC):
     """Base for segmentation readers: subclasses set `files` (image paths) and `class_names`
     (background first) and implement `load_mask(index) -> (H, W) uint8`."""
 
@@ -30,8 +31,9 @@ class SegmentationDataset(ReportsProblems, Dataset):
     def __len__(self) -> int:
         return len(self.files)
 
+    @abstractmethod
     def load_mask(self, index: int) -> np.ndarray:
-        raise NotImplementedError
+        """The class map of image `index`: (H, W) uint8 of class ids and 255 (ignore)."""
 
     def mask_file(self, index: int) -> Path:
         """The file a mask problem is reported against."""

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from mobilevision.tasks.classify.config import RECIPES, ClassifyTrainConfig
-from mobilevision.tasks.engine.config import add_config_arguments
+from mobilevision.tasks.engine.commands import add_train_parser, on_every_rank, print_results
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -15,11 +15,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                                      "root/val/<class>/) or the built-in dataset.")
     modes = classify.add_subparsers(dest="mode", required=True, metavar="MODE")
 
-    train = modes.add_parser("train", help="train a classifier (torchrun-ready)", description=__doc__ + " Recipes: "
-                             + "; ".join(f"{r.name}: {r.source}" for r in RECIPES.values()))
-    add_config_arguments(train, ClassifyTrainConfig, recipes=RECIPES)
-    train.add_argument("--json", action="store_true", help="print the final metrics as JSON on stdout")
-    train.set_defaults(run=run_train)
+    add_train_parser(modes, config_class=ClassifyTrainConfig, recipes=RECIPES,
+                     help="train a classifier (torchrun-ready)", description=__doc__, run=run_train)
 
     val = modes.add_parser("val", help="top-1 / top-5 of weights on a dataset split")
     _add_weights_arguments(val)
@@ -59,16 +56,11 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_val(args: argparse.Namespace) -> int:
     from mobilevision.tasks.classify.val import validate_classifier
-    from mobilevision.tasks.engine.distributed import init_distributed, shutdown
 
-    is_main = init_distributed(args.device).is_main
-    try:
-        metrics = validate_classifier(weights=args.weights, data=args.data, model=args.model, width=args.width,
-                                      imgsz=args.imgsz, batch=args.batch, device=args.device, workers=args.workers,
-                                      split=args.split, progress=not args.json)
-    finally:
-        shutdown()
-    if not is_main:
+    metrics = on_every_rank(args.device, lambda: validate_classifier(
+        weights=args.weights, data=args.data, model=args.model, width=args.width, imgsz=args.imgsz, batch=args.batch,
+        device=args.device, workers=args.workers, split=args.split, progress=not args.json))
+    if metrics is None:
         return 0
     if args.json:
         print(json.dumps(metrics))
@@ -80,14 +72,7 @@ def run_val(args: argparse.Namespace) -> int:
 def run_predict(args: argparse.Namespace) -> int:
     from mobilevision.tasks.classify.predict import predict_classes
 
-    results = []
-    for result in predict_classes(args.source, weights=args.weights, model=args.model, width=args.width,
-                                  imgsz=args.imgsz, topk=args.topk, device=args.device):
-        if args.json:
-            results.append(result)
-        else:
-            shown = ", ".join(f"{top['name']} {top['score']:.3f}" for top in result["top"])
-            print(f"{result['source']}: {shown}")
-    if args.json:
-        print(json.dumps(results, indent=2))
-    return 0
+    results = predict_classes(args.source, weights=args.weights, model=args.model, width=args.width,
+                              imgsz=args.imgsz, topk=args.topk, device=args.device)
+    return print_results(results, as_json=args.json, line=lambda result: f"{result['source']}: "
+                         + ", ".join(f"{top['name']} {top['score']:.3f}" for top in result["top"]))

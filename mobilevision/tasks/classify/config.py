@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mobilevision.tasks.engine.config import TrainConfig, option
+from mobilevision.tasks.engine.config import Recipe, TrainConfig, option
 
 
 @dataclass(frozen=True)
@@ -14,14 +14,6 @@ class ClassifyTrainConfig(TrainConfig):
     min_crop_area: float = option(0.08, "smallest image-area fraction of the training random resized crop "
                                   "(ImageNet references: 0.08)")
 
-
-@dataclass(frozen=True)
-class Recipe:
-    """A named set of defaults, with where its numbers come from."""
-
-    name: str
-    source: str
-    config: ClassifyTrainConfig
 
 
 RECIPES: dict[str, Recipe] = {

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from mobilevision.tasks.detect.config import RECIPES, DetectTrainConfig
-from mobilevision.tasks.engine.config import add_config_arguments
+from mobilevision.tasks.engine.commands import add_train_parser, on_every_rank, print_results
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -17,11 +17,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                                    "built-in dataset (its COCO view).")
     modes = detect.add_subparsers(dest="mode", required=True, metavar="MODE")
 
-    train = modes.add_parser("train", help="train a detector (torchrun-ready)", description=__doc__ + " Recipes: "
-                             + "; ".join(f"{r.name}: {r.source}" for r in RECIPES.values()))
-    add_config_arguments(train, DetectTrainConfig, recipes=RECIPES)
-    train.add_argument("--json", action="store_true", help="print the final metrics as JSON on stdout")
-    train.set_defaults(run=run_train)
+    add_train_parser(modes, config_class=DetectTrainConfig, recipes=RECIPES,
+                     help="train a detector (torchrun-ready)", description=__doc__, run=run_train)
 
     val = modes.add_parser("val", help="COCO mAP (and VOC07 / VOC12 mAP on VOC data) of a detector",
                            description="Evaluate a `detect train` checkpoint with pycocotools' COCOeval in "
@@ -63,17 +60,13 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_val(args: argparse.Namespace) -> int:
     from mobilevision.tasks.detect.val import validate_detector
-    from mobilevision.tasks.engine.distributed import init_distributed, shutdown
 
-    is_main = init_distributed(args.device).is_main
-    try:
-        metrics, run_dir = validate_detector(weights=args.weights, data=args.data, imgsz=args.imgsz, batch=args.batch,
-                                             device=args.device, workers=args.workers, split=args.split,
-                                             project=args.project, name=args.name, progress=not args.json)
-    finally:
-        shutdown()
-    if not is_main:
+    result = on_every_rank(args.device, lambda: validate_detector(
+        weights=args.weights, data=args.data, imgsz=args.imgsz, batch=args.batch, device=args.device,
+        workers=args.workers, split=args.split, project=args.project, name=args.name, progress=not args.json))
+    if result is None:
         return 0
+    metrics, run_dir = result
     if args.json:
         print(json.dumps(metrics))
     else:
@@ -85,14 +78,8 @@ def run_val(args: argparse.Namespace) -> int:
 def run_predict(args: argparse.Namespace) -> int:
     from mobilevision.tasks.detect.predict import predict_detections
 
-    results = []
-    for result in predict_detections(args.source, weights=args.weights, imgsz=args.imgsz, conf=args.conf,
-                                     device=args.device, project=args.project, name=args.name):
-        if args.json:
-            results.append(result)
-        else:
-            shown = ", ".join(f"{d['name']} {d['score']:.2f}" for d in result["detections"][:10]) or "no detections"
-            print(f"{result['source']}: {shown} -> {result['output']}")
-    if args.json:
-        print(json.dumps(results, indent=1))
-    return 0
+    results = predict_detections(args.source, weights=args.weights, imgsz=args.imgsz, conf=args.conf,
+                                 device=args.device, project=args.project, name=args.name)
+    return print_results(results, as_json=args.json, line=lambda result: f"{result['source']}: "
+                         + (", ".join(f"{d['name']} {d['score']:.2f}" for d in result["detections"][:10])
+                            or "no detections") + f" -> {result['output']}")

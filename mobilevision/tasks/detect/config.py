@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from mobilevision.heads.anchors import ANCHOR_LAYOUTS
 from mobilevision.tasks.detect.loss import CLASS_LOSSES
-from mobilevision.tasks.engine.config import TrainConfig, option
+from mobilevision.tasks.engine.config import Recipe, TrainConfig, option
 
 
 @dataclass(frozen=True)
@@ -22,14 +22,6 @@ class DetectTrainConfig(TrainConfig):
     class_loss: str = option("cross_entropy", "softmax cross-entropy with 3:1 hard negatives (SSD) or sigmoid focal "
                              "loss on every anchor (RetinaNet)", CLASS_LOSSES)
 
-
-@dataclass(frozen=True)
-class Recipe:
-    """A named set of defaults, with where its numbers come from."""
-
-    name: str
-    source: str
-    config: DetectTrainConfig
 
 
 RECIPES: dict[str, Recipe] = {

@@ -57,6 +57,15 @@ class TrainConfig:
     recipe: str | None = option(None, "named recipe that sets the defaults of the other options")
 
 
+
+@dataclass(frozen=True)
+class Recipe:
+    """A named set of defaults (`--recipe`), with where its numbers come from."""
+
+    name: str
+    source: str
+    config: TrainConfig
+
 def add_config_arguments(parser: argparse.ArgumentParser, config_class: type[TrainConfig], *,
                          recipes: dict | None = None) -> None:
     """One flag per field of `config_class`; unset flags are absent from the parsed namespace."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from mobilevision.tasks.engine.config import add_config_arguments
+from mobilevision.tasks.engine.commands import add_train_parser, on_every_rank, print_results
 from mobilevision.tasks.segment.config import RECIPES, SegmentTrainConfig
 
 
@@ -15,11 +15,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                                     "255 = ignore), COCO (masks rasterised to classes) or the built-in dataset.")
     modes = segment.add_subparsers(dest="mode", required=True, metavar="MODE")
 
-    train = modes.add_parser("train", help="train a segmenter (torchrun-ready)", description=__doc__ + " Recipes: "
-                             + "; ".join(f"{r.name}: {r.source}" for r in RECIPES.values()))
-    add_config_arguments(train, SegmentTrainConfig, recipes=RECIPES)
-    train.add_argument("--json", action="store_true", help="print the final metrics as JSON on stdout")
-    train.set_defaults(run=run_train)
+    add_train_parser(modes, config_class=SegmentTrainConfig, recipes=RECIPES,
+                     help="train a segmenter (torchrun-ready)", description=__doc__, run=run_train)
 
     val = modes.add_parser("val", help="mIoU, per-class IoU and pixel accuracy on a dataset split")
     _add_weights_arguments(val)
@@ -61,18 +58,13 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_val(args: argparse.Namespace) -> int:
-    from mobilevision.tasks.engine.distributed import init_distributed, shutdown
     from mobilevision.tasks.segment.val import validate_segmenter
 
-    is_main = init_distributed(args.device).is_main
-    try:
-        metrics = validate_segmenter(weights=args.weights, data=args.data, imgsz=args.imgsz, batch=args.batch,
-                                     device=args.device, workers=args.workers, split=args.split,
-                                     multiscale=args.multiscale, runtime=args.runtime, project=args.project,
-                                     name=args.name, progress=not args.json)
-    finally:
-        shutdown()
-    if not is_main:
+    metrics = on_every_rank(args.device, lambda: validate_segmenter(
+        weights=args.weights, data=args.data, imgsz=args.imgsz, batch=args.batch, device=args.device,
+        workers=args.workers, split=args.split, multiscale=args.multiscale, runtime=args.runtime,
+        project=args.project, name=args.name, progress=not args.json))
+    if metrics is None:
         return 0
     if args.json:
         print(json.dumps(metrics))
@@ -91,14 +83,8 @@ def _shown(value: float | None) -> str:
 def run_predict(args: argparse.Namespace) -> int:
     from mobilevision.tasks.segment.predict import predict_masks
 
-    results = []
-    for result in predict_masks(args.source, weights=args.weights, imgsz=args.imgsz, device=args.device,
-                                runtime=args.runtime, project=args.project, name=args.name):
-        if args.json:
-            results.append(result)
-        else:
-            classes = ", ".join(f"{name} {fraction:.1%}" for name, fraction in result["classes"].items())
-            print(f"{result['source']}: {classes} -> {result['overlay']}")
-    if args.json:
-        print(json.dumps(results, indent=2))
-    return 0
+    results = predict_masks(args.source, weights=args.weights, imgsz=args.imgsz, device=args.device,
+                            runtime=args.runtime, project=args.project, name=args.name)
+    return print_results(results, as_json=args.json, line=lambda result: f"{result['source']}: "
+                         + ", ".join(f"{name} {fraction:.1%}" for name, fraction in result["classes"].items())
+                         + f" -> {result['overlay']}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mobilevision.tasks.engine.config import TrainConfig, option
+from mobilevision.tasks.engine.config import Recipe, TrainConfig, option
 
 
 @dataclass(frozen=True)
@@ -24,14 +24,6 @@ class SegmentTrainConfig(TrainConfig):
     weights_backbone: str | None = option(None, "initial backbone weights of a classifier, e.g. "
                                           "torchvision:IMAGENET1K_V2 or a classify checkpoint")
 
-
-@dataclass(frozen=True)
-class Recipe:
-    """A named set of defaults, with where its numbers come from."""
-
-    name: str
-    source: str
-    config: SegmentTrainConfig
 
 
 RECIPES: dict[str, Recipe] = {
