@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import csv
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,13 +21,11 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
-sys.path.insert(0, str(Path(__file__).parent))
-from _tensor_samples import random_samples  # noqa: E402
 
-from mobilevision.datasets.collate import classification_collate  # noqa: E402
-from mobilevision.tasks.classify.evaluator import ClassificationEvaluator  # noqa: E402
-from mobilevision.tasks.engine import ModelSpec, TrainConfig, fit  # noqa: E402
-from mobilevision.tasks.registry import build_model  # noqa: E402
+from mobilevision.datasets.collate import classification_collate 
+from mobilevision.tasks.classify.evaluator import ClassificationEvaluator 
+from mobilevision.tasks.engine import ModelSpec, TrainConfig, fit 
+from mobilevision.tasks.registry import build_model 
 
 CLASSES = 7
 
@@ -43,8 +40,8 @@ def plain_loop(samples, *, width: float, batch: int, steps: int, channels_last: 
     started = time.perf_counter()
     for step in range(steps):
         index = torch.arange(step * batch, (step + 1) * batch) % len(samples)
-        images = samples.images[index].contiguous(memory_format=memory_format)
-        loss = F.cross_entropy(model(images), samples.labels[index])
+        images = samples.tensors[0][index].contiguous(memory_format=memory_format)
+        loss = F.cross_entropy(model(images), samples.tensors[1][index])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -77,7 +74,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=40, help="training steps per measurement (default: 40)")
     parser.add_argument("--rounds", type=int, default=3, help="measurements of each loop (default: 3)")
     args = parser.parse_args()
-    samples = random_samples(count=args.steps * args.batch, imgsz=args.imgsz, classes=CLASSES)
+    generator = torch.Generator().manual_seed(0)
+    count = args.steps * args.batch
+    samples = torch.utils.data.TensorDataset(torch.randn(count, 3, args.imgsz, args.imgsz, generator=generator),
+                                             torch.randint(0, CLASSES, (count,), generator=generator))
     rates: dict[str, list[float]] = {"engine (channels_last)": [], "plain torchvision NCHW": [],
                                      "plain torchvision channels_last": []}
     for _ in range(args.rounds):

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 from torch import nn
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, TensorDataset
 
 from mobilevision.datasets.collate import classification_collate
 from mobilevision.tasks.classify.evaluator import ClassificationEvaluator
@@ -18,19 +18,6 @@ from mobilevision.tasks.engine.sampling import ResumableDistributedSampler, Shar
 from mobilevision.tasks.registry import build_model
 
 CLASSES = ["a", "b", "c", "d"]
-
-
-class TensorSamples(Dataset):
-    """(image (3, H, W), label) pairs held in memory, no augmentation."""
-
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor) -> None:
-        self.images, self.labels = images, labels
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, index: int):
-        return self.images[index], int(self.labels[index])
 
 
 def _run(model: nn.Module, data: Dataset, tmp_path, **options) -> dict[str, float]:
@@ -43,9 +30,9 @@ def _run(model: nn.Module, data: Dataset, tmp_path, **options) -> dict[str, floa
                make_evaluator=lambda: ClassificationEvaluator(CLASSES), config=config, run_dir=tmp_path)
 
 
-def _batch() -> TensorSamples:
+def _batch() -> TensorDataset:
     generator = torch.Generator().manual_seed(0)
-    return TensorSamples(torch.randn(8, 3, 32, 32, generator=generator), torch.tensor([0, 1, 2, 3, 0, 1, 2, 3]))
+    return TensorDataset(torch.randn(8, 3, 32, 32, generator=generator), torch.tensor([0, 1, 2, 3, 0, 1, 2, 3]))
 
 
 def test_engine_overfits_one_batch(tmp_path):
@@ -59,8 +46,8 @@ def test_engine_overfits_one_batch(tmp_path):
     assert first_loss > 1.0 and last_loss < 0.05
     # Accuracy on that batch with its own BatchNorm statistics (the running ones lag a 15-step run).
     with torch.no_grad():
-        predicted = model.train().raw_outputs(batch.images.contiguous(memory_format=torch.channels_last)).argmax(1)
-    assert torch.equal(predicted, batch.labels)
+        predicted = model.train().raw_outputs(batch.tensors[0].contiguous(memory_format=torch.channels_last)).argmax(1)
+    assert torch.equal(predicted, batch.tensors[1])
 
 
 class DivergesAtStep(nn.Module):
@@ -83,7 +70,7 @@ class DivergesAtStep(nn.Module):
 
 
 def test_engine_stops_on_nan_loss_and_keeps_last_good_checkpoint(tmp_path):
-    data = TensorSamples(torch.randn(16, 3, 32, 32), torch.arange(16) % 4)  # 2 steps per epoch
+    data = TensorDataset(torch.randn(16, 3, 32, 32), torch.arange(16) % 4)  # 2 steps per epoch
     with pytest.raises(TrainingDiverged) as error:
         _run(DivergesAtStep(5), data, tmp_path, epochs=5, save_period_steps=1)
     message = str(error.value)
