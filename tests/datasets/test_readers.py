@@ -20,11 +20,12 @@ def _scene(file: str):
     return render_scene(seed=SEED, index=int(Path(file).stem), size=SIZE)
 
 
-def _assert_image_close(image, scene):
-    # JPEG is lossy; the decoded image must still be this scene's, in RGB order, scaled to [0, 1].
-    assert image.shape == (3, SIZE, SIZE)
-    difference = np.abs(image.permute(1, 2, 0).numpy() * 255 - scene.image.astype(np.float32))
-    assert difference.mean() < 6
+def _assert_image_close(image, expected):
+    # JPEG is lossy (most on small, noisy crops: up to ~6 grey levels on average); another image, or
+    # this one in BGR order, is tens of levels off. The decoded image is in RGB, scaled to [0, 1].
+    assert image.shape == (3, *expected.shape[:2])
+    difference = np.abs(image.permute(1, 2, 0).numpy() * 255 - expected.astype(np.float32))
+    assert difference.mean() < 10
 
 
 @pytest.mark.parametrize("view", ["coco", "voc"])
@@ -39,7 +40,7 @@ def test_detection_boxes_and_labels_round_trip(synth_root, view, split):
     image_ids = set()
     for image, target in (dataset[i] for i in range(len(dataset))):
         scene = _scene(target["file"])
-        _assert_image_close(image, scene)
+        _assert_image_close(image, scene.image)
         expected = np.array([inst.box for inst in scene.instances], dtype=np.float32).reshape(-1, 4)
         np.testing.assert_array_equal(target["boxes"].numpy(), expected)
         assert target["labels"].tolist() == [inst.label for inst in scene.instances]
@@ -61,19 +62,19 @@ def test_segmentation_masks_round_trip(synth_root, view):
     for index in range(len(dataset)):
         image, mask = dataset[index]
         scene = _scene(dataset.files[index])
-        _assert_image_close(image, scene)
+        _assert_image_close(image, scene.image)
         assert mask.dtype.is_floating_point is False and str(mask.dtype) == "torch.int64"
         np.testing.assert_array_equal(mask.numpy(), scene.class_map())
 
 
-def test_folder_labels_are_the_largest_objects_class(synth_root):
+def test_folder_images_are_the_largest_objects_view_and_class(synth_root):
     dataset = build_dataset(synth_root, task="classify", split="train")
     assert dataset.class_names == ["background", *CLASS_NAMES]
     assert len(dataset) > 0
     for index, (file, _) in enumerate(dataset.samples):
         image, label = dataset[index]
         scene = _scene(file)
-        _assert_image_close(image, scene)
+        _assert_image_close(image, scene.object_view())
         assert label == scene.image_label()
 
 

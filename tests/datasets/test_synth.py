@@ -10,7 +10,7 @@ import numpy as np
 from pycocotools.coco import COCO
 
 from mobilevision.datasets.synth.generate import generate_dataset, split_of
-from mobilevision.datasets.synth.scene import MIN_SIZE, render_scene
+from mobilevision.datasets.synth.scene import MIN_SIZE_FRACTION, render_scene
 from mobilevision.datasets.synth.shapes import CLASS_NAMES
 
 from .conftest import IMAGES, SEED, SIZE
@@ -50,7 +50,7 @@ def test_scenes_vary_in_count_size_class_and_colour():
     assert 0 in counts and max(counts) >= 5
     instances = [inst for s in scenes for inst in s.instances]
     sides = np.array([max(inst.box[2] - inst.box[0], inst.box[3] - inst.box[1]) for inst in instances])
-    assert sides.min() <= 2 * MIN_SIZE and sides.max() >= 0.4 * 320
+    assert sides.min() <= 2 * MIN_SIZE_FRACTION * 320 and sides.max() >= 0.4 * 320
     assert {inst.label for inst in instances} == set(range(1, len(CLASS_NAMES) + 1))
     # Colour is not a class cue: each class's mean colours spread over most of the cube.
     image_of = {id(inst): s.image for s in scenes for inst in s.instances}
@@ -100,6 +100,24 @@ def test_colour_thresholds_and_the_largest_blob_do_not_solve_it():
         target[largest[1]:largest[3], largest[0]:largest[2]] = True
         hits.append(_iou(blob, target) >= 0.5)
     assert np.mean(hits) < 0.2, np.mean(hits)
+
+
+def test_object_view_frames_the_largest_object():
+    for index in range(40):
+        scene = render_scene(seed=SEED, index=index, size=160)
+        view = scene.object_view()
+        assert view.shape[0] == view.shape[1] and 40 <= view.shape[0] <= 160
+        if not scene.instances:
+            np.testing.assert_array_equal(view, scene.image[40:120, 40:120])
+            continue
+        largest = max(scene.instances, key=lambda inst: inst.mask.sum())
+        # The view is a window of the scene image that holds the whole of the largest object's box.
+        hits = cv2.matchTemplate(scene.image, view, cv2.TM_SQDIFF)
+        y0, x0 = np.unravel_index(np.argmin(hits), hits.shape)
+        np.testing.assert_array_equal(scene.image[y0:y0 + len(view), x0:x0 + len(view)], view)
+        x1, y1, x2, y2 = largest.box
+        assert x0 <= x1 and y0 <= y1 and x2 <= x0 + len(view) and y2 <= y0 + len(view)
+        assert len(view) >= min(160, max(x2 - x1, y2 - y1))
 
 
 def test_visible_masks_are_disjoint_and_painted():

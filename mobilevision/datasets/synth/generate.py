@@ -6,10 +6,11 @@ Layout under `out`:
     coco/annotations/instances_{train,val}.json, coco/{train,val}/NNNNNN.jpg
     voc/JPEGImages/NNNNNN.jpg, voc/Annotations/NNNNNN.xml, voc/SegmentationClass/NNNNNN.png,
     voc/ImageSets/{Main,Segmentation}/{train,val}.txt
-    folders/{train,val}/<class>/NNNNNN.jpg   class of the largest object; "background" if none
+    folders/{train,val}/<class>/NNNNNN.jpg   a square crop around the largest object, filed under its
+                                         class; the central half of an empty scene under "background"
 
-The three views' JPEGs are hard links to one file where the filesystem allows (edit a copy
-and all views change). Scene i is drawn from the generator seeded with (seed, i), so worker processes render any subset
+The COCO and VOC views' JPEGs are hard links to one file where the filesystem allows (edit a copy
+and both views change). Scene i is drawn from the generator seeded with (seed, i), so worker processes render any subset
 in any order and the files are byte-identical for the same arguments.
 """
 
@@ -119,16 +120,15 @@ def _write_scene(job: _Job) -> tuple[dict, list[dict]]:
     folder_class = CLASS_NAMES[label - 1] if label else BACKGROUND
     first = job.out / "coco" / job.split / f"{stem}.jpg"
     first.write_bytes(jpeg)
-    for path in (job.out / "voc/JPEGImages" / f"{stem}.jpg",
-                 job.out / "folders" / job.split / folder_class / f"{stem}.jpg"):
-        _link_or_write(first, path, jpeg)
+    _link_or_write(first, job.out / "voc/JPEGImages" / f"{stem}.jpg", jpeg)
+    (job.out / "folders" / job.split / folder_class / f"{stem}.jpg").write_bytes(encode_jpeg(scene.object_view()))
     (job.out / "voc/Annotations" / f"{stem}.xml").write_text(voc_xml(scene, file_name=f"{stem}.jpg"))
     (job.out / "voc/SegmentationClass" / f"{stem}.png").write_bytes(encode_label_png(scene.class_map()))
     return coco_records(scene, image_id=job.index + 1, file_name=f"{stem}.jpg")
 
 
 def _link_or_write(source: Path, path: Path, data: bytes) -> None:
-    """Hard-link the views' copies of one JPEG (a third of the disk writes, the generator's
+    """Hard-link the two views' copies of one JPEG (half of the scene-image writes, the generator's
     bottleneck on slow disks); write a copy where the filesystem has no hard links."""
     path.unlink(missing_ok=True)
     try:

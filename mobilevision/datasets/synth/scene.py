@@ -5,6 +5,10 @@ whichever process renders it and in whatever order. What makes it need a trained
 object colours are random and independent of the class, the background is a colour gradient with
 texture, noise and distractors (lines, irregular blobs of random colour) that are not objects,
 objects overlap and get cut by the image border, and about one image in ten holds no object.
+
+It is sized to be learnt from scratch in minutes on a laptop CPU (the quick recipes' goal): objects
+are at least a tenth of the image side (COCO still calls most of the smallest ones "small"), at
+most five per image, and distractor blobs stay smaller than the largest objects.
 """
 
 from __future__ import annotations
@@ -17,9 +21,12 @@ import numpy as np
 from mobilevision.datasets.synth.shapes import CLASS_NAMES, draw_shape
 
 EMPTY_IMAGE_FRACTION = 0.1
-MAX_OBJECTS = 6
-MIN_SIZE = 15  # smallest object diameter in pixels
+MAX_OBJECTS = 5
+MIN_SIZE_FRACTION = 0.1  # smallest object diameter as a fraction of the image side
 MAX_SIZE_FRACTION = 0.6  # largest object diameter as a fraction of the image side
+MAX_BLOB_FRACTION = 0.3  # largest distractor blob diameter as a fraction of the image side
+OBJECT_VIEW_MARGIN = 1.5  # the object view's side over the labelled object's longer box side
+OBJECT_VIEW_MIN_FRACTION = 0.25  # smallest object view side as a fraction of the image side
 MIN_VISIBLE_FRACTION = 0.5  # occlusion and the border may hide at most half of any object
 PLACEMENT_TRIES = 10
 
@@ -48,6 +55,24 @@ class Scene:
         if not self.instances:
             return 0
         return max(self.instances, key=lambda instance: int(instance.mask.sum())).label
+
+    def object_view(self) -> np.ndarray:
+        """(S, S, 3) uint8: the classification view, a square crop centred on the largest object
+        (ImageNet-like: the labelled object fills much of the frame, neighbours may show at the edge).
+
+        S is OBJECT_VIEW_MARGIN times the object's longer box side (at least a quarter of the image
+        side, at most all of it); the window is shifted to stay inside the image. An empty scene's
+        view is its central half.
+        """
+        size = self.image.shape[0]
+        if not self.instances:
+            start = size // 4
+            return self.image[start:start + size // 2, start:start + size // 2].copy()
+        box = max(self.instances, key=lambda instance: int(instance.mask.sum())).box
+        side = int(min(size, max(OBJECT_VIEW_MARGIN * max(box[2] - box[0], box[3] - box[1]),
+                                 OBJECT_VIEW_MIN_FRACTION * size)))
+        x0, y0 = (int(np.clip(round((box[k] + box[k + 2] - side) / 2), 0, size - side)) for k in (0, 1))
+        return self.image[y0:y0 + side, x0:x0 + side].copy()
 
 
 def render_scene(*, seed: int, index: int, size: int) -> Scene:
@@ -98,15 +123,15 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
 def _draw_distractors(image: np.ndarray, rng: np.random.Generator) -> None:
     """Lines and irregular blobs of random colour, drawn under the objects; they are not objects."""
     size = image.shape[0]
-    for _ in range(int(rng.integers(1, 7))):
+    for _ in range(int(rng.integers(1, 5))):
         start, end = rng.integers(-size // 4, size + size // 4, size=(2, 2))
         cv2.line(image, tuple(int(v) for v in start), tuple(int(v) for v in end), _colour(rng),
                  thickness=int(rng.integers(1, 5)), lineType=cv2.LINE_AA)
-    for _ in range(int(rng.integers(1, 6))):
+    for _ in range(int(rng.integers(0, 4))):
         # A blob: a polygon with random radii at random angles, so it never has a shape's symmetry.
         vertices = int(rng.integers(6, 12))
         angles = np.sort(rng.uniform(0, 2 * np.pi, vertices))
-        radii = rng.uniform(0.2, 1.0, vertices) * rng.uniform(MIN_SIZE, MAX_SIZE_FRACTION * size) / 2
+        radii = rng.uniform(0.2, 1.0, vertices) * rng.uniform(MIN_SIZE_FRACTION, MAX_BLOB_FRACTION) * size / 2
         center = rng.uniform(0, size, 2)
         polygon = np.stack([center[0] + radii * np.cos(angles), center[1] + radii * np.sin(angles)], axis=1)
         cv2.fillPoly(image, [np.round(polygon).astype(np.int32)], _colour(rng), lineType=cv2.LINE_AA)
@@ -121,7 +146,7 @@ def _place_object(rng: np.random.Generator, size: int, instances: list[Instance]
     """
     for _ in range(PLACEMENT_TRIES):
         label = int(rng.integers(1, len(CLASS_NAMES) + 1))
-        diameter = float(np.exp(rng.uniform(np.log(MIN_SIZE), np.log(MAX_SIZE_FRACTION * size))))
+        diameter = size * float(np.exp(rng.uniform(np.log(MIN_SIZE_FRACTION), np.log(MAX_SIZE_FRACTION))))
         center = tuple(rng.uniform(-diameter / 4, size + diameter / 4, 2))
         canvas = np.zeros((size, size), dtype=np.uint8)
         draw_shape(canvas, name=CLASS_NAMES[label - 1], center=center, diameter=diameter,
