@@ -7,7 +7,7 @@ num_classes = ours) trained with torchvision's own loss in a plain loop.
 
 Both arms read the same training split through the datasets package's SSD augmentation (ours at its
 recipe size and [-1, 1] scaling, torchvision's at 320 in [0, 1], which it normalises itself), use
-SGD with a warm-up and a cosine schedule over the time budget (lr as a function of the arm's own
+the quick recipe's optimizer with a warm-up and a cosine schedule over the time budget (lr as a function of the arm's own
 elapsed time), and are evaluated on the same val images by our COCO evaluator. The machine is
 shared: the arms take turns step by step and each clock counts only its own steps (loading
 included), so a load change hits both alike. Prints one JSON line per arm.
@@ -38,7 +38,7 @@ TORCHVISION_SIZE = 320
 class Arm:
     """One model's training state: loader, optimizer, clock; `step()` runs one batch."""
 
-    def __init__(self, name: str, model, *, data: str, size: int, mean, std, batch: int, lr: float, nesterov: bool,
+    def __init__(self, name: str, model, *, data: str, size: int, mean, std, batch: int, lr: float, recipe,
                  memory_format, seconds: float, warmup_seconds: float, workers: int, seed: int) -> None:
         self.name, self.model, self.size, self.memory_format = name, model, size, memory_format
         self.transform = {"size": size, "mean": mean, "std": std}
@@ -47,7 +47,8 @@ class Arm:
                                  collate_fn=detection_collate, persistent_workers=workers > 0,
                                  generator=torch.Generator().manual_seed(seed))
         self.batches = iter(self.loader)
-        self.optimizer = build_optimizer(model, name="sgd", lr=lr, momentum=0.9, nesterov=nesterov, weight_decay=4e-5)
+        self.optimizer = build_optimizer(model, name=recipe.optimizer, lr=lr, momentum=recipe.momentum,
+                                         nesterov=recipe.nesterov, weight_decay=recipe.weight_decay)
         self.lr, self.seconds, self.warmup_seconds = lr, seconds, warmup_seconds
         self.elapsed, self.images, self.steps = 0.0, 0, 0
         model.to(memory_format=memory_format).train()
@@ -105,25 +106,33 @@ def main() -> None:
     parser.add_argument("--tv-lr", type=float, default=None, help="torchvision's peak lr (default: ours)")
     parser.add_argument("--workers", type=int, default=1, help="loader processes per arm")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--arms", nargs="+", choices=("ours", "torchvision"), default=["ours", "torchvision"],
+                        help="train only these arms (one arm alone: compare with the other's run on an idle machine, "
+                        "e.g. ours through `benchmarks/quick_recipe.py --task detect`)")
     args = parser.parse_args()
 
     recipe = RECIPES["quick"].config
     class_names = list(build_dataset(args.data, task="detect", split="val").class_names)
     warmup = 0.05 * args.seconds
-    torch.manual_seed(args.seed)
-    ours = Arm("ours_ssdlite_mobilenet_v2", build_model(recipe.model, width=recipe.width, imgsz=recipe.imgsz,
-                                                       num_classes=len(class_names) + 1),
-               data=args.data, size=recipe.imgsz, mean=SSDLite.mean, std=SSDLite.std, batch=args.batch,
-               lr=recipe.lr, nesterov=recipe.nesterov, memory_format=torch.channels_last, seconds=args.seconds,
-               warmup_seconds=warmup, workers=args.workers, seed=args.seed)
-    torch.manual_seed(args.seed)
-    tv_model = torchvision.models.detection.ssdlite320_mobilenet_v3_large(
-        weights=None, weights_backbone=None, num_classes=len(class_names) + 1)
-    theirs = TorchvisionArm("torchvision_ssdlite320_mobilenet_v3_large", tv_model, data=args.data,
-                            size=TORCHVISION_SIZE, mean=(0, 0, 0), std=(1, 1, 1), batch=args.batch,
-                            lr=args.tv_lr or recipe.lr, nesterov=False, memory_format=torch.contiguous_format,
-                            seconds=args.seconds, warmup_seconds=warmup, workers=args.workers, seed=args.seed)
-    arms = [ours, theirs]
+
+    def build_ours() -> Arm:
+        torch.manual_seed(args.seed)
+        model = build_model(recipe.model, width=recipe.width, imgsz=recipe.imgsz, num_classes=len(class_names) + 1)
+        return Arm("ours_ssdlite_mobilenet_v2", model, data=args.data, size=recipe.imgsz, mean=SSDLite.mean,
+                   std=SSDLite.std, batch=args.batch, lr=recipe.lr, recipe=recipe,
+                   memory_format=torch.channels_last, seconds=args.seconds, warmup_seconds=warmup,
+                   workers=args.workers, seed=args.seed)
+
+    def build_torchvision() -> Arm:
+        torch.manual_seed(args.seed)
+        model = torchvision.models.detection.ssdlite320_mobilenet_v3_large(
+            weights=None, weights_backbone=None, num_classes=len(class_names) + 1)
+        return TorchvisionArm("torchvision_ssdlite320_mobilenet_v3_large", model, data=args.data,
+                              size=TORCHVISION_SIZE, mean=(0, 0, 0), std=(1, 1, 1), batch=args.batch,
+                              lr=args.tv_lr or recipe.lr, recipe=recipe, memory_format=torch.contiguous_format,
+                              seconds=args.seconds, warmup_seconds=warmup, workers=args.workers, seed=args.seed)
+
+    arms = [{"ours": build_ours, "torchvision": build_torchvision}[key]() for key in args.arms]
     started = time.perf_counter()
     while any(arm.elapsed < args.seconds for arm in arms):
         for arm in arms:

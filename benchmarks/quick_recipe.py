@@ -1,12 +1,14 @@
-"""The quick recipe on the built-in dataset: top-1 on its val split and the wall time it took.
+"""A task's `quick` recipe on the built-in dataset, through the command line users run, against its goal.
 
-    .venv/bin/python benchmarks/quick_recipe.py [--data DIR] [--out /tmp/quick] [-- extra train flags]
+    .venv/bin/python benchmarks/quick_recipe.py --task classify|detect|segment [--data DIR] [-- train flags]
 
-Without --data it first writes the default built-in dataset (`mobilevision data synth`, 1000 images
-of 320 px, seed 0; 800 train / 200 val). Then it runs `mobilevision classify train --recipe quick`
-(the real command line) and prints, per epoch, top-1 and the time since the start, the time at which
-top-1 first reached 95%, and the CPU seconds the run used: on a shared machine the CPU time divided
-by the core count says how long the run would take with the machine to itself.
+Without --data it first writes the task's default built-in dataset (`mobilevision data synth --seed 0`
+with --images of 320 px; 80% train, 20% val). Then it runs `mobilevision <task> train --recipe quick`
+and prints each epoch's metrics with the training seconds so far, the first epoch that met the goal
+(classify: top-1 >= 0.95 within 10 minutes; detect: COCO mAP >= 0.50 and mAP50 >= 0.85 within 15;
+segment: mIoU >= 0.80 within 15, issues #4-#6), the wall-clock minutes of the whole run (per-epoch
+validation included) and the CPU minutes: on a shared machine the CPU time divided by the core
+count says how long the run would take with the machine to itself. The last line is JSON.
 """
 
 from __future__ import annotations
@@ -21,36 +23,56 @@ import sys
 import time
 from pathlib import Path
 
+GOALS = {  # task -> (metric thresholds, minutes)
+    "classify": ({"top1": 0.95}, 10),
+    "detect": ({"mAP": 0.50, "mAP50": 0.85}, 15),
+    "segment": ({"miou": 0.80}, 15),
+}
+DEFAULT_IMAGES = {"classify": 5000, "detect": 2000, "segment": 2000}
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", choices=sorted(GOALS), required=True)
     parser.add_argument("--data", type=Path, default=None, help="an existing built-in dataset (default: generate one)")
+    parser.add_argument("--images", type=int, default=None, help="images to generate (default: per task)")
     parser.add_argument("--out", type=Path, default=Path("/tmp/mobilevision-quick"), help="work folder")
-    parser.add_argument("extra", nargs="*", help="more `classify train` flags, after --")
+    parser.add_argument("extra", nargs="*", help="more `<task> train` flags, after --")
     args = parser.parse_args()
     cli = [sys.executable, "-m", "mobilevision.cli"]
     data = args.data
     if data is None:
-        data = args.out / "synth"
+        images = args.images or DEFAULT_IMAGES[args.task]
+        data = args.out / f"synth{images}"
         if not data.exists():
-            subprocess.run([*cli, "data", "synth", "--out", str(data), "--images", "1000", "--seed", "0"], check=True)
+            subprocess.run([*cli, "data", "synth", "--out", str(data), "--images", str(images), "--seed", "0"],
+                           check=True)
     started = time.monotonic()
-    subprocess.run([*cli, "classify", "train", "--recipe", "quick", "--data", str(data), "--project", str(args.out),
+    subprocess.run([*cli, args.task, "train", "--recipe", "quick", "--data", str(data), "--project", str(args.out),
                     "--name", "quick", "--exist-ok", *args.extra], check=True)
     wall = time.monotonic() - started
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    with open(args.out / "classify" / "quick" / "results.csv", newline="") as file:
+    with open(args.out / args.task / "quick" / "results.csv", newline="") as file:
         rows = list(csv.DictReader(file))
-    elapsed, reached = 0.0, None
+
+    goal, minutes = GOALS[args.task]
+    train_seconds, reached = 0.0, None
     for row in rows:
-        elapsed += float(row["time"])
-        if reached is None and float(row["top1"]) >= 0.95:
-            reached = int(row["epoch"])
-        print(f"epoch {row['epoch']:>3}  top1 {float(row['top1']):.4f}  train img/s {float(row['images_per_s']):6.1f}")
-    summary = {"final_top1": float(rows[-1]["top1"]), "best_top1": max(float(r["top1"]) for r in rows),
-               "first_epoch_at_95": reached, "epochs": len(rows), "wall_minutes": round(wall / 60, 2),
+        train_seconds += float(row["time"])
+        met = all(float(row[name]) >= threshold for name, threshold in goal.items())
+        if met and reached is None:
+            reached = {"epoch": int(row["epoch"]), "train_minutes": round(train_seconds / 60, 2)}
+        values = "  ".join(f"{name} {float(row[name]):.4f}" for name in goal)
+        print(f"epoch {row['epoch']:>3}  {values}  train min {train_seconds / 60:5.2f}  "
+              f"img/s {float(row['images_per_s']):6.1f}{'  <- goal met' if met else ''}")
+    final = {name: float(rows[-1][name]) for name in goal}
+    summary = {"task": args.task, "goal": goal, "budget_minutes": minutes, "final": final,
+               "best": {name: max(float(row[name]) for row in rows) for name in goal},
+               "first_met": reached, "epochs": len(rows), "train_minutes": round(train_seconds / 60, 2),
+               "wall_minutes": round(wall / 60, 2),
                "cpu_minutes": round((usage.ru_utime + usage.ru_stime) / 60, 2), "cores": os.cpu_count(),
-               "load_average_1min_at_end": os.getloadavg()[0]}
+               "goal_met_at_end_within_budget": all(final[n] >= t for n, t in goal.items()) and wall <= 60 * minutes,
+               "load_average_1min_at_end": round(os.getloadavg()[0], 2)}
     print(json.dumps(summary))
 
 

@@ -136,6 +136,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--arms", nargs="+", choices=("ours", "lraspp"), default=["ours", "lraspp"],
+                        help="train only these models (one alone: compare with the other's run on an idle machine, "
+                        "e.g. ours through `benchmarks/quick_recipe.py --task segment`)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -152,18 +155,26 @@ def main() -> None:
                                            persistent_workers=args.workers > 0,
                                            generator=torch.Generator().manual_seed(seed))
 
-    ours = build_model(recipe.model, width=args.width, num_classes=classes, head=recipe.head,
-                       output_stride=recipe.output_stride, decoder=args.decoder).to(memory_format=torch.channels_last)
-    lraspp = torchvision.models.segmentation.lraspp_mobilenet_v3_large(
-        weights=None, weights_backbone=None, num_classes=classes).to(memory_format=torch.channels_last)
-    contestants = [
-        Contestant("ours", ours, build_optimizer(ours, name="sgd", lr=args.lr, momentum=recipe.momentum,
-                                                 nesterov=recipe.nesterov, weight_decay=recipe.weight_decay),
-                   ours_loss, lr=args.lr, seconds=args.seconds, loader=loader(args.seed)),
-        Contestant("lraspp", lraspp, torch.optim.SGD(lraspp.parameters(), lr=args.lraspp_lr, momentum=0.9,
-                                                     weight_decay=args.lraspp_wd),
-                   lraspp_loss, lr=args.lraspp_lr, seconds=args.seconds, loader=loader(args.seed)),
-    ]
+    def build_ours() -> Contestant:
+        model = build_model(recipe.model, width=args.width, num_classes=classes, head=recipe.head,
+                            output_stride=recipe.output_stride, decoder=args.decoder).to(memory_format=torch.channels_last)
+        optimizer = build_optimizer(model, name="sgd", lr=args.lr, momentum=recipe.momentum, nesterov=recipe.nesterov,
+                                    weight_decay=recipe.weight_decay)
+        return Contestant("ours", model, optimizer, ours_loss, lr=args.lr, seconds=args.seconds,
+                          loader=loader(args.seed))
+
+    def build_lraspp() -> Contestant:
+        model = torchvision.models.segmentation.lraspp_mobilenet_v3_large(
+            weights=None, weights_backbone=None, num_classes=classes).to(memory_format=torch.channels_last)
+        optimizer = torch.optim.SGD(model.parameters(), lr=args.lraspp_lr, momentum=0.9, weight_decay=args.lraspp_wd)
+        return Contestant("lraspp", model, optimizer, lraspp_loss, lr=args.lraspp_lr, seconds=args.seconds,
+                          loader=loader(args.seed))
+
+    builders = {"ours": build_ours, "lraspp": build_lraspp}
+    contestants = []
+    for key in args.arms:
+        torch.manual_seed(args.seed)
+        contestants.append(builders[key]())
     print(f"{len(train_set)} train / {len(val_set)} val images, {classes} classes, {args.seconds:.0f} s each at "
           f"{args.imgsz} px, batch {args.batch}, slices of {args.slice:.0f} s", flush=True)
     while any(c.elapsed < c.seconds for c in contestants):

@@ -22,10 +22,10 @@ import torch.nn.functional as F
 import torchvision
 
 
-from mobilevision.datasets.collate import classification_collate 
-from mobilevision.tasks.classify.evaluator import ClassificationEvaluator 
-from mobilevision.tasks.engine import ModelSpec, TrainConfig, fit 
-from mobilevision.tasks.registry import build_model 
+from mobilevision.datasets.collate import classification_collate
+from mobilevision.tasks.classify.evaluator import ClassificationEvaluator
+from mobilevision.tasks.engine import ModelSpec, TrainConfig, fit
+from mobilevision.tasks.registry import build_model
 
 CLASSES = 7
 

@@ -166,13 +166,15 @@ def segmentation_transforms(
 
 
 def classification_transforms(
-    train: bool, *, size: int, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD
+    train: bool, *, size: int, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
+    min_crop_area: float = 0.08,
 ) -> Pipeline:
-    """Train: random resized crop (8-100% of the area), flip, light colour jitter.
+    """Train: random resized crop (min_crop_area to 100% of the area; 8% as in the ImageNet
+    references), flip, light colour jitter.
     Eval: shorter side to size/0.875, centre crop (size, size), as in the ImageNet references."""
     if train:
         steps = [
-            A.RandomResizedCrop(size=(size, size), scale=(0.08, 1.0)),
+            A.RandomResizedCrop(size=(size, size), scale=(min_crop_area, 1.0)),
             A.HorizontalFlip(p=0.5),
             A.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2, hue=0.0, p=0.8),
         ]

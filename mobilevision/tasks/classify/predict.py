@@ -4,50 +4,13 @@ every frame of a video."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
-import cv2
-import numpy as np
 import torch
 
-from mobilevision.datasets.folder import IMAGE_SUFFIXES
-from mobilevision.datasets.image_io import UnreadableImage, read_image
 from mobilevision.datasets.transforms import classification_transforms
-from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.classify.loading import load_classifier
 from mobilevision.tasks.engine.device import select_device
-
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
-
-
-def frames(source: str | Path) -> Iterator[tuple[str, np.ndarray]]:
-    """(name, RGB image (H, W, 3) uint8) for an image, each image of a folder, or each video frame."""
-    path = Path(source)
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
-            raise MobileVisionError(f"{source}: no images in this folder")
-        for file in files:
-            yield from frames(file)
-    elif path.suffix.lower() in VIDEO_SUFFIXES:
-        capture = cv2.VideoCapture(str(path))
-        if not capture.isOpened():
-            raise MobileVisionError(f"{source}: OpenCV cannot open this video")
-        index = 0
-        while True:
-            ok, frame = capture.read()
-            if not ok:
-                break
-            yield f"{path}#frame{index}", cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-            index += 1
-        capture.release()
-    elif path.is_file():
-        try:
-            yield str(path), read_image(path)
-        except UnreadableImage as error:
-            raise MobileVisionError(f"{source}: {error}") from error
-    else:
-        raise MobileVisionError(f"{source}: no such image, folder or video")
+from mobilevision.tasks.media import frames
 
 
 @torch.no_grad()

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import albumentations as A
-
 from mobilevision.backbones.pretrained import IMAGENET_MEAN, IMAGENET_STD
 from mobilevision.datasets.build import build_dataset
 from mobilevision.datasets.collate import classification_collate
-from mobilevision.datasets.transforms import Pipeline, classification_transforms
+from mobilevision.datasets.transforms import classification_transforms
 from mobilevision.tasks.classify.config import ClassifyTrainConfig
 from mobilevision.tasks.classify.evaluator import ClassificationEvaluator
 from mobilevision.tasks.classify.loading import classification_model, head_classes
@@ -15,14 +13,6 @@ from mobilevision.tasks.engine.loop import ModelSpec, fit, seed_everything
 from mobilevision.tasks.engine.run_setup import open_run_dir, require_data, require_samples
 from mobilevision.tasks.registry import build_model
 from mobilevision.tasks.weights import load_weights
-
-
-def train_transform(*, size: int, mean: list[float], std: list[float], min_crop_area: float) -> Pipeline:
-    """datasets' classification training pipeline with the crop area as an option: on images whose
-    label is one object among others (the built-in data), crops of 8% of the area often cut the
-    labelled object out."""
-    return Pipeline([A.RandomResizedCrop(size=(size, size), scale=(min_crop_area, 1.0)), A.HorizontalFlip(p=0.5),
-                     A.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2, hue=0.0, p=0.8)], mean=mean, std=std)
 
 
 def train_classifier(config: ClassifyTrainConfig, *, resume_from: dict | None = None) -> dict[str, float]:
@@ -34,7 +24,8 @@ def train_classifier(config: ClassifyTrainConfig, *, resume_from: dict | None = 
     preprocessing = {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "input_size": config.imgsz}
     transform = {"size": config.imgsz, "mean": preprocessing["mean"], "std": preprocessing["std"]}
     train_set = build_dataset(config.data, task="classify", split="train",
-                              transform=train_transform(min_crop_area=config.min_crop_area, **transform))
+                              transform=classification_transforms(True, min_crop_area=config.min_crop_area,
+                                                                  **transform))
     val_set = build_dataset(config.data, task="classify", split="val",
                             transform=classification_transforms(False, **transform))
     require_samples(config, train_set=train_set, val_set=val_set)

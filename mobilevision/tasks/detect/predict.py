@@ -13,10 +13,10 @@ import torch
 from torch import nn
 
 from mobilevision.demos.draw import draw_detections
-from mobilevision.tasks.classify.predict import VIDEO_SUFFIXES, frames
 from mobilevision.tasks.detect.val import load_detector
 from mobilevision.tasks.engine.device import select_device
 from mobilevision.tasks.engine.run_dir import new_run_dir
+from mobilevision.tasks.media import VideoOutput, frames, is_video
 
 
 @torch.no_grad()
@@ -51,31 +51,26 @@ def predict_detections(source: str, *, weights: str, imgsz: int | None = None, c
     target = select_device(device)
     network.to(device=target, memory_format=torch.channels_last)
     run_dir = new_run_dir(project, "detect", name or "predict", exist_ok=False)
-    video = Path(source).suffix.lower() in VIDEO_SUFFIXES
-    writer, video_path, results = None, run_dir / f"{Path(source).stem}.mp4", []
-    try:
-        for frame_name, image in frames(source):
-            found = detect_image(network, image, size=size, mean=preprocessing["mean"], std=preprocessing["std"],
-                                 device=target, score_threshold=conf)
-            drawn = draw_detections(image, found["boxes"], found["labels"], found["scores"], class_names=class_names)
-            bgr = cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR)
-            if video:
-                if writer is None:
-                    fps = cv2.VideoCapture(source).get(cv2.CAP_PROP_FPS) or 25.0
-                    writer = cv2.VideoWriter(str(video_path), cv2.VideoWriter_fourcc(*"mp4v"), fps,
-                                             (image.shape[1], image.shape[0]))
-                writer.write(bgr)
-                output = video_path
-            else:
-                output = run_dir / f"{Path(frame_name).stem}.jpg"
-                cv2.imwrite(str(output), bgr)
-            result = {"source": frame_name, "size": [image.shape[1], image.shape[0]], "output": str(output),
-                      "detections": [{"box": [round(float(v), 2) for v in box], "score": round(float(score), 4),
-                                      "label": int(label), "name": class_names[int(label) - 1]}
-                                     for box, score, label in zip(found["boxes"], found["scores"], found["labels"])]}
-            results.append(result)
-            yield result
-    finally:
-        if writer is not None:
-            writer.release()
-        (run_dir / "detections.json").write_text(json.dumps(results, indent=1))
+    video, results = is_video(source), []
+    with VideoOutput(run_dir / f"{Path(source).stem}.mp4", source=source) as video_output:
+        try:
+            for frame_name, image in frames(source):
+                found = detect_image(network, image, size=size, mean=preprocessing["mean"], std=preprocessing["std"],
+                                     device=target, score_threshold=conf)
+                drawn = draw_detections(image, found["boxes"], found["labels"], found["scores"],
+                                        class_names=class_names)
+                if video:
+                    video_output.write(drawn)
+                    output = video_output.path
+                else:
+                    output = run_dir / f"{Path(frame_name).stem}.jpg"
+                    cv2.imwrite(str(output), cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
+                result = {"source": frame_name, "size": [image.shape[1], image.shape[0]], "output": str(output),
+                          "detections": [{"box": [round(float(v), 2) for v in box], "score": round(float(score), 4),
+                                          "label": int(label), "name": class_names[int(label) - 1]}
+                                         for box, score, label in zip(found["boxes"], found["scores"],
+                                                                      found["labels"])]}
+                results.append(result)
+                yield result
+        finally:
+            (run_dir / "detections.json").write_text(json.dumps(results, indent=1))

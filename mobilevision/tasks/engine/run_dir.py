@@ -19,7 +19,7 @@ def new_run_dir(project: str | Path, task: str, name: str | None, *, exist_ok: b
         taken = {path.name for path in parent.iterdir()} if parent.is_dir() else set()
         numbers = [int(match.group(1)) for entry in taken if (match := re.fullmatch(re.escape(stem) + r"(\d+)", entry))]
         candidate = parent / f"{stem}{max([1, *numbers]) + 1}"
-    (candidate / "weights").mkdir(parents=True, exist_ok=True)
+    candidate.mkdir(parents=True, exist_ok=True)  # weights/ appears with the first checkpoint
     return candidate
 
 

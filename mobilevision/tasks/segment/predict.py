@@ -14,9 +14,9 @@ from torch import nn
 from mobilevision.datasets.image_io import encode_label_png, voc_palette
 from mobilevision.datasets.transforms import IGNORE_INDEX, Pipeline, segmentation_transforms
 from mobilevision.heads.resize import resize_bilinear
-from mobilevision.tasks.classify.predict import VIDEO_SUFFIXES, frames
 from mobilevision.tasks.engine.device import select_device
 from mobilevision.tasks.engine.run_dir import new_run_dir
+from mobilevision.tasks.media import VideoOutput, frames, is_video
 from mobilevision.tasks.segment.loading import load_segmenter
 
 PALETTE = np.asarray(voc_palette(), dtype=np.uint8).reshape(256, 3)
@@ -65,9 +65,8 @@ def predict_masks(source: str, *, weights: str, imgsz: int | None = None, device
     memory_format = torch.channels_last if runtime == "torch" else torch.contiguous_format
     network.to(device=target, memory_format=memory_format)
     run_dir = new_run_dir(project, "segment", name or "predict", exist_ok=False)
-    video = Path(source).suffix.lower() in VIDEO_SUFFIXES
-    writer, video_path = None, run_dir / f"{Path(source).stem}_overlay.mp4"
-    try:
+    video = is_video(source)
+    with VideoOutput(run_dir / f"{Path(source).stem}_overlay.mp4", source=source) as video_output:
         for frame_name, image in frames(source):
             class_map = segment_image(network, image, transform=transform, device=target, memory_format=memory_format)
             shown = overlay(image, class_map)
@@ -75,18 +74,11 @@ def predict_masks(source: str, *, weights: str, imgsz: int | None = None, device
             result = {"source": frame_name, "size": [image.shape[1], image.shape[0]],
                       "classes": {class_names[i]: round(float(f), 4) for i, f in enumerate(counts) if f > 0}}
             if video:
-                if writer is None:
-                    fps = cv2.VideoCapture(source).get(cv2.CAP_PROP_FPS) or 25.0
-                    writer = cv2.VideoWriter(str(video_path), cv2.VideoWriter_fourcc(*"mp4v"), fps,
-                                             (image.shape[1], image.shape[0]))
-                writer.write(cv2.cvtColor(shown, cv2.COLOR_RGB2BGR))
-                result.update(overlay=str(video_path), mask=None)
+                video_output.write(shown)
+                result.update(overlay=str(video_output.path), mask=None)
             else:
                 stem = Path(frame_name).stem
                 cv2.imwrite(str(run_dir / f"{stem}.jpg"), cv2.cvtColor(shown, cv2.COLOR_RGB2BGR))
                 (run_dir / f"{stem}_mask.png").write_bytes(encode_label_png(class_map))
                 result.update(overlay=str(run_dir / f"{stem}.jpg"), mask=str(run_dir / f"{stem}_mask.png"))
             yield result
-    finally:
-        if writer is not None:
-            writer.release()
