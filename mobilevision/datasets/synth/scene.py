@@ -24,7 +24,8 @@ EMPTY_IMAGE_FRACTION = 0.1
 MAX_OBJECTS = 5
 MIN_SIZE_FRACTION = 0.1  # smallest object diameter as a fraction of the image side
 MAX_SIZE_FRACTION = 0.6  # largest object diameter as a fraction of the image side
-MAX_BLOB_FRACTION = 0.3  # largest distractor blob diameter as a fraction of the image side
+MIN_BLOB_FRACTION = 0.05  # smallest distractor blob diameter as a fraction of the image side
+MAX_BLOB_FRACTION = 0.15  # largest distractor blob diameter as a fraction of the image side
 OBJECT_VIEW_MARGIN = 1.5  # the object view's side over the labelled object's longer box side
 OBJECT_VIEW_MIN_FRACTION = 0.25  # smallest object view side as a fraction of the image side
 MIN_VISIBLE_FRACTION = 0.5  # occlusion and the border may hide at most half of any object
@@ -127,11 +128,11 @@ def _draw_distractors(image: np.ndarray, rng: np.random.Generator) -> None:
         start, end = rng.integers(-size // 4, size + size // 4, size=(2, 2))
         cv2.line(image, tuple(int(v) for v in start), tuple(int(v) for v in end), _colour(rng),
                  thickness=int(rng.integers(1, 5)), lineType=cv2.LINE_AA)
-    for _ in range(int(rng.integers(0, 4))):
+    for _ in range(int(rng.integers(0, 3))):
         # A blob: a polygon with random radii at random angles, so it never has a shape's symmetry.
         vertices = int(rng.integers(6, 12))
         angles = np.sort(rng.uniform(0, 2 * np.pi, vertices))
-        radii = rng.uniform(0.2, 1.0, vertices) * rng.uniform(MIN_SIZE_FRACTION, MAX_BLOB_FRACTION) * size / 2
+        radii = rng.uniform(0.2, 1.0, vertices) * rng.uniform(MIN_BLOB_FRACTION, MAX_BLOB_FRACTION) * size / 2
         center = rng.uniform(0, size, 2)
         polygon = np.stack([center[0] + radii * np.cos(angles), center[1] + radii * np.sin(angles)], axis=1)
         cv2.fillPoly(image, [np.round(polygon).astype(np.int32)], _colour(rng), lineType=cv2.LINE_AA)
