@@ -14,7 +14,8 @@ import torch
 from torch import nn
 
 from mobilevision.backbones.base import Backbone, FeatureSpec, dilated_strides
-from mobilevision.backbones.blocks import ConvBNAct, InvertedResidual, init_conv_bn, make_divisible
+from mobilevision.backbones.blocks import (ConvBNAct, InvertedResidual, init_conv_bn, make_divisible,
+                                           zero_init_residual_branches)
 
 # (expand_ratio t, channels c, repeats n, first stride s), paper Table 2.
 INVERTED_RESIDUAL_SETTINGS = (
@@ -96,6 +97,7 @@ class MobileNetV2(Backbone):
             self._features["last"] = FeatureSpec(last_channels, running_stride)
         self._select_features()
         init_conv_bn(self)
+        zero_init_residual_branches(self)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """(N, 3, H, W) -> {name: (N, C, ceil(H / stride), ceil(W / stride))}."""

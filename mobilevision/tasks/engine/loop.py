@@ -174,6 +174,7 @@ def fit(*, model: nn.Module, spec: ModelSpec, train_set: Dataset, val_set: Datas
         # Validation in full precision: the metrics in the checkpoint are the ones `val` reproduces.
         metrics = evaluate(evaluated, val_loader, (evaluator := make_evaluator()), device=device,
                            memory_format=memory_format, progress=dist.is_main)
+        val_time = time.perf_counter() - started - train_time
         totals = reduce_sum(torch.tensor([*loss_sums.values(), steps], dtype=torch.float64)).tolist()
         mean_losses = {name: total / max(1.0, totals[-1]) for name, total in zip(loss_sums, totals)}
         epoch += 1
@@ -185,7 +186,8 @@ def fit(*, model: nn.Module, spec: ModelSpec, train_set: Dataset, val_set: Datas
             if improved:
                 save_atomic(checkpoint(next_epoch=epoch, next_position=0), best_path)
             results.append({"epoch": epoch, "lr": schedule(max(0, global_step - 1)), **mean_losses, **metrics,
-                            "time": train_time, "images_per_s": images_seen * dist.world_size / max(train_time, 1e-9)})
+                            "time": train_time, "val_time": val_time,
+                            "images_per_s": images_seen * dist.world_size / max(train_time, 1e-9)})
             if epoch == config.epochs:  # plotting costs seconds; tiny epochs would spend most time on it
                 plot_results(results.path, run_dir / "results.png")
                 evaluator.plot(run_dir)

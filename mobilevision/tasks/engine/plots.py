@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-NOT_CURVES = {"epoch", "lr", "time", "images_per_s"}
+NOT_CURVES = {"epoch", "lr", "time", "val_time", "images_per_s"}
 
 
 def _pyplot():
