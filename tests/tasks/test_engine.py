@@ -81,6 +81,30 @@ def test_engine_stops_on_nan_loss_and_keeps_last_good_checkpoint(tmp_path):
     assert all(torch.isfinite(value).all() for value in model.state_dict().values() if value.is_floating_point())
 
 
+class PoisonsStatisticsAtStep(DivergesAtStep):
+    """A classifier whose loss stays finite but whose first BatchNorm running variance turns
+    infinite on its `step`-th training forward (an overflowing statistic, not a NaN loss)."""
+
+    def forward(self, images, targets=None):
+        if not self.training:
+            return self.inner.eval()(images)
+        self.calls += 1
+        if self.calls == self.step:  # before the forward: autograd saves the statistics it reads
+            next(module for module in self.inner.modules() if isinstance(module, nn.BatchNorm2d)).running_var.fill_(math.inf)
+        return self.inner.train()(images, targets)
+
+
+def test_engine_refuses_to_save_non_finite_weights(tmp_path):
+    data = TensorDataset(torch.randn(16, 3, 32, 32), torch.arange(16) % 4)  # 2 steps per epoch
+    with pytest.raises(TrainingDiverged) as error:
+        _run(PoisonsStatisticsAtStep(4), data, tmp_path, epochs=3)
+    message = str(error.value)
+    assert "epoch 2" in message and "running_var" in message and str(tmp_path / "weights" / "last.pt") in message
+    checkpoint = torch.load(tmp_path / "weights" / "last.pt", weights_only=True)
+    assert checkpoint["epoch"] == 1
+    assert all(torch.isfinite(value).all() for value in checkpoint["state_dict"].values() if value.is_floating_point())
+
+
 def test_engine_checkpoint_opens_weights_only_and_rebuilds(tmp_path):
     model = build_model("mobilenet_v2", width=0.35, num_classes=4, dropout=0.0)
     _run(model, _batch(), tmp_path, epochs=1, ema=True)

@@ -77,3 +77,15 @@ def test_int8_model_returns_the_pytorch_structures(exported, tmp_path):
         assert got.shape == expected.shape and got.dtype == expected.dtype
         if task == "segment":
             assert int(got.min()) >= 0 and int(got.max()) < 4
+
+
+def test_export_refuses_a_checkpoint_with_non_finite_weights(tmp_path, capsys):
+    case = fresh_case("mobilenet_v2", width=0.35, imgsz=64, folder=tmp_path, class_names=["a", "b"])
+    checkpoint = torch.load(case.checkpoint, weights_only=True)
+    name = next(key for key in checkpoint["state_dict"] if key.endswith("running_var"))
+    checkpoint["state_dict"][name].fill_(float("nan"))
+    torch.save(checkpoint, case.checkpoint)
+    # One line (exit code 2) naming the checkpoint, before any calibration: not ONNX Runtime's "scale issue".
+    assert main(["export", "--weights", str(case.checkpoint), "--int8", "--calib", str(tmp_path / "unused")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error and str(case.checkpoint) in error and "NaN" in error

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 import torch
@@ -74,6 +75,10 @@ def export(weights: str, *, fmt: str, imgsz: int | None, int8: bool, calib: str 
     metadata = {key: checkpoint[key] for key in ("task", "model_name", "model_kwargs", "class_names", "preprocessing")}
     write_metadata(target, {**metadata, "imgsz": size})
     result = {"onnx": str(target), "max_abs_diff": _max_difference(model, OnnxRuntimeModel(target), size)}
+    if not math.isfinite(result["max_abs_diff"]):
+        # Caught here, not by ONNX Runtime's calibrator deep inside quantize_static ("scale issue").
+        raise MobileVisionError(f"{weights}: the model's outputs are NaN or infinite on test inputs, so its weights "
+                                "are unusable; retrain it (a lower --lr or --clip-grad keeps training finite)")
     if int8:
         from mobilevision.tasks.deploy.quantize import quantize_int8
 

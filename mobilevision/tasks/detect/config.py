@@ -53,11 +53,11 @@ RECIPES: dict[str, Recipe] = {
             name="quick",
             source="this project: the built-in dataset (`mobilevision data synth`, 320 px scenes) on a 2-core CPU "
             "in about 15 minutes: MobileNetV2 width 0.5 at 256 px (2.4x torchvision's SSDLite step at 320, "
-            "benchmarks/detect_throughput.py), channels_last, SGD + warm-up + cosine, from scratch; 16 epochs of "
+            "benchmarks/detect_throughput.py), channels_last, SGD + warm-up + cosine, gradient norm clipped at 10 (from scratch a short warm-up can otherwise blow the weights up), from scratch; 16 epochs of "
             "1200 images are sized for an idle machine (benchmarks/detect_race.py measures it by wall clock)",
             config=DetectTrainConfig(model="ssdlite_mobilenet_v2", width=0.5, imgsz=256, epochs=16, batch=16,
                                      lr=0.1, optimizer="sgd", momentum=0.9, nesterov=True, schedule="cosine",
-                                     warmup_epochs=1.0, weight_decay=4e-5, workers=2),
+                                     warmup_epochs=1.0, weight_decay=4e-5, clip_grad=10.0, workers=2),
         ),
     )
 }

@@ -57,6 +57,22 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def _check_finite(model: nn.Module, *, epoch: int, last_path: Path) -> None:
+    """Refuse to save weights or BatchNorm statistics that are NaN or infinite.
+
+    The loss check runs before each step, so the last step of an epoch (or a BatchNorm running
+    variance that overflowed) could still put non-finite values into a checkpoint that export
+    and val would then choke on far from the cause.
+    """
+    bad = [name for name, tensor in (*model.named_parameters(), *model.named_buffers())
+           if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())]
+    if any_rank(bool(bad)):  # one collective: every rank stops together
+        last = str(last_path) if last_path.is_file() else "none saved yet"
+        raise TrainingDiverged(f"epoch {epoch + 1}: {bad[0] if bad else 'a tensor on another rank'} holds NaN or "
+                               f"infinite values after training; stopped before saving, last good checkpoint: "
+                               f"{last} (lower --lr or set --clip-grad)")
+
+
 def fit(*, model: nn.Module, spec: ModelSpec, train_set: Dataset, val_set: Dataset, collate_fn: Callable,
         make_evaluator: Callable[[], Evaluator], config: TrainConfig, run_dir: Path,
         resume_from: dict | None = None) -> dict[str, float]:
@@ -168,6 +184,7 @@ def fit(*, model: nn.Module, spec: ModelSpec, train_set: Dataset, val_set: Datas
             if config.save_period_steps and global_step % config.save_period_steps == 0 and dist.is_main:
                 save_atomic(checkpoint(next_epoch=epoch, next_position=position), last_path)
         train_time = time.perf_counter() - started
+        _check_finite(model if ema is None else ema.module, epoch=epoch, last_path=last_path)
 
         evaluated = ema.module if ema is not None else model
         broadcast_buffers(evaluated)
