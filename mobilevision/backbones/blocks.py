@@ -6,6 +6,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from mobilevision.backbones.split import split_inverted_residual
+
 
 def make_divisible(value: float, divisor: int = 8) -> int:
     """Round a channel count to the nearest multiple of `divisor`, never below 90% of `value`.
@@ -91,7 +93,8 @@ class InvertedResidual(nn.Module):
     The projection has no activation (the "linear bottleneck": ReLU on a thin tensor destroys
     information), and the shortcut exists only when stride is 1 and channels are unchanged.
     (N, C_in, H, W) -> (N, C_out, H/stride, W/stride); the expanded tensor has C_in * expand_ratio
-    channels.
+    channels. With `split_groups` k > 1 (memory-efficient inference, backbones/memory_efficient.py)
+    the block runs in k channel groups and holds only hidden / k expanded channels at a time.
     """
 
     def __init__(
@@ -113,9 +116,10 @@ class InvertedResidual(nn.Module):
         self.use_shortcut = stride == 1 and in_channels == out_channels
         self.hidden_channels = hidden
         self.out_channels = out_channels
+        self.split_groups = 1
 
     def forward_with_expansion(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return (output, expanded tensor); SSDLite taps the expansion of one block."""
+        """Return (output, expanded tensor), never split: SSDLite taps one block's whole expansion."""
         expanded = self.expand(x) if self.expand is not None else x
         out = self.project(self.depthwise(expanded))
         if self.use_shortcut:
@@ -123,6 +127,9 @@ class InvertedResidual(nn.Module):
         return out, expanded
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.split_groups > 1:
+            return split_inverted_residual(x, expand=self.expand, depthwise=self.depthwise, project=self.project,
+                                           groups=self.split_groups, shortcut=self.use_shortcut)
         return self.forward_with_expansion(x)[0]
 
 

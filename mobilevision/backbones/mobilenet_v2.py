@@ -16,6 +16,7 @@ from torch import nn
 from mobilevision.backbones.base import Backbone, FeatureSpec, dilated_strides
 from mobilevision.backbones.blocks import (ConvBNAct, InvertedResidual, init_conv_bn, make_divisible,
                                            zero_init_residual_branches)
+from mobilevision.backbones.split import split_inverted_residual
 
 # (expand_ratio t, channels c, repeats n, first stride s), paper Table 2.
 INVERTED_RESIDUAL_SETTINGS = (
@@ -99,16 +100,33 @@ class MobileNetV2(Backbone):
         init_conv_bn(self)
         zero_init_residual_branches(self)
 
+    def keeps_expansion(self, index: int) -> bool:
+        """Whether block `index`'s whole expanded tensor is a returned feature (the SSDLite tap
+        c4_expand): memory-efficient mode must leave that block unsplit."""
+        return index == self._tap_index and self._keep("c4_expand")
+
+    def stem_and_first_block(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) -> block 0's output (N, 16 * width, H / 2, W / 2).
+
+        Block 0 has t = 1: the stem's output is its expanded tensor. Split, the two run as one
+        inverted residual whose expansion is the 3x3 stride-2 stem, so the 32-channel map at half
+        the input side is never whole ("the same trick applies" to the first layer, paper 5.1).
+        """
+        first = self.blocks[0]
+        if first.split_groups > 1:
+            return split_inverted_residual(x, expand=self.stem, depthwise=first.depthwise, project=first.project,
+                                           groups=first.split_groups, shortcut=False)
+        return first(self.stem(x))
+
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """(N, 3, H, W) -> {name: (N, C, ceil(H / stride), ceil(W / stride))}."""
         self.check_input(x)
         features: dict[str, torch.Tensor] = {}
-        x = self.stem(x)
         for index, block in enumerate(self.blocks):
-            if index == self._tap_index:
-                x, expanded = block.forward_with_expansion(x)
-                if self._keep("c4_expand"):
-                    features["c4_expand"] = expanded
+            if index == 0:
+                x = self.stem_and_first_block(x)
+            elif self.keeps_expansion(index):
+                x, features["c4_expand"] = block.forward_with_expansion(x)
             else:
                 x = block(x)
             name = self._stage_ends.get(index)
@@ -117,4 +135,3 @@ class MobileNetV2(Backbone):
         if self.last is not None and self._keep("last"):
             features["last"] = self.last(x)
         return features
-
