@@ -23,25 +23,46 @@ def test_bench_writes_table_csv_json_and_plots(tmp_path):
     with contextlib.redirect_stdout(printed):
         assert main(["bench", "--models", "mobilenet_v2", "--widths", "0.35", "--imgsz", "64", "--iters", "2",
                      "--warmup", "1", "--batch", "2", "--batch-iters", "1", "--calib-images", "2", "--threads", "1",
-                     "--project", str(tmp_path), "--name", "tiny"]) == 0
+                     "--memory-budget", "200KiB", "--project", str(tmp_path), "--name", "tiny"]) == 0
     folder = tmp_path / "bench" / "tiny"
     with open(folder / "results.csv", newline="") as file:
         reader = csv.DictReader(file)
         rows = list(reader)
     assert tuple(reader.fieldnames) == COLUMNS
-    assert [row["runtime"] for row in rows] == ["eager", "optimized", "ort_fp32", "ort_int8"]
+    assert [row["runtime"] for row in rows] == ["eager", "optimized", "ort_fp32", "ort_int8", "eager_split",
+                                                "optimized_split"]
     for row in rows:
         assert row["model"] == "mobilenet_v2" and row["imgsz"] == "64"
         assert float(row["median_ms"]) > 0 and float(row["p90_ms"]) >= float(row["median_ms"])
         assert float(row["images_per_s"]) > 0 and float(row["peak_rss_mib"]) >= 0
         assert int(row["params"]) > 0 and int(row["madds"]) > 0
         assert float(row["export_max_abs_diff"]) <= 1e-4
+        assert float(row["act_analytic_kib"]) > 0
+    by_runtime = {row["runtime"]: row for row in rows}
+    # ONNX Runtime plans its own buffers: analytic only, INT8 at a quarter of fp32's bytes.
+    assert by_runtime["ort_fp32"]["act_measured_kib"] == by_runtime["ort_int8"]["act_measured_kib"] == ""
+    assert float(by_runtime["ort_int8"]["act_analytic_kib"]) == float(by_runtime["ort_fp32"]["act_analytic_kib"]) / 4
+    for runtime in ("eager", "optimized"):
+        normal, split = by_runtime[runtime], by_runtime[f"{runtime}_split"]
+        assert float(split["act_measured_kib"]) < float(normal["act_measured_kib"])
+        assert float(split["act_analytic_kib"]) <= 200 < float(normal["act_analytic_kib"])
+        assert split["memory_plan"].startswith("budget 200.0 KiB: k ") and normal["memory_plan"] == ""
     results = json.loads((folder / "results.json").read_text())
-    assert len(results["rows"]) == 4 and "fresh process" in results["settings"]["note"]
+    assert len(results["rows"]) == 6 and "fresh process" in results["settings"]["note"]
     for plot in ("latency_vs_madds.png", "latency_vs_resolution.png", "v1_vs_v2.png"):
         assert (folder / plot).stat().st_size > 0
     text = printed.getvalue()
     assert "| model | width | imgsz |" in text and "ort_int8" in text and "fresh process" in text
+    assert "act. KiB measured" in text and "mobilenet_v2-0.35-64 optimized_split: budget 200.0 KiB" in text
+
+
+def test_bench_memory_budget_errors_are_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["bench", "--memory-budget", "lots", "--project", str(tmp_path)])
+    assert "argument --memory-budget: memory size 'lots'" in capsys.readouterr().err
+    assert main(["bench", "--models", "mobilenet_v2", "--widths", "0.35", "--imgsz", "64", "--memory-budget", "10KiB",
+                 "--runtimes", "eager", "--project", str(tmp_path), "--name", "small"]) == 2
+    assert "too small for backbone.blocks.0 at 64 px" in capsys.readouterr().err
 
 
 def test_paper_prints_the_published_numbers():

@@ -2,6 +2,8 @@
 
 Writes runs/bench/<name>/: results.csv, results.json, PNG plots, and weights/ with the checkpoints
 and ONNX files that were timed. `--paper` only prints our counts beside the papers' tables.
+`--memory-budget` adds eager_split / optimized_split rows: MobileNetV2 models in memory-efficient
+mode, each block in the fewest channel groups whose fp32 activations fit the budget.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch", type=int, default=8, help="batch of the throughput measurement")
     parser.add_argument("--batch-iters", type=int, default=3, help="timed calls at --batch")
     parser.add_argument("--seed", type=int, default=0, help="seed of the weights, inputs and calibration")
+    parser.add_argument("--memory-budget", type=_memory_size, default=None, metavar="SIZE",
+                        help="also time MobileNetV2 models' eager runtimes in memory-efficient mode, each block split "
+                             "into the fewest channel groups whose fp32 activations fit SIZE (bytes, 256KiB, 1.5MiB)")
     parser.add_argument("--compare", choices=("torchvision",), default=None,
                         help="also time torchvision's mobile models (random weights) and print ratios")
     parser.add_argument("--paper", action="store_true", help="print params/MAdds beside the papers' and exit")
@@ -45,6 +50,18 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--name", default=None, help="run name under runs/bench/ (default: exp, exp2, ...)")
     parser.add_argument("--exist-ok", action="store_true", help="reuse runs/bench/<name> if it exists")
     parser.set_defaults(run=run)
+
+
+def _memory_size(text: str) -> int:
+    from mobilevision.tasks.memory import parse_bytes
+
+    try:
+        size = parse_bytes(text)
+    except MobileVisionError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if size <= 0:  # 0 would silently mean "no budget"
+        raise argparse.ArgumentTypeError(f"memory size {text!r}: give a positive size (e.g. 256KiB)")
+    return size
 
 
 def _cases(args: argparse.Namespace, folder: Path) -> list[BenchCase]:
@@ -87,20 +104,39 @@ def _timing(args: argparse.Namespace) -> dict:
             "batch_iters": args.batch_iters, "seed": args.seed}
 
 
+def _splits(case: BenchCase, args: argparse.Namespace) -> list[tuple[str, int | None]]:
+    """(runtime, memory budget in bytes or None) of every row of `case`: each runtime, then with
+    --memory-budget the eager ones of a MobileNetV2 model again in memory-efficient mode."""
+    chosen = [(runtime, None) for runtime in args.runtimes]
+    if args.memory_budget and case.model_name.endswith("mobilenet_v2"):
+        chosen += [(runtime, args.memory_budget) for runtime in args.runtimes if runtime in ("eager", "optimized")]
+    return chosen
+
+
+def _check_budget(case: BenchCase, *, budget: int, runtime: str) -> None:
+    """Fail before any timing when a block of `case` cannot fit `budget` (a one-line error)."""
+    from mobilevision.tasks.bench.runtimes import load_ours
+    from mobilevision.tasks.memory_budget import plan_memory_budget
+
+    model, _ = load_ours(runtime=runtime, checkpoint=str(case.checkpoint), onnx=None, threads=1)
+    plan_memory_budget(model, imgsz=case.imgsz, budget_bytes=budget, bytes_per_element=4, forward=model.raw_outputs)
+
+
 def _our_rows(case: BenchCase, args: argparse.Namespace) -> list[dict]:
     from mobilevision.tasks.bench.accuracy import MAIN_METRIC
 
     rows = []
-    for runtime in args.runtimes:
+    for runtime, budget in _splits(case, args):
         onnx = case.onnx_int8 if runtime == "ort_int8" else case.onnx
         spec = {"source": "ours", "task": case.task, "runtime": runtime, "imgsz": case.imgsz,
                 "checkpoint": str(case.checkpoint), "onnx": str(onnx), "data": args.data,
-                "data_images": args.data_images or None, **_timing(args)}
-        print(f"bench: {case.label} {runtime}", file=sys.stderr, flush=True)
+                "data_images": args.data_images or None, "memory_budget": budget, **_timing(args)}
+        label = f"{runtime}_split" if budget else runtime
+        print(f"bench: {case.label} {label}", file=sys.stderr, flush=True)
         result = _measure(spec)
         metric = MAIN_METRIC[case.task]
         rows.append({"label": case.label, "model": case.model_name, "task": case.task, "width": case.width,
-                     "imgsz": case.imgsz, "runtime": runtime, **case.stats, **result,
+                     "imgsz": case.imgsz, **case.stats, **result, "runtime": label,
                      "metric_name": metric if metric in result else "", "metric": result.get(metric, "")})
     return rows
 
@@ -129,7 +165,11 @@ def _settings_note(args: argparse.Namespace) -> str:
             f"Same seeded inputs (seed {args.seed}): N(0, 1) (B, 3, S, S) batches for classify/segment (output: "
             "logits / class map), uint8 480x640 images end to end for detect (resize + normalise, network, "
             "decode + NMS). Peak memory: the worker's peak RSS above its RSS after imports (Linux VmHWM, reset "
-            f"before loading the model). {'Random weights.' if not args.weights else 'Trained weights.'}")
+            "before loading the model). Activation memory (act. KiB), batch 1, the network alone (raw outputs; "
+            "torchvision's whole forward), weights excluded: analytic = the most bytes of activations that must "
+            "exist at one op, at 4 bytes per value (INT8 rows: 1); measured = the most bytes of tensors alive at "
+            "once in a real eager forward, input included (not for ONNX Runtime, which plans its own buffers). "
+            f"{'Random weights.' if not args.weights else 'Trained weights.'}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -149,7 +189,12 @@ def run(args: argparse.Namespace) -> int:
     folder = new_run_dir(args.project, "bench", args.name, exist_ok=args.exist_ok)
     load_before = os.getloadavg()[0]
     rows = []
-    for case in _cases(args, folder / "weights"):
+    cases = _cases(args, folder / "weights")
+    for case in cases:
+        for runtime, budget in _splits(case, args):
+            if budget:
+                _check_budget(case, budget=budget, runtime=runtime)
+    for case in cases:
         print(f"bench: exporting {case.label}", file=sys.stderr, flush=True)
         prepare(case, folder=folder / "weights", data=args.data, calib_images=args.calib_images, seed=args.seed)
         rows += _our_rows(case, args)
@@ -166,6 +211,9 @@ def run(args: argparse.Namespace) -> int:
     write_plots(folder, rows)
     print(note)
     print(results_markdown(rows, batch=args.batch))
+    for row in rows:
+        if row.get("memory_plan"):
+            print(f"{row['label']} {row['runtime']}: {row['memory_plan']}")
     if ratios:
         print("\nRatios of median batch-1 latency, ours / theirs (same run):")
         print(ratios_markdown(ratios))

@@ -7,8 +7,11 @@ import json
 from pathlib import Path
 
 # One row per (model, runtime). metric is top1 / mAP / miou by task, empty without --data.
+# act_*_kib: activation memory at batch 1 (runtimes.activation_memory); measured is empty for ONNX
+# Runtime. memory_plan: the channel groups of a memory-efficient (*_split) row.
 COLUMNS = ("label", "model", "task", "width", "imgsz", "params", "madds", "runtime", "median_ms", "p90_ms",
-           "min_ms", "images_per_s", "peak_rss_mib", "metric_name", "metric", "export_max_abs_diff")
+           "min_ms", "images_per_s", "peak_rss_mib", "act_analytic_kib", "act_measured_kib", "memory_plan",
+           "metric_name", "metric", "export_max_abs_diff")
 
 
 def _cell(value, digits: int = 1) -> str:
@@ -21,14 +24,16 @@ def _cell(value, digits: int = 1) -> str:
 
 def results_markdown(rows: list[dict], *, batch: int) -> str:
     lines = [f"| model | width | imgsz | params | MAdds | runtime | median ms | p90 ms | min ms | img/s @{batch} | "
-             "peak RSS MiB | metric |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "peak RSS MiB | act. KiB analytic | act. KiB measured | metric |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         params = f"{row['params'] / 1e6:.2f}M" if row.get("params") else ""
         madds = f"{row['madds'] / 1e6:,.0f}M" if row.get("madds") else ""
         metric = f"{row['metric_name']} {row['metric']:.4f}" if row.get("metric") not in (None, "") else ""
         lines.append(f"| {row['model']} | {_cell(row['width'])} | {row['imgsz']} | {params} | {madds} | "
                      f"{row['runtime']} | {_cell(row.get('median_ms'))} | {_cell(row.get('p90_ms'))} | {_cell(row.get('min_ms'))} | "
-                     f"{_cell(row.get('images_per_s'))} | {_cell(row.get('peak_rss_mib'), 0)} | {metric} |")
+                     f"{_cell(row.get('images_per_s'))} | {_cell(row.get('peak_rss_mib'), 0)} | "
+                     f"{_cell(row.get('act_analytic_kib'), 0)} | {_cell(row.get('act_measured_kib'), 0)} | {metric} |")
     return "\n".join(lines)
 
 

@@ -67,22 +67,28 @@ def ours_callable(model: torch.nn.Module, *, task: str, runtime: str, imgsz: int
     return detect
 
 
-def torchvision_callable(*, name: str, runtime: str, onnx: str | None, threads: int) -> Callable:
-    """A torchvision anchor with random weights (weights=None, weights_backbone=None: never a download)."""
+def torchvision_model(name: str) -> torch.nn.Module:
+    """A torchvision anchor in eval mode with random weights (weights=None, weights_backbone=None:
+    never a download)."""
     import torchvision
 
     if name not in TORCHVISION_MODELS:
         raise MobileVisionError(f"unknown torchvision anchor {name!r}; known: {', '.join(TORCHVISION_MODELS)}")
+    builder = getattr(torchvision.models.detection if name.startswith("ssdlite") else
+                      torchvision.models.segmentation if name.startswith("lraspp") else torchvision.models, name)
+    kwargs = {} if name == "mobilenet_v2" else {"weights_backbone": None}
+    return builder(weights=None, **kwargs).eval()
+
+
+def torchvision_callable(*, name: str, runtime: str, onnx: str | None, threads: int) -> Callable:
+    """A torchvision anchor (see torchvision_model) in one runtime."""
     if runtime == "ort_fp32":
         from mobilevision.tasks.deploy.onnx_model import ort_session
 
         session = ort_session(Path(onnx), threads=threads)
         input_name = session.get_inputs()[0].name
         return lambda images: session.run(None, {input_name: images.numpy()})[0]
-    builder = getattr(torchvision.models.detection if name.startswith("ssdlite") else
-                      torchvision.models.segmentation if name.startswith("lraspp") else torchvision.models, name)
-    kwargs = {} if name == "mobilenet_v2" else {"weights_backbone": None}
-    model = builder(weights=None, **kwargs).eval()
+    model = torchvision_model(name)
     memory_format = torch.contiguous_format
     if runtime == "eager_channels_last":
         model, memory_format = model.to(memory_format=torch.channels_last), torch.channels_last
@@ -94,3 +100,36 @@ def torchvision_callable(*, name: str, runtime: str, onnx: str | None, threads: 
     if name.startswith("lraspp"):
         return lambda images: model(images)["out"].argmax(dim=1)
     return lambda images: model(images.contiguous(memory_format=memory_format))
+
+
+def activation_memory(spec: dict, model: torch.nn.Module | None) -> dict:
+    """A row's activation-memory columns (tasks/memory.py), KiB at batch 1 on one (1, 3, S, S) image.
+
+    Analytic: from the PyTorch model the runtime runs (our ONNX rows: the BN-folded model they were
+    exported from; anchors: a fresh copy), at 4 bytes per value, 1 for INT8. Measured: eager
+    runtimes only; ONNX Runtime plans its own buffers, out of torch's sight. The network is counted
+    as complexity.py counts it: `raw_outputs` for ours, a torchvision model's whole forward.
+    """
+    from mobilevision.tasks.memory import analytic_activation_memory, measured_activation_peak
+
+    runtime = spec["runtime"]
+    if spec["source"] == "ours":
+        if runtime.startswith("ort"):
+            from mobilevision.tasks.deploy.fold import fold_batchnorm
+            from mobilevision.tasks.engine.checkpoint import load_checkpoint
+
+            model = fold_batchnorm(load_checkpoint(spec["checkpoint"])[0])
+        forward = model.raw_outputs
+    else:
+        model = torchvision_model(spec["name"])
+        forward = (lambda images: model(list(images))) if spec["name"].startswith("ssdlite") else model
+    channels_last = runtime in ("optimized", "eager_channels_last")
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    images = make_inputs(task="classify", imgsz=spec["imgsz"], batch=1, seed=spec["seed"])
+    images = images.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    analytic = analytic_activation_memory(model, imgsz=spec["imgsz"], bytes_per_element=1 if runtime == "ort_int8" else 4,
+                                          forward=forward)
+    measured = None if runtime.startswith("ort") else measured_activation_peak(model, images, forward=forward)
+    return {"act_analytic_kib": analytic.peak_bytes / 2**10,
+            "act_measured_kib": measured / 2**10 if measured is not None else None}
