@@ -130,7 +130,10 @@ class InvertedResidual(nn.Module):
         if self.split_groups > 1:
             return split_inverted_residual(x, expand=self.expand, depthwise=self.depthwise, project=self.project,
                                            groups=self.split_groups, shortcut=self.use_shortcut)
-        return self.forward_with_expansion(x)[0]
+        # One expression: a name on the expanded tensor (forward_with_expansion's) would keep it
+        # alive through the projection, after its last use.
+        out = self.project(self.depthwise(self.expand(x) if self.expand is not None else x))
+        return out + x if self.use_shortcut else out
 
 
 def init_conv_bn(module: nn.Module) -> None:

@@ -51,11 +51,13 @@ class SplitPlan:
     unsplit: dict[str, str] = field(default_factory=dict)
 
     def describe(self) -> str:
-        """One line, e.g. "k 2-16 over 16 blocks; backbone.blocks.13 whole (c4_expand tap)"."""
-        ks = sorted(set(self.groups.values()))
-        text = f"k {ks[0]}" if len(ks) == 1 else f"k {ks[0]}-{ks[-1]}"
-        text += f" over {len(self.groups)} blocks"
-        return text + "".join(f"; {name} whole ({reason})" for name, reason in self.unsplit.items())
+        """One line, e.g. "2 of 16 blocks split (backbone.blocks.0 in 6, backbone.blocks.1 in 16);
+        backbone.blocks.13 whole: its whole expansion is the c4_expand feature"."""
+        split = {name: k for name, k in self.groups.items() if k > 1}
+        text = f"{len(split)} of {len(self.groups)} blocks split"
+        if split:
+            text += f" ({', '.join(f'{name} in {k}' for name, k in split.items())})"
+        return text + "".join(f"; {name} whole: {reason}" for name, reason in self.unsplit.items())
 
 
 def split_units(model: nn.Module) -> tuple[list[SplitUnit], dict[str, str]]:
