@@ -54,10 +54,12 @@ def _weight_storages(model: nn.Module) -> set[int]:
 
 
 class _ModulePath:
-    """The innermost module running, by name, through forward hooks on every submodule."""
+    """The innermost module running, by name, through forward hooks on every submodule; when
+    `on_return` is set, it is given each module's positional inputs as the module returns."""
 
     def __init__(self, model: nn.Module) -> None:
         self.stack = ["(model)"]  # raw_outputs runs ops outside any submodule
+        self.on_return: Callable | None = None
         self.handles = []
         for name, module in model.named_modules():
             self.handles.append(module.register_forward_pre_hook(self._enter(name or "(model)")))
@@ -69,7 +71,9 @@ class _ModulePath:
 
         return hook
 
-    def _leave(self, *_) -> None:
+    def _leave(self, _module, args, _output) -> None:
+        if self.on_return is not None:
+            self.on_return(args)
         self.stack.pop()
 
     def remove(self) -> None:
@@ -104,6 +108,11 @@ class _OpLog(TorchDispatchMode):
             weakref.finalize(storage, self.numbers.pop, key)
         return self.numbers[key]
 
+    def hold(self, args: tuple) -> None:
+        """A module returns: Python held its arguments until now, so they count as read here."""
+        numbers = [self.note(t, made_here=False) for t in _tensors(args)]
+        self.ops.append((f"{self.path.stack[-1]} (return)", [number for number in numbers if number is not None]))
+
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
         read = [self.note(t, made_here=False) for t in _tensors(args, kwargs)]
@@ -125,22 +134,28 @@ class ActivationMemory:
 
 
 def analytic_activation_memory(model: nn.Module, *, imgsz: int | tuple[int, int], bytes_per_element: int,
-                               forward: Callable | None = None, input_channels: int = 3) -> ActivationMemory:
+                               forward: Callable | None = None, input_channels: int = 3,
+                               hold_module_inputs: bool = False) -> ActivationMemory:
     """The analytic count of `forward` (default `model`) on one (1, C, H, W) image of zeros, run on
     the model's device. On "meta" nothing is computed, but torch's meta kernels are Python and
     several times slower than a CPU forward at batch 1."""
     height, width = (imgsz, imgsz) if isinstance(imgsz, int) else imgsz
     device = next(model.parameters()).device
     images = torch.zeros(1, input_channels, height, width, device=device)
-    return trace_activation_memory(forward or model, images, weights=model, bytes_per_element=bytes_per_element)
+    return trace_activation_memory(forward or model, images, weights=model, bytes_per_element=bytes_per_element,
+                                   hold_module_inputs=hold_module_inputs)
 
 
-def trace_activation_memory(fn: Callable, x: torch.Tensor, *, weights: nn.Module,
-                            bytes_per_element: int) -> ActivationMemory:
+def trace_activation_memory(fn: Callable, x: torch.Tensor, *, weights: nn.Module, bytes_per_element: int,
+                            hold_module_inputs: bool = False) -> ActivationMemory:
     """The analytic count of fn(x) for any input (a single block's, for example); the parameters
-    and buffers of `weights` are not activations."""
+    and buffers of `weights` are not activations. With `hold_module_inputs`, each submodule's
+    inputs live until it returns, as in eager PyTorch, where the calling frames hold them (a block
+    whose input is dead after its first op still keeps it): the count the real forward can meet."""
     path = _ModulePath(weights)
     log = _OpLog(_weight_storages(weights), path, bytes_per_element)
+    if hold_module_inputs:
+        path.on_return = log.hold
     was_training = weights.training
     weights.eval()
     try:

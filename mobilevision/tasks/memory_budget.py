@@ -2,7 +2,9 @@
 whose analytic activation peak fits (`--memory-budget 256KiB`).
 
 Each block is counted alone, on its real input shape at the given image size: its input, its
-output, one group's slices, and the image the caller holds. Fewer groups run faster (fewer, larger kernels; see
+output, one group's slices, and the image the caller holds, with every module's inputs alive
+until it returns (as eager PyTorch holds them; tasks/memory.py), so that the real forward, not
+only the ideal schedule, fits. Fewer groups run faster (fewer, larger kernels; see
 benchmarks/memory_efficient.py), so the smallest k that fits is the one to use. Layers that are
 not inverted residuals (heads, the last 1x1 conv, the SSDLite tap block) are not split; the
 whole forward's peak is reported beside the budget so that one of them exceeding it shows.
@@ -25,7 +27,8 @@ from mobilevision.tasks.memory import (ActivationMemory, analytic_activation_mem
 
 @dataclass(frozen=True)
 class BudgetPlan:
-    """The groups chosen for a budget, each block's analytic peak with them, and the whole forward's."""
+    """The groups chosen for a budget, each block's analytic peak with them, and the whole forward's
+    (both counted with module inputs held, as eager PyTorch runs)."""
 
     plan: SplitPlan
     budget_bytes: int
@@ -99,7 +102,8 @@ def plan_memory_budget(model: nn.Module, *, imgsz: int, budget_bytes: int, bytes
                 if k not in counted:
                     unit.block.split_groups = k
                     counted[k] = trace_activation_memory(unit.forward, inputs[unit.name], weights=unit.backbone,
-                                                         bytes_per_element=bytes_per_element).peak_bytes
+                                                         bytes_per_element=bytes_per_element,
+                                                         hold_module_inputs=True).peak_bytes
                 # Block 0's input is the image; later blocks run while the caller still holds it.
                 return counted[k] + (image_bytes if unit.index > 0 else 0)
 
@@ -111,7 +115,8 @@ def plan_memory_budget(model: nn.Module, *, imgsz: int, budget_bytes: int, bytes
                     "image stay whole); raise the budget or lower the input size")
             chosen[unit.name], peaks[unit.name] = k, peak_at(k)
         plan = enable_memory_efficient(model, groups=chosen)
-        network = analytic_activation_memory(model, imgsz=imgsz, bytes_per_element=bytes_per_element, forward=forward)
+        network = analytic_activation_memory(model, imgsz=imgsz, bytes_per_element=bytes_per_element, forward=forward,
+                                             hold_module_inputs=True)
     except BaseException:
         disable_memory_efficient(model)
         raise

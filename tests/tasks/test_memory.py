@@ -54,6 +54,17 @@ def test_analytic_peak_is_inputs_outputs_and_held_tensors_at_one_op():
     assert memory.peak_at == "(model) (aten.add)"
 
 
+def test_held_module_inputs_count_as_eager_pytorch_holds_them():
+    # y = first(x) is the second module's input: dead after its first conv in the ideal schedule,
+    # held until that module returns in eager PyTorch (its caller's frame keeps it).
+    model = nn.Sequential(nn.Conv2d(4, 8, 1), nn.Sequential(nn.Conv2d(8, 2, 1), nn.Conv2d(2, 16, 1)))
+    x = torch.zeros(1, 4, 5, 5)
+    ideal = trace_activation_memory(model, x, weights=model, bytes_per_element=4)
+    held = trace_activation_memory(model, x, weights=model, bytes_per_element=4, hold_module_inputs=True)
+    assert ideal.peak_bytes == (4 + 2 + 16) * 25 * 4  # x, the middle map and the output
+    assert held.peak_bytes == (4 + 8 + 2 + 16) * 25 * 4 == measured_activation_peak(model, x)
+
+
 def test_measured_peak_counts_activations_not_weights():
     layer = nn.Linear(1000, 1000)  # 4 MB of weights
     peak = measured_activation_peak(layer, torch.zeros(1, 1000))
@@ -95,13 +106,28 @@ def test_a_budget_picks_the_fewest_groups_that_fit():
         model.raw_outputs(torch.zeros(1, 3, 96, 96))
     handle.remove()
     unit.block.split_groups = groups[unit.name] - 1
-    fewer = trace_activation_memory(unit.forward, captured[0], weights=model, bytes_per_element=4)
+    fewer = trace_activation_memory(unit.forward, captured[0], weights=model, bytes_per_element=4,
+                                    hold_module_inputs=True)
     assert fewer.peak_bytes + 3 * 96 * 96 * 4 > budget
     unit.block.split_groups = groups[unit.name]
     # With the plan on, the real forward stays within the budget.
     images = torch.randn(1, 3, 96, 96).contiguous(memory_format=torch.channels_last)
-    assert measured_activation_peak(model, images, forward=model.raw_outputs) <= max(budget, result.network.peak_bytes)
-    assert "budget 256.0 KiB" in result.describe()
+    measured = measured_activation_peak(model, images, forward=model.raw_outputs)
+    assert measured <= max(budget, result.network.peak_bytes)
+    assert result.describe().startswith(f"budget 256.0 KiB: {sum(k > 1 for k in groups.values())} of 16 blocks split (")
+    assert f"{unit.name} in {groups[unit.name]}" in result.describe()
+    assert result.describe().count("; backbone.blocks.13 whole: its whole expansion is the c4_expand feature") == 1
+
+
+def test_with_a_budget_the_real_forward_fits_it():
+    model = optimize_for_inference(build_classifier(backbone="mobilenet_v2", width=0.35, num_classes=10))
+    images = torch.randn(1, 3, 64, 64).contiguous(memory_format=torch.channels_last)
+    budget = parse_bytes("200KiB")
+    assert measured_activation_peak(model, images, forward=model.raw_outputs) > budget
+    result = plan_memory_budget(model, imgsz=64, budget_bytes=budget, bytes_per_element=4, forward=model.raw_outputs)
+    # Counted with module inputs held, the plan holds for the real forward, not only the ideal schedule.
+    assert result.network.peak_bytes <= budget
+    assert measured_activation_peak(model, images, forward=model.raw_outputs) <= budget
 
 
 def test_a_budget_too_small_names_the_block_and_the_fix():
