@@ -46,7 +46,8 @@ def test_bench_writes_table_csv_json_and_plots(tmp_path):
         normal, split = by_runtime[runtime], by_runtime[f"{runtime}_split"]
         assert float(split["act_measured_kib"]) < float(normal["act_measured_kib"])
         assert float(split["act_analytic_kib"]) <= 200 < float(normal["act_analytic_kib"])
-        assert split["memory_plan"].startswith("budget 200.0 KiB: k ") and normal["memory_plan"] == ""
+        assert split["memory_plan"].startswith("budget 200.0 KiB: ") and normal["memory_plan"] == ""
+        assert " of 17 blocks split (backbone.blocks." in split["memory_plan"]
     results = json.loads((folder / "results.json").read_text())
     assert len(results["rows"]) == 6 and "fresh process" in results["settings"]["note"]
     for plot in ("latency_vs_madds.png", "latency_vs_resolution.png", "v1_vs_v2.png"):

@@ -128,8 +128,8 @@ def activation_memory(spec: dict, model: torch.nn.Module | None) -> dict:
         model = model.to(memory_format=torch.channels_last)
     images = make_inputs(task="classify", imgsz=spec["imgsz"], batch=1, seed=spec["seed"])
     images = images.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-    analytic = analytic_activation_memory(model, imgsz=spec["imgsz"], bytes_per_element=1 if runtime == "ort_int8" else 4,
-                                          forward=forward)
+    analytic = analytic_activation_memory(model, imgsz=spec["imgsz"], forward=forward,
+                                          bytes_per_element=1 if runtime == "ort_int8" else 4)
     measured = None if runtime.startswith("ort") else measured_activation_peak(model, images, forward=forward)
     return {"act_analytic_kib": analytic.peak_bytes / 2**10,
             "act_measured_kib": measured / 2**10 if measured is not None else None}
