@@ -1,7 +1,7 @@
 """Training images/s of the engine's loop (`fit`) against a plain loop around torchvision's
 mobilenet_v2: same width, resolution, batch, optimizer and the same images held in memory.
 
-    .venv/bin/python benchmarks/train_throughput.py [--width 0.5 --imgsz 128 --batch 32 --steps 40]
+    .venv/bin/python benchmarks/train_throughput.py [--width 0.5 --imgsz 96 --batch 32 --steps 40]
 
 Both loops include their first steps; the plain loop runs both NCHW (torchvision's default) and
 channels_last, so the engine's gain from its default memory format is visible separately.
@@ -69,7 +69,7 @@ def engine_loop(samples, *, width: float, imgsz: int, batch: int, steps: int) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--width", type=float, default=0.5, help="width multiplier (default: 0.5, the quick recipe)")
-    parser.add_argument("--imgsz", type=int, default=128, help="input size (default: 128, the quick recipe)")
+    parser.add_argument("--imgsz", type=int, default=96, help="input size (default: 96, the quick recipe)")
     parser.add_argument("--batch", type=int, default=32, help="batch size (default: 32)")
     parser.add_argument("--steps", type=int, default=40, help="training steps per measurement (default: 40)")
     parser.add_argument("--rounds", type=int, default=3, help="measurements of each loop (default: 3)")
