@@ -57,6 +57,11 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def _last_good(last_path: Path) -> str:
+    """The checkpoint a diverged run points the user back to."""
+    return str(last_path) if last_path.is_file() else "none saved yet"
+
+
 def _check_finite(model: nn.Module, *, epoch: int, last_path: Path) -> None:
     """Refuse to save weights or BatchNorm statistics that are NaN or infinite.
 
@@ -67,10 +72,9 @@ def _check_finite(model: nn.Module, *, epoch: int, last_path: Path) -> None:
     bad = [name for name, tensor in (*model.named_parameters(), *model.named_buffers())
            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())]
     if any_rank(bool(bad)):  # one collective: every rank stops together
-        last = str(last_path) if last_path.is_file() else "none saved yet"
         raise TrainingDiverged(f"epoch {epoch + 1}: {bad[0] if bad else 'a tensor on another rank'} holds NaN or "
                                f"infinite values after training; stopped before saving, last good checkpoint: "
-                               f"{last} (lower --lr or set --clip-grad)")
+                               f"{_last_good(last_path)} (lower --lr or set --clip-grad)")
 
 
 def fit(*, model: nn.Module, spec: ModelSpec, train_set: Dataset, val_set: Dataset, collate_fn: Callable,
@@ -162,9 +166,8 @@ def fit(*, model: nn.Module, spec: ModelSpec, train_set: Dataset, val_set: Datas
                 losses = train_model(images, to_device(targets, device))
             loss = sum(losses.values())
             if any_rank(not bool(torch.isfinite(loss))):
-                last = str(last_path) if last_path.is_file() else "none saved yet"
                 raise TrainingDiverged(f"step {global_step + 1}: loss is {loss.item()} (not finite); training "
-                                       f"stopped, last good checkpoint: {last}")
+                                       f"stopped, last good checkpoint: {_last_good(last_path)}")
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             if config.clip_grad > 0:
@@ -184,7 +187,7 @@ def fit(*, model: nn.Module, spec: ModelSpec, train_set: Dataset, val_set: Datas
             if config.save_period_steps and global_step % config.save_period_steps == 0 and dist.is_main:
                 save_atomic(checkpoint(next_epoch=epoch, next_position=position), last_path)
         train_time = time.perf_counter() - started
-        _check_finite(model if ema is None else ema.module, epoch=epoch, last_path=last_path)
+        _check_finite(model, epoch=epoch, last_path=last_path)  # the EMA averages its states
 
         evaluated = ema.module if ema is not None else model
         broadcast_buffers(evaluated)
