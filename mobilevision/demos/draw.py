@@ -1,9 +1,11 @@
-"""Drawing detections on an image with OpenCV, shared by `detect predict` and the demos.
+"""Drawing on an image with OpenCV, shared by `predict` and the demos: detections, and text
+panels (a legend of colour swatches, classification top-k, a status line).
 
-One colour per class (a fixed, well-separated palette, so a class keeps its colour across frames
-and runs); the label "name score" sits on a filled box of that colour, in black or white text
-whichever contrasts more, so it reads on any background. Line width and font scale follow the
-image size, so a 4000 px photo and a 96 px thumbnail both come out legible.
+One colour per class (a fixed, well-separated palette, so a class keeps its colour across frames,
+runs and tasks: a detected circle and a segmented circle share it); the label "name score" sits on
+a filled box of that colour, in black or white text whichever contrasts more, so it reads on any
+background. Line width and font scale follow the image size, so a 4000 px photo and a 96 px
+thumbnail both come out legible.
 """
 
 from __future__ import annotations
@@ -19,11 +21,19 @@ PALETTE = (
     (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207), (255, 187, 120), (152, 223, 138),
     (255, 152, 150), (197, 176, 213), (0, 0, 128), (0, 128, 128), (128, 0, 0), (255, 215, 0),
 )
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
 
 
 def class_colour(label: int) -> tuple[int, int, int]:
     """The RGB colour of class `label`."""
     return PALETTE[int(label) % len(PALETTE)]
+
+
+def text_style(image: np.ndarray) -> tuple[float, int]:
+    """(font scale, line thickness) that stay legible on an image of this size."""
+    side = min(image.shape[:2])
+    return max(0.35, side / 900), max(1, round(side / 300))
 
 
 def _text_colour(background: tuple[int, int, int]) -> tuple[int, int, int]:
@@ -40,8 +50,7 @@ def draw_detections(image: np.ndarray, boxes, labels, scores, *, class_names: Se
     """
     canvas = np.ascontiguousarray(image).copy()
     height, width = canvas.shape[:2]
-    thickness = max(1, round(min(height, width) / 300))
-    font_scale = max(0.35, min(height, width) / 900)
+    font_scale, thickness = text_style(canvas)
     boxes, labels, scores = (np.asarray(v) for v in (boxes, labels, scores))
     for index in np.argsort(scores, kind="stable"):
         x1, y1, x2, y2 = (int(round(float(v))) for v in boxes[index])
@@ -50,12 +59,48 @@ def draw_detections(image: np.ndarray, boxes, labels, scores, *, class_names: Se
         cv2.rectangle(canvas, (x1, y1), (x2, y2), colour, thickness, lineType=cv2.LINE_AA)
         name = class_names[label - 1] if 0 < label <= len(class_names) else str(label)
         text = f"{name} {float(scores[index]):.2f}"
-        (text_w, text_h), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
+        (text_w, text_h), baseline = cv2.getTextSize(text, FONT, font_scale, thickness)
         # Above the box when there is room, else just inside its top edge; never off the image.
         top = y1 - text_h - baseline - 2 if y1 - text_h - baseline - 2 >= 0 else y1
         top = min(max(top, 0), max(0, height - text_h - baseline - 2))
         left = min(max(x1, 0), max(0, width - text_w - 2))
         cv2.rectangle(canvas, (left, top), (left + text_w + 2, top + text_h + baseline + 2), colour, cv2.FILLED)
-        cv2.putText(canvas, text, (left + 1, top + text_h + 1), cv2.FONT_HERSHEY_SIMPLEX, font_scale,
+        cv2.putText(canvas, text, (left + 1, top + text_h + 1), FONT, font_scale,
                     _text_colour(colour), thickness, lineType=cv2.LINE_AA)
+    return canvas
+
+
+def draw_panel(image: np.ndarray, rows: Sequence[tuple[str, tuple[int, int, int] | None]], *,
+               corner: str = "top-left") -> np.ndarray:
+    """A copy of `image` (H, W, 3) uint8 RGB with `rows` of white text, each after a square swatch
+    of its colour when it has one, on a darkened box in `corner` (one of CORNERS).
+
+    The box darkens what is under it instead of covering it, so the scene stays visible and the
+    text reads on any background.
+    """
+    if corner not in CORNERS:
+        raise ValueError(f"corner must be one of {CORNERS}, got {corner!r}")
+    canvas = np.ascontiguousarray(image).copy()
+    if not rows:
+        return canvas
+    height, width = canvas.shape[:2]
+    font_scale, thickness = text_style(canvas)
+    sizes = [cv2.getTextSize(text, FONT, font_scale, thickness) for text, _ in rows]
+    padding = 2 + thickness * 2
+    line_height = max(text_h + baseline for (_, text_h), baseline in sizes) + padding
+    swatch = line_height - padding if any(colour is not None for _, colour in rows) else 0
+    text_left = swatch + padding if swatch else 0
+    panel_w = min(width, padding * 2 + text_left + max(text_w for (text_w, _), _ in sizes))
+    panel_h = min(height, padding + line_height * len(rows))
+    x0 = 0 if corner.endswith("left") else width - panel_w
+    y0 = 0 if corner.startswith("top") else height - panel_h
+    region = canvas[y0:y0 + panel_h, x0:x0 + panel_w]
+    region[:] = (region.astype(np.float32) * 0.35).astype(np.uint8)
+    for row, ((text, colour), ((_, text_h), _)) in enumerate(zip(rows, sizes)):
+        top = y0 + padding + row * line_height
+        if colour is not None:
+            cv2.rectangle(canvas, (x0 + padding, top), (x0 + padding + swatch - 1, top + swatch - 1), colour,
+                          cv2.FILLED)
+        cv2.putText(canvas, text, (x0 + padding + text_left, top + text_h), FONT, font_scale, (255, 255, 255),
+                    thickness, lineType=cv2.LINE_AA)
     return canvas

@@ -11,15 +11,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from mobilevision.datasets.image_io import encode_label_png, voc_palette
+from mobilevision.datasets.image_io import encode_label_png
 from mobilevision.datasets.transforms import IGNORE_INDEX, Pipeline, segmentation_transforms
+from mobilevision.demos.masks import draw_segmentation
 from mobilevision.heads.resize import resize_bilinear
 from mobilevision.tasks.engine.device import select_device
 from mobilevision.tasks.engine.run_dir import new_run_dir
 from mobilevision.tasks.media import VideoOutput, frames, is_video
 from mobilevision.tasks.segment.loading import load_segmenter
-
-PALETTE = np.asarray(voc_palette(), dtype=np.uint8).reshape(256, 3)
 
 
 @torch.no_grad()
@@ -41,21 +40,13 @@ def segment_image(network: nn.Module, image: np.ndarray, *, transform: Pipeline,
     return resize_bilinear(logits, (height, width)).argmax(dim=1)[0].to(torch.uint8).cpu().numpy()
 
 
-def overlay(image: np.ndarray, class_map: np.ndarray, *, alpha: float = 0.5) -> np.ndarray:
-    """RGB (H, W, 3) with every non-background pixel blended with its VOC palette colour."""
-    blended = image.astype(np.float32)
-    foreground = class_map > 0
-    blended[foreground] = (1 - alpha) * blended[foreground] + alpha * PALETTE[class_map[foreground]]
-    return blended.round().astype(np.uint8)
-
-
 def predict_masks(source: str, *, weights: str, imgsz: int | None = None, device: str = "auto",
                   runtime: str = "torch", project: str = "runs", name: str | None = None) -> Iterator[dict]:
     """For each image or frame: {"source", "classes": {name: fraction of pixels}, "overlay", "mask"}.
 
-    Images: <stem>.jpg (colour overlay) and <stem>_mask.png (class indices, VOC palette) in the
-    run folder. A video: <stem>_overlay.mp4 with every frame annotated ("overlay" of each frame
-    names it; "mask" is None).
+    Images: <stem>.jpg (colour overlay with a legend of the classes present) and <stem>_mask.png
+    (class indices, VOC palette) in the run folder. A video: <stem>_overlay.mp4 with every frame
+    annotated ("overlay" of each frame names it; "mask" is None).
     """
     network, info = load_segmenter(weights, runtime=runtime)
     preprocessing, class_names = info["preprocessing"], list(info["class_names"])
@@ -69,7 +60,7 @@ def predict_masks(source: str, *, weights: str, imgsz: int | None = None, device
     with VideoOutput(run_dir / f"{Path(source).stem}_overlay.mp4", source=source) as video_output:
         for frame_name, image in frames(source):
             class_map = segment_image(network, image, transform=transform, device=target, memory_format=memory_format)
-            shown = overlay(image, class_map)
+            shown = draw_segmentation(image, class_map, class_names=class_names)
             counts = np.bincount(class_map.ravel(), minlength=len(class_names)) / class_map.size
             result = {"source": frame_name, "size": [image.shape[1], image.shape[0]],
                       "classes": {class_names[i]: round(float(f), 4) for i, f in enumerate(counts) if f > 0}}
