@@ -51,15 +51,16 @@ def frames(source: str | Path) -> Iterator[tuple[str, np.ndarray]]:
 
 
 class VideoOutput:
-    """An mp4 of RGB (H, W, 3) frames at the source video's frame rate, opened on the first frame
-    (whose size it takes). Use as a context manager so that the file is finalised on errors too."""
+    """An mp4 of RGB (H, W, 3) frames at `fps`, else the source video's frame rate, opened on the
+    first frame (whose size it takes). Use as a context manager so that the file is finalised on
+    errors too."""
 
-    def __init__(self, path: Path, *, source: str | Path) -> None:
-        self.path, self.source, self.writer = path, source, None
+    def __init__(self, path: Path, *, source: str | Path, fps: float | None = None) -> None:
+        self.path, self.source, self.fps, self.writer = path, source, fps, None
 
     def write(self, image: np.ndarray) -> None:
         if self.writer is None:
-            fps = cv2.VideoCapture(str(self.source)).get(cv2.CAP_PROP_FPS) or DEFAULT_FPS
+            fps = self.fps or cv2.VideoCapture(str(self.source)).get(cv2.CAP_PROP_FPS) or DEFAULT_FPS
             self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), fps,
                                           (image.shape[1], image.shape[0]))
         self.writer.write(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))

@@ -40,6 +40,13 @@ def detect_image(network: nn.Module, image: np.ndarray, *, size: int, mean, std,
             for key, value in detections.items()}
 
 
+def describe_detections(found: dict[str, np.ndarray], *, class_names: list[str]) -> list[dict]:
+    """detect_image's result -> [{"box": [x1, y1, x2, y2], "score", "label", "name"}], rounded for JSON."""
+    return [{"box": [round(float(v), 2) for v in box], "score": round(float(score), 4), "label": int(label),
+             "name": class_names[int(label) - 1]}
+            for box, score, label in zip(found["boxes"], found["scores"], found["labels"])]
+
+
 def predict_detections(source: str, *, weights: str, imgsz: int | None = None, conf: float = 0.25,
                        device: str = "auto", project: str = "runs", name: str | None = None) -> Iterator[dict]:
     """For each image or frame: {"source", "size": [w, h], "detections": [{"box": [x1, y1, x2, y2],
@@ -66,10 +73,7 @@ def predict_detections(source: str, *, weights: str, imgsz: int | None = None, c
                     output = run_dir / f"{Path(frame_name).stem}.jpg"
                     cv2.imwrite(str(output), cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
                 result = {"source": frame_name, "size": [image.shape[1], image.shape[0]], "output": str(output),
-                          "detections": [{"box": [round(float(v), 2) for v in box], "score": round(float(score), 4),
-                                          "label": int(label), "name": class_names[int(label) - 1]}
-                                         for box, score, label in zip(found["boxes"], found["scores"],
-                                                                      found["labels"])]}
+                          "detections": describe_detections(found, class_names=class_names)}
                 results.append(result)
                 yield result
         finally:
