@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mobilevision.backbones import backbone_class, build_backbone
+from mobilevision.backbones import FeatureSpec, backbone_class, build_backbone
 from mobilevision.heads.classifier import ClassifierHead
 
 
@@ -15,6 +17,10 @@ class ImageClassifier(nn.Module):
 
     Training mode: forward(images (N, 3, H, W), targets (N,) int64) -> {"classification": loss}.
     Eval mode: forward(images) -> logits (N, num_classes).
+
+    With `backbone_features` (the declared features of a backbone the multi-task model owns and
+    shares) it builds no backbone of its own (`backbone` is None) and is run by that model
+    through head_outputs, losses and postprocess.
     """
 
     def __init__(
@@ -26,30 +32,45 @@ class ImageClassifier(nn.Module):
         dropout: float = 0.2,
         label_smoothing: float = 0.0,
         freeze_bn: bool = False,
+        backbone_features: Mapping[str, FeatureSpec] | None = None,
     ) -> None:
         super().__init__()
         self.feature_name = backbone_class(backbone).roles["classify"]
-        self.backbone = build_backbone(backbone, width=width, out_features=[self.feature_name], freeze_bn=freeze_bn)
-        in_channels = self.backbone.feature_info()[self.feature_name].channels
+        self.backbone = None
+        if backbone_features is None:
+            self.backbone = build_backbone(backbone, width=width, out_features=[self.feature_name], freeze_bn=freeze_bn)
+            backbone_features = self.backbone.feature_info()
+        in_channels = backbone_features[self.feature_name].channels
         self.head = ClassifierHead(in_channels, num_classes, dropout=dropout)
         self.num_classes = num_classes
         self.label_smoothing = label_smoothing
 
+    def head_outputs(self, features: dict[str, torch.Tensor], *, image_size: tuple[int, int]) -> torch.Tensor:
+        """The backbone's feature maps -> logits (N, num_classes)."""
+        return self.head(features[self.feature_name])
+
     def raw_outputs(self, images: torch.Tensor) -> torch.Tensor:
         """The exported and counted part of the model: (N, 3, H, W) -> logits (N, num_classes)."""
-        return self.head(self.backbone(images)[self.feature_name])
+        return self.head_outputs(self.backbone(images), image_size=tuple(images.shape[-2:]))
+
+    def losses(self, logits: torch.Tensor, targets: torch.Tensor, *, features: dict[str, torch.Tensor],
+               image_size: tuple[int, int]) -> dict[str, torch.Tensor]:
+        """{"classification": cross-entropy of logits (N, num_classes) against labels (N,) int64}."""
+        return {"classification": F.cross_entropy(logits, targets, label_smoothing=self.label_smoothing)}
 
     def postprocess(self, logits: torch.Tensor, *, image_size: tuple[int, int]) -> torch.Tensor:
         """Eval-mode predictions from raw outputs (any runtime's): the logits themselves."""
         return logits
 
     def forward(self, images: torch.Tensor, targets: torch.Tensor | None = None):
-        logits = self.raw_outputs(images)
+        image_size = tuple(images.shape[-2:])
+        features = self.backbone(images)
+        logits = self.head_outputs(features, image_size=image_size)
         if not self.training:
-            return self.postprocess(logits, image_size=tuple(images.shape[-2:]))
+            return self.postprocess(logits, image_size=image_size)
         if targets is None:
             raise ValueError("ImageClassifier in training mode needs targets; call model.eval() to predict")
-        return {"classification": F.cross_entropy(logits, targets, label_smoothing=self.label_smoothing)}
+        return self.losses(logits, targets, features=features, image_size=image_size)
 
 
 def build_classifier(
@@ -60,9 +81,11 @@ def build_classifier(
     dropout: float | None = None,
     label_smoothing: float = 0.0,
     freeze_bn: bool = False,
+    backbone_features: Mapping[str, FeatureSpec] | None = None,
 ) -> ImageClassifier:
     """The ImageNet network of the chosen backbone. Dropout defaults follow the reference models:
-    0.2 for MobileNetV2 (torchvision), 0 for MobileNetV1 (timm)."""
+    0.2 for MobileNetV2 (torchvision), 0 for MobileNetV1 (timm). `backbone_features`: the head
+    only, on a backbone the multi-task model shares."""
     if dropout is None:
         dropout = 0.2 if backbone == "mobilenet_v2" else 0.0
     return ImageClassifier(
@@ -72,4 +95,5 @@ def build_classifier(
         dropout=dropout,
         label_smoothing=label_smoothing,
         freeze_bn=freeze_bn,
+        backbone_features=backbone_features,
     )

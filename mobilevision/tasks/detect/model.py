@@ -4,17 +4,18 @@ Training mode: forward(images (N, 3, H, W), targets) -> {"bbox_regression": loss
 with targets one dict per image: {"boxes": (K, 4) float xyxy input pixels, "labels": (K,) int64 in
 1..num_classes-1}. Eval mode: forward(images, orig_sizes=None) -> one {"boxes", "scores", "labels"}
 per image in original-image coordinates. `raw_outputs` is the part that is exported and counted.
+With `backbone_features` the model is the head only, on a backbone the multi-task model shares.
 Images are expected scaled to [-1, 1] (mean = std = 0.5, as TF trained SSDLite); `mean`/`std` say so.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import nn
 
-from mobilevision.backbones import backbone_class, build_backbone
+from mobilevision.backbones import FeatureSpec, backbone_class, build_backbone
 from mobilevision.errors import MobileVisionError
 from mobilevision.heads.anchors import AnchorGenerator, feature_map_sizes
 from mobilevision.heads.ssdlite import EXTRA_CHANNELS, MIN_DEPTH, SSDLiteHead
@@ -45,11 +46,15 @@ class SSDLite(nn.Module):
         score_threshold: float = 0.001,
         nms_iou: float = 0.6,
         max_detections: int = 100,
+        backbone_features: Mapping[str, FeatureSpec] | None = None,
     ) -> None:
         super().__init__()
         self.feature_names = tuple(backbone_class(backbone).roles["detect"])
-        self.backbone = build_backbone(backbone, width=width, out_features=self.feature_names, freeze_bn=freeze_bn)
-        info = self.backbone.feature_info()
+        self.backbone = None
+        if backbone_features is None:
+            self.backbone = build_backbone(backbone, width=width, out_features=self.feature_names, freeze_bn=freeze_bn)
+            backbone_features = self.backbone.feature_info()
+        info = backbone_features
         self.anchor_generator = AnchorGenerator(layout=anchor_layout)
         # TF scales the extra blocks with the backbone's depth multiplier, never below min_depth.
         extra_channels = [max(int(c * width), MIN_DEPTH) for c in EXTRA_CHANNELS]
@@ -81,10 +86,20 @@ class SSDLite(nn.Module):
             self._anchors[key] = self.anchor_generator(sizes, key[:2]).to(device)
         return self._anchors[key]
 
+    def head_outputs(self, features: dict[str, torch.Tensor], *,
+                     image_size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The backbone's feature maps -> box_deltas (N, A, 4), class_logits (N, A, num_classes)."""
+        return self.head([features[name] for name in self.feature_names])
+
     def raw_outputs(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(N, 3, H, W) -> box_deltas (N, A, 4), class_logits (N, A, num_classes)."""
-        features = self.backbone(images)
-        return self.head([features[name] for name in self.feature_names])
+        return self.head_outputs(self.backbone(images), image_size=tuple(images.shape[-2:]))
+
+    def losses(self, raw: tuple[torch.Tensor, torch.Tensor], targets: list[dict], *,
+               features: dict[str, torch.Tensor], image_size: tuple[int, int]) -> dict[str, torch.Tensor]:
+        """{"bbox_regression", "classification"}: the MultiBox (or focal) loss of the raw outputs."""
+        anchors = self.anchors(image_size, device=raw[0].device)
+        return multibox_loss(*raw, targets, anchors, box_loss=self.box_loss, class_loss=self.class_loss)
 
     def forward(
         self,
@@ -93,13 +108,14 @@ class SSDLite(nn.Module):
         *,
         orig_sizes: Sequence[Sequence[int]] | None = None,
     ):
-        raw = self.raw_outputs(images)
+        image_size = tuple(images.shape[-2:])
+        features = self.backbone(images)
+        raw = self.head_outputs(features, image_size=image_size)
         if self.training:
             if targets is None:
                 raise MobileVisionError("SSDLite in training mode needs targets; call model.eval() to predict")
-            anchors = self.anchors(tuple(images.shape[-2:]), device=images.device)
-            return multibox_loss(*raw, targets, anchors, box_loss=self.box_loss, class_loss=self.class_loss)
-        return self.postprocess(raw, image_size=tuple(images.shape[-2:]), orig_sizes=orig_sizes)
+            return self.losses(raw, targets, features=features, image_size=image_size)
+        return self.postprocess(raw, image_size=image_size, orig_sizes=orig_sizes)
 
     def postprocess(
         self,
@@ -137,12 +153,14 @@ def build_ssdlite(
     score_threshold: float = 0.001,
     nms_iou: float = 0.6,
     max_detections: int = 100,
+    backbone_features: Mapping[str, FeatureSpec] | None = None,
 ) -> SSDLite:
     """SSDLite on MobileNetV2 or MobileNetV1 as published (TF ssdlite_mobilenet_v2_coco).
 
     num_classes counts the background (COCO: 91, as torchvision's detectors). `imgsz` is the
     training/eval input side the model is meant for (the anchors follow whatever size comes in).
-    The SSD levels need the stride-32 map, so output_stride is 32 only.
+    The SSD levels need the stride-32 map, so output_stride is 32 only. `backbone_features`: the
+    head only, on a backbone the multi-task model shares.
     """
     if output_stride != 32:
         raise MobileVisionError(f"SSDLite needs output_stride=32 (its levels are strides 16..512); got {output_stride}")
@@ -160,4 +178,5 @@ def build_ssdlite(
         score_threshold=score_threshold,
         nms_iou=nms_iou,
         max_detections=max_detections,
+        backbone_features=backbone_features,
     )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 from torch import nn
 
-from mobilevision.backbones import backbone_class, build_backbone
+from mobilevision.backbones import FeatureSpec, backbone_class, build_backbone
 from mobilevision.heads.deeplab import AuxiliaryHead, DeepLabV3Head
 from mobilevision.heads.resize import resize_bilinear
 from mobilevision.tasks.segment.loss import segmentation_cross_entropy
@@ -21,6 +23,10 @@ class DeepLabV3(nn.Module):
     Training mode: forward(images (N, 3, H, W), targets (N, H, W) int64, 255 = ignore) ->
     {"segmentation": loss} and, with aux, {"aux": AUX_LOSS_WEIGHT * aux loss}: the training loop
     sums the dict. Eval mode: forward(images) -> class map (N, H, W) int64 at the input size.
+
+    With `backbone_features` (the declared features of a backbone the multi-task model owns and
+    shares, at `output_stride`) it builds no backbone of its own (`backbone` is None) and is run by
+    that model through head_outputs, losses and postprocess.
     """
 
     def __init__(
@@ -34,6 +40,7 @@ class DeepLabV3(nn.Module):
         decoder: bool = False,
         aux: bool = False,
         freeze_bn: bool = False,
+        backbone_features: Mapping[str, FeatureSpec] | None = None,
     ) -> None:
         super().__init__()
         roles = backbone_class(backbone).roles
@@ -44,10 +51,16 @@ class DeepLabV3(nn.Module):
         # The paper's "MobileNetV2*": the head reads the 320-channel bottleneck, so the 1280-channel
         # last layer would only add 0.4M parameters and 0.4B multiply-adds at 513 px.
         extra = {"include_last_layer": False} if backbone == "mobilenet_v2" else {}
-        self.backbone = build_backbone(
-            backbone, width=width, output_stride=output_stride, out_features=wanted, freeze_bn=freeze_bn, **extra
-        )
-        info = self.backbone.feature_info()
+        self.backbone = None
+        if backbone_features is None:
+            self.backbone = build_backbone(
+                backbone, width=width, output_stride=output_stride, out_features=wanted, freeze_bn=freeze_bn, **extra
+            )
+            backbone_features = self.backbone.feature_info()
+        info = backbone_features
+        if info[self.feature_name].stride != output_stride:
+            raise ValueError(f"output_stride={output_stride} but the backbone's {self.feature_name} has stride "
+                             f"{info[self.feature_name].stride}")
         self.head = DeepLabV3Head(
             info[self.feature_name].channels,
             num_classes,
@@ -58,32 +71,41 @@ class DeepLabV3(nn.Module):
         self.aux_head = AuxiliaryHead(info[self.aux_name].channels, num_classes) if aux else None
         self.num_classes = num_classes
 
-    def _segment(self, features: dict[str, torch.Tensor], size: torch.Size) -> torch.Tensor:
+    def head_outputs(self, features: dict[str, torch.Tensor], *, image_size: tuple[int, int]) -> torch.Tensor:
+        """The backbone's feature maps -> logits (N, num_classes, *image_size)."""
         low_level = features[self.low_level_name] if self.low_level_name is not None else None
-        return resize_bilinear(self.head(features[self.feature_name], low_level), size)
+        return resize_bilinear(self.head(features[self.feature_name], low_level), image_size)
 
     def raw_outputs(self, images: torch.Tensor) -> torch.Tensor:
         """The exported and counted part: (N, 3, H, W) -> logits (N, num_classes, H, W)."""
-        return self._segment(self.backbone(images), images.shape[2:])
+        return self.head_outputs(self.backbone(images), image_size=tuple(images.shape[2:]))
+
+    def losses(self, logits: torch.Tensor, targets: torch.Tensor, *, features: dict[str, torch.Tensor],
+               image_size: tuple[int, int]) -> dict[str, torch.Tensor]:
+        """{"segmentation"} (+ {"aux"}, weighted AUX_LOSS_WEIGHT) of logits (N, K, H, W) against
+        targets (N, H, W) int64, 255 = ignore; the auxiliary head reads `features`."""
+        expected = (logits.shape[0], *image_size)
+        if targets.shape != expected:
+            raise ValueError(f"targets must be (N, H, W) = {expected}; got {tuple(targets.shape)}")
+        losses = {"segmentation": segmentation_cross_entropy(logits, targets)}
+        if self.aux_head is not None:
+            aux_logits = resize_bilinear(self.aux_head(features[self.aux_name]), image_size)
+            losses["aux"] = AUX_LOSS_WEIGHT * segmentation_cross_entropy(aux_logits, targets)
+        return losses
 
     def postprocess(self, logits: torch.Tensor, *, image_size: tuple[int, int]) -> torch.Tensor:
         """Eval-mode predictions from raw outputs (any runtime's): class map (N, H, W) int64."""
         return logits.argmax(dim=1)
 
     def forward(self, images: torch.Tensor, targets: torch.Tensor | None = None):
-        if not self.training:
-            return self.postprocess(self.raw_outputs(images), image_size=tuple(images.shape[-2:]))
-        if targets is None:
+        image_size = tuple(images.shape[-2:])
+        if self.training and targets is None:
             raise ValueError("DeepLabV3 in training mode needs targets (N, H, W); call model.eval() to predict")
-        expected = (images.shape[0], *images.shape[2:])
-        if targets.shape != expected:
-            raise ValueError(f"targets must be (N, H, W) = {expected}; got {tuple(targets.shape)}")
         features = self.backbone(images)
-        losses = {"segmentation": segmentation_cross_entropy(self._segment(features, images.shape[2:]), targets)}
-        if self.aux_head is not None:
-            aux_logits = resize_bilinear(self.aux_head(features[self.aux_name]), images.shape[2:])
-            losses["aux"] = AUX_LOSS_WEIGHT * segmentation_cross_entropy(aux_logits, targets)
-        return losses
+        logits = self.head_outputs(features, image_size=image_size)
+        if not self.training:
+            return self.postprocess(logits, image_size=image_size)
+        return self.losses(logits, targets, features=features, image_size=image_size)
 
 
 def build_deeplabv3(
@@ -96,11 +118,13 @@ def build_deeplabv3(
     decoder: bool = False,
     aux: bool = False,
     freeze_bn: bool = False,
+    backbone_features: Mapping[str, FeatureSpec] | None = None,
 ) -> DeepLabV3:
     """Mobile DeepLabv3. Defaults are the MobileNetV2 paper's Table 7 row at 2.11M / 2.75B:
     MobileNetV2* at output stride 16, the mobile head (head="aspp" for full ASPP), 21 VOC classes.
     decoder=True adds the DeepLabv3+ decoder on the stride-4 features; aux=True an FCN auxiliary
-    loss on the stride-8 features during training; freeze_bn keeps the backbone's BN statistics."""
+    loss on the stride-8 features during training; freeze_bn keeps the backbone's BN statistics.
+    `backbone_features`: the head only, on a backbone the multi-task model shares."""
     return DeepLabV3(
         backbone=backbone,
         width=width,
@@ -110,4 +134,5 @@ def build_deeplabv3(
         decoder=decoder,
         aux=aux,
         freeze_bn=freeze_bn,
+        backbone_features=backbone_features,
     )
