@@ -1,0 +1,131 @@
+"""`mobilevision demo live`: models on a camera, a stream, a video or a folder, in an OpenCV window
+or into an annotated video.
+
+Each frame: the predictors (predictor.py), the drawing (render.py), then a status line with the
+frame rate, the model time, the latency from frame read to drawn, and the runtime. A window where
+OpenCV has GUI support and a display exists (keys: q or Esc quit, space pause, s snapshot, t next
+task set); otherwise, or with --save, an mp4 and a line saying where.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from contextlib import nullcontext
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from mobilevision.demos.draw import draw_panel
+from mobilevision.demos.predictor import TASKS, Predictor, predict_all
+from mobilevision.demos.render import render
+from mobilevision.demos.sources import FrameReader
+from mobilevision.tasks.media import DEFAULT_FPS, VideoOutput
+
+WINDOW = "mobilevision live (q quit, space pause, s snapshot, t tasks)"
+SMOOTHING = 0.9  # weight of the past in the frame-rate and latency averages shown
+
+
+def window_available() -> bool:
+    """OpenCV was built with a GUI backend and there is a display to open a window on."""
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return False  # checked first: some GUI backends abort the process without a display
+    try:
+        cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL)
+    except cv2.error:  # the headless wheel: "The function is not implemented"
+        return False
+    return True
+
+
+def task_sets(predictors: Sequence[Predictor]) -> list[tuple[str, ...]]:
+    """What `t` cycles through: every task the predictors have, then each task alone."""
+    tasks = tuple(task for task in TASKS if any(task in predictor.tasks for predictor in predictors))
+    return [tasks] + ([(task,) for task in tasks] if len(tasks) > 1 else [])
+
+
+def run_live(reader: FrameReader, predictors: Sequence[Predictor], *, conf: float, save: Path | None,
+             window: bool, snapshots: Path = Path(".")) -> dict:
+    """Run until the source ends or the user quits, showing each frame in a window (see
+    window_available) and/or writing it to `save`; returns {"frames", "fps", "model_ms" (median),
+    "runtime", "video" (the saved file or None)}. `reader` is closed on the way out."""
+    runtime = ", ".join(dict.fromkeys(predictor.runtime for predictor in predictors))
+    cycle, choice = task_sets(predictors), 0
+    fps = latency = previous = video_size = None
+    model_ms, last_index, started = [], -1, time.perf_counter()
+    output = (VideoOutput(save, source=reader.source, fps=(reader.fps or DEFAULT_FPS) if reader.live else None)
+              if save else nullcontext())
+    try:
+        with output:
+            while (frame := reader.read()) is not None:
+                before = time.perf_counter()
+                outputs = predict_all(predictors, frame.image, tasks=cycle[choice], conf=conf)
+                model_ms.append((time.perf_counter() - before) * 1000)
+                canvas = render(frame.image, outputs)
+                now = time.perf_counter()
+                fps = _smooth(fps, 1 / max(now - previous, 1e-6)) if previous is not None else None
+                latency, previous = _smooth(latency, (now - frame.captured) * 1000), now
+                status = f"{fps or 0:.1f} FPS  model {model_ms[-1]:.0f} ms  latency {latency:.0f} ms  {runtime}"
+                canvas = draw_panel(canvas, [(status, None), ("tasks: " + "+".join(cycle[choice]), None)],
+                                    corner="top-right")
+                if save:
+                    # A folder's images differ in size; a video has one (the first frame's).
+                    video_size = video_size or (canvas.shape[1], canvas.shape[0])
+                    written = canvas if canvas.shape[1::-1] == video_size else cv2.resize(canvas, video_size)
+                    # A live source's indices count the frames it dropped: repeating the frame shown
+                    # for them keeps the video in real time at the camera's rate.
+                    for _ in range(frame.index - last_index if reader.live else 1):
+                        output.write(written)
+                last_index = frame.index
+                if window:
+                    key = _show(canvas, paused=False)
+                    if key == "quit":
+                        break
+                    if key == "snapshot":
+                        print(f"snapshot: {_snapshot(canvas, snapshots)}")
+                    elif key == "tasks":
+                        choice = (choice + 1) % len(cycle)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how a headless camera recording ends; the video is finalised above
+    finally:
+        reader.close()
+        if window:
+            cv2.destroyAllWindows()
+    elapsed = time.perf_counter() - started
+    return {"frames": len(model_ms), "fps": len(model_ms) / elapsed if elapsed > 0 else 0.0,
+            "model_ms": statistics.median(model_ms) if model_ms else None, "runtime": runtime,
+            "video": str(save) if save else None}
+
+
+def _smooth(average: float | None, value: float | None) -> float | None:
+    if value is None:
+        return average
+    return value if average is None else SMOOTHING * average + (1 - SMOOTHING) * value
+
+
+def _show(canvas: np.ndarray, *, paused: bool) -> str | None:
+    """Show the frame and read a key: "quit", "snapshot", "tasks" or None. Space pauses until the
+    next space (or q); closing the window quits."""
+    cv2.imshow(WINDOW, cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
+    while True:
+        key = cv2.waitKey(50 if paused else 1) & 0xFF
+        if key in (ord("q"), 27) or cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) < 1:
+            return "quit"
+        if key == ord(" "):
+            paused = not paused
+        elif key == ord("s"):
+            return "snapshot"
+        elif key == ord("t"):
+            return "tasks"
+        if not paused:
+            return None
+
+
+def _snapshot(canvas: np.ndarray, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / time.strftime("snapshot-%Y%m%d-%H%M%S.png")
+    cv2.imwrite(str(path), cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
+    return path

@@ -1,0 +1,162 @@
+"""`mobilevision demo web`: the models in a Gradio page. In: an uploaded image or the webcam
+streamed, with task, model and threshold controls. Out: the overlay, the results as JSON, a class
+legend and a status line (runtime and time, or what is wrong with an upload).
+
+Served on 127.0.0.1 unless --host says otherwise and never through Gradio's share tunnel. At most
+`concurrency` frames are processed at once, since they share the CPU cores; the others wait in a
+queue of `queue_size`, beyond which Gradio turns requests away instead of piling them up.
+"""
+
+from __future__ import annotations
+
+import atexit
+import html
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from mobilevision.demos.predictor import TASKS, Predictor, predict_all
+from mobilevision.demos.render import legend_entries, render, summarize
+from mobilevision.demos.uploads import read_upload
+from mobilevision.errors import MobileVisionError
+
+MIN_CONF = 0.05  # the threshold slider's lower end
+STREAM_EVERY = 0.1  # seconds between webcam frames sent by the browser: 10 FPS at most
+STREAM_LIMIT = 600  # seconds one webcam session may stream before the browser has to restart it
+MAX_UPLOAD = "100mb"  # refused by the server before it is stored; the pixel limit is uploads.MAX_PIXELS
+# System fonts: the default theme fetches web fonts, which an offline laptop at a venue cannot.
+FONTS = ["ui-sans-serif", "system-ui", "sans-serif"]
+# Gradio's cache of uploads and results: swept hourly of files older than an hour.
+CACHE_SWEEP = (3600, 3600)
+
+
+class OverlayFiles:
+    """Overlays written as JPEG files of their own, handed to Gradio as paths.
+
+    Gradio stores a returned array under the hash of its encoded bytes and rewrites that file on
+    every request, so two requests with the same result (two people sending the same photo, the
+    load test) race: one is served a file the other is rewriting, and its download breaks
+    ("Too little data for declared Content-Length"). A path is copied into the cache under a
+    temporary name and renamed, which is safe. Gradio has its copy once the request is answered,
+    so files older than `keep_seconds` are deleted.
+    """
+
+    def __init__(self, *, keep_seconds: float = 300) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="mobilevision-web-"))
+        self.keep_seconds = keep_seconds
+        atexit.register(shutil.rmtree, self.folder, ignore_errors=True)
+
+    def write(self, image: np.ndarray) -> str:
+        """image (H, W, 3) uint8 RGB -> the path of its JPEG."""
+        now = time.time()
+        for old in self.folder.glob("*.jpg"):
+            try:
+                if now - old.stat().st_mtime > self.keep_seconds:
+                    old.unlink()
+            except FileNotFoundError:  # another request deleted it first
+                pass
+        path = self.folder / f"{uuid.uuid4().hex}.jpg"
+        cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
+        return str(path)
+
+
+def analyse(image: np.ndarray, predictors: Sequence[Predictor], *, models: Sequence[str], tasks: Sequence[str],
+            conf: float, files: OverlayFiles) -> tuple[str, dict, str, str]:
+    """(overlay JPEG path, summarize's JSON, legend HTML, status Markdown) of the selected models'
+    selected tasks on an RGB image (H, W, 3) uint8."""
+    chosen = [predictor for predictor in predictors if predictor.name in models]
+    started = time.perf_counter()
+    outputs = predict_all(chosen, image, tasks=tasks, conf=conf)
+    milliseconds = (time.perf_counter() - started) * 1000
+    summary = summarize(outputs)
+    runtimes = ", ".join(dict.fromkeys(predictor.runtime for predictor, _ in outputs))
+    status = (f"{len(outputs)} model(s) in {milliseconds:.0f} ms on {runtimes}; "
+              f"{len(summary.get('detect', []))} detection(s)" if outputs else "Select a model and a task.")
+    return files.write(render(image, outputs)), summary, legend_html(summary), status
+
+
+def legend_html(summary: dict) -> str:
+    rows = [f'<div><span style="display:inline-block;width:1em;height:1em;margin-right:.4em;'
+            f'vertical-align:middle;background:rgb{colour}"></span>{html.escape(name)}: {html.escape(found)}</div>'
+            for name, colour, found in legend_entries(summary)]
+    return "".join(rows) or "<div>No objects or regions found.</div>"
+
+
+def build_app(predictors: Sequence[Predictor], *, conf: float = 0.3, concurrency: int = 2, queue_size: int = 64):
+    """The Gradio Blocks app (not started). Its API: /predict (image file, models, tasks,
+    threshold) -> (overlay, JSON, legend, status), and /stream for webcam frames."""
+    import gradio as gr
+
+    tasks = [task for task in TASKS if any(task in predictor.tasks for predictor in predictors)]
+    names = [predictor.name for predictor in predictors]
+    files = OverlayFiles()
+
+    def on_upload(payload, models, chosen_tasks, threshold):
+        # Unprocessed (preprocess=False): Gradio's own decoding would fail on a bad file with a
+        # generic "Error"; read_upload says what is wrong, in the status line.
+        if not payload:
+            return None, None, "", "Upload an image (JPEG, PNG, WebP or BMP)."
+        try:
+            image = read_upload(payload["path"], name=payload.get("orig_name"))
+        except MobileVisionError as error:
+            return None, None, "", f"**Cannot use this upload:** {error}"
+        return analyse(image, predictors, models=models, tasks=chosen_tasks, conf=threshold, files=files)
+
+    def on_frame(frame, models, chosen_tasks, threshold):
+        if frame is None:
+            return None, None, "", "Waiting for the webcam."
+        return analyse(frame, predictors, models=models, tasks=chosen_tasks, conf=threshold, files=files)
+
+    with gr.Blocks(title="mobilevision demo", analytics_enabled=False, delete_cache=CACHE_SWEEP) as app:
+        gr.Markdown("## mobilevision demo\n" + "  \n".join(
+            f"**{html.escape(predictor.name)}** on {predictor.runtime}" for predictor in predictors))
+        with gr.Row():
+            with gr.Column():
+                with gr.Tab("Image"):
+                    upload = gr.Image(label="Image", type="filepath", sources=["upload", "clipboard"],
+                                      elem_id="upload")
+                    run = gr.Button("Run", variant="primary")
+                with gr.Tab("Webcam"):
+                    webcam = gr.Image(label="Webcam", type="numpy", sources=["webcam"], streaming=True)
+                model_choice = gr.CheckboxGroup(names, value=names, label="Models")
+                task_choice = gr.CheckboxGroup(tasks, value=tasks, label="Tasks")
+                threshold = gr.Slider(min(conf, MIN_CONF), 0.95, value=conf, step=0.05, label="Detection threshold")
+            with gr.Column():
+                overlay = gr.Image(label="Result", type="filepath", interactive=False, elem_id="overlay")
+                status = gr.Markdown(elem_id="status")
+                legend = gr.HTML(label="Classes", elem_id="legend")
+                results = gr.JSON(label="Results", elem_id="results")
+        controls, outputs = [model_choice, task_choice, threshold], [overlay, results, legend, status]
+        # One concurrency group for every event: uploads and webcam frames share the same cores.
+        shared = dict(outputs=outputs, concurrency_id="inference", concurrency_limit=concurrency)
+        run.click(on_upload, [upload, *controls], api_name="predict", preprocess=False, **shared)
+        # A new upload or a changed control shows its result at once (a streaming webcam picks
+        # the controls up with its next frame).
+        for trigger in (upload.upload, threshold.release, model_choice.input, task_choice.input):
+            trigger(on_upload, [upload, *controls], api_visibility="private", preprocess=False, **shared)
+        webcam.stream(on_frame, [webcam, *controls], api_name="stream", stream_every=STREAM_EVERY,
+                      time_limit=STREAM_LIMIT, **shared)
+    return app.queue(max_size=queue_size, default_concurrency_limit=concurrency)
+
+
+def serve(app, *, host: str = "127.0.0.1", port: int = 7860, block: bool = True) -> str:
+    """Start the app on host:port and return its URL; with `block`, serve until Ctrl-C."""
+    import gradio as gr
+
+    try:
+        app.launch(server_name=host, server_port=port, share=False, ssr_mode=False, max_file_size=MAX_UPLOAD,
+                   quiet=True, prevent_thread_lock=True, theme=gr.themes.Default(font=FONTS))
+    except OSError as error:
+        reason = str(error).split(". ")[0]  # Gradio goes on about its environment variables
+        raise MobileVisionError(f"--port {port}: cannot serve on {host}:{port} ({reason}); pick a free one "
+                                "with --port") from error
+    if block:
+        print(f"serving the demo on {app.local_url} (Ctrl-C stops)", flush=True)
+        app.block_thread()
+    return app.local_url
