@@ -7,22 +7,34 @@ from pathlib import Path
 from mobilevision.datasets.resolve import DataSpec, resolve_data
 from mobilevision.errors import MobileVisionError
 
-TASKS = ("classify", "detect", "segment")
+TASKS = ("classify", "detect", "segment", "multitask")
 
 
 def build_dataset(data: str | Path | DataSpec, *, task: str, split: str, transform=None):
     """The dataset `task` reads from `data` (a path, a YAML file or a resolved DataSpec).
 
-    task: "classify" | "detect" | "segment"; split: "train" | "val"; transform: one of the
-    pipelines in transforms.py for that task (None: image as float in [0, 1], targets untouched).
+    task: "classify" | "detect" | "segment" | "multitask" (every target of COCO-form data, see
+    multitask.py); split: "train" | "val"; transform: one of the pipelines in transforms.py for
+    that task, detection's for multitask (None: image as float in [0, 1], targets untouched).
     """
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
-    spec = (data if isinstance(data, DataSpec) else resolve_data(data)).view(task)
+    resolved = data if isinstance(data, DataSpec) else resolve_data(data)
+    spec = resolved.view(task)
     if split not in spec.splits:
         raise MobileVisionError(f"{spec.source or spec.root}: no {split!r} split (found {sorted(spec.splits)}); "
                                 "add it under 'splits' in the dataset YAML")
     entry = spec.splits[split]
+    categories = spec.segmentation_categories
+    categories = list(categories) if isinstance(categories, tuple) else categories
+    if task == "multitask":
+        if spec.format != "coco":
+            raise MobileVisionError(f"{spec.source or spec.root}: multitask reads boxes and masks from one COCO "
+                                    f"instances JSON (COCO or the built-in dataset), not a {spec.format} dataset")
+        from mobilevision.datasets.multitask import CocoMultiTask
+
+        return CocoMultiTask(images_dir=entry["images"], annotation_file=entry["annotations"], transform=transform,
+                             segmentation_categories=categories, image_labels=resolved.format == "builtin")
     if task == "classify":
         if spec.format != "folder":
             raise MobileVisionError(f"{spec.source or spec.root}: a {spec.format} dataset has no image labels; "
@@ -39,9 +51,8 @@ def build_dataset(data: str | Path | DataSpec, *, task: str, split: str, transfo
 
         if task == "detect":
             return CocoDetection(images_dir=entry["images"], annotation_file=entry["annotations"], transform=transform)
-        categories = spec.segmentation_categories
         return CocoSegmentation(images_dir=entry["images"], annotation_file=entry["annotations"], transform=transform,
-                                categories=list(categories) if isinstance(categories, tuple) else categories)
+                                categories=categories)
     from mobilevision.datasets.voc import VOC_CLASSES, VocDetection, VocSegmentation
 
     names = spec.class_names or VOC_CLASSES

@@ -45,11 +45,12 @@ def load_coco(annotation_file: str | Path):
 
 
 class CocoDetection(DetectionDataset):
-    """COCO detection: images under `images_dir`, annotations in `annotation_file`."""
+    """COCO detection: images under `images_dir`, annotations in `annotation_file` (or `coco`, the
+    file already opened by load_coco, which the multi-task reader shares with segmentation)."""
 
-    def __init__(self, *, images_dir: str | Path, annotation_file: str | Path, transform=None) -> None:
+    def __init__(self, *, images_dir: str | Path, annotation_file: str | Path, transform=None, coco=None) -> None:
         super().__init__(transform=transform)
-        coco = load_coco(annotation_file)
+        coco = coco or load_coco(annotation_file)
         category_ids = sorted(coco.cats)
         self.class_names = [coco.cats[i]["name"] for i in category_ids]
         label_of = {category_id: label for label, category_id in enumerate(category_ids, start=1)}
@@ -80,13 +81,14 @@ class CocoSegmentation(SegmentationDataset):
     """COCO instances rasterised to class maps.
 
     categories: "all" (every category, ascending id), "voc" (the 20 VOC classes; other objects
-    become background) or a list of COCO category names (in label order).
+    become background) or a list of COCO category names (in label order). `coco`: the annotation
+    file already opened by load_coco.
     """
 
     def __init__(self, *, images_dir: str | Path, annotation_file: str | Path, transform=None,
-                 categories: str | list[str] = "all") -> None:
+                 categories: str | list[str] = "all", coco=None) -> None:
         super().__init__(transform=transform)
-        self.coco = load_coco(annotation_file)
+        self.coco = coco or load_coco(annotation_file)
         self.category_label = self._category_labels(categories, annotation_file)
         images_dir = Path(images_dir)
         self.image_ids = sorted(self.coco.imgs)

@@ -80,6 +80,16 @@ class DetectionDataset(ReportsProblems, Dataset):
 
     def __getitem__(self, index: int):
         """(image (3, H, W) float, target dict), or None for an unreadable or mismatched image."""
+        loaded = self.load(index)
+        if loaded is None:
+            return None
+        image, annotations = loaded
+        out = self.transform(image=image, **annotations)
+        return out["image"], self.target(index, out, orig_size=image.shape[:2])
+
+    def load(self, index: int) -> tuple[np.ndarray, dict] | None:
+        """(RGB image (H, W, 3) uint8, {"bboxes", "labels", "flags"} in its pixels: the transform's
+        box inputs), or None (reported) for an unreadable image or one of another size than annotated."""
         record = self.records[index]
         try:
             image = read_image(record.file)
@@ -95,22 +105,25 @@ class DetectionDataset(ReportsProblems, Dataset):
             # The annotation did not say how big the image is: clip and check now that we know.
             boxes, keep = clean_boxes(boxes, size=image.shape[:2], file=record.annotation_file, log=self.log)
             boxes, labels, flags = boxes[keep], labels[keep], flags[keep]
-        out = self.transform(image=image, bboxes=boxes, labels=labels, flags=flags)
+        return image, {"bboxes": boxes, "labels": labels, "flags": flags}
+
+    def target(self, index: int, out: dict, *, orig_size: tuple[int, int]) -> dict:
+        """The target dict (module docstring) of record `index` from the transform's output `out`."""
+        record = self.records[index]
         boxes = np.asarray(out["bboxes"], dtype=np.float32).reshape(-1, 4)
         labels = np.asarray(out["labels"], dtype=np.int64).reshape(-1)
         flags = np.asarray(out["flags"], dtype=np.uint8).reshape(-1)
         crowd = flags == FLAG_CROWD
-        target = {
+        return {
             "boxes": _tensor(boxes[~crowd]),
             "labels": _tensor(labels[~crowd]),
             "difficult": _tensor(flags[~crowd] == FLAG_DIFFICULT),
             "crowd_boxes": _tensor(boxes[crowd]),
             "crowd_labels": _tensor(labels[crowd]),
             "image_id": record.image_id,
-            "orig_size": (int(image.shape[0]), int(image.shape[1])),
+            "orig_size": (int(orig_size[0]), int(orig_size[1])),
             "file": str(record.file),
         }
-        return out["image"], target
 
 
 def _tensor(array: np.ndarray):

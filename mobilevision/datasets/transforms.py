@@ -5,6 +5,7 @@ Every pipeline takes `size`, `mean` and `std` as keyword arguments (ImageNet sta
 `Pipeline`); masks come back as (H, W) uint8 arrays. The call protocol is albumentations' own:
 
 - detection:      t(image=(H,W,3) uint8, bboxes=(K,4) xyxy px, labels=(K,), flags=(K,)) -> dict
+- multi-task:     the detection pipeline with mask=(H,W) or (H,W,C) uint8 as well
 - segmentation:   t(image=..., mask=(H,W) uint8) -> dict
 - classification: t(image=...) -> dict
 
@@ -119,14 +120,15 @@ def detection_transforms(
     train: bool, *, size: int, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD
 ) -> Pipeline:
     """SSD augmentation (photometric distortion, zoom out, IoU crop, flip) or a plain resize to
-    (size, size); boxes follow the image. Output boxes are xyxy pixels of the (size, size) image."""
+    (size, size); boxes, and a mask if one is given (multi-task data), follow the image. Output
+    boxes are xyxy pixels of the (size, size) image; the zoom-out canvas is 255 (ignore) in masks."""
     if train:
         steps = [
             A.ColorJitter(brightness=0.125, contrast=0.5, saturation=0.5, hue=0.05, p=0.5),
             # Zoom out = shrink the image inside a mean-coloured canvas. SSD expands up to 4x per
             # side; 2x here, so that 15 px objects stay above the smallest anchors at 320 px.
             A.Affine(scale=(0.5, 1.0), translate_percent=(-0.25, 0.25), fill=_mean_fill(mean),
-                     border_mode=cv2.BORDER_CONSTANT, p=0.5),
+                     fill_mask=IGNORE_INDEX, border_mode=cv2.BORDER_CONSTANT, p=0.5),
             RandomIoUCrop(),
             A.HorizontalFlip(p=0.5),
             A.Resize(size, size),

@@ -1,0 +1,94 @@
+"""The multi-task view: each image with its boxes, its class map and its image label, augmented together.
+
+COCO-form data holds all of them in one instances JSON: boxes and masks (COCO itself), and for the
+built-in dataset's coco/ view an image label too, which its generator defines as the class of the
+largest visible object (0, background, when none is). The COCO detection and segmentation readers
+share the opened file; one box- and mask-aware pipeline (transforms.detection_transforms) runs over
+the image, its class map and, for the image label, its instance map, so every target describes the
+same augmented image: a crop that cuts the largest object away labels the object left largest.
+
+Sample: (image (3, H, W) float, {"detect": the detection target dict (detection_base.py),
+"segment": class map (H, W) int64 (255 = ignore), "classify": label int}), "classify" only with
+image labels; None for an unreadable image, as the other readers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from torch.utils.data import Dataset
+
+from mobilevision.datasets.coco import CocoDetection, CocoSegmentation, load_coco
+from mobilevision.datasets.problems import ReportsProblems
+from mobilevision.datasets.transforms import IGNORE_INDEX, to_tensor
+from mobilevision.errors import MobileVisionError
+
+
+class CocoMultiTask(ReportsProblems, Dataset):
+    """Detection, segmentation and (with `image_labels`) classification targets of one COCO split.
+
+    `tasks` lists the targets each sample has; `class_names` maps each of them to its names:
+    detection without the background (labels 1..C), segmentation and classification with it first.
+    """
+
+    def __init__(self, *, images_dir: str | Path, annotation_file: str | Path, transform=None,
+                 segmentation_categories: str | list[str] = "all", image_labels: bool = False) -> None:
+        coco = load_coco(annotation_file)
+        self.detection = CocoDetection(images_dir=images_dir, annotation_file=annotation_file, coco=coco)
+        self.segmentation = CocoSegmentation(images_dir=images_dir, annotation_file=annotation_file, coco=coco,
+                                             categories=segmentation_categories)
+        # One log: both readers found the same annotation problems when they read the file.
+        self.log = self.segmentation.log = self.detection.log
+        self.transform = transform or to_tensor
+        self.tasks = ("classify", "detect", "segment") if image_labels else ("detect", "segment")
+        self.class_names = {"detect": self.detection.class_names, "segment": self.segmentation.class_names}
+        if image_labels:
+            self.class_names = {"classify": self.segmentation.class_names, **self.class_names}
+
+    def __len__(self) -> int:
+        return len(self.detection)
+
+    def __getitem__(self, index: int):
+        import torch
+
+        loaded = self.detection.load(index)
+        if loaded is None:
+            return None
+        image, boxes = loaded
+        class_map = self.segmentation.load_mask(index)
+        if "classify" in self.tasks:
+            instance_map, instance_labels = self._instances(index)
+            class_map = np.dstack([class_map, instance_map])
+        out = self.transform(image=image, mask=class_map, **boxes)
+        mask = np.asarray(out["mask"])
+        targets = {"detect": self.detection.target(index, out, orig_size=image.shape[:2])}
+        if "classify" in self.tasks:
+            targets["classify"] = largest_visible(mask[..., 1], instance_labels)
+            mask = mask[..., 0]
+        targets["segment"] = torch.from_numpy(mask.astype(np.int64))
+        return out["image"], targets
+
+    def _instances(self, index: int) -> tuple[np.ndarray, list[int]]:
+        """(instance map (H, W) uint8: k for the visible pixels of the k-th object, 0 elsewhere;
+        [0, label of object 1, label of object 2, ...]) of image `index`."""
+        coco, image_id = self.segmentation.coco, self.segmentation.image_ids[index]
+        info = coco.imgs[image_id]
+        instances, labels = np.zeros((info["height"], info["width"]), dtype=np.uint8), [0]
+        for annotation in coco.imgToAnns.get(image_id, []):
+            label = self.segmentation.category_label.get(annotation["category_id"])
+            if label is None or annotation.get("iscrowd", 0) or not annotation.get("segmentation"):
+                continue
+            if len(labels) == IGNORE_INDEX:  # the augmentation fills new pixels with 255
+                raise MobileVisionError(f"{self.segmentation.files[index]}: more than {IGNORE_INDEX - 1} objects; "
+                                        "image labels are for the built-in dataset's few objects per image")
+            instances[coco.annToMask(annotation).astype(bool)] = len(labels)
+            labels.append(label)
+        return instances, labels
+
+
+def largest_visible(instance_map: np.ndarray, labels: list[int]) -> int:
+    """The label of the object with the most pixels in `instance_map` (the first on a tie, as the
+    generator picks), 0 when no object is visible; 0 and 255 (augmentation fill) are no object."""
+    pixels = np.bincount(instance_map.ravel(), minlength=IGNORE_INDEX + 1)[1:len(labels)]
+    return int(labels[1 + int(pixels.argmax())]) if pixels.size and pixels.max() > 0 else 0
