@@ -9,6 +9,16 @@ from pathlib import Path
 import torch
 from torch import nn
 
+# ONNX names of each task model's raw_outputs, in order (a multi-task model prefixes them with the task).
+RAW_OUTPUT_NAMES = {"classify": ["logits"], "detect": ["box_deltas", "class_logits"], "segment": ["logits"]}
+
+
+def output_names(model: nn.Module, *, task: str) -> list[str]:
+    """ONNX names of `model.raw_outputs`: the task's, or each chosen task's for a multi-task model."""
+    if task == "multitask":
+        return [f"{name}_{output}" for name in model.task_names for output in RAW_OUTPUT_NAMES[name]]
+    return RAW_OUTPUT_NAMES[task]
+
 
 class RawOutputs(nn.Module):
     """Wraps a task model so that its forward is `raw_outputs`: the part that is exported

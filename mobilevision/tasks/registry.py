@@ -11,6 +11,7 @@ from torch import nn
 from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.classify.model import build_classifier
 from mobilevision.tasks.detect.model import build_ssdlite
+from mobilevision.tasks.multitask.model import build_multitask
 from mobilevision.tasks.segment.model import build_deeplabv3
 
 V2_WIDTHS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
@@ -104,6 +105,24 @@ MODELS: dict[str, ModelEntry] = {
             imgsz=513,
             num_classes=21,
             description="DeepLabv3, MobileNetV1, OS16, full ASPP (V2 paper Table 7: 11.15M, 14.25B)",
+        ),
+        ModelEntry(
+            name="multitask_mobilenet_v2",
+            task="multitask",
+            builder=partial(build_multitask, backbone="mobilenet_v2"),
+            widths=(0.5, 0.75, 1.0),
+            imgsz=320,
+            num_classes=21,
+            description="one MobileNetV2 forward (OS32) for the classifier, SSDLite and Mobile DeepLabv3 heads",
+        ),
+        ModelEntry(
+            name="multitask_mobilenet_v1",
+            task="multitask",
+            builder=partial(build_multitask, backbone="mobilenet_v1"),
+            widths=(0.5, 0.75, 1.0),
+            imgsz=320,
+            num_classes=21,
+            description="one MobileNetV1 forward (OS32) for the classifier, SSDLite and Mobile DeepLabv3 heads",
         ),
     )
 }

@@ -11,8 +11,6 @@ import torch
 
 from mobilevision.errors import MobileVisionError
 
-RAW_OUTPUT_NAMES = {"classify": ["logits"], "detect": ["box_deltas", "class_logits"], "segment": ["logits"]}
-
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("export", help="export a checkpoint to ONNX / INT8 ONNX / TorchScript",
@@ -38,6 +36,7 @@ def calibration_batches(checkpoint: dict, *, data: str, imgsz: int, count: int, 
         "classify": datasets.classification_transforms,
         "detect": datasets.detection_transforms,
         "segment": datasets.segmentation_transforms,
+        "multitask": datasets.detection_transforms,  # the square resize the multi-task model is validated at
     }[task](False, size=imgsz, mean=mean, std=std)
     dataset = datasets.build_dataset(data, task=task, split="val", transform=transform)
     images = []
@@ -69,9 +68,9 @@ def export(weights: str, *, fmt: str, imgsz: int | None, int8: bool, calib: str 
         traced.save(str(target))
         return {"torchscript": str(target)}
     from mobilevision.tasks.deploy.onnx_model import OnnxRuntimeModel, write_metadata
-    from mobilevision.tasks.onnx_export import export_onnx
+    from mobilevision.tasks.onnx_export import export_onnx, output_names
 
-    export_onnx(model, target, imgsz=size, output_names=RAW_OUTPUT_NAMES[checkpoint["task"]])
+    export_onnx(model, target, imgsz=size, output_names=output_names(model, task=checkpoint["task"]))
     metadata = {key: checkpoint[key] for key in ("task", "model_name", "model_kwargs", "class_names", "preprocessing")}
     write_metadata(target, {**metadata, "imgsz": size})
     result = {"onnx": str(target), "max_abs_diff": _max_difference(model, OnnxRuntimeModel(target), size)}

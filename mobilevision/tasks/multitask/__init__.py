@@ -1,0 +1,1 @@
+"""The multi-task model: one backbone forward for classification, detection and segmentation."""
