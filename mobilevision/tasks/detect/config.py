@@ -17,6 +17,8 @@ class DetectTrainConfig(TrainConfig):
     weights_backbone: str | None = option(None, "ImageNet weights for the backbone only, e.g. torchvision:IMAGENET1K_V2 "
                                           "or a classifier checkpoint (ignored when --weights is given)")
     freeze_bn: bool = option(False, "keep the backbone's BatchNorm statistics fixed (small batches, fine-tuning)")
+    freeze_backbone: bool = option(False, "train the head only: the backbone's weights and BatchNorm statistics stay "
+                                   "as loaded (heads on one backbone combine with `multitask assemble`)")
     anchor_layout: str = option("tf", "anchor shapes: TF ssdlite_mobilenet_v2_coco or torchvision's ssdlite320",
                                 ANCHOR_LAYOUTS)
     class_loss: str = option("cross_entropy", "softmax cross-entropy with 3:1 hard negatives (SSD) or sigmoid focal "

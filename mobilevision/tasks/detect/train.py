@@ -12,6 +12,7 @@ from mobilevision.datasets.collate import detection_collate
 from mobilevision.datasets.resolve import resolve_data
 from mobilevision.datasets.transforms import detection_transforms
 from mobilevision.errors import MobileVisionError
+from mobilevision.tasks.classify.loading import is_checkpoint
 from mobilevision.tasks.detect.config import DetectTrainConfig
 from mobilevision.tasks.detect.evaluator import DetectionEvaluator
 from mobilevision.tasks.detect.model import SSDLite
@@ -50,10 +51,11 @@ def evaluator_factory(data: str, class_names: list[str], *, imgsz: int,
 
 def initial_preprocessing(config: DetectTrainConfig) -> dict:
     """Mean, std and size the network is fed with: SSDLite's own [-1, 1] scaling, unless the
-    weights it starts from were trained with other statistics (torchvision's ImageNet ones)."""
+    weights it starts from were trained with other statistics (torchvision's ImageNet ones, or a
+    classifier checkpoint's)."""
     mean, std = SSDLite.mean, SSDLite.std
-    if config.weights:
-        saved = read_checkpoint(config.weights)["preprocessing"]
+    if config.weights or (config.weights_backbone and is_checkpoint(config.weights_backbone)):
+        saved = read_checkpoint(config.weights or config.weights_backbone)["preprocessing"]
         mean, std = saved["mean"], saved["std"]
     elif config.weights_backbone:
         _, entry = resolve_weights(config.weights_backbone)
@@ -91,12 +93,14 @@ def train_detector(config: DetectTrainConfig, *, resume_from: dict | None = None
                                 f"the train split's {class_names}; both must list the same categories")
 
     model_kwargs = {"width": config.width, "num_classes": len(class_names) + 1, "imgsz": config.imgsz,
-                    "anchor_layout": config.anchor_layout, "freeze_bn": config.freeze_bn,
+                    "anchor_layout": config.anchor_layout, "freeze_bn": config.freeze_bn or config.freeze_backbone,
                     "class_loss": config.class_loss}  # num_classes counts the background
     seed_everything(config.seed)  # the same initial weights on every rank and every rerun
     model = build_model(config.model, **model_kwargs)
     if resume_from is None:
         load_initial_weights(model, config)
+    if config.freeze_backbone:
+        model.backbone.requires_grad_(False)
 
     run_dir = open_run_dir(config, task="detect")
     spec = ModelSpec(task="detect", model_name=config.model, model_kwargs=model_kwargs, class_names=class_names,

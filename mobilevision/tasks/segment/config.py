@@ -16,13 +16,16 @@ class SegmentTrainConfig(TrainConfig):
     schedule: str = option("poly", "learning-rate schedule after warm-up, stepped every step (DeepLab: poly, "
                            "power 0.9)", ("cosine", "poly", "step"))
     batch: int = option(16, "images per step and per process (torchrun: each process takes this many)")
-    output_stride: int = option(16, "backbone output stride (8 = two dilated stages, ~4x the head's cost)", (8, 16))
+    output_stride: int = option(16, "backbone output stride (8 = two dilated stages, ~4x the head's cost; 32 = none, "
+                                "as the multi-task model's backbone)", (8, 16, 32))
     head: str = option("mobile", "mobile: 1x1 + image pooling (the MobileNetV2 paper's head); aspp: full ASPP",
                        ("mobile", "aspp"))
     decoder: bool = option(False, "add the DeepLabv3+ decoder on the stride-4 features (sharper boundaries)")
     aux: bool = option(False, "add an auxiliary FCN loss on the stride-8 features (training only)")
     weights_backbone: str | None = option(None, "initial backbone weights of a classifier, e.g. "
                                           "torchvision:IMAGENET1K_V2 or a classify checkpoint")
+    freeze_backbone: bool = option(False, "train the head only: the backbone's weights and BatchNorm statistics stay "
+                                   "as loaded (heads on one backbone combine with `multitask assemble`)")
 
 
 

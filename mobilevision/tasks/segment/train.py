@@ -32,7 +32,8 @@ def build_segmenter(config: SegmentTrainConfig, *, num_classes: int) -> tuple[nn
     """(model, its builder keyword arguments, as the checkpoint records them)."""
     segmentation_model(config.model)
     model_kwargs = {"width": config.width, "num_classes": num_classes, "head": config.head,
-                    "output_stride": config.output_stride, "decoder": config.decoder, "aux": config.aux}
+                    "output_stride": config.output_stride, "decoder": config.decoder, "aux": config.aux,
+                    "freeze_bn": config.freeze_backbone}
     seed_everything(config.seed)  # the same initial weights on every rank and every rerun
     return build_model(config.model, **model_kwargs), model_kwargs
 
@@ -59,6 +60,8 @@ def train_segmenter(config: SegmentTrainConfig, *, resume_from: dict | None = No
     if resume_from is None:
         load_initial_weights(model, weights=config.weights, weights_backbone=config.weights_backbone,
                              class_names=class_names)
+    if config.freeze_backbone:
+        model.backbone.requires_grad_(False)
 
     run_dir = open_run_dir(config, task="segment")
     spec = ModelSpec(task="segment", model_name=config.model, model_kwargs=model_kwargs, class_names=class_names,
