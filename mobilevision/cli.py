@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     from mobilevision.tasks.classify import command as classify_command
     from mobilevision.tasks.deploy import export_command
     from mobilevision.tasks.detect import command as detect_command
+    from mobilevision.tasks.multitask import command as multitask_command
     from mobilevision.tasks.segment import command as segment_command
 
     parser = argparse.ArgumentParser(
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     classify_command.add_commands(subparsers)
     detect_command.add_commands(subparsers)
     segment_command.add_commands(subparsers)
+    multitask_command.add_commands(subparsers)
     export_command.add_commands(subparsers)
     bench_command.add_commands(subparsers)
     demo_commands.add_commands(subparsers)

@@ -8,6 +8,7 @@ epoch: validation through the task's evaluator, results.csv, weights/last.pt and
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import random
 import sys
@@ -47,7 +48,7 @@ class ModelSpec:
     task: str
     model_name: str
     model_kwargs: dict
-    class_names: list[str]
+    class_names: list[str] | dict[str, list[str]]  # a multi-task model's: per task
     preprocessing: dict  # {"mean": [3 floats], "std": [3 floats], "input_size": int}
 
 
@@ -136,7 +137,7 @@ def fit(*, model: nn.Module, spec: ModelSpec, train_set: Dataset, val_set: Datas
         return {
             "task": spec.task, "model_name": spec.model_name, "model_kwargs": dict(spec.model_kwargs),
             "state_dict": model.state_dict(), "ema_state_dict": ema.state_dict() if ema else None,
-            "class_names": list(spec.class_names), "preprocessing": dict(spec.preprocessing),
+            "class_names": copy.deepcopy(spec.class_names), "preprocessing": dict(spec.preprocessing),
             "metrics": dict(metrics), "best_metric": best, "epoch": next_epoch, "global_step": global_step,
             "optimizer": optimizer.state_dict(), "scheduler": {"global_step": global_step},
             "scaler": scaler.state_dict(), "ema_updates": ema.updates if ema else 0,

@@ -1,0 +1,56 @@
+"""Multi-task training options and the named recipes (`--recipe`) that set their defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mobilevision.heads.anchors import ANCHOR_LAYOUTS
+from mobilevision.tasks.detect.loss import CLASS_LOSSES
+from mobilevision.tasks.engine.config import Recipe, TrainConfig, option
+
+
+@dataclass(frozen=True)
+class MultitaskTrainConfig(TrainConfig):
+    model: str = option("multitask_mobilenet_v2", "multi-task model from `mobilevision info` (multitask_mobilenet_v2 "
+                        "or _v1)")
+    tasks: str = option("classify,detect,segment", "heads to train, comma-separated: classify, detect, segment "
+                        "(COCO has no image labels: detect,segment)")
+    imgsz: int = option(320, "training and validation input size in pixels (square)")
+    batch: int = option(16, "images per step and per process (torchrun: each process takes this many)")
+    classify_loss_weight: float = option(1.0, "weight of the classification loss in the summed loss")
+    detect_loss_weight: float = option(1.0, "weight of the detection losses (box regression and classification)")
+    segment_loss_weight: float = option(1.0, "weight of the segmentation loss (and its auxiliary loss)")
+    weights_backbone: str | None = option(None, "initial backbone weights, e.g. torchvision:IMAGENET1K_V2 or a "
+                                          "classify checkpoint (ignored when --weights is given)")
+    freeze_backbone: bool = option(False, "train the heads only: the backbone's weights and BatchNorm statistics "
+                                   "stay as loaded")
+    freeze_bn: bool = option(False, "keep the backbone's BatchNorm statistics fixed (small batches, fine-tuning)")
+    label_smoothing: float = option(0.0, "label smoothing of the classification loss")
+    anchor_layout: str = option("tf", "SSDLite anchor shapes: TF ssdlite_mobilenet_v2_coco or torchvision's ssdlite320",
+                                ANCHOR_LAYOUTS)
+    class_loss: str = option("cross_entropy", "SSDLite class loss: softmax cross-entropy with hard negatives or "
+                             "sigmoid focal loss", CLASS_LOSSES)
+    head: str = option("mobile", "DeepLab head on the stride-32 features: mobile (1x1 + image pooling) or aspp",
+                       ("mobile", "aspp"))
+    decoder: bool = option(False, "add the DeepLabv3+ decoder on the stride-4 features (sharper masks; at 320 px "
+                           "it costs four times the width-0.5 detector)")
+    aux: bool = option(False, "add DeepLab's auxiliary FCN loss on the stride-8 features (training only)")
+
+
+RECIPES: dict[str, Recipe] = {
+    recipe.name: recipe
+    for recipe in (
+        Recipe(
+            name="quick",
+            source="this project: the three heads on one backbone on the built-in dataset (`mobilevision data "
+            "synth`, 320 px scenes) on a 2-core CPU, with the detect quick recipe's settings, as detection is the "
+            "task that needs the most steps: MobileNetV2 width 0.5 at 256 px, channels_last, SGD + warm-up + "
+            "cosine, gradient norm clipped at 10, from scratch; the DeepLab head reads the stride-32 features "
+            "without the decoder, so a step costs about the detector's (benchmarks/multitask.py compares it with "
+            "the single-task recipes)",
+            config=MultitaskTrainConfig(model="multitask_mobilenet_v2", width=0.5, imgsz=256, epochs=16, batch=16,
+                                        lr=0.1, optimizer="sgd", momentum=0.9, nesterov=True, schedule="cosine",
+                                        warmup_epochs=1.0, weight_decay=4e-5, clip_grad=10.0, workers=2),
+        ),
+    )
+}
