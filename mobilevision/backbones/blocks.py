@@ -46,10 +46,11 @@ class ConvBNAct(nn.Sequential):
         dilation: int = 1,
         groups: int = 1,
         activation: str | None = "relu6",
+        conv_type: type[nn.Conv2d] = nn.Conv2d,
     ) -> None:
         padding = dilation * (kernel_size - 1) // 2
         layers: list[nn.Module] = [
-            nn.Conv2d(
+            conv_type(
                 in_channels,
                 out_channels,
                 kernel_size=kernel_size,

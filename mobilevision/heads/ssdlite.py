@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from mobilevision.backbones.blocks import ConvBNAct
@@ -27,10 +28,25 @@ INIT_STD = 0.03
 MIN_DEPTH = 16
 
 
+class StridedDepthwiseConv2d(nn.Conv2d):
+    """A padded 3x3 stride-2 conv that runs at stride 1 on a 1x1 map: there it sees only its centre
+    tap at either stride, so the result is the same. Stride 1 is needed, not only equal: oneDNN's
+    bf16 channels_last depthwise weight gradient at stride 2 on a 1x1 input leaves the border taps
+    unwritten (values up to 1e35 measured on the last extra block at 256 px), which turned training
+    losses into NaN. SSDLite's last extra blocks get 1x1 maps at inputs up to 256 px."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-2:] == (1, 1):
+            return F.conv2d(x, self.weight, self.bias, stride=1, padding=self.padding, dilation=self.dilation,
+                            groups=self.groups)
+        return super().forward(x)
+
+
 def _conv_bn_relu6(in_channels: int, out_channels: int, *, kernel_size: int = 1, stride: int = 1,
                    depthwise: bool = False) -> ConvBNAct:
     block = ConvBNAct(in_channels, out_channels, kernel_size=kernel_size, stride=stride,
-                      groups=in_channels if depthwise else 1)
+                      groups=in_channels if depthwise else 1,
+                      conv_type=StridedDepthwiseConv2d if stride == 2 else nn.Conv2d)
     block[1].eps = BN_EPS  # TF trains these layers with epsilon 1e-3, not PyTorch's 1e-5
     return block
 

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from mobilevision.heads.anchors import feature_map_sizes
-from mobilevision.heads.ssdlite import BN_EPS, SSDLiteHead
+from mobilevision.heads.ssdlite import BN_EPS, ExtraBlock, SSDLiteHead
 from mobilevision.tasks.complexity import count_madds, count_params
 from mobilevision.tasks.detect.model import build_ssdlite
 
@@ -74,3 +74,26 @@ def test_same_size_as_the_released_tf_model():
     model = build_ssdlite(backbone="mobilenet_v2", width=1.0, num_classes=91, imgsz=300)
     scales = sum(m.weight.numel() for m in model.modules() if isinstance(m, nn.BatchNorm2d))
     assert count_params(model) - scales == pytest.approx(4.475e6, abs=500)
+
+
+def test_extra_block_gradients_on_a_1x1_map_in_bf16_channels_last():
+    """The last extra blocks see 1x1 maps at inputs up to 256 px; there a stride-2 depthwise conv's
+    bf16 channels_last weight gradient came back with garbage border taps (up to 1e35) in most calls."""
+    torch.manual_seed(0)
+    block = ExtraBlock(16, 32).to(memory_format=torch.channels_last)
+    reference = ExtraBlock(16, 32).double()
+    reference.load_state_dict(block.state_dict())
+    for _ in range(10):
+        junk = torch.randn(1 << 18) * 1e30  # leave large values in the allocator's free memory
+        del junk
+        x = torch.rand(16, 16, 1, 1)
+        block.zero_grad()
+        reference.zero_grad()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            block(x.contiguous(memory_format=torch.channels_last)).float().square().sum().backward()
+        reference(x.double()).square().sum().backward()
+        depthwise, expected = block[1][0].weight.grad, reference[1][0].weight.grad
+        assert torch.isfinite(depthwise).all()
+        # Only the centre tap sees data; bf16 rounds the rest of the gradient to about 1%.
+        assert depthwise[..., [0, 0, 2, 2], [0, 2, 0, 2]].abs().max() == 0
+        torch.testing.assert_close(depthwise.double(), expected, rtol=0.05, atol=0.05 * expected.abs().max().item())
