@@ -39,7 +39,7 @@ def load_predictors(weights: Sequence[str], *, runtime: str = "auto", imgsz: int
         # oneDNN builds its convolution kernels during the first two calls (about a second each for
         # SSDLite on 2 cores): paid here, not by the first frames shown.
         for _ in range(2):
-            predictor(np.zeros((predictor.imgsz, predictor.imgsz, 3), dtype=np.uint8), conf=1.0)
+            predictor(np.zeros((480, 640, 3), dtype=np.uint8), conf=1.0)
     return predictors
 
 
