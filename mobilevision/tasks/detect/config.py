@@ -21,6 +21,10 @@ class DetectTrainConfig(TrainConfig):
                                    "as loaded (heads on one backbone combine with `multitask assemble`)")
     anchor_layout: str = option("tf", "anchor shapes: TF ssdlite_mobilenet_v2_coco or torchvision's ssdlite320",
                                 ANCHOR_LAYOUTS)
+    anchor_min_scale: float = option(0.2, "anchor scale of the lowest level, a fraction of the image side (TF's "
+                                     "min_scale; its lowest level also holds a fixed 0.1 box)")
+    anchor_max_scale: float = option(0.95, "anchor scale of the highest level, a fraction of the image side (TF's "
+                                     "max_scale)")
     class_loss: str = option("cross_entropy", "softmax cross-entropy with 3:1 hard negatives (SSD) or sigmoid focal "
                              "loss on every anchor (RetinaNet)", CLASS_LOSSES)
 

@@ -40,6 +40,7 @@ class SSDLite(nn.Module):
         num_classes: int = 91,
         imgsz: int = 320,
         anchor_layout: str = "tf",
+        anchor_scales: tuple[float, float] = (0.2, 0.95),
         freeze_bn: bool = False,
         class_loss: str = "cross_entropy",
         box_loss: str = "smooth_l1",
@@ -55,7 +56,8 @@ class SSDLite(nn.Module):
             self.backbone = build_backbone(backbone, width=width, out_features=self.feature_names, freeze_bn=freeze_bn)
             backbone_features = self.backbone.feature_info()
         info = backbone_features
-        self.anchor_generator = AnchorGenerator(layout=anchor_layout)
+        self.anchor_generator = AnchorGenerator(layout=anchor_layout, min_scale=anchor_scales[0],
+                                                max_scale=anchor_scales[1])
         # TF scales the extra blocks with the backbone's depth multiplier, never below min_depth.
         extra_channels = [max(int(c * width), MIN_DEPTH) for c in EXTRA_CHANNELS]
         self.head = SSDLiteHead(
@@ -146,6 +148,7 @@ def build_ssdlite(
     num_classes: int = 91,
     imgsz: int = 320,
     anchor_layout: str = "tf",
+    anchor_scales: tuple[float, float] = (0.2, 0.95),
     output_stride: int = 32,
     freeze_bn: bool = False,
     class_loss: str = "cross_entropy",
@@ -159,11 +162,16 @@ def build_ssdlite(
 
     num_classes counts the background (COCO: 91, as torchvision's detectors). `imgsz` is the
     training/eval input side the model is meant for (the anchors follow whatever size comes in).
+    anchor_scales: the smallest and largest level's anchor scale, fractions of the image side (TF's
+    ssd_anchor_generator min_scale / max_scale: 0.2 and 0.95 for COCO).
     The SSD levels need the stride-32 map, so output_stride is 32 only. `backbone_features`: the
     head only, on a backbone the multi-task model shares.
     """
     if output_stride != 32:
         raise MobileVisionError(f"SSDLite needs output_stride=32 (its levels are strides 16..512); got {output_stride}")
+    if not 0 < anchor_scales[0] < anchor_scales[1] <= 1:
+        raise MobileVisionError(f"anchor scales must satisfy 0 < min < max <= 1 (fractions of the image side); "
+                                f"got {tuple(anchor_scales)}")
     if num_classes < 2:
         raise MobileVisionError(f"num_classes counts the background and must be at least 2; got {num_classes}")
     return SSDLite(
@@ -172,6 +180,7 @@ def build_ssdlite(
         num_classes=num_classes,
         imgsz=imgsz,
         anchor_layout=anchor_layout,
+        anchor_scales=anchor_scales,
         freeze_bn=freeze_bn,
         class_loss=class_loss,
         box_loss=box_loss,

@@ -17,8 +17,8 @@ from mobilevision.tasks.detect.config import DetectTrainConfig
 from mobilevision.tasks.detect.evaluator import DetectionEvaluator
 from mobilevision.tasks.detect.model import SSDLite
 from mobilevision.tasks.engine.checkpoint import read_checkpoint
-from mobilevision.tasks.engine.loop import ModelSpec, fit, seed_everything
-from mobilevision.tasks.engine.run_setup import open_run_dir, require_data, require_samples
+from mobilevision.tasks.engine.loop import seed_everything
+from mobilevision.tasks.engine.run_setup import fit_in_run_dir, require_data, require_samples
 from mobilevision.tasks.registry import build_model, model_entry
 from mobilevision.tasks.weights import load_backbone_weights, load_weights
 
@@ -93,18 +93,15 @@ def train_detector(config: DetectTrainConfig, *, resume_from: dict | None = None
                                 f"the train split's {class_names}; both must list the same categories")
 
     model_kwargs = {"width": config.width, "num_classes": len(class_names) + 1, "imgsz": config.imgsz,
-                    "anchor_layout": config.anchor_layout, "freeze_bn": config.freeze_bn or config.freeze_backbone,
+                    "anchor_layout": config.anchor_layout,
+                    "anchor_scales": (config.anchor_min_scale, config.anchor_max_scale), "freeze_bn": config.freeze_bn or config.freeze_backbone,
                     "class_loss": config.class_loss}  # num_classes counts the background
     seed_everything(config.seed)  # the same initial weights on every rank and every rerun
     model = build_model(config.model, **model_kwargs)
     if resume_from is None:
         load_initial_weights(model, config)
-    if config.freeze_backbone:
-        model.backbone.requires_grad_(False)
-
-    run_dir = open_run_dir(config, task="detect")
-    spec = ModelSpec(task="detect", model_name=config.model, model_kwargs=model_kwargs, class_names=class_names,
-                     preprocessing=preprocessing)
-    return fit(model=model, spec=spec, train_set=train_set, val_set=val_set, collate_fn=detection_collate,
-               make_evaluator=evaluator_factory(config.data, class_names, imgsz=config.imgsz), config=config,
-               run_dir=run_dir, resume_from=resume_from)
+    return fit_in_run_dir(model, task="detect", config=config, model_kwargs=model_kwargs, class_names=class_names,
+                          preprocessing=preprocessing, train_set=train_set, val_set=val_set,
+                          collate_fn=detection_collate,
+                          make_evaluator=evaluator_factory(config.data, class_names, imgsz=config.imgsz),
+                          resume_from=resume_from, freeze_backbone=config.freeze_backbone)
