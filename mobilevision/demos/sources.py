@@ -78,7 +78,10 @@ class FrameReader:
                 raise MobileVisionError(f"--source {source}: no such file or folder (a camera is a number, e.g. 0)")
             self._frames = frames(source)
             # Decoding the first frame here turns a bad path into an error before any model loads.
-            self._first = next(self._frames)[1]
+            first = next(self._frames, None)
+            if first is None:
+                raise MobileVisionError(f"--source {source}: the video has no frames OpenCV can decode")
+            self._first = first[1]
             self.fps = None
             self._queue: queue.Queue = queue.Queue(maxsize=QUEUE_FRAMES)
             target = self._read_all
