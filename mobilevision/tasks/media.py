@@ -71,3 +71,14 @@ class VideoOutput:
     def __exit__(self, *exc) -> None:
         if self.writer is not None:
             self.writer.release()
+
+
+def save_drawn(drawn: np.ndarray, *, frame_name: str, run_dir: Path, video_output: VideoOutput | None) -> Path:
+    """Where a drawn RGB frame (H, W, 3) went: the next frame of `video_output` (a video source), else
+    <run_dir>/<stem of frame_name>.jpg."""
+    if video_output is not None:
+        video_output.write(drawn)
+        return video_output.path
+    output = run_dir / f"{Path(frame_name).stem}.jpg"
+    cv2.imwrite(str(output), cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
+    return output

@@ -9,8 +9,8 @@ from mobilevision.datasets.transforms import classification_transforms
 from mobilevision.tasks.classify.config import ClassifyTrainConfig
 from mobilevision.tasks.classify.evaluator import ClassificationEvaluator
 from mobilevision.tasks.classify.loading import classification_model, head_classes
-from mobilevision.tasks.engine.loop import ModelSpec, fit, seed_everything
-from mobilevision.tasks.engine.run_setup import open_run_dir, require_data, require_samples
+from mobilevision.tasks.engine.loop import seed_everything
+from mobilevision.tasks.engine.run_setup import fit_in_run_dir, require_data, require_samples
 from mobilevision.tasks.registry import build_model
 from mobilevision.tasks.weights import load_weights
 
@@ -38,12 +38,7 @@ def train_classifier(config: ClassifyTrainConfig, *, resume_from: dict | None = 
     if config.weights and resume_from is None:
         # Other classes than the weights were trained on: keep the new, randomly initialised head.
         load_weights(model, config.weights, include_head=head_classes(config.weights) == len(class_names))
-    if config.freeze_backbone:
-        model.backbone.requires_grad_(False)
-
-    run_dir = open_run_dir(config, task="classify")
-    spec = ModelSpec(task="classify", model_name=config.model, model_kwargs=model_kwargs, class_names=class_names,
-                     preprocessing=preprocessing)
-    return fit(model=model, spec=spec, train_set=train_set, val_set=val_set, collate_fn=classification_collate,
-               make_evaluator=lambda: ClassificationEvaluator(class_names), config=config, run_dir=run_dir,
-               resume_from=resume_from)
+    return fit_in_run_dir(model, task="classify", config=config, model_kwargs=model_kwargs, class_names=class_names,
+                          preprocessing=preprocessing, train_set=train_set, val_set=val_set,
+                          collate_fn=classification_collate, make_evaluator=lambda: ClassificationEvaluator(class_names),
+                          resume_from=resume_from, freeze_backbone=config.freeze_backbone)

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import torch
-
 from mobilevision.datasets.build import build_dataset
 from mobilevision.datasets.collate import classification_collate
 from mobilevision.datasets.transforms import classification_transforms
 from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.classify.evaluator import ClassificationEvaluator
 from mobilevision.tasks.classify.loading import load_classifier
-from mobilevision.tasks.engine.device import select_device
-from mobilevision.tasks.engine.distributed import dist_info
-from mobilevision.tasks.engine.evaluation import evaluate
-from mobilevision.tasks.engine.sampling import eval_loader
+from mobilevision.tasks.engine.evaluation import evaluate_dataset
 
 
 def validate_classifier(*, weights: str, data: str, model: str = "mobilenet_v2", width: float = 1.0,
@@ -32,12 +27,7 @@ def validate_classifier(*, weights: str, data: str, model: str = "mobilenet_v2",
     if names_differ or len(dataset.class_names) != len(info["class_names"]):
         raise MobileVisionError(f"--data {data}: its {len(dataset.class_names)} classes are not the "
                                 f"{len(info['class_names'])} classes the weights were trained on")
-    dist = dist_info()
-    target = select_device(device, local_rank=dist.local_rank)
-    network.to(device=target, memory_format=torch.channels_last)
-    loader = eval_loader(dataset, rank=dist.rank, world_size=dist.world_size, batch=batch, workers=workers,
-                         collate_fn=classification_collate)
     evaluator = ClassificationEvaluator(info["class_names"])
-    metrics = evaluate(network, loader, evaluator, device=target, memory_format=torch.channels_last,
-                       progress=progress and dist.is_main)
+    metrics = evaluate_dataset(network, dataset, evaluator, collate_fn=classification_collate, batch=batch,
+                               workers=workers, device=device, progress=progress)
     return {**metrics, "images": int(evaluator.confusion.sum())}

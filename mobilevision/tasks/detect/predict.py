@@ -16,7 +16,7 @@ from mobilevision.demos.draw import draw_detections
 from mobilevision.tasks.detect.val import load_detector
 from mobilevision.tasks.engine.device import select_device
 from mobilevision.tasks.engine.run_dir import new_run_dir
-from mobilevision.tasks.media import VideoOutput, frames, is_video
+from mobilevision.tasks.media import VideoOutput, frames, is_video, save_drawn
 
 
 @torch.no_grad()
@@ -66,12 +66,8 @@ def predict_detections(source: str, *, weights: str, imgsz: int | None = None, c
                                      device=target, score_threshold=conf)
                 drawn = draw_detections(image, found["boxes"], found["labels"], found["scores"],
                                         class_names=class_names)
-                if video:
-                    video_output.write(drawn)
-                    output = video_output.path
-                else:
-                    output = run_dir / f"{Path(frame_name).stem}.jpg"
-                    cv2.imwrite(str(output), cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
+                output = save_drawn(drawn, frame_name=frame_name, run_dir=run_dir,
+                                    video_output=video_output if video else None)
                 result = {"source": frame_name, "size": [image.shape[1], image.shape[0]], "output": str(output),
                           "detections": describe_detections(found, class_names=class_names)}
                 results.append(result)

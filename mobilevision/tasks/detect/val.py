@@ -15,11 +15,9 @@ from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.detect.coco_eval import save_coco_results
 from mobilevision.tasks.detect.train import evaluator_factory
 from mobilevision.tasks.engine.checkpoint import load_checkpoint
-from mobilevision.tasks.engine.device import select_device
 from mobilevision.tasks.engine.distributed import broadcast_object, dist_info
-from mobilevision.tasks.engine.evaluation import evaluate
+from mobilevision.tasks.engine.evaluation import evaluate_dataset
 from mobilevision.tasks.engine.run_dir import new_run_dir
-from mobilevision.tasks.engine.sampling import eval_loader
 
 
 def load_detector(weights: str) -> tuple[torch.nn.Module, dict]:
@@ -49,15 +47,11 @@ def validate_detector(*, weights: str, data: str, imgsz: int | None = None, batc
                                 f"({checkpoint['class_names'][:5]}); evaluate on the dataset it was trained for")
     if len(dataset) == 0:
         raise MobileVisionError(f"--data {data}: no images in the {split} split")
-    dist = dist_info()
-    target = select_device(device, local_rank=dist.local_rank)
-    network.to(device=target, memory_format=torch.channels_last)
-    loader = eval_loader(dataset, rank=dist.rank, world_size=dist.world_size, batch=batch, workers=workers,
-                         collate_fn=detection_collate)
     evaluator = evaluator_factory(data, list(checkpoint["class_names"]), imgsz=size, split=split)()
-    metrics = evaluate(network, loader, evaluator, device=target, memory_format=torch.channels_last,
-                       progress=progress and dist.is_main)
+    metrics = evaluate_dataset(network, dataset, evaluator, collate_fn=detection_collate, batch=batch, workers=workers,
+                               device=device, progress=progress)
     metrics["images"] = len(evaluator.targets)
+    dist = dist_info()
     run_dir = new_run_dir(project, "detect", name, exist_ok=False) if dist.is_main else None
     run_dir = broadcast_object(run_dir)
     if dist.is_main:

@@ -7,10 +7,12 @@ from typing import Any, Protocol
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from mobilevision.tasks.engine.device import autocast, to_device
+from mobilevision.tasks.engine.device import autocast, select_device, to_device
+from mobilevision.tasks.engine.distributed import dist_info
+from mobilevision.tasks.engine.sampling import eval_loader
 
 
 class Evaluator(Protocol):
@@ -31,6 +33,19 @@ class Evaluator(Protocol):
     def compute(self) -> dict[str, float]: ...
 
     def plot(self, folder: Path) -> None: ...
+
+
+def evaluate_dataset(model: nn.Module, dataset: Dataset, evaluator: Evaluator, *, collate_fn, batch: int,
+                     workers: int, device: str, progress: bool = True) -> dict[str, float]:
+    """`evaluate` of `model`, moved to the `device` chosen (auto, cpu, ...) in channels_last, on this
+    torchrun rank's shard of `dataset`: what every task's `val` runs. Every rank must call it."""
+    dist = dist_info()
+    target = select_device(device, local_rank=dist.local_rank)
+    model.to(device=target, memory_format=torch.channels_last)
+    loader = eval_loader(dataset, rank=dist.rank, world_size=dist.world_size, batch=batch, workers=workers,
+                         collate_fn=collate_fn)
+    return evaluate(model, loader, evaluator, device=target, memory_format=torch.channels_last,
+                    progress=progress and dist.is_main)
 
 
 @torch.no_grad()

@@ -11,12 +11,15 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from torch import nn
 from torch.utils.data import Dataset
 
 from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.engine.checkpoint import read_checkpoint
 from mobilevision.tasks.engine.config import TrainConfig, config_from_options, explicit_options
 from mobilevision.tasks.engine.distributed import broadcast_object, dist_info, init_distributed, shutdown
+from mobilevision.tasks.engine.evaluation import Evaluator
+from mobilevision.tasks.engine.loop import ModelSpec, fit
 from mobilevision.tasks.engine.run_dir import new_run_dir, write_args
 
 # Options that may differ when a run is resumed (where it runs, not what it computes).
@@ -82,3 +85,19 @@ def open_run_dir(config: TrainConfig, *, task: str) -> Path:
         write_args(run_dir, dataclasses.asdict(config))
         print(f"run folder: {run_dir}", file=sys.stderr, flush=True)  # stdout is for --json
     return run_dir
+
+
+def fit_in_run_dir(model: nn.Module, *, task: str, config: TrainConfig, model_kwargs: dict,
+                   class_names: list[str] | dict[str, list[str]], preprocessing: dict, train_set: Dataset,
+                   val_set: Dataset, collate_fn: Callable, make_evaluator: Callable[[], Evaluator],
+                   resume_from: dict | None, freeze_backbone: bool) -> dict[str, float]:
+    """The end of every task's `train`: with `freeze_backbone` only the heads learn (the backbone's
+    BatchNorm statistics stay too, through the model's freeze_bn), then the run folder opens and
+    `fit` trains; returns its last validation metrics."""
+    if freeze_backbone:
+        model.backbone.requires_grad_(False)
+    spec = ModelSpec(task=task, model_name=config.model, model_kwargs=model_kwargs, class_names=class_names,
+                     preprocessing=preprocessing)
+    return fit(model=model, spec=spec, train_set=train_set, val_set=val_set, collate_fn=collate_fn,
+               make_evaluator=make_evaluator, config=config, run_dir=open_run_dir(config, task=task),
+               resume_from=resume_from)

@@ -6,10 +6,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from mobilevision.tasks.engine.commands import add_train_parser, on_every_rank, print_results
+from mobilevision.tasks.engine.commands import (add_output_options, add_train_parser, add_val_options, print_results,
+                                                run_val_command)
 from mobilevision.tasks.multitask.config import RECIPES, MultitaskTrainConfig
-
-DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -30,15 +29,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                            "predictions.json and the tasks' plots into runs/multitask/val*.")
     val.add_argument("--weights", required=True, help="a checkpoint (runs/multitask/<name>/weights/best.pt or one "
                      "written by `multitask assemble`)")
-    val.add_argument("--data", required=True, help="dataset folder or YAML (COCO or built-in)")
-    val.add_argument("--split", default="val", choices=("train", "val"), help="split to evaluate (default: val)")
-    val.add_argument("--imgsz", type=int, default=None, help="input size (default: the checkpoint's)")
-    val.add_argument("--batch", type=int, default=16, help="images per batch (default: 16)")
-    val.add_argument("--workers", type=int, default=2, help="data-loading worker processes (default: 2)")
-    val.add_argument("--device", default="auto", choices=DEVICES, help="auto picks cuda, then mps, then cpu")
-    val.add_argument("--project", default="runs", help="folder that holds runs/multitask/<name> (default: runs)")
-    val.add_argument("--name", default="val", help="run folder name (default: val, val2, ...)")
-    val.add_argument("--json", action="store_true", help="print only the metrics as JSON on stdout")
+    add_val_options(val, data="COCO or built-in", batch=16)
+    add_output_options(val, task="multitask", folder="val")
     val.set_defaults(run=run_val)
 
     predict = modes.add_parser("predict", help="draw every task's predictions on an image, a folder or a video",
@@ -47,11 +39,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                                ".mp4), and predictions.json, into runs/multitask/predict*.")
     predict.add_argument("source", help="an image file, a folder of images or a video file")
     predict.add_argument("--weights", required=True, help="a multi-task checkpoint")
-    predict.add_argument("--imgsz", type=int, default=None, help="input size (default: the checkpoint's)")
     predict.add_argument("--conf", type=float, default=0.25, help="lowest box score drawn and listed (default: 0.25)")
-    predict.add_argument("--device", default="auto", choices=DEVICES, help="auto picks cuda, then mps, then cpu")
-    predict.add_argument("--project", default="runs", help="folder that holds runs/multitask/<name> (default: runs)")
-    predict.add_argument("--name", default=None, help="run folder name (default: predict, predict2, ...)")
+    add_output_options(predict, task="multitask", folder="predict")
     predict.add_argument("--json", action="store_true", help="print a JSON list of the predictions on stdout")
     predict.set_defaults(run=run_predict)
 
@@ -79,19 +68,9 @@ def run_train(args: argparse.Namespace) -> int:
 def run_val(args: argparse.Namespace) -> int:
     from mobilevision.tasks.multitask.val import validate_multitask
 
-    result = on_every_rank(args.device, lambda: validate_multitask(
-        weights=args.weights, data=args.data, imgsz=args.imgsz, batch=args.batch, device=args.device,
-        workers=args.workers, split=args.split, project=args.project, name=args.name, progress=not args.json))
-    if result is None:
-        return 0
-    metrics, run_dir = result
-    if args.json:
-        print(json.dumps(metrics))
-    else:
-        print("  ".join(f"{name} {'n/a' if value is None else f'{value:.4f}'}" for name, value in metrics.items()
-                        if name != "images"))
-        print(f"{metrics['images']} images; plots in {run_dir}")
-    return 0
+    return run_val_command(args, validate_multitask, summary=lambda metrics, run_dir: "  ".join(
+        f"{name} {'n/a' if value is None else f'{value:.4f}'}" for name, value in metrics.items() if name != "images")
+        + f"\n{metrics['images']} images; plots (and predictions.json) in {run_dir}")
 
 
 def run_predict(args: argparse.Namespace) -> int:

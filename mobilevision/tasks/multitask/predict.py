@@ -7,7 +7,6 @@ import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from torch import nn
@@ -20,7 +19,7 @@ from mobilevision.tasks.classify.predict import top_classes
 from mobilevision.tasks.detect.predict import describe_detections
 from mobilevision.tasks.engine.device import select_device
 from mobilevision.tasks.engine.run_dir import new_run_dir
-from mobilevision.tasks.media import VideoOutput, frames, is_video
+from mobilevision.tasks.media import VideoOutput, frames, is_video, save_drawn
 from mobilevision.tasks.multitask.val import load_multitask
 
 TOP_K = 3  # classes listed and drawn per image
@@ -119,12 +118,8 @@ def predict_multitask(source: str, *, weights: str, imgsz: int | None = None, co
             for frame_name, image in frames(source):
                 found = predictor(image, conf=conf)
                 drawn = draw_results(image, found, class_names=predictor.class_names)
-                if video:
-                    video_output.write(drawn)
-                    output = video_output.path
-                else:
-                    output = run_dir / f"{Path(frame_name).stem}.jpg"
-                    cv2.imwrite(str(output), cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
+                output = save_drawn(drawn, frame_name=frame_name, run_dir=run_dir,
+                                    video_output=video_output if video else None)
                 result = {"source": frame_name, "size": [image.shape[1], image.shape[0]], "output": str(output),
                           **describe_results(found, class_names=predictor.class_names)}
                 results.append(result)

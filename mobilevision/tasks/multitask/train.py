@@ -11,8 +11,8 @@ from mobilevision.datasets.transforms import detection_transforms
 from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.classify.loading import is_checkpoint
 from mobilevision.tasks.engine.checkpoint import read_checkpoint
-from mobilevision.tasks.engine.loop import ModelSpec, fit, seed_everything
-from mobilevision.tasks.engine.run_setup import open_run_dir, require_data, require_samples
+from mobilevision.tasks.engine.loop import seed_everything
+from mobilevision.tasks.engine.run_setup import fit_in_run_dir, require_data, require_samples
 from mobilevision.tasks.multitask.config import MultitaskTrainConfig
 from mobilevision.tasks.multitask.evaluator import evaluator_factory
 from mobilevision.tasks.multitask.model import MultiTaskModel, task_list
@@ -80,12 +80,8 @@ def train_multitask(config: MultitaskTrainConfig, *, resume_from: dict | None = 
     model = build_model(config.model, **model_kwargs)
     if resume_from is None:
         load_initial_weights(model, config)
-    if config.freeze_backbone:
-        model.backbone.requires_grad_(False)
-
-    run_dir = open_run_dir(config, task="multitask")
-    spec = ModelSpec(task="multitask", model_name=config.model, model_kwargs=model_kwargs, class_names=class_names,
-                     preprocessing=preprocessing)
-    return fit(model=model, spec=spec, train_set=train_set, val_set=val_set, collate_fn=multitask_collate,
-               make_evaluator=evaluator_factory(config.data, class_names, imgsz=config.imgsz), config=config,
-               run_dir=run_dir, resume_from=resume_from)
+    return fit_in_run_dir(model, task="multitask", config=config, model_kwargs=model_kwargs, class_names=class_names,
+                          preprocessing=preprocessing, train_set=train_set, val_set=val_set,
+                          collate_fn=multitask_collate,
+                          make_evaluator=evaluator_factory(config.data, class_names, imgsz=config.imgsz),
+                          resume_from=resume_from, freeze_backbone=config.freeze_backbone)

@@ -15,11 +15,9 @@ from mobilevision.datasets.transforms import detection_transforms
 from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.detect.coco_eval import save_coco_results
 from mobilevision.tasks.engine.checkpoint import load_checkpoint
-from mobilevision.tasks.engine.device import select_device
 from mobilevision.tasks.engine.distributed import broadcast_object, dist_info
-from mobilevision.tasks.engine.evaluation import evaluate
+from mobilevision.tasks.engine.evaluation import evaluate_dataset
 from mobilevision.tasks.engine.run_dir import new_run_dir
-from mobilevision.tasks.engine.sampling import eval_loader
 from mobilevision.tasks.multitask.evaluator import evaluator_factory
 
 
@@ -51,14 +49,10 @@ def validate_multitask(*, weights: str, data: str, imgsz: int | None = None, bat
                                     "on the dataset they were trained for")
     if len(dataset) == 0:
         raise MobileVisionError(f"--data {data}: no images in the {split} split")
-    dist = dist_info()
-    target = select_device(device, local_rank=dist.local_rank)
-    network.to(device=target, memory_format=torch.channels_last)
-    loader = eval_loader(dataset, rank=dist.rank, world_size=dist.world_size, batch=batch, workers=workers,
-                         collate_fn=multitask_collate)
     evaluator = evaluator_factory(data, class_names, imgsz=size, split=split)()
-    metrics = evaluate(network, loader, evaluator, device=target, memory_format=torch.channels_last,
-                       progress=progress and dist.is_main)
+    metrics = evaluate_dataset(network, dataset, evaluator, collate_fn=multitask_collate, batch=batch, workers=workers,
+                               device=device, progress=progress)
+    dist = dist_info()
     metrics = {key: None if math.isnan(value) else value for key, value in metrics.items()}
     run_dir = broadcast_object(new_run_dir(project, "multitask", name, exist_ok=False) if dist.is_main else None)
     if dist.is_main:

@@ -11,8 +11,8 @@ from mobilevision.datasets.build import build_dataset
 from mobilevision.datasets.collate import segmentation_collate
 from mobilevision.datasets.transforms import segmentation_transforms
 from mobilevision.errors import MobileVisionError
-from mobilevision.tasks.engine.loop import ModelSpec, fit, seed_everything
-from mobilevision.tasks.engine.run_setup import open_run_dir, require_data, require_samples
+from mobilevision.tasks.engine.loop import seed_everything
+from mobilevision.tasks.engine.run_setup import fit_in_run_dir, require_data, require_samples
 from mobilevision.tasks.engine.run_setup import resumed_config as engine_resumed_config
 from mobilevision.tasks.registry import build_model, model_entry
 from mobilevision.tasks.segment.config import SegmentTrainConfig
@@ -60,12 +60,7 @@ def train_segmenter(config: SegmentTrainConfig, *, resume_from: dict | None = No
     if resume_from is None:
         load_initial_weights(model, weights=config.weights, weights_backbone=config.weights_backbone,
                              class_names=class_names)
-    if config.freeze_backbone:
-        model.backbone.requires_grad_(False)
-
-    run_dir = open_run_dir(config, task="segment")
-    spec = ModelSpec(task="segment", model_name=config.model, model_kwargs=model_kwargs, class_names=class_names,
-                     preprocessing=preprocessing)
-    return fit(model=model, spec=spec, train_set=train_set, val_set=val_set, collate_fn=segmentation_collate,
-               make_evaluator=lambda: SegmentationEvaluator(class_names), config=config, run_dir=run_dir,
-               resume_from=resume_from)
+    return fit_in_run_dir(model, task="segment", config=config, model_kwargs=model_kwargs, class_names=class_names,
+                          preprocessing=preprocessing, train_set=train_set, val_set=val_set,
+                          collate_fn=segmentation_collate, make_evaluator=lambda: SegmentationEvaluator(class_names),
+                          resume_from=resume_from, freeze_backbone=config.freeze_backbone)
