@@ -106,23 +106,17 @@ MODELS: dict[str, ModelEntry] = {
             num_classes=21,
             description="DeepLabv3, MobileNetV1, OS16, full ASPP (V2 paper Table 7: 11.15M, 14.25B)",
         ),
-        ModelEntry(
-            name="multitask_mobilenet_v2",
-            task="multitask",
-            builder=partial(build_multitask, backbone="mobilenet_v2"),
-            widths=(0.5, 0.75, 1.0),
-            imgsz=320,
-            num_classes=21,
-            description="one MobileNetV2 forward (OS32) for the classifier, SSDLite and Mobile DeepLabv3 heads",
-        ),
-        ModelEntry(
-            name="multitask_mobilenet_v1",
-            task="multitask",
-            builder=partial(build_multitask, backbone="mobilenet_v1"),
-            widths=(0.5, 0.75, 1.0),
-            imgsz=320,
-            num_classes=21,
-            description="one MobileNetV1 forward (OS32) for the classifier, SSDLite and Mobile DeepLabv3 heads",
+        *(
+            ModelEntry(
+                name=f"multitask_{backbone}",
+                task="multitask",
+                builder=partial(build_multitask, backbone=backbone),
+                widths=(0.5, 0.75, 1.0),
+                imgsz=320,
+                num_classes=21,
+                description=f"one {title} forward (OS32) for the classifier, SSDLite and Mobile DeepLabv3 heads",
+            )
+            for backbone, title in (("mobilenet_v2", "MobileNetV2"), ("mobilenet_v1", "MobileNetV1"))
         ),
     )
 }

@@ -9,7 +9,6 @@ import pytest
 import torch
 from torch import nn
 
-from mobilevision.cli import main
 from mobilevision.datasets import generate_dataset
 from mobilevision.datasets.transforms import IMAGENET_MEAN, IMAGENET_STD
 
@@ -21,15 +20,6 @@ SINGLE_TASK = {
     "segment": ("deeplabv3_mobilenet_v2", {"num_classes": 6, "output_stride": 32, "decoder": True, "aux": True},
                 ["background", "a", "b", "c", "d", "e"]),
 }
-
-
-def run_cli(capsys, *args: str) -> str:
-    """stdout of `mobilevision *args` run in this process (exit code 0 asserted)."""
-    capsys.readouterr()
-    code = main(list(args))
-    captured = capsys.readouterr()
-    assert code == 0, captured.err[-2000:]
-    return captured.out
 
 
 @pytest.fixture(scope="session")

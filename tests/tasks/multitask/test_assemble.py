@@ -9,7 +9,7 @@ import torch
 
 from mobilevision.cli import main
 
-from .conftest import run_cli
+from tests.tasks.detect.test_cli import run_cli
 
 TINY = ["--width", "0.5", "--imgsz", "64", "--batch", "4", "--workers", "0", "--device", "cpu", "--epochs", "1"]
 
