@@ -116,13 +116,27 @@ class Pipeline:
         return out
 
 
+DETECTION_AUGMENTATIONS = ("ssd", "flip")
+
+
 def detection_transforms(
-    train: bool, *, size: int, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD
+    train: bool, *, size: int, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
+    augment: str = "ssd",
 ) -> Pipeline:
-    """SSD augmentation (photometric distortion, zoom out, IoU crop, flip) or a plain resize to
-    (size, size); boxes, and a mask if one is given (multi-task data), follow the image. Output
-    boxes are xyxy pixels of the (size, size) image; the zoom-out canvas is 255 (ignore) in masks."""
-    if train:
+    """Training: SSD augmentation (augment="ssd": photometric distortion, zoom out, IoU crop, flip)
+    or only flips and light colour jitter (augment="flip", for budgets of minutes, where SSD's
+    crops cost more steps than they give back); evaluation: a plain resize to (size, size). Boxes,
+    and a mask if one is given (multi-task data), follow the image. Output boxes are xyxy pixels of
+    the (size, size) image; the zoom-out canvas is 255 (ignore) in masks."""
+    if augment not in DETECTION_AUGMENTATIONS:
+        raise ValueError(f"unknown detection augmentation {augment!r}; use one of {DETECTION_AUGMENTATIONS}")
+    if train and augment == "flip":
+        steps = [
+            A.ColorJitter(brightness=0.125, contrast=0.25, saturation=0.25, hue=0.02, p=0.5),
+            A.HorizontalFlip(p=0.5),
+            A.Resize(size, size),
+        ]
+    elif train:
         steps = [
             A.ColorJitter(brightness=0.125, contrast=0.5, saturation=0.5, hue=0.05, p=0.5),
             # Zoom out = shrink the image inside a mean-coloured canvas. SSD expands up to 4x per

@@ -59,6 +59,20 @@ def test_detection_train_pipeline_keeps_boxes_labels_and_flags_aligned(synth_roo
             assert target["orig_size"] == (128, 128)
 
 
+def test_detection_flip_augmentation_keeps_every_box_and_mirrors_it():
+    image = np.zeros((100, 200, 3), np.uint8)
+    transform = detection_transforms(True, size=50, augment="flip")
+    seen = set()
+    for _ in range(40):
+        out = transform(image=image, bboxes=np.array([[20, 10, 120, 90]], np.float32), labels=np.array([3]),
+                        flags=np.array([0]))
+        assert out["image"].shape == (3, 50, 50) and list(out["labels"]) == [3]
+        seen.add(tuple(np.round(out["bboxes"][0], 3)))
+    assert seen == {(5, 5, 30, 45), (20, 5, 45, 45)}  # as it is, or mirrored; never cropped
+    with pytest.raises(ValueError, match="augmentation"):
+        detection_transforms(True, size=50, augment="mosaic")
+
+
 def test_random_iou_crop_overlaps_the_boxes_it_keeps():
     crop = RandomIoUCrop()
     crop.set_random_seed(0)

@@ -84,7 +84,8 @@ def train_detector(config: DetectTrainConfig, *, resume_from: dict | None = None
     detection_model(config.model)
     preprocessing = resume_from["preprocessing"] if resume_from else initial_preprocessing(config)
     transform = {"size": config.imgsz, "mean": preprocessing["mean"], "std": preprocessing["std"]}
-    train_set = build_dataset(config.data, task="detect", split="train", transform=detection_transforms(True, **transform))
+    train_transform = detection_transforms(True, augment=config.augment, **transform)
+    train_set = build_dataset(config.data, task="detect", split="train", transform=train_transform)
     val_set = build_dataset(config.data, task="detect", split="val", transform=detection_transforms(False, **transform))
     require_samples(config, train_set=train_set, val_set=val_set)
     class_names = list(train_set.class_names)
