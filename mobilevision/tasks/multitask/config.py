@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mobilevision.datasets.transforms import DETECTION_AUGMENTATIONS
 from mobilevision.heads.anchors import ANCHOR_LAYOUTS
 from mobilevision.tasks.detect.loss import CLASS_LOSSES
 from mobilevision.tasks.engine.config import Recipe, TrainConfig, option
@@ -26,8 +27,12 @@ class MultitaskTrainConfig(TrainConfig):
                                    "stay as loaded")
     freeze_bn: bool = option(False, "keep the backbone's BatchNorm statistics fixed (small batches, fine-tuning)")
     label_smoothing: float = option(0.0, "label smoothing of the classification loss")
+    augment: str = option("ssd", "training augmentation of the image and all its targets: SSD's (colour, zoom out, "
+                          "IoU crop, flip) or only flips and light colour jitter (short budgets)", DETECTION_AUGMENTATIONS)
     anchor_layout: str = option("tf", "SSDLite anchor shapes: TF ssdlite_mobilenet_v2_coco or torchvision's ssdlite320",
                                 ANCHOR_LAYOUTS)
+    anchor_min_scale: float = option(0.2, "SSDLite anchor scale of the lowest level, a fraction of the image side")
+    anchor_max_scale: float = option(0.95, "SSDLite anchor scale of the highest level, a fraction of the image side")
     class_loss: str = option("cross_entropy", "SSDLite class loss: softmax cross-entropy with hard negatives or "
                              "sigmoid focal loss", CLASS_LOSSES)
     head: str = option("mobile", "DeepLab head on the stride-32 features: mobile (1x1 + image pooling) or aspp",
@@ -41,12 +46,12 @@ QUICK = Recipe(
     name="quick",
     source="this project: the three heads on one backbone on the built-in dataset (`mobilevision data synth`, "
     "320 px scenes) on a 2-core CPU, from scratch, with the optimizer the detect quick recipe measured best for "
-    "SSDLite on this data (AdamW 5e-3 + warm-up + cosine, beating SGD 0.1 by far), as detection needs the most "
-    "steps: MobileNetV2 width 0.5 at 320 px, channels_last, gradient norm clipped at 10; the DeepLab head reads the "
+    "SSDLite on this data (AdamW 5e-3 + warm-up + cosine, flips only: SGD 0.1 did not learn), as detection needs "
+    "the most steps: MobileNetV2 width 0.5 at 320 px, channels_last, gradient norm clipped at 10; the DeepLab head reads the "
     "stride-32 features without the decoder, so a step costs about the detector's. Not yet timed at full length on "
     "an idle machine (benchmarks/multitask.py compares it with the single-task recipes)",
     config=MultitaskTrainConfig(model="multitask_mobilenet_v2", width=0.5, imgsz=320, epochs=10, batch=16, lr=0.005,
                                 optimizer="adamw", schedule="cosine", warmup_epochs=0.5, weight_decay=1e-4,
-                                clip_grad=10.0, workers=2),
+                                clip_grad=10.0, augment="flip", workers=2),
 )
 RECIPES: dict[str, Recipe] = {QUICK.name: QUICK}

@@ -65,6 +65,7 @@ class MultiTaskModel(nn.Module):
         loss_weights: Mapping[str, float],
         imgsz: int,
         anchor_layout: str,
+        anchor_scales: tuple[float, float],
         class_loss: str,
         head: str,
         decoder: bool,
@@ -89,8 +90,8 @@ class MultiTaskModel(nn.Module):
             "classify": lambda: build_classifier(backbone=backbone, width=width, num_classes=num_classes["classify"],
                                                  label_smoothing=label_smoothing, backbone_features=info),
             "detect": lambda: build_ssdlite(backbone=backbone, width=width, num_classes=num_classes["detect"],
-                                            imgsz=imgsz, anchor_layout=anchor_layout, class_loss=class_loss,
-                                            backbone_features=info),
+                                            imgsz=imgsz, anchor_layout=anchor_layout, anchor_scales=anchor_scales,
+                                            class_loss=class_loss, backbone_features=info),
             "segment": lambda: build_deeplabv3(backbone=backbone, width=width, num_classes=num_classes["segment"],
                                                head=head, output_stride=OUTPUT_STRIDE, decoder=decoder, aux=aux,
                                                backbone_features=info),
@@ -162,6 +163,7 @@ def build_multitask(
     loss_weights: Mapping[str, float] | None = None,
     imgsz: int = 320,
     anchor_layout: str = "tf",
+    anchor_scales: tuple[float, float] = (0.2, 0.95),
     class_loss: str = "cross_entropy",
     head: str = "mobile",
     decoder: bool = False,
@@ -173,8 +175,8 @@ def build_multitask(
 
     num_classes: per task ({"classify": 7, "detect": 7, "segment": 7}), or one number for every
     head; as in the single-task models, detection's counts the background and segmentation's
-    includes it. loss_weights: per task (default 1). imgsz, anchor_layout and class_loss are
-    SSDLite's; head, decoder and aux DeepLab's; label_smoothing the classifier's.
+    includes it. loss_weights: per task (default 1). imgsz, anchor_layout, anchor_scales and
+    class_loss are SSDLite's; head, decoder and aux DeepLab's; label_smoothing the classifier's.
     """
     chosen = task_list(tasks)
     classes = {task: num_classes for task in chosen} if isinstance(num_classes, int) else dict(num_classes)
@@ -187,5 +189,6 @@ def build_multitask(
     if negative:
         raise MobileVisionError(f"loss weights must not be negative; got {negative}")
     return MultiTaskModel(backbone=backbone, width=width, tasks=chosen, num_classes=classes, loss_weights=weights,
-                          imgsz=imgsz, anchor_layout=anchor_layout, class_loss=class_loss, head=head, decoder=decoder,
-                          aux=aux, label_smoothing=label_smoothing, freeze_bn=freeze_bn)
+                          imgsz=imgsz, anchor_layout=anchor_layout, anchor_scales=tuple(anchor_scales),
+                          class_loss=class_loss, head=head, decoder=decoder, aux=aux, label_smoothing=label_smoothing,
+                          freeze_bn=freeze_bn)

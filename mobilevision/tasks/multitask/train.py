@@ -57,7 +57,7 @@ def train_multitask(config: MultitaskTrainConfig, *, resume_from: dict | None = 
     preprocessing = resume_from["preprocessing"] if resume_from else initial_preprocessing(config)
     transform = {"size": config.imgsz, "mean": preprocessing["mean"], "std": preprocessing["std"]}
     train_set = build_dataset(config.data, task="multitask", split="train",
-                              transform=detection_transforms(True, **transform))
+                              transform=detection_transforms(True, augment=config.augment, **transform))
     val_set = build_dataset(config.data, task="multitask", split="val",
                             transform=detection_transforms(False, **transform))
     require_samples(config, train_set=train_set, val_set=val_set)
@@ -72,7 +72,8 @@ def train_multitask(config: MultitaskTrainConfig, *, resume_from: dict | None = 
     model_kwargs = {
         "width": config.width, "tasks": list(tasks), "num_classes": num_classes,
         "loss_weights": {task: getattr(config, f"{task}_loss_weight") for task in tasks}, "imgsz": config.imgsz,
-        "anchor_layout": config.anchor_layout, "class_loss": config.class_loss, "head": config.head,
+        "anchor_layout": config.anchor_layout, "anchor_scales": (config.anchor_min_scale, config.anchor_max_scale),
+        "class_loss": config.class_loss, "head": config.head,
         "decoder": config.decoder, "aux": config.aux, "label_smoothing": config.label_smoothing,
         "freeze_bn": config.freeze_bn or config.freeze_backbone,
     }

@@ -16,7 +16,8 @@ WIDTH, IMGSZ = 0.5, 96
 # (registry name, builder keyword arguments, class names as that task's checkpoints store them)
 SINGLE_TASK = {
     "classify": ("mobilenet_v2", {"num_classes": 5}, ["background", "a", "b", "c", "d"]),
-    "detect": ("ssdlite_mobilenet_v2", {"num_classes": 4, "imgsz": IMGSZ}, ["a", "b", "c"]),
+    "detect": ("ssdlite_mobilenet_v2", {"num_classes": 4, "imgsz": IMGSZ, "anchor_scales": (0.15, 0.9)},
+               ["a", "b", "c"]),
     "segment": ("deeplabv3_mobilenet_v2", {"num_classes": 6, "output_stride": 32, "decoder": True, "aux": True},
                 ["background", "a", "b", "c", "d", "e"]),
 }
