@@ -59,11 +59,13 @@ class Scene:
 
     def object_view(self) -> np.ndarray:
         """(S, S, 3) uint8: the classification view, a square crop centred on the largest object
-        (ImageNet-like: the labelled object fills much of the frame, neighbours may show at the edge).
+        (ImageNet-like: the labelled object fills the middle of the frame, neighbours may show at the edge).
 
         S is OBJECT_VIEW_MARGIN times the object's longer box side (at least a quarter of the image
-        side, at most all of it); the window is shifted to stay inside the image. An empty scene's
-        view is its central half.
+        side, at most all of it). Where the window passes the image border it is filled with the
+        image's mean colour rather than shifted inwards: a shifted window put objects at the border
+        off-centre, partly outside the centre crop that evaluation takes, so their label named
+        something the view barely showed. An empty scene's view is its central half.
         """
         size = self.image.shape[0]
         if not self.instances:
@@ -72,8 +74,10 @@ class Scene:
         box = max(self.instances, key=lambda instance: int(instance.mask.sum())).box
         side = int(min(size, max(OBJECT_VIEW_MARGIN * max(box[2] - box[0], box[3] - box[1]),
                                  OBJECT_VIEW_MIN_FRACTION * size)))
-        x0, y0 = (int(np.clip(round((box[k] + box[k + 2] - side) / 2), 0, size - side)) for k in (0, 1))
-        return self.image[y0:y0 + side, x0:x0 + side].copy()
+        x0, y0 = (int(round((box[k] + box[k + 2] - side) / 2)) for k in (0, 1))
+        fill = tuple(float(v) for v in self.image.reshape(-1, 3).mean(0))
+        padded = cv2.copyMakeBorder(self.image, side, side, side, side, cv2.BORDER_CONSTANT, value=fill)
+        return padded[y0 + side:y0 + 2 * side, x0 + side:x0 + 2 * side].copy()
 
 
 def render_scene(*, seed: int, index: int, size: int) -> Scene:
