@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+DEFAULT_CONF = 0.3  # lowest detection score shown unless --conf says otherwise (the quickstart's too)
+
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     demo = subparsers.add_parser("demo", help="live demos: OpenCV window / annotated video, Gradio web app",
@@ -36,8 +38,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--weights", required=True, action="append", help="a classify, detect or segment checkpoint "
-                        "(runs/<task>/<name>/weights/best.pt) or its .onnx export; repeat it for several models")
+    parser.add_argument("--weights", required=True, action="append", help="a classify, detect, segment or multitask "
+                        "checkpoint (runs/<task>/<name>/weights/best.pt) or its .onnx export; repeat it for several "
+                        "models")
     parser.add_argument("--runtime", default="auto", choices=("auto", "torch", "onnxruntime"),
                         help="auto: ONNX Runtime on a CPU (the checkpoint is exported once, beside it), torch "
                         "with BatchNorm folded on a GPU or where the export fails (default: auto)")
@@ -45,11 +48,12 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         help="device for the torch runtime (default: auto)")
     parser.add_argument("--imgsz", type=int, default=None, help="input size of every model (default: each "
                         "checkpoint's own)")
-    parser.add_argument("--conf", type=float, default=0.3, help="lowest detection score shown (default: 0.3)")
+    parser.add_argument("--conf", type=float, default=DEFAULT_CONF,
+                        help=f"lowest detection score shown (default: {DEFAULT_CONF})")
 
 
 def run_live(args: argparse.Namespace) -> int:
-    from mobilevision.demos.live import run_live as run, window_available
+    from mobilevision.demos.live import run_live as run, summary_line, window_available
     from mobilevision.demos.loading import load_predictors
     from mobilevision.demos.sources import FrameReader
     from mobilevision.tasks.engine.run_dir import new_run_dir
@@ -72,9 +76,7 @@ def run_live(args: argparse.Namespace) -> int:
         save.parent.mkdir(parents=True, exist_ok=True)
         print(f"writing the annotated video to {save}")
     summary = run(reader, predictors, conf=args.conf, save=save, window=window, snapshots=folder)
-    model_ms = f", model {summary['model_ms']:.1f} ms median" if summary["model_ms"] is not None else ""
-    print(f"{summary['frames']} frames at {summary['fps']:.1f} FPS{model_ms} on {summary['runtime']}"
-          + (f" -> {summary['video']}" if summary["video"] else ""))
+    print(summary_line(summary))
     return 0
 
 

@@ -100,6 +100,13 @@ def run_live(reader: FrameReader, predictors: Sequence[Predictor], *, conf: floa
             "video": str(save) if save else None}
 
 
+def summary_line(summary: dict) -> str:
+    """run_live's summary as the line `demo live` ends with."""
+    model_ms = f", model {summary['model_ms']:.1f} ms median" if summary["model_ms"] is not None else ""
+    return (f"{summary['frames']} frames at {summary['fps']:.1f} FPS{model_ms} on {summary['runtime']}"
+            + (f" -> {summary['video']}" if summary["video"] else ""))
+
+
 def _smooth(average: float | None, value: float | None) -> float | None:
     if value is None:
         return average

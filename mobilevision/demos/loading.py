@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mobilevision.demos.predictor import TASKS, TaskPredictor
+from mobilevision.demos.predictor import TASKS, Predictor, TaskPredictor
 from mobilevision.errors import MobileVisionError
 
 RUNTIMES = ("auto", "torch", "onnxruntime")
@@ -23,11 +23,13 @@ TORCH_RUNTIME = "torch (BN folded, channels_last)"
 # Largest |ONNX Runtime - PyTorch| on the raw outputs for which the export counts as correct
 # (fp32 exports agree to ~1e-6; a wrong graph is off by whole units).
 ORT_TOLERANCE = 1e-3
+# Checkpoint tasks the demos run: each single task, and the multi-task model (one backbone pass).
+LOADABLE = (*TASKS, "multitask")
 
 
 def load_predictors(weights: Sequence[str], *, runtime: str = "auto", imgsz: int | None = None,
                     device: str = "auto", min_conf: float = 0.0, log: Callable[[str], None] = print
-                    ) -> list[TaskPredictor]:
+                    ) -> list[Predictor]:
     """One predictor per --weights, named uniquely (two runs' best.pt are told apart by their run),
     each called twice on a blank image. min_conf: see TaskPredictor."""
     predictors = [load_predictor(spec, runtime=runtime, imgsz=imgsz, device=device, min_conf=min_conf, log=log)
@@ -44,8 +46,9 @@ def load_predictors(weights: Sequence[str], *, runtime: str = "auto", imgsz: int
 
 
 def load_predictor(weights: str, *, runtime: str = "auto", imgsz: int | None = None, device: str = "auto",
-                   min_conf: float = 0.0, log: Callable[[str], None] = print) -> TaskPredictor:
-    """A checkpoint of `<task> train` (classify, detect, segment) or its `mobilevision export` .onnx."""
+                   min_conf: float = 0.0, log: Callable[[str], None] = print) -> Predictor:
+    """A checkpoint of `<task> train` (classify, detect, segment, multitask) or its `mobilevision
+    export` .onnx."""
     import torch
 
     from mobilevision.tasks.bench.runtimes import load_ours
@@ -62,8 +65,8 @@ def load_predictor(weights: str, *, runtime: str = "auto", imgsz: int | None = N
         return _onnx_predictor(path, imgsz=imgsz, min_conf=min_conf)
     checkpoint = read_checkpoint(path)
     task = checkpoint["task"]
-    if task not in TASKS:
-        raise MobileVisionError(f"--weights {weights}: a {task} checkpoint; the demos run {', '.join(TASKS)} "
+    if task not in LOADABLE:
+        raise MobileVisionError(f"--weights {weights}: a {task} checkpoint; the demos run {', '.join(LOADABLE)} "
                                 "checkpoints")
     size = imgsz or int(checkpoint["preprocessing"]["input_size"])
     target = select_device(device)
@@ -83,10 +86,23 @@ def load_predictor(weights: str, *, runtime: str = "auto", imgsz: int | None = N
                                   onnx=str(onnx_path) if onnx_path else None, threads=os.cpu_count() or 1)
     if onnx_path is None:
         model.to(device=target)
-    return TaskPredictor(model, name=f"{task}: {checkpoint['model_name']} ({_short_name(path)})", task=task,
-                         class_names=checkpoint["class_names"], preprocessing=checkpoint["preprocessing"],
-                         imgsz=size, runtime="onnxruntime" if onnx_path else TORCH_RUNTIME,
-                         device=torch.device("cpu") if onnx_path else target, min_conf=min_conf)
+    return task_predictor(model, name=f"{task}: {checkpoint['model_name']} ({_short_name(path)})", task=task,
+                          class_names=checkpoint["class_names"], preprocessing=checkpoint["preprocessing"],
+                          imgsz=size, runtime="onnxruntime" if onnx_path else TORCH_RUNTIME,
+                          device=torch.device("cpu") if onnx_path else target, min_conf=min_conf)
+
+
+def task_predictor(network, *, name: str, task: str, class_names: list[str] | dict[str, list[str]],
+                   preprocessing: dict, imgsz: int, runtime: str, device, min_conf: float) -> Predictor:
+    """The predictor of a loaded network (PyTorch or OnnxRuntimeModel): a TaskPredictor for a single
+    task, the multi-task model's own MultiTaskPredictor (one backbone pass for all its tasks)."""
+    if task == "multitask":
+        from mobilevision.tasks.multitask.predict import MultiTaskPredictor
+
+        return MultiTaskPredictor(network, name=name, class_names=class_names, preprocessing=preprocessing,
+                                  imgsz=imgsz, runtime=runtime, device=device, min_conf=min_conf)
+    return TaskPredictor(network, name=name, task=task, class_names=class_names, preprocessing=preprocessing,
+                         imgsz=imgsz, runtime=runtime, device=device, min_conf=min_conf)
 
 
 def exported_onnx(checkpoint: Path, *, imgsz: int, log: Callable[[str], None] = print) -> Path:
@@ -97,7 +113,7 @@ def exported_onnx(checkpoint: Path, *, imgsz: int, log: Callable[[str], None] = 
 
     candidates = (checkpoint.with_suffix(".onnx"), checkpoint.with_name(f"{checkpoint.stem}-{imgsz}.onnx"))
     for candidate in candidates:
-        if _current(candidate, checkpoint=checkpoint, imgsz=imgsz):
+        if is_current_export(candidate, checkpoint=checkpoint, imgsz=imgsz):
             return candidate
     target = candidates[1]
     log(f"exporting {checkpoint} to ONNX for ONNX Runtime (once; kept as {target})")
@@ -108,7 +124,8 @@ def exported_onnx(checkpoint: Path, *, imgsz: int, log: Callable[[str], None] = 
     return target
 
 
-def _current(candidate: Path, *, checkpoint: Path, imgsz: int) -> bool:
+def is_current_export(candidate: Path, *, checkpoint: Path, imgsz: int) -> bool:
+    """`candidate` is an fp32 ONNX export of `checkpoint` at `imgsz`, written after it."""
     from mobilevision.tasks.deploy.onnx_model import read_metadata
 
     if not candidate.is_file() or candidate.stat().st_mtime < checkpoint.stat().st_mtime:
@@ -120,24 +137,24 @@ def _current(candidate: Path, *, checkpoint: Path, imgsz: int) -> bool:
     return metadata.get("imgsz") == imgsz and not metadata.get("int8")
 
 
-def _onnx_predictor(path: Path, *, imgsz: int | None, min_conf: float) -> TaskPredictor:
+def _onnx_predictor(path: Path, *, imgsz: int | None, min_conf: float) -> Predictor:
     import torch
 
     from mobilevision.tasks.deploy.onnx_model import OnnxRuntimeModel
 
     network = OnnxRuntimeModel(path, threads=os.cpu_count() or 1)
     metadata = network.metadata
-    if metadata["task"] not in TASKS:
-        raise MobileVisionError(f"--weights {path}: a {metadata['task']} model; the demos run {', '.join(TASKS)}")
+    if metadata["task"] not in LOADABLE:
+        raise MobileVisionError(f"--weights {path}: a {metadata['task']} model; the demos run {', '.join(LOADABLE)}")
     exported_size = int(metadata.get("imgsz") or metadata["preprocessing"]["input_size"])
     if imgsz and imgsz != exported_size:
         raise MobileVisionError(f"--imgsz {imgsz}: {path} was exported at {exported_size}; drop --imgsz or pass "
                                 "the .pt checkpoint, which is exported at any size")
     # As bench does: torch's pre/post-processing single-threaded leaves the cores to ONNX Runtime.
     torch.set_num_threads(1)
-    return TaskPredictor(network, name=f"{metadata['task']}: {metadata['model_name']} ({_short_name(path)})",
-                         task=metadata["task"], class_names=network.class_names, preprocessing=network.preprocessing,
-                         imgsz=exported_size, runtime="onnxruntime", device=torch.device("cpu"), min_conf=min_conf)
+    return task_predictor(network, name=f"{metadata['task']}: {metadata['model_name']} ({_short_name(path)})",
+                          task=metadata["task"], class_names=network.class_names, preprocessing=network.preprocessing,
+                          imgsz=exported_size, runtime="onnxruntime", device=torch.device("cpu"), min_conf=min_conf)
 
 
 def _short_name(path: Path) -> str:

@@ -53,12 +53,9 @@ class TaskPredictor:
 
     def __init__(self, network: nn.Module, *, name: str, task: str, class_names: Sequence[str], preprocessing: dict,
                  imgsz: int, runtime: str, device: torch.device, min_conf: float = 0.0) -> None:
-        """min_conf: the lowest `conf` it will be called with. A detector keeps candidates down to
-        0.001 before NMS, as mAP needs; NMS over the thousands a frame has above that costs 25 ms
-        (SSDLite 320, 80 classes, 2 cores) for boxes the demo never shows."""
-        if task == "detect":
-            detector = getattr(network, "task_model", network)  # ONNX Runtime's post-processing model
-            detector.score_threshold = max(detector.score_threshold, min_conf)
+        """min_conf: the lowest `conf` it will be called with (see skip_scores_below)."""
+        if task == "detect":  # ONNX Runtime's wrapper holds the post-processing model
+            skip_scores_below(getattr(network, "task_model", network), min_conf=min_conf)
         self.network, self.name, self.task, self.runtime, self.device = network, name, task, runtime, device
         self.tasks = (task,)
         self.class_names = {task: list(class_names)}
@@ -79,6 +76,13 @@ class TaskPredictor:
             result = classify_image(self.network, image, transform=self.transform, device=self.device,
                                     memory_format=self.memory_format).numpy()
         return {self.task: result}
+
+
+def skip_scores_below(detector: nn.Module, *, min_conf: float) -> None:
+    """Make an SSDLite drop candidates below min_conf (the lowest `conf` a demo asks for) before NMS.
+    It keeps them down to 0.001, as mAP needs; NMS over the thousands a frame has above that costs
+    25 ms (SSDLite 320, 80 classes, 2 cores) for boxes the demo never shows."""
+    detector.score_threshold = max(detector.score_threshold, min_conf)
 
 
 def predict_all(predictors: Sequence[Predictor], image: np.ndarray, *, tasks: Collection[str],

@@ -52,16 +52,19 @@ class BenchCase:
 
 
 def write_checkpoint(model: torch.nn.Module, path: Path, *, model_name: str, model_kwargs: dict, task: str,
-                     class_names: list[str], imgsz: int) -> Path:
+                     class_names: list[str] | dict[str, list[str]], imgsz: int) -> Path:
     """Save `model` as a checkpoint with the keys engine/checkpoint.py's load_checkpoint reads,
-    so fresh (random) models go through the same export path as trained ones."""
+    so fresh (random) models go through the same export path as trained ones. class_names: a
+    multi-task model's per task."""
     from mobilevision.datasets.transforms import IMAGENET_MEAN, IMAGENET_STD
 
     mean, std = (model.mean, model.std) if task == "detect" else (IMAGENET_MEAN, IMAGENET_STD)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({
         "task": task, "model_name": model_name, "model_kwargs": model_kwargs, "state_dict": model.state_dict(),
-        "ema_state_dict": None, "class_names": list(class_names),
+        "ema_state_dict": None,
+        "class_names": {task: list(names) for task, names in class_names.items()} if isinstance(class_names, dict)
+        else list(class_names),
         "preprocessing": {"mean": list(mean), "std": list(std), "input_size": imgsz},
     }, path)
     return path

@@ -14,6 +14,7 @@ from torch import nn
 from mobilevision.datasets.transforms import detection_transforms
 from mobilevision.demos.draw import draw_detections, draw_panel
 from mobilevision.demos.masks import class_fractions, draw_segmentation
+from mobilevision.demos.predictor import skip_scores_below
 from mobilevision.heads.resize import resize_bilinear
 from mobilevision.tasks.classify.predict import top_classes
 from mobilevision.tasks.detect.predict import describe_detections
@@ -36,15 +37,18 @@ class MultiTaskPredictor:
     with scores >= conf, "segment": (H, W) uint8 class map} for the model's tasks.
 
     The network sees the (S, S) resize validation uses, once per frame; the segmentation logits
-    are resized to the frame before the argmax, so the class map is not blocky.
+    are resized to the frame before the argmax, so the class map is not blocky. min_conf: the
+    lowest `conf` it will be called with (demos.predictor.skip_scores_below).
     """
 
     def __init__(self, network: nn.Module, *, name: str, class_names: Mapping[str, list[str]], preprocessing: dict,
-                 imgsz: int, runtime: str, device: torch.device) -> None:
+                 imgsz: int, runtime: str, device: torch.device, min_conf: float = 0.0) -> None:
         self.network, self.name, self.runtime, self.device = network, name, runtime, device
         # ONNX Runtime's wrapper holds the PyTorch model whose postprocess it runs.
         self.model = getattr(network, "task_model", network)
         self.tasks = tuple(self.model.task_names)
+        if "detect" in self.tasks:
+            skip_scores_below(self.model.tasks["detect"], min_conf=min_conf)
         self.class_names = {task: list(class_names[task]) for task in self.tasks}
         self.transform = detection_transforms(False, size=imgsz, mean=preprocessing["mean"], std=preprocessing["std"])
         self.memory_format = torch.contiguous_format if runtime == "onnxruntime" else torch.channels_last
