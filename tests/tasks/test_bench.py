@@ -97,3 +97,22 @@ def test_accuracy_of_a_runtime_on_data(tmp_path):
     model, checkpoint = load_checkpoint(other.checkpoint)
     with pytest.raises(MobileVisionError, match="not the 1000 classes"):
         evaluate_runtime(model, task="classify", data=str(data), imgsz=48, checkpoint=checkpoint, images=2)
+
+
+def test_accuracy_of_a_multitask_runtime_is_its_score(tmp_path):
+    from mobilevision.datasets import generate_dataset
+    from mobilevision.tasks.bench.cases import write_checkpoint
+    from mobilevision.tasks.registry import build_model
+
+    data = generate_dataset(tmp_path / "synth", images=10, size=64, workers=1)
+    names = dataset_class_names(str(data), task="multitask")
+    assert set(names) == {"classify", "detect", "segment"}
+    # Two heads of the three: the dataset may label more tasks than the model has.
+    kwargs = {"width": 0.5, "imgsz": 64, "tasks": ["detect", "segment"],
+              "num_classes": {"detect": len(names["detect"]) + 1, "segment": len(names["segment"])}}
+    model = build_model("multitask_mobilenet_v2", **kwargs)
+    path = write_checkpoint(model, tmp_path / "mt.pt", model_name="multitask_mobilenet_v2", model_kwargs=kwargs,
+                            task="multitask", class_names={task: names[task] for task in kwargs["tasks"]}, imgsz=64)
+    model, checkpoint = load_checkpoint(path)
+    metrics = evaluate_runtime(model, task="multitask", data=str(data), imgsz=64, checkpoint=checkpoint, images=None)
+    assert list(metrics) == ["score"] and 0.0 <= metrics["score"] <= 1.0

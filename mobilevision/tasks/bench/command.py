@@ -19,6 +19,9 @@ from pathlib import Path
 from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.bench.cases import BENCH_IMGSZ, DEFAULT_CASES, RUNTIMES, BenchCase
 
+# The worker's timing settings (besides threads) unless flags say otherwise; the quickstart's too.
+DEFAULT_TIMING = {"warmup": 5, "iters": 20, "batch": 8, "batch_iters": 3, "seed": 0}
+
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("bench", help="params, MAdds, latency, throughput, memory and accuracy per runtime",
@@ -35,11 +38,14 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--data-images", type=int, default=200, help="val images for accuracy (0: all)")
     parser.add_argument("--calib-images", type=int, default=32, help="images that calibrate INT8")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads of every runtime")
-    parser.add_argument("--warmup", type=int, default=5, help="untimed calls before timing")
-    parser.add_argument("--iters", type=int, default=20, help="timed batch-1 calls (median and p90)")
-    parser.add_argument("--batch", type=int, default=8, help="batch of the throughput measurement")
-    parser.add_argument("--batch-iters", type=int, default=3, help="timed calls at --batch")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the weights, inputs and calibration")
+    parser.add_argument("--warmup", type=int, default=DEFAULT_TIMING["warmup"], help="untimed calls before timing")
+    parser.add_argument("--iters", type=int, default=DEFAULT_TIMING["iters"],
+                        help="timed batch-1 calls (median and p90)")
+    parser.add_argument("--batch", type=int, default=DEFAULT_TIMING["batch"],
+                        help="batch of the throughput measurement")
+    parser.add_argument("--batch-iters", type=int, default=DEFAULT_TIMING["batch_iters"], help="timed calls at --batch")
+    parser.add_argument("--seed", type=int, default=DEFAULT_TIMING["seed"],
+                        help="seed of the weights, inputs and calibration")
     parser.add_argument("--memory-budget", type=_memory_size, default=None, metavar="SIZE",
                         help="also time MobileNetV2 models' eager runtimes in memory-efficient mode, each block split "
                              "into the fewest channel groups whose fp32 activations fit SIZE (bytes, 256KiB, 1.5MiB)")
@@ -104,12 +110,12 @@ def _timing(args: argparse.Namespace) -> dict:
             "batch_iters": args.batch_iters, "seed": args.seed}
 
 
-def _splits(case: BenchCase, args: argparse.Namespace) -> list[tuple[str, int | None]]:
+def _splits(case: BenchCase, *, runtimes: list[str], memory_budget: int | None) -> list[tuple[str, int | None]]:
     """(runtime, memory budget in bytes or None) of every row of `case`: each runtime, then with
     --memory-budget the eager ones of a MobileNetV2 model again in memory-efficient mode."""
-    chosen = [(runtime, None) for runtime in args.runtimes]
-    if args.memory_budget and case.model_name.endswith("mobilenet_v2"):
-        chosen += [(runtime, args.memory_budget) for runtime in args.runtimes if runtime in ("eager", "optimized")]
+    chosen = [(runtime, None) for runtime in runtimes]
+    if memory_budget and case.model_name.endswith("mobilenet_v2"):
+        chosen += [(runtime, memory_budget) for runtime in runtimes if runtime in ("eager", "optimized")]
     return chosen
 
 
@@ -122,15 +128,19 @@ def _check_budget(case: BenchCase, *, budget: int, runtime: str) -> None:
     plan_memory_budget(model, imgsz=case.imgsz, budget_bytes=budget, bytes_per_element=4, forward=model.raw_outputs)
 
 
-def _our_rows(case: BenchCase, args: argparse.Namespace) -> list[dict]:
+def measure_case(case: BenchCase, *, runtimes: list[str], timing: dict, data: str | None = None,
+                 data_images: int | None = None, memory_budget: int | None = None) -> list[dict]:
+    """One result row per runtime of a prepared case (cases.prepare), each measured by a worker in
+    its own process. timing: the worker spec's threads, warmup, iters, batch, batch_iters and seed;
+    data: a dataset whose first data_images val images (all: None) give each runtime's accuracy."""
     from mobilevision.tasks.bench.accuracy import MAIN_METRIC
 
     rows = []
-    for runtime, budget in _splits(case, args):
+    for runtime, budget in _splits(case, runtimes=runtimes, memory_budget=memory_budget):
         onnx = case.onnx_int8 if runtime == "ort_int8" else case.onnx
         spec = {"source": "ours", "task": case.task, "runtime": runtime, "imgsz": case.imgsz,
-                "checkpoint": str(case.checkpoint), "onnx": str(onnx), "data": args.data,
-                "data_images": args.data_images or None, "memory_budget": budget, **_timing(args)}
+                "checkpoint": str(case.checkpoint), "onnx": str(onnx), "data": data,
+                "data_images": data_images, "memory_budget": budget, **timing}
         label = f"{runtime}_split" if budget else runtime
         print(f"bench: {case.label} {label}", file=sys.stderr, flush=True)
         result = _measure(spec)
@@ -172,6 +182,15 @@ def _settings_note(args: argparse.Namespace) -> str:
             f"{'Random weights.' if not args.weights else 'Trained weights.'}")
 
 
+def load_note(load_before: float, load_after: float) -> str:
+    """The machine's load average over a measurement, and a warning when it was busy."""
+    note = f" Load average (1 min) {load_before:.1f} at start, {load_after:.1f} at end."
+    if max(load_before, load_after) > (os.cpu_count() or 1):
+        note += (" The machine was busy (load above its core count): latencies are inflated, multi-threaded eager "
+                 "PyTorch most (its OpenMP threads wait on each other); compare ratios within this run.")
+    return note
+
+
 def run(args: argparse.Namespace) -> int:
     if args.paper:
         from mobilevision.tasks.bench.paper import paper_markdown, paper_rows
@@ -191,21 +210,18 @@ def run(args: argparse.Namespace) -> int:
     rows = []
     cases = _cases(args, folder / "weights")
     for case in cases:
-        for runtime, budget in _splits(case, args):
+        for runtime, budget in _splits(case, runtimes=args.runtimes, memory_budget=args.memory_budget):
             if budget:
                 _check_budget(case, budget=budget, runtime=runtime)
     for case in cases:
         print(f"bench: exporting {case.label}", file=sys.stderr, flush=True)
         prepare(case, folder=folder / "weights", data=args.data, calib_images=args.calib_images, seed=args.seed)
-        rows += _our_rows(case, args)
+        rows += measure_case(case, runtimes=args.runtimes, timing=_timing(args), data=args.data,
+                             data_images=args.data_images or None, memory_budget=args.memory_budget)
     if args.compare == "torchvision":
         rows += _anchor_rows(args, folder / "weights")
     ratios = goal_ratios(rows)
-    load_after = os.getloadavg()[0]
-    note = _settings_note(args) + f" Load average (1 min) {load_before:.1f} at start, {load_after:.1f} at end."
-    if max(load_before, load_after) > (os.cpu_count() or 1):
-        note += (" The machine was busy (load above its core count): latencies are inflated, multi-threaded eager "
-                 "PyTorch most (its OpenMP threads wait on each other); compare ratios within this run.")
+    note = _settings_note(args) + load_note(load_before, os.getloadavg()[0])
     options = {key: value for key, value in vars(args).items() if key != "run"}
     write_results(folder, rows=rows, ratios=ratios, settings={**options, "note": note})
     write_plots(folder, rows)
