@@ -1,29 +1,69 @@
-"""`mobilevision quickstart`: the end-to-end tour that `make demo` runs.
-
-Not built yet (issue "The quickstart"); until then it says what it will do and exits non-zero,
-so `make demo` never pretends to have shown something it did not.
-"""
+"""`mobilevision quickstart`: the end-to-end tour that `make demo` runs (tasks/quickstart/)."""
 
 from __future__ import annotations
 
 import argparse
 
-PLAN = """mobilevision quickstart is not implemented yet. When it is, it will:
-  1. generate the built-in dataset (mobilevision data synth);
-  2. train a MobileNetV2 multi-task model (classification, SSDLite, DeepLabv3) with a quick recipe;
-  3. evaluate it (top-1, COCO mAP, mIoU) and print the table;
-  4. benchmark it against MobileNetV1 at the same width and print that table;
-  5. export it to ONNX, render an annotated demo video and a gallery of predictions;
-  6. start the web demo on 127.0.0.1 (--no-serve stops before that).
-Meanwhile `mobilevision info` lists the models the suite can build."""
+from mobilevision.tasks.bench.cases import RUNTIMES
+from mobilevision.tasks.quickstart.settings import DATASET_IMAGES, RECIPE, QuickstartSettings
+
+DESCRIPTION = f"""On the built-in dataset: generate it; train a MobileNetV2 multi-task model (classification,
+SSDLite and DeepLabv3 on one backbone pass) with the multitask `{RECIPE}` recipe; evaluate it (top-1,
+COCO mAP, mAP@.5, mIoU); benchmark it against MobileNetV1 at the same width (params, multiply-adds,
+latency per runtime, accuracy); export it to ONNX; render an annotated demo video and a gallery of
+predictions; then serve the web demo on 127.0.0.1. Everything goes into runs/quickstart/ (--project,
+--name), with summary.json and summary.md. A second run reuses the dataset, checkpoints, ONNX export
+and benchmark when nothing they came from changed, and says so."""
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("quickstart", help="the end-to-end tour (not implemented yet)")
+    parser = subparsers.add_parser("quickstart", help="the whole suite end to end on the built-in dataset "
+                                   "(what `make demo` runs)", description=DESCRIPTION,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", type=int, default=DATASET_IMAGES,
+                        help=f"built-in images to generate, train + val (default: {DATASET_IMAGES}; 20%% are val)")
+    parser.add_argument("--imgsz", type=int, default=None, help="input size, and side of the generated images "
+                        "(default: the recipe's)")
+    parser.add_argument("--epochs", type=int, default=None, help="training epochs (default: the recipe's)")
+    parser.add_argument("--width", type=float, default=None, help="width multiplier of both backbones (default: "
+                        "the recipe's)")
+    parser.add_argument("--train-v1", action="store_true", help="also train the MobileNetV1 model with the same "
+                        "recipe, for its accuracy (doubles the training time); by default it is timed untrained")
+    parser.add_argument("--runtimes", nargs="+", choices=RUNTIMES, default=list(RUNTIMES), help="runtimes to time "
+                        "(default: all)")
+    parser.add_argument("--bench-iters", type=int, default=QuickstartSettings.bench_iters,
+                        help=f"timed batch-1 calls per runtime (default: {QuickstartSettings.bench_iters})")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
+                        help="device for training and evaluation (default: auto)")
+    parser.add_argument("--project", default="runs", help="folder that holds the run folder (default: runs)")
+    parser.add_argument("--name", default="quickstart", help="run folder name (default: quickstart)")
+    parser.add_argument("--fresh", action="store_true", help="make everything again instead of reusing an earlier "
+                        "run's dataset, checkpoints, export and benchmark")
     parser.add_argument("--no-serve", action="store_true", help="stop before starting the web demo")
+    parser.add_argument("--port", type=int, default=7860, help="port of the web demo on 127.0.0.1 (default: 7860)")
     parser.set_defaults(run=run)
 
 
+def settings_from_args(args: argparse.Namespace) -> QuickstartSettings:
+    """The flags as QuickstartSettings, with values argparse cannot check as one-line errors."""
+    from mobilevision.errors import MobileVisionError
+
+    for flag, value in (("--images", args.images), ("--bench-iters", args.bench_iters), ("--imgsz", args.imgsz),
+                        ("--epochs", args.epochs), ("--width", args.width)):
+        if value is not None and value <= 0:
+            raise MobileVisionError(f"{flag} must be positive, got {value}")
+    if args.images < 10:  # a val split of 2 images and a train split with a batch in it
+        raise MobileVisionError(f"--images {args.images}: the quickstart needs at least 10 (20% become val)")
+    if args.imgsz is not None and args.imgsz < 64:
+        raise MobileVisionError(f"--imgsz {args.imgsz}: the built-in images are at least 64 px")
+    return QuickstartSettings(images=args.images, imgsz=args.imgsz, epochs=args.epochs, width=args.width,
+                              train_v1=args.train_v1, runtimes=tuple(args.runtimes), bench_iters=args.bench_iters,
+                              device=args.device, project=args.project, name=args.name, fresh=args.fresh,
+                              serve=not args.no_serve, port=args.port)
+
+
 def run(args: argparse.Namespace) -> int:
-    print(PLAN)
-    return 3
+    from mobilevision.tasks.quickstart.tour import run_quickstart
+
+    run_quickstart(settings_from_args(args))
+    return 0

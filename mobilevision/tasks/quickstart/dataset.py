@@ -1,0 +1,28 @@
+"""Step 1: the built-in dataset, generated once and reused while it has the size asked for."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mobilevision.datasets import generate_dataset
+from mobilevision.datasets.resolve import MARKER
+from mobilevision.tasks.quickstart.settings import DATASET_SEED
+
+
+def prepare_dataset(folder: Path, *, images: int, size: int, fresh: bool) -> tuple[Path, bool]:
+    """(the dataset folder, whether it was reused): `images` scenes of (size, size) pixels, seed
+    DATASET_SEED, generated unless `folder` already holds exactly that (and not `fresh`). The
+    marker file is written last, so its presence means a complete dataset."""
+    marker = folder / MARKER
+    wanted = {"images": images, "size": size, "seed": DATASET_SEED}
+    if marker.is_file() and not fresh:
+        made = json.loads(marker.read_text())
+        found = {key: made.get(key) for key in wanted}
+        if found == wanted:
+            print(f"reusing {folder}: {images} images of {size} px (--fresh generates them again)")
+            return folder, True
+        print(f"{folder} holds {found['images']} images of {found['size']} px; generating {images} of {size} px")
+    generate_dataset(folder, images=images, seed=DATASET_SEED, size=size)
+    print(f"wrote {images} images of {size} px to {folder}")
+    return folder, False

@@ -1,0 +1,38 @@
+"""What a quickstart run does: one field per `mobilevision quickstart` flag."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mobilevision.tasks.bench.cases import RUNTIMES
+from mobilevision.tasks.bench.command import DEFAULT_TIMING
+
+RECIPE = "quick"  # the multi-task recipe it trains with (tasks/multitask/config.py), read at run time
+DATASET_IMAGES = 1000  # as `mobilevision data synth`: 800 train, 200 val
+DATASET_SEED = 0
+BACKBONES = {"mobilenet_v2": "MobileNetV2", "mobilenet_v1": "MobileNetV1"}
+
+
+@dataclass(frozen=True)
+class QuickstartSettings:
+    """imgsz, epochs and width left None take the recipe's values; imgsz is also the side of the
+    generated images, so no pixel is decoded only to be resized away."""
+
+    images: int = DATASET_IMAGES
+    imgsz: int | None = None
+    epochs: int | None = None
+    width: float | None = None
+    train_v1: bool = False  # MobileNetV1 trained too (doubles the training time), else timed untrained
+    runtimes: tuple[str, ...] = RUNTIMES
+    bench_iters: int = DEFAULT_TIMING["iters"]
+    device: str = "auto"
+    project: str = "runs"
+    name: str = "quickstart"
+    fresh: bool = False
+    serve: bool = True
+    port: int = 7860
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.project) / self.name
