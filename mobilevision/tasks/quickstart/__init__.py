@@ -6,7 +6,7 @@ One run folder, runs/quickstart/ by default:
     multitask/mobilenet_v2/        the multi-task training run: args.yaml, results.csv, plots,
                                    weights/best.pt and its ONNX export weights/best.onnx
     multitask/mobilenet_v1/        the same for MobileNetV1, with --train-v1
-    multitask/val/                 the evaluation's plots and predictions.json
+    multitask/val_mobilenet_v2/    the evaluation's plots and predictions.json (and _v1 with --train-v1)
     bench/                         MobileNetV2 against MobileNetV1: results.csv / .json, plots, and
                                    weights/ with what was timed (an untrained V1 unless --train-v1)
     demo_input.mp4, demo.mp4       a video made from val images, and the live demo's annotated copy
