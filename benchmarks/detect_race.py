@@ -5,10 +5,10 @@ num_classes = ours) trained with torchvision's own loss in a plain loop.
     .venv/bin/python -m mobilevision.cli data synth --out /tmp/synth1500 --images 1500 --size 320
     .venv/bin/python benchmarks/detect_race.py --data /tmp/synth1500 --seconds 900
 
-Both arms read the same training split through the datasets package's SSD augmentation (ours at its
-recipe size and [-1, 1] scaling, torchvision's at 320 in [0, 1], which it normalises itself), use
-the quick recipe's optimizer with a warm-up and a cosine schedule over the time budget (lr as a function of the arm's own
-elapsed time), and are evaluated on the same val images by our COCO evaluator. The machine is
+Both arms read the same training split through the datasets package's pipeline with the quick
+recipe's augmentation (ours at its recipe size and [-1, 1] scaling, torchvision's at 320 in [0, 1],
+which it normalises itself), use the quick recipe's optimizer and gradient clipping with a warm-up
+and a cosine schedule over the time budget (lr as a function of the arm's own elapsed time), and are evaluated on the same val images by our COCO evaluator. The machine is
 shared: the arms take turns step by step and each clock counts only its own steps (loading
 included), so a load change hits both alike. Prints one JSON line per arm.
 """
@@ -42,14 +42,15 @@ class Arm:
                  memory_format, seconds: float, warmup_seconds: float, workers: int, seed: int) -> None:
         self.name, self.model, self.size, self.memory_format = name, model, size, memory_format
         self.transform = {"size": size, "mean": mean, "std": std}
-        train_set = build_dataset(data, task="detect", split="train", transform=detection_transforms(True, **self.transform))
+        train_set = build_dataset(data, task="detect", split="train",
+                                  transform=detection_transforms(True, augment=recipe.augment, **self.transform))
         self.loader = DataLoader(train_set, batch_size=batch, shuffle=True, drop_last=True, num_workers=workers,
                                  collate_fn=detection_collate, persistent_workers=workers > 0,
                                  generator=torch.Generator().manual_seed(seed))
         self.batches = iter(self.loader)
         self.optimizer = build_optimizer(model, name=recipe.optimizer, lr=lr, momentum=recipe.momentum,
                                          nesterov=recipe.nesterov, weight_decay=recipe.weight_decay)
-        self.lr, self.seconds, self.warmup_seconds = lr, seconds, warmup_seconds
+        self.lr, self.seconds, self.warmup_seconds, self.clip_grad = lr, seconds, warmup_seconds, recipe.clip_grad
         self.elapsed, self.images, self.steps = 0.0, 0, 0
         model.to(memory_format=memory_format).train()
 
@@ -75,6 +76,8 @@ class Arm:
         loss = sum(losses.values())
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if self.clip_grad > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_grad)
         self.optimizer.step()
         self.elapsed += time.perf_counter() - started
         self.images += len(images)
