@@ -8,9 +8,10 @@ num_classes = ours) trained with torchvision's own loss in a plain loop.
 Both arms read the same training split through the datasets package's pipeline with the quick
 recipe's augmentation (ours at its recipe size and [-1, 1] scaling, torchvision's at 320 in [0, 1],
 which it normalises itself), use the quick recipe's optimizer and gradient clipping with a warm-up
-and a cosine schedule over the time budget (lr as a function of the arm's own elapsed time), and are evaluated on the same val images by our COCO evaluator. The machine is
-shared: the arms take turns step by step and each clock counts only its own steps (loading
-included), so a load change hits both alike. Prints one JSON line per arm.
+and a cosine schedule over the time budget (lr as a function of the arm's own elapsed time), and
+are evaluated on the same val images by our COCO evaluator. The machine is shared: the arms take
+turns step by step and each clock counts only its own steps (loading included), so a load change
+hits both alike. Prints one JSON line per arm.
 """
 
 from __future__ import annotations
