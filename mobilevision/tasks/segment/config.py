@@ -22,6 +22,8 @@ class SegmentTrainConfig(TrainConfig):
                        ("mobile", "aspp"))
     decoder: bool = option(False, "add the DeepLabv3+ decoder on the stride-4 features (sharper boundaries)")
     aux: bool = option(False, "add an auxiliary FCN loss on the stride-8 features (training only)")
+    top_k_pixels: float = option(1.0, "average the loss over only this fraction of the batch's labelled pixels, "
+                                 "the hardest (TF DeepLab's top_k_percent_pixels; 1 = all)")
     weights_backbone: str | None = option(None, "initial backbone weights of a classifier, e.g. "
                                           "torchvision:IMAGENET1K_V2 or a classify checkpoint")
     freeze_backbone: bool = option(False, "train the head only: the backbone's weights and BatchNorm statistics stay "

@@ -40,9 +40,13 @@ class DeepLabV3(nn.Module):
         decoder: bool = False,
         aux: bool = False,
         freeze_bn: bool = False,
+        top_k_pixels: float = 1.0,
         backbone_features: Mapping[str, FeatureSpec] | None = None,
     ) -> None:
         super().__init__()
+        if not 0.0 < top_k_pixels <= 1.0:
+            raise ValueError(f"top_k_pixels must be in (0, 1]; got {top_k_pixels}")
+        self.top_k_pixels = top_k_pixels
         roles = backbone_class(backbone).roles
         self.feature_name = roles["segment"]
         self.low_level_name = roles["segment_low"] if decoder else None
@@ -87,7 +91,7 @@ class DeepLabV3(nn.Module):
         expected = (logits.shape[0], *image_size)
         if targets.shape != expected:
             raise ValueError(f"targets must be (N, H, W) = {expected}; got {tuple(targets.shape)}")
-        losses = {"segmentation": segmentation_cross_entropy(logits, targets)}
+        losses = {"segmentation": segmentation_cross_entropy(logits, targets, top_k_pixels=self.top_k_pixels)}
         if self.aux_head is not None:
             aux_logits = resize_bilinear(self.aux_head(features[self.aux_name]), image_size)
             losses["aux"] = AUX_LOSS_WEIGHT * segmentation_cross_entropy(aux_logits, targets)
@@ -118,12 +122,14 @@ def build_deeplabv3(
     decoder: bool = False,
     aux: bool = False,
     freeze_bn: bool = False,
+    top_k_pixels: float = 1.0,
     backbone_features: Mapping[str, FeatureSpec] | None = None,
 ) -> DeepLabV3:
     """Mobile DeepLabv3. Defaults are the MobileNetV2 paper's Table 7 row at 2.11M / 2.75B:
     MobileNetV2* at output stride 16, the mobile head (head="aspp" for full ASPP), 21 VOC classes.
     decoder=True adds the DeepLabv3+ decoder on the stride-4 features; aux=True an FCN auxiliary
-    loss on the stride-8 features during training; freeze_bn keeps the backbone's BN statistics.
+    loss on the stride-8 features during training; freeze_bn keeps the backbone's BN statistics;
+    top_k_pixels < 1 averages the loss over only that fraction of hardest labelled pixels.
     `backbone_features`: the head only, on a backbone the multi-task model shares."""
     return DeepLabV3(
         backbone=backbone,
@@ -134,5 +140,6 @@ def build_deeplabv3(
         decoder=decoder,
         aux=aux,
         freeze_bn=freeze_bn,
+        top_k_pixels=top_k_pixels,
         backbone_features=backbone_features,
     )

@@ -1,8 +1,11 @@
 """The DeepLabV3 task model: the training / eval contract, output strides, options, learning."""
 
+import math
+
 import pytest
 import torch
 
+from mobilevision.tasks.segment.loss import segmentation_cross_entropy
 from mobilevision.tasks.segment.metrics import SegmentationEvaluator
 from mobilevision.tasks.segment.model import build_deeplabv3
 
@@ -34,6 +37,22 @@ def test_loss_is_the_mean_over_labelled_pixels():
     model.train()
     model.apply(lambda m: m.eval() if isinstance(m, (torch.nn.BatchNorm2d, torch.nn.Dropout)) else None)
     assert model(images, targets)["segmentation"].item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_hard_pixel_mining_averages_the_hardest_labelled_pixels():
+    """Worked by hand: two classes, logits (0, 0) give every pixel loss ln 2 and logits (0, 4)
+    give ln(1 + e^4) for class 0 and ln(1 + e^-4) for class 1. Of 8 labelled pixels (2 ignored),
+    the top 25% are the 2 pixels of class 0 under (0, 4)."""
+    logits = torch.zeros(1, 2, 2, 5)
+    logits[0, 1, 0, :3] = 4.0  # pixels (0, 0..2) lean to class 1
+    targets = torch.tensor([[[0, 0, 1, 255, 255], [1, 1, 0, 0, 1]]])
+    hard = math.log(1 + math.exp(4))
+    assert segmentation_cross_entropy(logits, targets, top_k_pixels=0.25).item() == pytest.approx(hard)
+    everything = (2 * hard + math.log(1 + math.exp(-4)) + 5 * math.log(2)) / 8
+    assert segmentation_cross_entropy(logits, targets).item() == pytest.approx(everything)
+    all_ignore = segmentation_cross_entropy(logits.requires_grad_(), torch.full_like(targets, 255), top_k_pixels=0.25)
+    all_ignore.backward()
+    assert all_ignore.item() == 0.0 and torch.count_nonzero(logits.grad) == 0
 
 
 @pytest.mark.parametrize("output_stride", [8, 16])
