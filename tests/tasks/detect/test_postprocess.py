@@ -80,3 +80,38 @@ def test_one_original_size_per_image():
     deltas = torch.zeros(2, len(ANCHORS), 4)
     with pytest.raises(ValueError, match="1 original sizes for a batch of 2"):
         postprocess_detections(deltas, torch.cat([_logits({})] * 2), ANCHORS, image_size=(128, 128), orig_sizes=[(10, 10)])
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_equals_thresholding_top_k_and_torchvision_nms_class_by_class(seed):
+    """The batched per-class NMS against the plain recipe: per class, scores above the threshold,
+    the best top-k of them, torchvision's nms; then the best max_detections over all classes."""
+    from torchvision.ops import box_convert, nms
+
+    generator = torch.Generator().manual_seed(seed)
+    centres = torch.rand(400, 2, generator=generator) * 200
+    anchors = box_convert(torch.cat([centres, 20 + torch.rand(400, 2, generator=generator) * 60], 1), "cxcywh", "xyxy")
+    deltas = torch.randn(1, 400, 4, generator=generator)
+    logits = torch.randn(1, 400, 6, generator=generator) * 2
+    (result,) = postprocess_detections(deltas, logits, anchors, image_size=(200, 200), score_threshold=0.2,
+                                       topk_per_class=30, nms_iou=0.5, max_detections=40)
+
+    (everything,) = postprocess_detections(deltas, logits, anchors, image_size=(200, 200), score_threshold=0.0,
+                                           topk_per_class=400, nms_iou=1.0, max_detections=10**6)
+    scores = logits[0].softmax(-1)[:, 1:]
+    assert len(everything["scores"]) == scores.numel()  # nms_iou=1 keeps all: every decoded box is here
+    boxes = {}
+    for box, score, label in zip(everything["boxes"], everything["scores"], everything["labels"]):
+        boxes[(int(label), round(float(score), 6))] = box
+    expected = []
+    for label in range(1, 6):
+        class_scores = scores[:, label - 1]
+        chosen = class_scores.argsort(descending=True)[:30]
+        chosen = chosen[class_scores[chosen] > 0.2]
+        class_boxes = torch.stack([boxes[(label, round(float(class_scores[i]), 6))] for i in chosen.tolist()])
+        for index in nms(class_boxes, class_scores[chosen], 0.5).tolist():
+            expected.append((float(class_scores[chosen[index]]), label, class_boxes[index]))
+    expected = sorted(expected, key=lambda item: -item[0])[:40]
+    assert result["scores"].tolist() == pytest.approx([score for score, _, _ in expected])
+    assert result["labels"].tolist() == [label for _, label, _ in expected]
+    assert torch.allclose(result["boxes"], torch.stack([box for _, _, box in expected]))
