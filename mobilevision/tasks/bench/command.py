@@ -20,7 +20,7 @@ from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.bench.cases import BENCH_IMGSZ, DEFAULT_CASES, RUNTIMES, BenchCase
 
 # The worker's timing settings (besides threads) unless flags say otherwise; the quickstart's too.
-DEFAULT_TIMING = {"warmup": 5, "iters": 20, "batch": 8, "batch_iters": 3, "seed": 0}
+DEFAULT_TIMING = {"warmup": 10, "iters": 50, "batch": 8, "batch_iters": 3, "seed": 0}
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
