@@ -48,12 +48,12 @@ def plain_loop(samples, *, width: float, batch: int, steps: int, channels_last: 
     return steps * batch / (time.perf_counter() - started)
 
 
-def engine_loop(samples, *, width: float, imgsz: int, batch: int, steps: int) -> float:
+def engine_loop(samples, *, width: float, imgsz: int, batch: int, steps: int, amp: str) -> float:
     """images/s over the training part of one `fit` epoch (its results.csv column images_per_s)."""
     torch.manual_seed(0)
     model = build_model("mobilenet_v2", width=width, num_classes=CLASSES)
     config = TrainConfig(device="cpu", workers=0, batch=batch, imgsz=imgsz, width=width, epochs=1, lr=0.01,
-                         nesterov=True)
+                         nesterov=True, amp=amp)
     spec = ModelSpec(task="classify", model_name="mobilenet_v2", model_kwargs={"width": width, "num_classes": CLASSES},
                      class_names=[str(i) for i in range(CLASSES)],
                      preprocessing={"mean": [0.5] * 3, "std": [0.5] * 3, "input_size": imgsz})
@@ -73,6 +73,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32, help="batch size (default: 32)")
     parser.add_argument("--steps", type=int, default=40, help="training steps per measurement (default: 40)")
     parser.add_argument("--rounds", type=int, default=3, help="measurements of each loop (default: 3)")
+    parser.add_argument("--amp", default="auto", choices=("auto", "off", "bf16"),
+                        help="the engine's --amp (default: auto, its default; the plain loops run fp32)")
     args = parser.parse_args()
     generator = torch.Generator().manual_seed(0)
     count = args.steps * args.batch
@@ -82,13 +84,13 @@ def main() -> None:
                                      "plain torchvision channels_last": []}
     for _ in range(args.rounds):
         rates["engine (channels_last)"].append(engine_loop(samples, width=args.width, imgsz=args.imgsz,
-                                                           batch=args.batch, steps=args.steps))
+                                                           batch=args.batch, steps=args.steps, amp=args.amp))
         rates["plain torchvision NCHW"].append(plain_loop(samples, width=args.width, batch=args.batch,
                                                           steps=args.steps, channels_last=False))
         rates["plain torchvision channels_last"].append(plain_loop(samples, width=args.width, batch=args.batch,
                                                                    steps=args.steps, channels_last=True))
     medians = {name: statistics.median(values) for name, values in rates.items()}
-    print(f"width {args.width}, {args.imgsz} px, batch {args.batch}, {args.steps} steps, "
+    print(f"width {args.width}, {args.imgsz} px, batch {args.batch}, {args.steps} steps, engine --amp {args.amp}, "
           f"{torch.get_num_threads()} threads; median of {args.rounds} rounds")
     for name, value in medians.items():
         print(f"  {name:<34} {value:7.1f} img/s   (all: {', '.join(f'{v:.1f}' for v in rates[name])})")
