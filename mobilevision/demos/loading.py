@@ -86,6 +86,8 @@ def load_predictor(weights: str, *, runtime: str = "auto", imgsz: int | None = N
                                   onnx=str(onnx_path) if onnx_path else None, threads=os.cpu_count() or 1)
     if onnx_path is None:
         model.to(device=target)
+    else:
+        _leave_cores_to_onnxruntime()
     return task_predictor(model, name=f"{task}: {checkpoint['model_name']} ({_short_name(path)})", task=task,
                           class_names=checkpoint["class_names"], preprocessing=checkpoint["preprocessing"],
                           imgsz=size, runtime="onnxruntime" if onnx_path else TORCH_RUNTIME,
@@ -150,11 +152,19 @@ def _onnx_predictor(path: Path, *, imgsz: int | None, min_conf: float) -> Predic
     if imgsz and imgsz != exported_size:
         raise MobileVisionError(f"--imgsz {imgsz}: {path} was exported at {exported_size}; drop --imgsz or pass "
                                 "the .pt checkpoint, which is exported at any size")
-    # As bench does: torch's pre/post-processing single-threaded leaves the cores to ONNX Runtime.
-    torch.set_num_threads(1)
+    _leave_cores_to_onnxruntime()
     return task_predictor(network, name=f"{metadata['task']}: {metadata['model_name']} ({_short_name(path)})",
                           task=metadata["task"], class_names=network.class_names, preprocessing=network.preprocessing,
                           imgsz=exported_size, runtime="onnxruntime", device=torch.device("cpu"), min_conf=min_conf)
+
+
+def _leave_cores_to_onnxruntime() -> None:
+    """As bench does: torch's pre/post-processing on one thread. Its OpenMP threads keep spinning
+    after each op and slow the next ONNX Runtime call by half or more (the multi-task model's live
+    pipeline: 12 FPS with torch on 2 threads, see the note in the commit)."""
+    import torch
+
+    torch.set_num_threads(1)
 
 
 def _short_name(path: Path) -> str:

@@ -15,13 +15,13 @@ from mobilevision.datasets.transforms import detection_transforms
 from mobilevision.demos.draw import draw_detections, draw_panel
 from mobilevision.demos.masks import class_fractions, draw_segmentation
 from mobilevision.demos.predictor import skip_scores_below
-from mobilevision.heads.resize import resize_bilinear
 from mobilevision.tasks.classify.predict import top_classes
 from mobilevision.tasks.detect.predict import describe_detections
 from mobilevision.tasks.engine.device import select_device
 from mobilevision.tasks.engine.run_dir import new_run_dir
 from mobilevision.tasks.media import VideoOutput, frames, is_video, save_drawn
 from mobilevision.tasks.multitask.val import load_multitask
+from mobilevision.tasks.segment.predict import class_map
 
 TOP_K = 3  # classes listed and drawn per image
 # The validation pipeline is box-aware and wants its box fields; a frame comes without boxes.
@@ -57,18 +57,17 @@ class MultiTaskPredictor:
     def __call__(self, image: np.ndarray, *, conf: float) -> dict:
         height, width = image.shape[:2]
         batch = self.transform(image=image, **NO_BOXES)["image"][None].to(self.device, memory_format=self.memory_format)
-        raw = self.network.raw_outputs(batch)
-        predictions = self.model.postprocess(raw, image_size=tuple(batch.shape[-2:]), orig_sizes=[(height, width)])
+        raw = self.model.split_raw_outputs(self.network.raw_outputs(batch))
         results = {}
-        if "classify" in predictions:
-            results["classify"] = predictions["classify"][0].float().cpu().numpy()
-        if "detect" in predictions:
-            found = predictions["detect"][0]
+        if "classify" in raw:
+            results["classify"] = raw["classify"][0].float().cpu().numpy()
+        if "detect" in raw:
+            (found,) = self.model.tasks["detect"].postprocess(raw["detect"], image_size=tuple(batch.shape[-2:]),
+                                                              orig_sizes=[(height, width)])
             keep = found["scores"] >= conf
             results["detect"] = {key: value[keep].cpu().numpy() for key, value in found.items()}
-        if "segment" in predictions:
-            logits = self.model.split_raw_outputs(raw)["segment"].float()
-            results["segment"] = resize_bilinear(logits, (height, width)).argmax(dim=1)[0].to(torch.uint8).cpu().numpy()
+        if "segment" in raw:  # not the head's postprocess: its class map is at the input size
+            results["segment"] = class_map(raw["segment"].float(), size=(height, width))
         return results
 
 

@@ -37,7 +37,17 @@ def segment_image(network: nn.Module, image: np.ndarray, *, transform: Pipeline,
     rows, columns = int(content.any(axis=1).sum()), int(content.any(axis=0).sum())
     batch = out["image"][None].to(device, memory_format=memory_format)
     logits = network.raw_outputs(batch)[:, :, :rows, :columns].float()
-    return resize_bilinear(logits, (height, width)).argmax(dim=1)[0].to(torch.uint8).cpu().numpy()
+    return class_map(logits, size=(height, width))
+
+
+def class_map(logits: torch.Tensor, *, size: tuple[int, int]) -> np.ndarray:
+    """Logits (1, K, h, w) -> class map (H, W) uint8 at `size`: resized bilinearly before the
+    argmax, so the map is not blocky. On a CPU the argmax is numpy's: torch's over the channel axis
+    of an NCHW tensor took 50 ms for 7 classes at 640 x 480 on one thread, numpy's 8."""
+    resized = resize_bilinear(logits, size)[0]
+    if resized.device.type == "cpu":
+        return resized.numpy().argmax(axis=0).astype(np.uint8)
+    return resized.argmax(dim=0).to(torch.uint8).cpu().numpy()
 
 
 def predict_masks(source: str, *, weights: str, imgsz: int | None = None, device: str = "auto",
