@@ -95,11 +95,14 @@ def test_a_second_run_reuses_the_first_and_serves_the_web_demo(first_run, tmp_pa
     checkpoint = folder / "multitask" / "mobilenet_v2" / "weights" / "best.pt"
     written = checkpoint.stat().st_mtime
     port = free_port()
-    # A process of its own, stopped by Ctrl-C (SIGINT) as a user stops it.
+    # A process of its own, stopped by Ctrl-C (SIGINT) as a user stops it. SIGINT gets its default
+    # disposition back first: a suite started in the background of a non-interactive shell inherits
+    # it ignored, and Python then never raises KeyboardInterrupt.
     process = subprocess.Popen([sys.executable, "-m", "mobilevision.cli", "quickstart", *TINY, "--project",
                                 str(folder.parent), "--port", str(port)], stdout=subprocess.PIPE,
                                stderr=open(tmp_path / "stderr.txt", "w"), text=True,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     printed = []
     try:
         for line in process.stdout:
