@@ -160,8 +160,7 @@ def _onnx_predictor(path: Path, *, imgsz: int | None, min_conf: float) -> Predic
 
 def _leave_cores_to_onnxruntime() -> None:
     """As bench does: torch's pre/post-processing on one thread. Its OpenMP threads keep spinning
-    after each op and slow the next ONNX Runtime call by half or more (the multi-task model's live
-    pipeline: 12 FPS with torch on 2 threads, see the note in the commit)."""
+    after each op and can slow the next ONNX Runtime call by half (reference/numbers.md)."""
     import torch
 
     torch.set_num_threads(1)
