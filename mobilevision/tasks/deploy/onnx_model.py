@@ -1,8 +1,9 @@
 """An exported ONNX model behind the same interface as the PyTorch task models.
 
 The ONNX graph holds `raw_outputs` (network only). Post-processing (a detector's decoding and
-NMS, a segmenter's argmax) is the task model's own `postprocess`, run on the ONNX outputs, so
-both runtimes share one implementation and return the same structures. The task model is rebuilt
+NMS) is the task model's own `postprocess`, run on the ONNX outputs, so both runtimes share one
+implementation and return the same structures. A segmenter's postprocess, the argmax, is exported
+into the graph as its `classes` output, which is read instead when the file has it. The task model is rebuilt
 from the builder name and arguments stored in the file's metadata; its weights are never used.
 """
 
@@ -18,6 +19,7 @@ import torch
 from torch import nn
 
 from mobilevision.errors import MobileVisionError
+from mobilevision.tasks.onnx_export import CLASS_MAP_OUTPUT
 
 METADATA_KEY = "mobilevision"
 
@@ -64,14 +66,23 @@ class OnnxRuntimeModel(nn.Module):
         self.task_model = build_model(self.metadata["model_name"], **self.metadata["model_kwargs"]).eval()
         self.session = ort_session(path, threads=threads)
         self.input_name = self.session.get_inputs()[0].name
+        names = [output.name for output in self.session.get_outputs()]
+        self.class_map_output = CLASS_MAP_OUTPUT if CLASS_MAP_OUTPUT in names else None
+        self.raw_output_names = [name for name in names if name != CLASS_MAP_OUTPUT]
         self.class_names = self.metadata.get("class_names")
         self.preprocessing = self.metadata.get("preprocessing")
 
     def raw_outputs(self, images: torch.Tensor):
         """(N, 3, H, W) -> the same tensors as the task model's raw_outputs, computed by ORT."""
-        array = np.ascontiguousarray(images.detach().cpu().float().numpy())
-        outputs = [torch.from_numpy(output) for output in self.session.run(None, {self.input_name: array})]
+        outputs = self._run(self.raw_output_names, images)
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
     def forward(self, images: torch.Tensor, **kwargs):
+        if self.class_map_output is not None:
+            # Fetching only the class map also spares copying the (N, K, H, W) logits out of ORT.
+            return self._run([self.class_map_output], images)[0]
         return self.task_model.postprocess(self.raw_outputs(images), image_size=tuple(images.shape[-2:]), **kwargs)
+
+    def _run(self, names: list[str], images: torch.Tensor) -> list[torch.Tensor]:
+        array = np.ascontiguousarray(images.detach().cpu().float().numpy())
+        return [torch.from_numpy(output) for output in self.session.run(names, {self.input_name: array})]
