@@ -95,6 +95,25 @@ def test_segmentation_train_crop_pads_mask_with_ignore_and_image_with_mean():
         assert out["image"].abs().max() < 0.02  # padding = the mean = 0 after normalising
 
 
+def test_segmentation_train_crop_smaller_than_base_size_keeps_the_scale():
+    # A 4 px checkerboard of classes 1/2: at base size 40 (= the image) and scale exactly 1 the
+    # 24 px crop is a window of the unscaled image, so every 4x4 cell of it keeps one class.
+    rows, cols = np.indices((40, 40))
+    mask = (((rows // 4) + (cols // 4)) % 2 + 1).astype(np.uint8)
+    image = np.repeat(mask[..., None] * 100, 3, axis=2).astype(np.uint8)
+    transform = segmentation_transforms(True, size=40, crop=24, scale_range=(1.0, 1.0))
+    out = transform(image=image, mask=mask)
+    assert out["image"].shape == (3, 24, 24) and tuple(out["mask"].shape) == (24, 24)
+    window = np.asarray(out["mask"])
+    runs = np.flatnonzero(np.diff(window[0]) != 0)  # column edges between cells along the first row
+    assert len(runs) >= 4 and set(np.diff(runs).tolist()) == {4}  # cells stay 4 px wide: no rescaling
+
+
+def test_segmentation_train_scale_range_is_checked():
+    with pytest.raises(ValueError, match="scale_range"):
+        segmentation_transforms(True, size=40, scale_range=(2.0, 0.5))
+
+
 @pytest.mark.parametrize("size, shape", [(40, (40, 40)), (None, (20, 30))])
 def test_segmentation_eval_resize_pad_or_whole_image(size, shape):
     mask = np.zeros((20, 30), np.uint8)

@@ -11,7 +11,12 @@ from mobilevision.tasks.engine.config import Recipe, TrainConfig, option
 class SegmentTrainConfig(TrainConfig):
     # DeepLab's defaults: the Table 7 network, 513 px crops, poly schedule (TrainConfig's are classify's).
     model: str = option("deeplabv3_mobilenet_v2", "segmentation model name from `mobilevision info`")
-    imgsz: int = option(513, "training crop size and validation input size in pixels (images are padded to it)")
+    imgsz: int = option(513, "base size: training images' shorter side before scale jitter, and the validation input "
+                        "size (longer side, padded)")
+    crop: int | None = option(None, "training crop size in pixels (default: imgsz). Smaller than imgsz trains on "
+                              "parts of images at full resolution for less compute per step")
+    scale_min: float = option(0.5, "training scale jitter: smallest factor on the base size (DeepLab: 0.5)")
+    scale_max: float = option(2.0, "training scale jitter: largest factor on the base size (DeepLab: 2.0)")
     lr: float = option(0.007, "peak learning rate (DeepLabv3: 0.007 at batch 16)")
     schedule: str = option("poly", "learning-rate schedule after warm-up, stepped every step (DeepLab: poly, "
                            "power 0.9)", ("cosine", "poly", "step"))

@@ -49,8 +49,8 @@ def train_segmenter(config: SegmentTrainConfig, *, resume_from: dict | None = No
                  "tree, a dataset YAML or a built-in dataset folder (`mobilevision data synth`)")
     preprocessing = {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "input_size": config.imgsz}
     transform = {"size": config.imgsz, "mean": preprocessing["mean"], "std": preprocessing["std"]}
-    train_set = build_dataset(config.data, task="segment", split="train",
-                              transform=segmentation_transforms(True, **transform))
+    train_set = build_dataset(config.data, task="segment", split="train", transform=segmentation_transforms(
+        True, crop=config.crop, scale_range=(config.scale_min, config.scale_max), **transform))
     val_set = build_dataset(config.data, task="segment", split="val",
                             transform=segmentation_transforms(False, **transform))
     require_samples(config, train_set=train_set, val_set=val_set)
