@@ -1,6 +1,7 @@
 """Segmentation race on the built-in dataset: Mobile DeepLabv3 (the `quick` recipe's network, input
-size, batch, optimizer and learning rate) against torchvision's lraspp_mobilenet_v3_large (weights=None,
-weights_backbone=None; its own loss: cross-entropy with ignore 255 on the 'out' logits; SGD + poly),
+size, scale jitter, batch, optimizer, learning rate and gradient clipping) against torchvision's
+lraspp_mobilenet_v3_large (weights=None, weights_backbone=None; its own loss: cross-entropy with
+ignore 255 on the 'out' logits; SGD + poly),
 each trained for the same wall-clock seconds from scratch, then both evaluated on the same val
 images at the labels' own 320 px by SegmentationEvaluator.
 
@@ -48,9 +49,9 @@ class Contestant:
     """One model, its optimizer, its endless data iterator and its training clock."""
 
     def __init__(self, name: str, model: nn.Module, optimizer: torch.optim.Optimizer, loss, *, lr: float,
-                 seconds: float, loader) -> None:
+                 seconds: float, loader, clip_grad: float = 0.0) -> None:
         self.name, self.model, self.optimizer, self.loss = name, model, optimizer, loss
-        self.lr, self.seconds = lr, seconds
+        self.lr, self.seconds, self.clip_grad = lr, seconds, clip_grad
         self.batches = itertools.chain.from_iterable(itertools.repeat(loader))
         self.elapsed, self.images, self.steps, self.last_loss = 0.0, 0, 0, math.nan
 
@@ -73,6 +74,8 @@ class Contestant:
             loss = self.loss(self.model, images, masks)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if self.clip_grad > 0:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_grad)
             self.optimizer.step()
             self.elapsed += time.perf_counter() - started
             self.images += images.shape[0]
@@ -145,7 +148,8 @@ def main() -> None:
 
     yaml_file = race_data(args.data, train_images=args.train_images, seed=args.seed)
     train_set = build_dataset(yaml_file, task="segment", split="train",
-                              transform=segmentation_transforms(True, size=args.imgsz))
+                              transform=segmentation_transforms(True, size=args.imgsz,
+                                                                scale_range=(recipe.scale_min, recipe.scale_max)))
     val_set = build_dataset(yaml_file, task="segment", split="val", transform=segmentation_transforms(False, size=None))
     classes = len(train_set.class_names)
 
@@ -161,7 +165,7 @@ def main() -> None:
         optimizer = build_optimizer(model, name=recipe.optimizer, lr=args.lr, momentum=recipe.momentum,
                                     nesterov=recipe.nesterov, weight_decay=recipe.weight_decay)
         return Contestant("ours", model, optimizer, ours_loss, lr=args.lr, seconds=args.seconds,
-                          loader=loader(args.seed))
+                          loader=loader(args.seed), clip_grad=recipe.clip_grad)
 
     def build_lraspp() -> Contestant:
         model = torchvision.models.segmentation.lraspp_mobilenet_v3_large(
