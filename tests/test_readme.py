@@ -28,7 +28,8 @@ SHRINK = {
     ("multitask", "val"): ["--workers", "0"],
     ("export", "--weights"): ["--calib-images", "4"],
     ("bench", "--compare"): ["--models", "mobilenet_v2", "--widths", "0.35", "--imgsz", "64", "--runtimes", "eager",
-                             "--warmup", "1", "--iters", "1", "--batch", "2", "--batch-iters", "1", "--threads", "1"],
+                             "--warmup", "1", "--iters", "1", "--batch", "2", "--batch-iters", "1", "--threads", "1",
+                             "--rounds", "1"],
 }
 # Run by tests/tasks/classify/test_classify_cli.py::test_classify_torchrun_two_processes_match_single_process_val
 # (two processes cost a minute; the command form is the same).

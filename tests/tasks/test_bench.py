@@ -116,3 +116,20 @@ def test_accuracy_of_a_multitask_runtime_is_its_score(tmp_path):
     model, checkpoint = load_checkpoint(path)
     metrics = evaluate_runtime(model, task="multitask", data=str(data), imgsz=64, checkpoint=checkpoint, images=None)
     assert list(metrics) == ["score"] and 0.0 <= metrics["score"] <= 1.0
+
+
+def test_fastest_rounds_keeps_each_rows_fastest_round_and_the_first_rounds_accuracy():
+    from mobilevision.tasks.bench.command import fastest_rounds
+
+    first = [{"label": "a", "runtime": "ort_fp32", "median_ms": 4.4, "p90_ms": 5.0, "mAP": 0.48, "metric_name": "mAP",
+              "metric": 0.48},
+             {"label": "tv", "runtime": "ort_fp32", "median_ms": 2.2, "p90_ms": 2.5}]
+    second = [{"label": "a", "runtime": "ort_fp32", "median_ms": 2.3, "p90_ms": 2.6, "metric_name": "", "metric": ""},
+              {"label": "tv", "runtime": "ort_fp32", "median_ms": 2.9, "p90_ms": 3.1}]
+    rows = fastest_rounds([first, second])
+    assert rows[0] == {"label": "a", "runtime": "ort_fp32", "median_ms": 2.3, "p90_ms": 2.6, "mAP": 0.48,
+                       "metric_name": "mAP", "metric": 0.48, "median_ms_rounds": [4.4, 2.3]}
+    assert rows[1] == {"label": "tv", "runtime": "ort_fp32", "median_ms": 2.2, "p90_ms": 2.5,
+                       "median_ms_rounds": [2.2, 2.9]}
+    with pytest.raises(ValueError):  # sweeps that measured different rows cannot be paired
+        fastest_rounds([first, second[:1]])

@@ -44,6 +44,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch", type=int, default=DEFAULT_TIMING["batch"],
                         help="batch of the throughput measurement")
     parser.add_argument("--batch-iters", type=int, default=DEFAULT_TIMING["batch_iters"], help="timed calls at --batch")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="time every row this many times, in alternating sweeps over all rows, and keep each "
+                        "row's round with the lowest median (on a shared machine, a noisy neighbour can slow one "
+                        "row's whole timing window; 3 sweeps make a one-off ratio unlikely)")
     parser.add_argument("--seed", type=int, default=DEFAULT_TIMING["seed"],
                         help="seed of the weights, inputs and calibration")
     parser.add_argument("--memory-budget", type=_memory_size, default=None, metavar="SIZE",
@@ -168,6 +172,18 @@ def _anchor_rows(args: argparse.Namespace, folder: Path) -> list[dict]:
     return rows
 
 
+def fastest_rounds(sweeps: list[list[dict]]) -> list[dict]:
+    """One row per measured row: from the sweeps (each a list of the same rows in the same order),
+    the round with the lowest median_ms, its accuracy fields from the first sweep (the only one
+    given data), and every round's median in "median_ms_rounds"."""
+    rows = []
+    for measured in zip(*sweeps, strict=True):
+        fastest = min(measured, key=lambda row: row["median_ms"])
+        accuracy = {key: value for key, value in measured[0].items() if key not in fastest or key.startswith("metric")}
+        rows.append({**fastest, **accuracy, "median_ms_rounds": [row["median_ms"] for row in measured]})
+    return rows
+
+
 def _settings_note(args: argparse.Namespace) -> str:
     return (f"Each runtime timed in its own fresh process, {args.threads} threads (torch intra-op and ONNX Runtime "
             f"intra-op; ORT workers run pre/post-processing in torch on 1 thread). Batch 1: {args.warmup} warm-up + "
@@ -179,7 +195,9 @@ def _settings_note(args: argparse.Namespace) -> str:
             "torchvision's whole forward), weights excluded: analytic = the most bytes of activations that must "
             "exist at one op, at 4 bytes per value (INT8 rows: 1); measured = the most bytes of tensors alive at "
             "once in a real eager forward, input included (not for ONNX Runtime, which plans its own buffers). "
-            f"{'Random weights.' if not args.weights else 'Trained weights.'}")
+            f"{'Random weights.' if not args.weights else 'Trained weights.'}"
+            + (f" Every row timed in {args.rounds} alternating sweeps over all rows; each keeps its round with the "
+               "lowest median (all rounds' medians in results.json)." if args.rounds > 1 else ""))
 
 
 def load_note(load_before: float, load_after: float) -> str:
@@ -207,7 +225,6 @@ def run(args: argparse.Namespace) -> int:
 
     folder = new_run_dir(args.project, "bench", args.name, exist_ok=args.exist_ok)
     load_before = os.getloadavg()[0]
-    rows = []
     cases = _cases(args, folder / "weights")
     for case in cases:
         for runtime, budget in _splits(case, runtimes=args.runtimes, memory_budget=args.memory_budget):
@@ -216,10 +233,17 @@ def run(args: argparse.Namespace) -> int:
     for case in cases:
         print(f"bench: exporting {case.label}", file=sys.stderr, flush=True)
         prepare(case, folder=folder / "weights", data=args.data, calib_images=args.calib_images, seed=args.seed)
-        rows += measure_case(case, runtimes=args.runtimes, timing=_timing(args), data=args.data,
-                             data_images=args.data_images or None, memory_budget=args.memory_budget)
-    if args.compare == "torchvision":
-        rows += _anchor_rows(args, folder / "weights")
+    sweeps = []
+    for sweep in range(max(1, args.rounds)):
+        data = args.data if sweep == 0 else None  # accuracy does not depend on the round: measured once
+        rows = []
+        for case in cases:
+            rows += measure_case(case, runtimes=args.runtimes, timing=_timing(args), data=data,
+                                 data_images=args.data_images or None, memory_budget=args.memory_budget)
+        if args.compare == "torchvision":
+            rows += _anchor_rows(args, folder / "weights")
+        sweeps.append(rows)
+    rows = fastest_rounds(sweeps)
     ratios = goal_ratios(rows)
     note = _settings_note(args) + load_note(load_before, os.getloadavg()[0])
     options = {key: value for key, value in vars(args).items() if key != "run"}
