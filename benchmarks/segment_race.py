@@ -35,6 +35,7 @@ from mobilevision.datasets.build import build_dataset
 from mobilevision.datasets.collate import segmentation_collate
 from mobilevision.datasets.transforms import IGNORE_INDEX, segmentation_transforms
 from mobilevision.heads.resize import resize_bilinear
+from mobilevision.tasks.engine.device import amp_dtype, autocast
 from mobilevision.tasks.engine.evaluation import evaluate
 from mobilevision.tasks.engine.optim import build_optimizer
 from mobilevision.tasks.engine.sampling import eval_loader
@@ -43,15 +44,16 @@ from mobilevision.tasks.segment.config import RECIPES
 from mobilevision.tasks.segment.metrics import SegmentationEvaluator
 
 WARMUP_FRACTION = 0.03
+CPU = torch.device("cpu")
 
 
 class Contestant:
     """One model, its optimizer, its endless data iterator and its training clock."""
 
     def __init__(self, name: str, model: nn.Module, optimizer: torch.optim.Optimizer, loss, *, lr: float,
-                 seconds: float, loader, clip_grad: float = 0.0) -> None:
+                 seconds: float, loader, amp: torch.dtype | None, clip_grad: float = 0.0) -> None:
         self.name, self.model, self.optimizer, self.loss = name, model, optimizer, loss
-        self.lr, self.seconds, self.clip_grad = lr, seconds, clip_grad
+        self.lr, self.seconds, self.amp, self.clip_grad = lr, seconds, amp, clip_grad
         self.batches = itertools.chain.from_iterable(itertools.repeat(loader))
         self.elapsed, self.images, self.steps, self.last_loss = 0.0, 0, 0, math.nan
 
@@ -71,7 +73,8 @@ class Contestant:
             images = images.contiguous(memory_format=torch.channels_last)
             for group in self.optimizer.param_groups:
                 group["lr"] = self.learning_rate()
-            loss = self.loss(self.model, images, masks)
+            with autocast(CPU, self.amp):
+                loss = self.loss(self.model, images, masks)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if self.clip_grad > 0:
@@ -136,6 +139,9 @@ def main() -> None:
                         "on COCO from ImageNet; higher here, from scratch in minutes")
     parser.add_argument("--lraspp-wd", type=float, default=1e-6, help="torchvision's reference --wd")
     parser.add_argument("--workers", type=int, default=1, help="loader processes per model")
+    parser.add_argument("--amp", choices=("auto", "off", "bf16"), default=recipe.amp,
+                        help="mixed precision of both models' training steps (default: the recipe's; auto = bf16 on "
+                        "CPUs with native bf16 kernels, as the engine)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
@@ -146,6 +152,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
 
+    amp = amp_dtype(args.amp, CPU)
     yaml_file = race_data(args.data, train_images=args.train_images, seed=args.seed)
     train_set = build_dataset(yaml_file, task="segment", split="train",
                               transform=segmentation_transforms(True, size=args.imgsz,
@@ -165,14 +172,14 @@ def main() -> None:
         optimizer = build_optimizer(model, name=recipe.optimizer, lr=args.lr, momentum=recipe.momentum,
                                     nesterov=recipe.nesterov, weight_decay=recipe.weight_decay)
         return Contestant("ours", model, optimizer, ours_loss, lr=args.lr, seconds=args.seconds,
-                          loader=loader(args.seed), clip_grad=recipe.clip_grad)
+                          loader=loader(args.seed), amp=amp, clip_grad=recipe.clip_grad)
 
     def build_lraspp() -> Contestant:
         model = torchvision.models.segmentation.lraspp_mobilenet_v3_large(
             weights=None, weights_backbone=None, num_classes=classes).to(memory_format=torch.channels_last)
         optimizer = torch.optim.SGD(model.parameters(), lr=args.lraspp_lr, momentum=0.9, weight_decay=args.lraspp_wd)
         return Contestant("lraspp", model, optimizer, lraspp_loss, lr=args.lraspp_lr, seconds=args.seconds,
-                          loader=loader(args.seed))
+                          loader=loader(args.seed), amp=amp)
 
     builders = {"ours": build_ours, "lraspp": build_lraspp}
     contestants = []
@@ -188,7 +195,8 @@ def main() -> None:
                           for c in contestants)
         print(shown, flush=True)
 
-    results = {"seconds": args.seconds, "imgsz": args.imgsz, "batch": args.batch, "val_images": len(val_set)}
+    results = {"seconds": args.seconds, "imgsz": args.imgsz, "batch": args.batch, "val_images": len(val_set),
+               "amp": str(amp)}
     for contestant in contestants:
         logits = contestant.model.raw_outputs if contestant.name == "ours" else (lambda x, m=contestant.model: m(x)["out"])
         evaluator = SegmentationEvaluator(train_set.class_names)
