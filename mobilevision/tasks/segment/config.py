@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.engine.config import Recipe, TrainConfig, option
 
 
@@ -34,6 +35,15 @@ class SegmentTrainConfig(TrainConfig):
     freeze_backbone: bool = option(False, "train the head only: the backbone's weights and BatchNorm statistics stay "
                                    "as loaded (heads on one backbone combine with `multitask assemble`)")
 
+    def __post_init__(self) -> None:
+        # Checked here, as one-line user errors, not by albumentations or the loss mid-run.
+        if self.crop is not None and self.crop <= 0:
+            raise MobileVisionError(f"--crop must be positive, got {self.crop}")
+        if not 0 < self.scale_min <= self.scale_max:
+            raise MobileVisionError(f"--scale-min {self.scale_min} / --scale-max {self.scale_max}: need "
+                                    "0 < scale-min <= scale-max, e.g. 0.5 and 2.0 (1 and 1: no jitter)")
+        if not 0 < self.top_k_pixels <= 1:
+            raise MobileVisionError(f"--top-k-pixels must be in (0, 1], got {self.top_k_pixels}")
 
 
 RECIPES: dict[str, Recipe] = {

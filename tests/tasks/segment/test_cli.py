@@ -140,6 +140,20 @@ def test_user_errors_are_one_line(synth, tmp_path):
     assert len(wrong_task.stderr.strip().splitlines()) == 1
     no_data = mobilevision("segment", "train", "--project", str(tmp_path), check=False)
     assert no_data.returncode == 2 and no_data.stderr.startswith("mobilevision: error: --data is required")
+    reversed_jitter = train(synth, tmp_path, "y", "--scale-min", "2", "--scale-max", "1", check=False)
+    assert reversed_jitter.returncode == 2 and len(reversed_jitter.stderr.strip().splitlines()) == 1
+    assert "--scale-min 2.0 / --scale-max 1.0: need 0 < scale-min <= scale-max" in reversed_jitter.stderr
+
+
+@pytest.mark.parametrize("options, message", [({"crop": 0}, "--crop must be positive, got 0"),
+                                              ({"top_k_pixels": 1.5}, "--top-k-pixels must be in (0, 1], got 1.5")])
+def test_segment_options_are_checked_when_the_config_is_built(options, message):
+    from mobilevision.errors import MobileVisionError
+    from mobilevision.tasks.segment.config import SegmentTrainConfig
+
+    with pytest.raises(MobileVisionError) as error:
+        SegmentTrainConfig(**options)
+    assert str(error.value) == message
 
 
 def test_onnxruntime_val_matches_torch(trained, synth, tmp_path):
