@@ -53,14 +53,11 @@ def ours_callable(model: torch.nn.Module, *, task: str, runtime: str, imgsz: int
     channels_last = torch.channels_last if runtime == "optimized" else torch.contiguous_format
     if task != "detect":
         return lambda images: model(images.contiguous(memory_format=channels_last))
-    import cv2
-
-    mean = np.asarray(preprocessing["mean"], dtype=np.float32).reshape(1, 3, 1, 1) * 255
-    scale = 1 / (np.asarray(preprocessing["std"], dtype=np.float32).reshape(1, 3, 1, 1) * 255)
+    from mobilevision.tasks.network_input import network_input
 
     def detect(images: list[np.ndarray]) -> list[dict]:
-        resized = np.stack([cv2.resize(image, (imgsz, imgsz), interpolation=cv2.INTER_LINEAR) for image in images])
-        batch = (resized.transpose(0, 3, 1, 2).astype(np.float32) - mean) * scale
+        batch = np.stack([network_input(image, size=imgsz, mean=preprocessing["mean"], std=preprocessing["std"])
+                          for image in images])
         tensor = torch.from_numpy(batch).contiguous(memory_format=channels_last)
         return model(tensor, orig_sizes=[image.shape[:2] for image in images])
 

@@ -7,7 +7,6 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from torch import nn
@@ -17,6 +16,7 @@ from mobilevision.tasks.detect.val import load_detector
 from mobilevision.tasks.engine.device import select_device
 from mobilevision.tasks.engine.run_dir import new_run_dir
 from mobilevision.tasks.media import VideoOutput, frames, is_video, save_drawn
+from mobilevision.tasks.network_input import network_input
 
 
 @torch.no_grad()
@@ -25,14 +25,10 @@ def detect_image(network: nn.Module, image: np.ndarray, *, size: int, mean, std,
     """RGB image (H, W, 3) uint8 of any size -> {"boxes" (D, 4) xyxy in the image's own pixels,
     "scores" (D,), "labels" (D,) in 1..C}, scores >= score_threshold.
 
-    The network sees a (size, size) resize, as in training and validation; INTER_AREA keeps a
-    4000 x 3000 photo from aliasing on the way down.
+    The network sees a (size, size) resize, as in training and validation (network_input).
     """
     height, width = image.shape[:2]
-    interpolation = cv2.INTER_AREA if max(height, width) > size else cv2.INTER_LINEAR
-    resized = cv2.resize(image, (size, size), interpolation=interpolation).astype(np.float32)
-    normalised = (resized / 255.0 - np.asarray(mean, dtype=np.float32)) / np.asarray(std, dtype=np.float32)
-    batch = torch.from_numpy(normalised.transpose(2, 0, 1)).unsqueeze(0)
+    batch = torch.from_numpy(network_input(image, size=size, mean=mean, std=std)).unsqueeze(0)
     batch = batch.to(device).contiguous(memory_format=torch.channels_last)
     detections = network(batch, orig_sizes=[(height, width)])[0]
     keep = detections["scores"] >= score_threshold
