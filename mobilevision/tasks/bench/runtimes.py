@@ -35,17 +35,17 @@ def load_ours(*, runtime: str, checkpoint: str, onnx: str | None, threads: int) 
     from mobilevision.tasks.deploy.onnx_model import OnnxRuntimeModel
     from mobilevision.tasks.engine.checkpoint import load_checkpoint
 
-    model, info = load_checkpoint(checkpoint)
-    if runtime == "eager":
-        return model, info
-    if runtime == "optimized":
-        return optimize_for_inference(model), info
     if runtime in ("ort_fp32", "ort_int8"):
         # Pre/post-processing stays in torch but single-threaded, so torch's OpenMP threads never
         # spin on the cores ONNX Runtime's threads want (numbers.md: ORT slows by half otherwise).
+        # Set before loading the checkpoint: building the model with 2 threads left a spinning
+        # OpenMP thread that halved some workers' ORT speed for their whole life (4.0 against 2.1 ms).
         torch.set_num_threads(1)
-        return OnnxRuntimeModel(Path(onnx), threads=threads), info
-    raise MobileVisionError(f"unknown runtime {runtime!r}")
+        return OnnxRuntimeModel(Path(onnx), threads=threads), load_checkpoint(checkpoint)[1]
+    if runtime not in ("eager", "optimized"):
+        raise MobileVisionError(f"unknown runtime {runtime!r}")
+    model, info = load_checkpoint(checkpoint)
+    return (optimize_for_inference(model) if runtime == "optimized" else model), info
 
 
 def ours_callable(model: torch.nn.Module, *, task: str, runtime: str, imgsz: int, preprocessing: dict) -> Callable:
