@@ -40,6 +40,8 @@ class MultitaskTrainConfig(TrainConfig):
     decoder: bool = option(False, "add the DeepLabv3+ decoder on the stride-4 features (sharper masks; at 320 px "
                            "it costs four times the width-0.5 detector)")
     aux: bool = option(False, "add DeepLab's auxiliary FCN loss on the stride-8 features (training only)")
+    loss_stride: int = option(1, "DeepLab's training loss on a grid this many times coarser than the input (logits "
+                              "resized to it, labels sampled): cheaper steps on a CPU; 1 = full resolution")
 
 
 QUICK = Recipe(

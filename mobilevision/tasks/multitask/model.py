@@ -70,6 +70,7 @@ class MultiTaskModel(nn.Module):
         head: str,
         decoder: bool,
         aux: bool,
+        loss_stride: int,
         label_smoothing: float,
         freeze_bn: bool,
     ) -> None:
@@ -94,7 +95,7 @@ class MultiTaskModel(nn.Module):
                                             class_loss=class_loss, backbone_features=info),
             "segment": lambda: build_deeplabv3(backbone=backbone, width=width, num_classes=num_classes["segment"],
                                                head=head, output_stride=OUTPUT_STRIDE, decoder=decoder, aux=aux,
-                                               backbone_features=info),
+                                               loss_stride=loss_stride, backbone_features=info),
         }
         self.tasks = nn.ModuleDict({task: builders[task]() for task in self.task_names})
 
@@ -168,6 +169,7 @@ def build_multitask(
     head: str = "mobile",
     decoder: bool = False,
     aux: bool = False,
+    loss_stride: int = 1,
     label_smoothing: float = 0.0,
     freeze_bn: bool = False,
 ) -> MultiTaskModel:
@@ -176,7 +178,7 @@ def build_multitask(
     num_classes: per task ({"classify": 7, "detect": 7, "segment": 7}), or one number for every
     head; as in the single-task models, detection's counts the background and segmentation's
     includes it. loss_weights: per task (default 1). imgsz, anchor_layout, anchor_scales and
-    class_loss are SSDLite's; head, decoder and aux DeepLab's; label_smoothing the classifier's.
+    class_loss are SSDLite's; head, decoder, aux and loss_stride DeepLab's; label_smoothing the classifier's.
     """
     chosen = task_list(tasks)
     classes = {task: num_classes for task in chosen} if isinstance(num_classes, int) else dict(num_classes)
@@ -190,5 +192,5 @@ def build_multitask(
         raise MobileVisionError(f"loss weights must not be negative; got {negative}")
     return MultiTaskModel(backbone=backbone, width=width, tasks=chosen, num_classes=classes, loss_weights=weights,
                           imgsz=imgsz, anchor_layout=anchor_layout, anchor_scales=tuple(anchor_scales),
-                          class_loss=class_loss, head=head, decoder=decoder, aux=aux, label_smoothing=label_smoothing,
-                          freeze_bn=freeze_bn)
+                          class_loss=class_loss, head=head, decoder=decoder, aux=aux, loss_stride=loss_stride,
+                          label_smoothing=label_smoothing, freeze_bn=freeze_bn)

@@ -30,6 +30,9 @@ class SegmentTrainConfig(TrainConfig):
     aux: bool = option(False, "add an auxiliary FCN loss on the stride-8 features (training only)")
     top_k_pixels: float = option(1.0, "average the loss over only this fraction of the batch's labelled pixels, "
                                  "the hardest (TF DeepLab's top_k_percent_pixels; 1 = all)")
+    loss_stride: int = option(1, "compute the training loss on a grid this many times coarser than the input "
+                              "(logits resized to it, labels sampled; TF DeepLab's upsample_logits=False): cheaper "
+                              "steps on a CPU; 1 = full resolution, as torchvision and DeepLab")
     weights_backbone: str | None = option(None, "initial backbone weights of a classifier, e.g. "
                                           "torchvision:IMAGENET1K_V2 or a classify checkpoint")
     freeze_backbone: bool = option(False, "train the head only: the backbone's weights and BatchNorm statistics stay "
@@ -44,6 +47,8 @@ class SegmentTrainConfig(TrainConfig):
                                     "0 < scale-min <= scale-max, e.g. 0.5 and 2.0 (1 and 1: no jitter)")
         if not 0 < self.top_k_pixels <= 1:
             raise MobileVisionError(f"--top-k-pixels must be in (0, 1], got {self.top_k_pixels}")
+        if self.loss_stride < 1:
+            raise MobileVisionError(f"--loss-stride must be at least 1 (1: full resolution), got {self.loss_stride}")
 
 
 RECIPES: dict[str, Recipe] = {

@@ -8,6 +8,15 @@ import torch.nn.functional as F
 from mobilevision.datasets.transforms import IGNORE_INDEX
 
 
+def sample_labels(targets: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """targets (N, H, W) -> (N, h, w): the label under each point where resize_bilinear (corners
+    aligned) puts a logit when it resizes logits to (h, w), so that a loss at (h, w) compares each
+    logit with the label at its own place (TF DeepLab's `upsample_logits=False` samples the same way)."""
+    rows = torch.linspace(0, targets.shape[-2] - 1, size[0], device=targets.device).round().long()
+    cols = torch.linspace(0, targets.shape[-1] - 1, size[1], device=targets.device).round().long()
+    return targets[:, rows][:, :, cols]
+
+
 def segmentation_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, *, top_k_pixels: float = 1.0
                                ) -> torch.Tensor:
     """Mean cross-entropy over labelled pixels. logits (N, K, H, W), targets (N, H, W) int64.

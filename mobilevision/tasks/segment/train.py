@@ -33,7 +33,8 @@ def build_segmenter(config: SegmentTrainConfig, *, num_classes: int) -> tuple[nn
     segmentation_model(config.model)
     model_kwargs = {"width": config.width, "num_classes": num_classes, "head": config.head,
                     "output_stride": config.output_stride, "decoder": config.decoder, "aux": config.aux,
-                    "freeze_bn": config.freeze_backbone, "top_k_pixels": config.top_k_pixels}
+                    "freeze_bn": config.freeze_backbone, "top_k_pixels": config.top_k_pixels,
+                    "loss_stride": config.loss_stride}
     seed_everything(config.seed)  # the same initial weights on every rank and every rerun
     return build_model(config.model, **model_kwargs), model_kwargs
 

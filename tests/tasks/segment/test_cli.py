@@ -146,7 +146,9 @@ def test_user_errors_are_one_line(synth, tmp_path):
 
 
 @pytest.mark.parametrize("options, message", [({"crop": 0}, "--crop must be positive, got 0"),
-                                              ({"top_k_pixels": 1.5}, "--top-k-pixels must be in (0, 1], got 1.5")])
+                                              ({"top_k_pixels": 1.5}, "--top-k-pixels must be in (0, 1], got 1.5"),
+                                              ({"loss_stride": 0},
+                                               "--loss-stride must be at least 1 (1: full resolution), got 0")])
 def test_segment_options_are_checked_when_the_config_is_built(options, message):
     from mobilevision.errors import MobileVisionError
     from mobilevision.tasks.segment.config import SegmentTrainConfig

@@ -1,0 +1,43 @@
+"""loss_stride: DeepLab's training loss on a coarser grid, predictions still at the input size."""
+
+import torch
+
+from mobilevision.heads.resize import resize_bilinear
+from mobilevision.tasks.multitask.model import build_multitask
+from mobilevision.tasks.segment.loss import sample_labels, segmentation_cross_entropy
+from mobilevision.tasks.segment.model import build_deeplabv3
+
+
+def test_sample_labels_takes_the_labels_under_corner_aligned_points():
+    targets = torch.arange(25).reshape(1, 5, 5)
+    # Corners aligned: 3 points over 5 pixels sit on pixels 0, 2 and 4.
+    assert sample_labels(targets, (3, 3)).tolist() == [[[0, 2, 4], [10, 12, 14], [20, 22, 24]]]
+    # The logits resize_bilinear makes at those points are the input's own values there.
+    values = targets.float().unsqueeze(1)
+    assert torch.equal(resize_bilinear(values, (3, 3)).squeeze(1), sample_labels(targets, (3, 3)).float())
+
+
+def test_training_loss_on_the_coarse_grid_and_predictions_at_full_size():
+    torch.manual_seed(0)
+    model = build_deeplabv3(width=0.35, num_classes=3, output_stride=32, aux=True, loss_stride=4)
+    images, targets = torch.randn(2, 3, 65, 65), torch.randint(0, 3, (2, 65, 65))
+    targets[0] = 255  # an all-ignore image adds nothing
+    model.train()
+    features = model.backbone(images)
+    logits = model.head_outputs(features, image_size=(65, 65))
+    assert logits.shape == (2, 3, 17, 17)  # (65 - 1) // 4 + 1
+    losses = model.losses(logits, targets, features=features, image_size=(65, 65))
+    expected = segmentation_cross_entropy(logits, targets[:, ::4, ::4])  # 17 corner-aligned points of 65: every 4th
+    torch.testing.assert_close(losses["segmentation"], expected)
+    assert set(losses) == {"segmentation", "aux"} and all(torch.isfinite(value) for value in losses.values())
+    sum(losses.values()).backward()
+    model.eval()
+    with torch.no_grad():
+        assert model(images).shape == (2, 65, 65)
+
+
+def test_the_multitask_segmentation_head_takes_it_over():
+    model = build_multitask(width=0.35, tasks="segment", num_classes=3, loss_stride=8).train()
+    images = torch.randn(2, 3, 64, 64)  # batch 2: image pooling's BatchNorm needs two values in training
+    _, raw = model._head_outputs(images)
+    assert raw["segment"].shape == (2, 3, 8, 8)  # (64 - 1) // 8 + 1
