@@ -33,7 +33,7 @@ def load_ours(*, runtime: str, checkpoint: str, onnx: str | None, threads: int) 
     """(model with the task models' eval interface, checkpoint dict) for one of our runtimes."""
     from mobilevision.tasks.deploy.fold import optimize_for_inference
     from mobilevision.tasks.deploy.onnx_model import OnnxRuntimeModel
-    from mobilevision.tasks.engine.checkpoint import load_checkpoint
+    from mobilevision.tasks.engine.checkpoint import load_checkpoint, read_checkpoint
 
     if runtime in ("ort_fp32", "ort_int8"):
         # Pre/post-processing stays in torch but single-threaded, so torch's OpenMP threads never
@@ -41,7 +41,8 @@ def load_ours(*, runtime: str, checkpoint: str, onnx: str | None, threads: int) 
         # Set before loading the checkpoint: building the model with 2 threads left a spinning
         # OpenMP thread that halved some workers' ORT speed for their whole life (4.0 against 2.1 ms).
         torch.set_num_threads(1)
-        return OnnxRuntimeModel(Path(onnx), threads=threads), load_checkpoint(checkpoint)[1]
+        # The checkpoint dict only: the wrapper builds the post-processing model it needs itself.
+        return OnnxRuntimeModel(Path(onnx), threads=threads), read_checkpoint(checkpoint)
     if runtime not in ("eager", "optimized"):
         raise MobileVisionError(f"unknown runtime {runtime!r}")
     model, info = load_checkpoint(checkpoint)
