@@ -6,9 +6,9 @@ at most 0.65x the latency, mAP and mIoU within 2 points).
     .venv/bin/python benchmarks/multitask.py --quick     # checks the script on a tiny setting
 
 Accuracy: the `quick` recipes of `multitask` (here with --tasks detect,segment), `detect` and
-`segment` are trained through the command line users run, each for --seconds of training: a
-1-epoch run measures each one's images per second, then each trains for the epochs that fill the
-budget (results.csv's per-epoch seconds are reported, as the machine load may change between runs).
+`segment` are trained through the command line users run, each with `--time` set to --seconds: after
+each epoch the run is re-sized to the whole epochs the rest of the budget holds (training and
+validation). results.csv's per-epoch seconds are reported, as the machine load may change between runs.
 The last epoch's validation metrics are compared: COCO mAP of the detector, mIoU of the segmenter.
 
 Latency: the three trained models (random weights with --skip-train) at --imgsz, batch 1, in one
@@ -43,29 +43,22 @@ ARMS = {  # arm -> (task, extra train flags, (metric of results.csv, reported as
 }
 
 
-def train(arm: str, *, data: Path, out: Path, epochs: int, extra: list[str]) -> tuple[Path, list[dict]]:
-    """(best.pt, results.csv rows) of `<task> train --recipe quick` for `epochs` epochs; `extra`: more flags."""
+def train(arm: str, *, data: Path, out: Path, budget: list[str], extra: list[str]) -> tuple[Path, list[dict]]:
+    """(best.pt, results.csv rows) of `<task> train --recipe quick` for `budget` (--time or --epochs)."""
     task, flags, _ = ARMS[arm]
-    name = f"{arm}-{epochs}ep"
     subprocess.run([*CLI, task, "train", "--recipe", "quick", "--data", str(data), "--project", str(out), "--name",
-                    name, "--exist-ok", "--epochs", str(epochs), *flags, *extra], check=True)
-    with open(out / task / name / "results.csv", newline="") as file:
-        return out / task / name / "weights" / "best.pt", list(csv.DictReader(file))
+                    arm, "--exist-ok", *budget, *flags, *extra], check=True)
+    with open(out / task / arm / "results.csv", newline="") as file:
+        return out / task / arm / "weights" / "best.pt", list(csv.DictReader(file))
 
 
-def accuracy(*, data: Path, out: Path, seconds: float, extra: dict[str, list[str]],
-             probe: bool) -> tuple[dict, dict]:
-    """({arm: its row}, {arm: best.pt}) after each arm trained for about `seconds`."""
+def accuracy(*, data: Path, out: Path, budget: list[str], extra: dict[str, list[str]]) -> tuple[dict, dict]:
+    """({arm: its row}, {arm: best.pt}) after each arm trained for `budget`."""
     rows, weights = {}, {}
     for arm, (_, _, metrics) in ARMS.items():
-        epochs = 1
-        if probe:
-            _, probe_rows = train(arm, data=data, out=out, epochs=1, extra=extra[arm])
-            per_epoch = float(probe_rows[0]["time"])
-            epochs = max(1, round(seconds / per_epoch))
-            print(f"{arm}: {per_epoch:.0f} s per epoch -> {epochs} epochs", flush=True)
-        weights[arm], results = train(arm, data=data, out=out, epochs=epochs, extra=extra[arm])
-        rows[arm] = {"epochs": epochs, "train_seconds": round(sum(float(row["time"]) for row in results), 1),
+        weights[arm], results = train(arm, data=data, out=out, budget=budget, extra=extra[arm])
+        rows[arm] = {"epochs": len(results), "train_seconds": round(sum(float(row["time"]) for row in results), 1),
+                     "val_seconds": round(sum(float(row["val_time"]) for row in results), 1),
                      **{shown: round(float(results[-1][column]), 4) for column, shown in metrics}}
     return rows, weights
 
@@ -138,7 +131,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=None, help="a built-in dataset (default: generate 1000 images "
                         "of 320 px into --out)")
     parser.add_argument("--out", type=Path, default=Path("/tmp/mobilevision-multitask"), help="work folder")
-    parser.add_argument("--seconds", type=float, default=900.0, help="training seconds per model (default: 900)")
+    parser.add_argument("--seconds", type=float, default=900.0, help="training seconds per model, validation included "
+                        "(default: 900)")
     parser.add_argument("--skip-train", action="store_true", help="latency only, on random weights")
     parser.add_argument("--runtime", choices=("optimized", "onnxruntime"), default="optimized",
                         help="what runs the three models (default: folded BatchNorm + channels_last PyTorch)")
@@ -169,8 +163,8 @@ def main() -> None:
     summary = {"runtime": args.runtime, "imgsz": imgsz}
     weights = None
     if not args.skip_train:
-        summary["accuracy"], weights = accuracy(data=data, out=args.out, seconds=args.seconds, extra=extra,
-                                                probe=not args.quick)
+        budget = ["--epochs", "1"] if args.quick else ["--time", f"{args.seconds / 60:g}"]
+        summary["accuracy"], weights = accuracy(data=data, out=args.out, budget=budget, extra=extra)
         rows = summary["accuracy"]
         summary["mAP_points_behind"] = round(100 * (rows["detect"]["mAP"] - rows["multitask"]["mAP"]), 2)
         summary["miou_points_behind"] = round(100 * (rows["segment"]["miou"] - rows["multitask"]["miou"]), 2)

@@ -11,10 +11,13 @@ from torch import nn
 from torch.utils.data import Dataset, TensorDataset
 
 from mobilevision.datasets.collate import classification_collate
+from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.classify.evaluator import ClassificationEvaluator
 from mobilevision.tasks.engine import ModelSpec, TrainConfig, TrainingDiverged, fit, load_checkpoint
+from mobilevision.tasks.engine.config import config_from_options
 from mobilevision.tasks.engine.optim import LearningRateSchedule, parameter_groups
 from mobilevision.tasks.engine.sampling import ResumableDistributedSampler, ShardSampler
+from mobilevision.tasks.engine.time_budget import epochs_within
 from mobilevision.tasks.registry import build_model
 
 CLASSES = ["a", "b", "c", "d"]
@@ -136,6 +139,30 @@ def test_engine_schedules_warm_up_then_decay():
     assert poly(50) == pytest.approx(0.5**0.9)
     step = LearningRateSchedule(kind="step", lr=0.045, total_steps=1000, step_steps=10, step_gamma=0.98)
     assert step(9) == pytest.approx(0.045) and step(25) == pytest.approx(0.045 * 0.98**2)
+
+
+def test_engine_time_budget_sizes_the_run_in_whole_epochs():
+    # 480 s budget, one 62 s epoch done: 418 s left hold 6 more (6.7 rounded down), 434 s in all.
+    assert epochs_within(budget_seconds=480, elapsed_seconds=62, epochs_done=1) == 7
+    # Epochs slowed to a mean of 80 s: after 4 (320 s), 160 s hold exactly 2 more.
+    assert epochs_within(budget_seconds=480, elapsed_seconds=320, epochs_done=4) == 6
+    # Spent (or overspent): the run ends with the epoch just done.
+    assert epochs_within(budget_seconds=480, elapsed_seconds=500, epochs_done=7) == 7
+    with pytest.raises(ValueError, match="epochs_done"):
+        epochs_within(budget_seconds=60, elapsed_seconds=0, epochs_done=0)
+    with pytest.raises(MobileVisionError, match="--time must not be negative, got -1.0"):
+        config_from_options(TrainConfig, {"time": -1.0}, recipes={})
+
+
+def test_engine_time_budget_ends_the_run_and_records_it(tmp_path):
+    model = build_model("mobilenet_v2", width=0.35, num_classes=4, dropout=0.0)
+    _run(model, _batch(), tmp_path, epochs=5, time=1e-6)  # spent by the first epoch
+    with open(tmp_path / "results.csv") as file:
+        assert len(file.read().splitlines()) == 2  # header + epoch 1
+    checkpoint = torch.load(tmp_path / "weights" / "last.pt", weights_only=True)
+    # The resized --epochs is what a resumed run reads back, so --resume sees a finished run.
+    assert checkpoint["args"]["epochs"] == 1 and checkpoint["epoch"] == 1
+    assert checkpoint["elapsed_seconds"] > 0
 
 
 def test_engine_samplers_resume_and_shard_without_padding():

@@ -29,6 +29,9 @@ class TrainConfig:
     imgsz: int = option(224, "training and validation input size in pixels")
     weights: str | None = option(None, "initial weights: a checkpoint, a URL or a name like torchvision:IMAGENET1K_V2")
     epochs: int = option(10, "number of training epochs")
+    time: float = option(0.0, "training budget in minutes (0: none): after each epoch, --epochs becomes the epochs "
+                         "done plus the whole epochs the rest of the budget holds at their mean time so far "
+                         "(training and validation), and the learning-rate schedule is re-sized to it")
     batch: int = option(32, "images per step and per process (torchrun: each process takes this many)")
     device: str = option("auto", "auto picks cuda, then mps, then cpu", ("auto", "cpu", "cuda", "mps"))
     project: str = option("runs", "folder that holds runs/<task>/<name>")
@@ -106,7 +109,8 @@ def check_config(config: TrainConfig) -> None:
     for name, value in positive.items():
         if value <= 0:
             raise MobileVisionError(f"--{name} must be positive, got {value}")
-    if config.workers < 0 or config.save_period_steps < 0 or config.warmup_epochs < 0:
-        raise MobileVisionError("--workers, --save-period-steps and --warmup-epochs must not be negative")
+    for name in ("workers", "save_period_steps", "warmup_epochs", "time"):
+        if (value := getattr(config, name)) < 0:
+            raise MobileVisionError(f"--{name.replace('_', '-')} must not be negative, got {value}")
     if not 0.0 < config.ema_decay < 1.0:
         raise MobileVisionError(f"--ema-decay must be in (0, 1), got {config.ema_decay}")

@@ -35,6 +35,7 @@ from mobilevision.tasks.engine.optim import LearningRateSchedule, build_optimize
 from mobilevision.tasks.engine.plots import plot_results
 from mobilevision.tasks.engine.run_dir import ResultsLog
 from mobilevision.tasks.engine.sampling import ResumableDistributedSampler, SeededAugmentation, eval_loader, train_loader
+from mobilevision.tasks.engine.time_budget import epochs_within
 
 
 class TrainingDiverged(MobileVisionError):
@@ -81,7 +82,7 @@ def _check_finite(model: nn.Module, *, epoch: int, last_path: Path) -> None:
 def fit(*, model: nn.Module, spec: ModelSpec, train_set: Dataset, val_set: Dataset, collate_fn: Callable,
         make_evaluator: Callable[[], Evaluator], config: TrainConfig, run_dir: Path,
         resume_from: dict | None = None) -> dict[str, float]:
-    """Train `model` for `config.epochs` epochs and return the last validation metrics.
+    """Train `model` for `config.epochs` epochs (or `config.time` minutes) and return the last validation metrics.
 
     train_set / val_set yield samples that `collate_fn` turns into (images (N, 3, H, W), targets);
     targets may be a tensor or a list of dicts. `resume_from` is a checkpoint dict (weights/last.pt):
@@ -114,7 +115,7 @@ def fit(*, model: nn.Module, spec: ModelSpec, train_set: Dataset, val_set: Datas
     )
 
     last_path, best_path = run_dir / "weights" / "last.pt", run_dir / "weights" / "best.pt"
-    epoch, position, global_step, best, metrics = 0, 0, 0, None, {}
+    epoch, position, global_step, best, metrics, elapsed = 0, 0, 0, None, {}, 0.0
     if resume_from is not None:
         model.load_state_dict(resume_from["state_dict"])
         optimizer.load_state_dict(resume_from["optimizer"])
@@ -123,6 +124,7 @@ def fit(*, model: nn.Module, spec: ModelSpec, train_set: Dataset, val_set: Datas
             ema.load_state_dict(resume_from["ema_state_dict"], updates=resume_from["ema_updates"])
         epoch, position = resume_from["sampler"]["epoch"], resume_from["sampler"]["position"]
         global_step, best, metrics = resume_from["global_step"], resume_from["best_metric"], resume_from["metrics"]
+        elapsed = resume_from.get("elapsed_seconds", 0.0)  # absent from checkpoints of earlier versions
         restore_rng_states(resume_from["rng"])
     else:
         seed_everything(config.seed + dist.rank)  # ranks differ in dropout; weights are broadcast by DDP
@@ -142,7 +144,7 @@ def fit(*, model: nn.Module, spec: ModelSpec, train_set: Dataset, val_set: Datas
             "optimizer": optimizer.state_dict(), "scheduler": {"global_step": global_step},
             "scaler": scaler.state_dict(), "ema_updates": ema.updates if ema else 0,
             "sampler": {"epoch": next_epoch, "position": next_position}, "rng": rng_states(),
-            "args": dataclasses.asdict(config), "versions": package_versions(),
+            "elapsed_seconds": elapsed, "args": dataclasses.asdict(config), "versions": package_versions(),
         }
 
     while epoch < config.epochs:
@@ -200,6 +202,12 @@ def fit(*, model: nn.Module, spec: ModelSpec, train_set: Dataset, val_set: Datas
         mean_losses = {name: total / max(1.0, totals[-1]) for name, total in zip(loss_sums, totals)}
         epoch += 1
         position = 0
+        # One mean over the ranks, so every rank sizes the run alike and they stop together.
+        elapsed += reduce_sum(torch.tensor([train_time + val_time], dtype=torch.float64)).item() / dist.world_size
+        if config.time > 0:
+            config = dataclasses.replace(config, epochs=epochs_within(
+                budget_seconds=60 * config.time, elapsed_seconds=elapsed, epochs_done=epoch))
+            schedule = dataclasses.replace(schedule, total_steps=config.epochs * steps_per_epoch)
         improved = best is None or metrics[main_metric] > best
         best = metrics[main_metric] if improved else best
         if dist.is_main:
