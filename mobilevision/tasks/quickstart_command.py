@@ -5,15 +5,15 @@ from __future__ import annotations
 import argparse
 
 from mobilevision.tasks.bench.cases import RUNTIMES
-from mobilevision.tasks.quickstart.settings import DATASET_IMAGES, RECIPE, QuickstartSettings
+from mobilevision.tasks.quickstart.settings import DATASET_IMAGES, RECIPE, TRAIN_MINUTES, QuickstartSettings
 
 DESCRIPTION = f"""On the built-in dataset: generate it; train a MobileNetV2 multi-task model (classification,
-SSDLite and DeepLabv3 on one backbone pass) with the multitask `{RECIPE}` recipe; evaluate it (top-1,
-COCO mAP, mAP@.5, mIoU); benchmark it against MobileNetV1 at the same width (params, multiply-adds,
-latency per runtime, accuracy); export it to ONNX; render an annotated demo video and a gallery of
-predictions; then serve the web demo on 127.0.0.1. Everything goes into runs/quickstart/ (--project,
---name), with summary.json and summary.md. A second run reuses the dataset, checkpoints, ONNX export
-and benchmark when nothing they came from changed, and says so."""
+SSDLite and DeepLabv3 on one backbone pass) with the multitask `{RECIPE}` recipe for --train-minutes;
+evaluate it (top-1, COCO mAP, mAP@.5, mIoU); benchmark it against MobileNetV1 at the same width
+(params, multiply-adds, latency per runtime, accuracy); export it to ONNX; render an annotated demo
+video and a gallery of predictions; then serve the web demo on 127.0.0.1. Everything goes into
+runs/quickstart/ (--project, --name), with summary.json and summary.md. A second run reuses the
+dataset, checkpoints, ONNX export and benchmark when nothing they came from changed, and says so."""
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -24,7 +24,11 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                         help=f"built-in images to generate, train + val (default: {DATASET_IMAGES}; 20%% are val)")
     parser.add_argument("--imgsz", type=int, default=None, help="input size, and side of the generated images "
                         "(default: the recipe's)")
-    parser.add_argument("--epochs", type=int, default=None, help="training epochs (default: the recipe's)")
+    parser.add_argument("--train-minutes", type=float, default=TRAIN_MINUTES, help="training budget in minutes: "
+                        "as many epochs of the recipe as fit, the learning-rate schedule sized to them (multitask "
+                        f"train --time; default: {TRAIN_MINUTES:g})")
+    parser.add_argument("--epochs", type=int, default=None, help="train this many epochs instead of "
+                        "--train-minutes")
     parser.add_argument("--width", type=float, default=None, help="width multiplier of both backbones (default: "
                         "the recipe's)")
     parser.add_argument("--train-v1", action="store_true", help="also train the MobileNetV1 model with the same "
@@ -49,17 +53,18 @@ def settings_from_args(args: argparse.Namespace) -> QuickstartSettings:
     from mobilevision.errors import MobileVisionError
 
     for flag, value in (("--images", args.images), ("--bench-iters", args.bench_iters), ("--imgsz", args.imgsz),
-                        ("--epochs", args.epochs), ("--width", args.width)):
+                        ("--epochs", args.epochs), ("--width", args.width), ("--train-minutes", args.train_minutes)):
         if value is not None and value <= 0:
             raise MobileVisionError(f"{flag} must be positive, got {value}")
     if args.images < 10:  # a val split of 2 images and a train split with a batch in it
         raise MobileVisionError(f"--images {args.images}: the quickstart needs at least 10 (20% become val)")
     if args.imgsz is not None and args.imgsz < 64:
         raise MobileVisionError(f"--imgsz {args.imgsz}: the built-in images are at least 64 px")
-    return QuickstartSettings(images=args.images, imgsz=args.imgsz, epochs=args.epochs, width=args.width,
-                              train_v1=args.train_v1, runtimes=tuple(args.runtimes), bench_iters=args.bench_iters,
-                              device=args.device, project=args.project, name=args.name, fresh=args.fresh,
-                              serve=not args.no_serve, port=args.port)
+    return QuickstartSettings(images=args.images, imgsz=args.imgsz, epochs=args.epochs,
+                              train_minutes=args.train_minutes, width=args.width, train_v1=args.train_v1,
+                              runtimes=tuple(args.runtimes), bench_iters=args.bench_iters, device=args.device,
+                              project=args.project, name=args.name, fresh=args.fresh, serve=not args.no_serve,
+                              port=args.port)
 
 
 def run(args: argparse.Namespace) -> int:

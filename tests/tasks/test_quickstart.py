@@ -26,8 +26,9 @@ from tests.demos.conftest import free_port
 pytestmark = pytest.mark.slow  # about 95 s of CPU in all, on 2 cores
 
 IMGSZ, IMAGES, VAL_IMAGES = 96, 40, 8
-TINY = ["--images", str(IMAGES), "--imgsz", str(IMGSZ), "--epochs", "1", "--width", "0.35", "--bench-iters", "2",
-        "--runtimes", "eager", "ort_fp32"]
+# A budget the first epoch spends: the run re-sizes the recipe's 10 epochs to 1.
+TINY = ["--images", str(IMAGES), "--imgsz", str(IMGSZ), "--train-minutes", "0.0001", "--width", "0.35",
+        "--bench-iters", "2", "--runtimes", "eager", "ort_fp32"]
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +73,8 @@ def test_every_promised_file_is_there_and_well_formed(first_run):
 
     checkpoint = torch.load(files["checkpoint"], weights_only=True)
     assert checkpoint["task"] == "multitask" and checkpoint["model_kwargs"]["width"] == 0.35
-    assert checkpoint["args"]["epochs"] == 1 and checkpoint["args"]["recipe"] == "quick"
+    assert checkpoint["args"]["recipe"] == "quick" and checkpoint["args"]["time"] == 0.0001
+    assert checkpoint["args"]["epochs"] == 1 == summary["settings"]["epochs"]
     capture = cv2.VideoCapture(str(files["video"]))
     frames = []
     while (frame := capture.read())[0]:
@@ -90,6 +92,19 @@ def test_every_promised_file_is_there_and_well_formed(first_run):
     assert outputs[3].shape[-2:] == (IMGSZ, IMGSZ)
 
 
+def test_the_budget_is_minutes_unless_epochs_are_given(tmp_path):
+    from mobilevision.tasks.multitask.config import RECIPES
+    from mobilevision.tasks.quickstart.settings import RECIPE, TRAIN_MINUTES, QuickstartSettings
+    from mobilevision.tasks.quickstart.training import training_config
+
+    budget = training_config(QuickstartSettings(), backbone="mobilenet_v2", data=tmp_path)
+    # The recipe's epochs stay as the first epoch's schedule until fit re-sizes them.
+    assert budget.time == TRAIN_MINUTES and budget.epochs == RECIPES[RECIPE].config.epochs
+    epochs = training_config(QuickstartSettings(epochs=3), backbone="mobilenet_v2", data=tmp_path)
+    assert epochs.time == 0 and epochs.epochs == 3
+
+
+# The first run's budget re-sized its epochs: the options still match, so this run reuses it.
 def test_a_second_run_reuses_the_first_and_serves_the_web_demo(first_run, tmp_path):
     folder, _ = first_run
     checkpoint = folder / "multitask" / "mobilenet_v2" / "weights" / "best.pt"

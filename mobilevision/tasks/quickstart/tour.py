@@ -59,8 +59,8 @@ def run_quickstart(settings: QuickstartSettings) -> dict:
                     f"{' and one '.join(BACKBONES[name] for name in backbones)} backbone pass"):
         for backbone in backbones:
             config = training_config(settings, backbone=backbone, data=data)
-            checkpoint, was_reused = train_or_reuse(config, data_marker=data / MARKER, fresh=settings.fresh)
-            trained[backbone] = (config, checkpoint)
+            checkpoint, was_reused, epochs = train_or_reuse(config, data_marker=data / MARKER, fresh=settings.fresh)
+            trained[backbone] = (dataclasses.replace(config, epochs=epochs), checkpoint)
             reused += [f"{backbone} checkpoint"] if was_reused else []
     config, checkpoint = trained["mobilenet_v2"]
 
@@ -80,7 +80,8 @@ def run_quickstart(settings: QuickstartSettings) -> dict:
     with steps.step("benchmark", f"benchmarking against {BACKBONES['mobilenet_v1']} at the same width (mobilevision "
                     "bench)"):
         if "mobilenet_v1" in trained:
-            v1_checkpoint, v1_weights = trained["mobilenet_v1"][1], f"trained: recipe {RECIPE}, {config.epochs} epochs"
+            v1_config, v1_checkpoint = trained["mobilenet_v1"]
+            v1_weights = f"trained: recipe {RECIPE}, {v1_config.epochs} epochs"
         else:
             v1_checkpoint = untrained_checkpoint(
                 checkpoint, backbone="mobilenet_v1", path=folder / "bench" / "weights" / "mobilenet_v1-untrained.pt")

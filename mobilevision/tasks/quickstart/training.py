@@ -20,6 +20,8 @@ def training_config(settings: QuickstartSettings, *, backbone: str, data: Path) 
                "project": str(settings.folder), "name": backbone, "exist_ok": True}
     options.update({key: value for key in ("imgsz", "epochs", "width")
                     if (value := getattr(settings, key)) is not None})
+    if settings.epochs is None:
+        options["time"] = settings.train_minutes  # fit re-sizes the recipe's epochs to the minutes
     return config_from_options(MultitaskTrainConfig, options, recipes=RECIPES)
 
 
@@ -34,32 +36,35 @@ def previous_run(config: MultitaskTrainConfig, *, data_marker: Path) -> tuple[st
     if not last.is_file():
         return "none", "no earlier run"
     checkpoint = read_checkpoint(last)
+    # resume: where a run continued from; epochs: what a run with --time re-sized them to.
+    ignored = {"resume", "epochs"} if config.time > 0 else {"resume"}
     changed = [f"{key} {checkpoint['args'].get(key)} -> {value}" for key, value in dataclasses.asdict(config).items()
-               if checkpoint["args"].get(key) != value and key != "resume"]  # resume: where it continued from
+               if checkpoint["args"].get(key) != value and key not in ignored]
     if changed:
         return "none", f"the earlier run had other options ({', '.join(changed)})"
     if last.stat().st_mtime < data_marker.stat().st_mtime:
         return "none", "the dataset was written after the earlier run"
+    epochs = checkpoint["args"]["epochs"]
     # The condition `--resume` refuses as "already finished".
-    if checkpoint["epoch"] >= config.epochs and checkpoint["sampler"]["position"] == 0 and best.is_file():
-        return "finished", f"finished {config.epochs} epochs with these options"
-    return "interrupted", f"stopped after epoch {checkpoint['epoch']} of {config.epochs}"
+    if checkpoint["epoch"] >= epochs and checkpoint["sampler"]["position"] == 0 and best.is_file():
+        return "finished", f"finished {epochs} epochs with these options"
+    return "interrupted", f"stopped after epoch {checkpoint['epoch']} of {epochs}"
 
 
-def train_or_reuse(config: MultitaskTrainConfig, *, data_marker: Path, fresh: bool) -> tuple[Path, bool]:
-    """(weights/best.pt of the run, whether an earlier finished run was reused)."""
+def train_or_reuse(config: MultitaskTrainConfig, *, data_marker: Path, fresh: bool) -> tuple[Path, bool, int]:
+    """(weights/best.pt of the run, whether an earlier finished run was reused, the epochs it trained)."""
     best = run_folder(config) / "weights" / "best.pt"
     state, why = ("none", "--fresh") if fresh else previous_run(config, data_marker=data_marker)
     if state == "finished":
         print(f"reusing {best}: {why} (--fresh trains again)")
-        return best, True
-    if state == "interrupted":
+    elif state == "interrupted":
         print(f"continuing {run_folder(config)}: {why}")
         resumed, checkpoint = resumed_config(str(best.with_name("last.pt")), {}, task="multitask",
                                              config_class=MultitaskTrainConfig)
         train_multitask(resumed, resume_from=checkpoint)
-        return best, False
-    print(f"training {config.model} (recipe {RECIPE}: width {config.width:g}, {config.imgsz} px, {config.epochs} "
-          f"epochs, batch {config.batch}) into {run_folder(config)}; {why}")
-    train_multitask(config, resume_from=None)
-    return best, False
+    else:
+        length = f"{config.time:g} minutes" if config.time > 0 else f"{config.epochs} epochs"
+        print(f"training {config.model} (recipe {RECIPE}: width {config.width:g}, {config.imgsz} px, {length}, "
+              f"batch {config.batch}) into {run_folder(config)}; {why}")
+        train_multitask(config, resume_from=None)
+    return best, state == "finished", read_checkpoint(best.with_name("last.pt"))["args"]["epochs"]
