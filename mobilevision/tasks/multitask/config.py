@@ -8,6 +8,7 @@ from mobilevision.datasets.transforms import DETECTION_AUGMENTATIONS
 from mobilevision.heads.anchors import ANCHOR_LAYOUTS
 from mobilevision.tasks.detect.loss import CLASS_LOSSES
 from mobilevision.tasks.engine.config import Recipe, TrainConfig, option
+from mobilevision.tasks.segment.config import check_loss_stride
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,9 @@ class MultitaskTrainConfig(TrainConfig):
     aux: bool = option(False, "add DeepLab's auxiliary FCN loss on the stride-8 features (training only)")
     loss_stride: int = option(1, "DeepLab's training loss on a grid this many times coarser than the input (logits "
                               "resized to it, labels sampled): cheaper steps on a CPU; 1 = full resolution")
+
+    def __post_init__(self) -> None:
+        check_loss_stride(self.loss_stride)
 
 
 QUICK = Recipe(

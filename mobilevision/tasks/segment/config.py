@@ -47,8 +47,13 @@ class SegmentTrainConfig(TrainConfig):
                                     "0 < scale-min <= scale-max, e.g. 0.5 and 2.0 (1 and 1: no jitter)")
         if not 0 < self.top_k_pixels <= 1:
             raise MobileVisionError(f"--top-k-pixels must be in (0, 1], got {self.top_k_pixels}")
-        if self.loss_stride < 1:
-            raise MobileVisionError(f"--loss-stride must be at least 1 (1: full resolution), got {self.loss_stride}")
+        check_loss_stride(self.loss_stride)
+
+
+def check_loss_stride(loss_stride: int) -> None:
+    """--loss-stride as a one-line user error (segment and multitask train), not the model's ValueError."""
+    if loss_stride < 1:
+        raise MobileVisionError(f"--loss-stride must be at least 1 (1: full resolution), got {loss_stride}")
 
 
 RECIPES: dict[str, Recipe] = {

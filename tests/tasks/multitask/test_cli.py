@@ -66,3 +66,12 @@ def test_coco_data_trains_detect_and_segment_and_refuses_classify(synth, tmp_pat
                  *TINY]) == 2
     error = capsys.readouterr().err.strip()
     assert "\n" not in error and "no classify labels" in error and "--tasks" in error
+
+
+def test_loss_stride_is_checked_when_the_config_is_built():
+    from mobilevision.errors import MobileVisionError
+    from mobilevision.tasks.multitask.config import MultitaskTrainConfig
+
+    with pytest.raises(MobileVisionError) as error:
+        MultitaskTrainConfig(loss_stride=0)
+    assert str(error.value) == "--loss-stride must be at least 1 (1: full resolution), got 0"
