@@ -92,3 +92,28 @@ def largest_visible(instance_map: np.ndarray, labels: list[int]) -> int:
     generator picks), 0 when no object is visible; 0 and 255 (augmentation fill) are no object."""
     pixels = np.bincount(instance_map.ravel(), minlength=IGNORE_INDEX + 1)[1:len(labels)]
     return int(labels[1 + int(pixels.argmax())]) if pixels.size and pixels.max() > 0 else 0
+
+
+class DetectionWithClassMaps(ReportsProblems, Dataset):
+    """The multi-task view as detection samples for a detector trained with an auxiliary
+    segmentation loss: (image, the detection target dict plus "class_map" (H, W) int64, 255 = ignore).
+
+    `class_names` are detection's (without the background); `segment_class_names` the class map's
+    (background first).
+    """
+
+    def __init__(self, multitask: CocoMultiTask) -> None:
+        self.multitask = multitask
+        self.log = multitask.log
+        self.class_names = multitask.class_names["detect"]
+        self.segment_class_names = multitask.class_names["segment"]
+
+    def __len__(self) -> int:
+        return len(self.multitask)
+
+    def __getitem__(self, index: int):
+        sample = self.multitask[index]
+        if sample is None:
+            return None
+        image, targets = sample
+        return image, {**targets["detect"], "class_map": targets["segment"]}

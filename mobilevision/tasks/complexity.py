@@ -11,9 +11,16 @@ import torch
 from torch import nn
 
 
+# Heads that only shape training (DeepLab's auxiliary FCN head, SSDLite's auxiliary segmentation
+# head): the network that is run, exported and compared with the papers leaves them out.
+TRAINING_ONLY_MODULES = frozenset({"aux_head", "aux_segment"})
+
+
 def count_params(model: nn.Module) -> int:
-    """Number of learnable parameters (BatchNorm's affine ones included, buffers not)."""
-    return sum(p.numel() for p in model.parameters())
+    """Number of learnable parameters (BatchNorm's affine ones included, buffers and training-only
+    heads not)."""
+    return sum(p.numel() for name, p in model.named_parameters()
+               if TRAINING_ONLY_MODULES.isdisjoint(name.split(".")))
 
 
 def count_madds(model: nn.Module, *, imgsz: int | tuple[int, int], forward=None) -> int:

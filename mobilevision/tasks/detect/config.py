@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mobilevision.datasets.transforms import DETECTION_AUGMENTATIONS
+from mobilevision.errors import MobileVisionError
 from mobilevision.heads.anchors import ANCHOR_LAYOUTS
 from mobilevision.tasks.detect.loss import CLASS_LOSSES
 from mobilevision.tasks.engine.config import Recipe, TrainConfig, option
@@ -30,6 +31,13 @@ class DetectTrainConfig(TrainConfig):
                           "light colour jitter (short budgets)", DETECTION_AUGMENTATIONS)
     class_loss: str = option("cross_entropy", "softmax cross-entropy with 3:1 hard negatives (SSD) or sigmoid focal "
                              "loss on every anchor (RetinaNet)", CLASS_LOSSES)
+    aux_segment: float = option(0.0, "weight of an auxiliary segmentation loss during training (0: none): DeepLab's "
+                                "mobile head on the stride-32 features learns the class maps of COCO-form data "
+                                "(the built-in dataset's too); training only, the detector is unchanged")
+
+    def __post_init__(self) -> None:
+        if self.aux_segment < 0:
+            raise MobileVisionError(f"--aux-segment must not be negative, got {self.aux_segment}")
 
 
 

@@ -5,6 +5,8 @@ with targets one dict per image: {"boxes": (K, 4) float xyxy input pixels, "labe
 1..num_classes-1}. Eval mode: forward(images, orig_sizes=None) -> one {"boxes", "scores", "labels"}
 per image in original-image coordinates. `raw_outputs` is the part that is exported and counted.
 With `backbone_features` the model is the head only, on a backbone the multi-task model shares.
+With `aux_segment_classes` it also carries a training-only segmentation head (see SSDLite), and
+each training target also holds "class_map" (H, W) int64, 255 = ignore.
 Images are expected scaled to [-1, 1] (mean = std = 0.5, as TF trained SSDLite); `mean`/`std` say so.
 """
 
@@ -21,13 +23,24 @@ from mobilevision.heads.anchors import AnchorGenerator, feature_map_sizes
 from mobilevision.heads.ssdlite import EXTRA_CHANNELS, MIN_DEPTH, SSDLiteHead
 from mobilevision.tasks.detect.loss import multibox_loss
 from mobilevision.tasks.detect.postprocess import postprocess_detections
+from mobilevision.tasks.segment.model import build_deeplabv3
 
 # A 1% foreground prior for the focal loss's class logits (RetinaNet; TF's class_prediction_bias_init).
 FOCAL_PRIOR_BIAS = -4.6
+# The auxiliary segmentation loss runs on a grid 4x coarser than the input: at full resolution
+# resizing the logits and the cross-entropy cost about a fifth of a width-0.5 step at 320 px.
+AUX_SEGMENT_LOSS_STRIDE = 4
 
 
 class SSDLite(nn.Module):
-    """Backbone + SSDLiteHead; anchors for each input size are made on first use and cached."""
+    """Backbone + SSDLiteHead; anchors for each input size are made on first use and cached.
+
+    aux_segment_classes > 0 adds an auxiliary segmentation loss for training only, weighted
+    `aux_segment_weight`: the paper's mobile DeepLabv3 head on the backbone's stride-32 segmentation
+    feature, as the multi-task model's. Per-pixel class labels give the shared features a dense
+    signal for every object from the first steps (YOLACT trains with such a loss for the same
+    reason); eval mode, raw_outputs, export and the counted model never run it.
+    """
 
     mean = (0.5, 0.5, 0.5)
     std = (0.5, 0.5, 0.5)
@@ -47,13 +60,17 @@ class SSDLite(nn.Module):
         score_threshold: float = 0.001,
         nms_iou: float = 0.6,
         max_detections: int = 100,
+        aux_segment_classes: int = 0,
+        aux_segment_weight: float = 1.0,
         backbone_features: Mapping[str, FeatureSpec] | None = None,
     ) -> None:
         super().__init__()
-        self.feature_names = tuple(backbone_class(backbone).roles["detect"])
+        roles = backbone_class(backbone).roles
+        self.feature_names = tuple(roles["detect"])
         self.backbone = None
         if backbone_features is None:
-            self.backbone = build_backbone(backbone, width=width, out_features=self.feature_names, freeze_bn=freeze_bn)
+            wanted = [*self.feature_names, *([roles["segment"]] if aux_segment_classes else [])]
+            self.backbone = build_backbone(backbone, width=width, out_features=wanted, freeze_bn=freeze_bn)
             backbone_features = self.backbone.feature_info()
         info = backbone_features
         self.anchor_generator = AnchorGenerator(layout=anchor_layout, min_scale=anchor_scales[0],
@@ -78,6 +95,12 @@ class SSDLite(nn.Module):
         self.nms_iou = nms_iou
         self.max_detections = max_detections
         self._anchors: dict[tuple[int, int, torch.device], torch.Tensor] = {}
+        self.aux_segment_weight = aux_segment_weight
+        self.aux_segment = None
+        if aux_segment_classes:
+            self.aux_segment = build_deeplabv3(backbone=backbone, width=width, num_classes=aux_segment_classes,
+                                               head="mobile", output_stride=32, loss_stride=AUX_SEGMENT_LOSS_STRIDE,
+                                               backbone_features=info)
 
     def anchors(self, image_size: tuple[int, int], *, device: torch.device | None = None) -> torch.Tensor:
         """(A, 4) xyxy anchors in input pixels for an (H, W) input, in the order of raw_outputs."""
@@ -99,9 +122,16 @@ class SSDLite(nn.Module):
 
     def losses(self, raw: tuple[torch.Tensor, torch.Tensor], targets: list[dict], *,
                features: dict[str, torch.Tensor], image_size: tuple[int, int]) -> dict[str, torch.Tensor]:
-        """{"bbox_regression", "classification"}: the MultiBox (or focal) loss of the raw outputs."""
+        """{"bbox_regression", "classification"}: the MultiBox (or focal) loss of the raw outputs;
+        with the auxiliary head also {"aux_segment"}, from the targets' "class_map"s."""
         anchors = self.anchors(image_size, device=raw[0].device)
-        return multibox_loss(*raw, targets, anchors, box_loss=self.box_loss, class_loss=self.class_loss)
+        losses = multibox_loss(*raw, targets, anchors, box_loss=self.box_loss, class_loss=self.class_loss)
+        if self.aux_segment is not None:
+            class_maps = torch.stack([target["class_map"] for target in targets])
+            logits = self.aux_segment.head_outputs(features, image_size=image_size)
+            segment = self.aux_segment.losses(logits, class_maps, features=features, image_size=image_size)
+            losses["aux_segment"] = self.aux_segment_weight * segment["segmentation"]
+        return losses
 
     def forward(
         self,
@@ -156,6 +186,8 @@ def build_ssdlite(
     score_threshold: float = 0.001,
     nms_iou: float = 0.6,
     max_detections: int = 100,
+    aux_segment_classes: int = 0,
+    aux_segment_weight: float = 1.0,
     backbone_features: Mapping[str, FeatureSpec] | None = None,
 ) -> SSDLite:
     """SSDLite on MobileNetV2 or MobileNetV1 as published (TF ssdlite_mobilenet_v2_coco).
@@ -164,6 +196,8 @@ def build_ssdlite(
     training/eval input side the model is meant for (the anchors follow whatever size comes in).
     anchor_scales: the smallest and largest level's anchor scale, fractions of the image side (TF's
     ssd_anchor_generator min_scale / max_scale: 0.2 and 0.95 for COCO).
+    aux_segment_classes (background included) > 0 adds the training-only segmentation loss,
+    weighted aux_segment_weight (SSDLite's docstring).
     The SSD levels need the stride-32 map, so output_stride is 32 only. `backbone_features`: the
     head only, on a backbone the multi-task model shares.
     """
@@ -187,5 +221,7 @@ def build_ssdlite(
         score_threshold=score_threshold,
         nms_iou=nms_iou,
         max_detections=max_detections,
+        aux_segment_classes=aux_segment_classes,
+        aux_segment_weight=aux_segment_weight,
         backbone_features=backbone_features,
     )

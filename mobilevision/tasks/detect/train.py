@@ -8,6 +8,7 @@ from functools import partial
 from mobilevision.backbones.pretrained import resolve_weights
 from mobilevision.datasets.build import build_dataset
 from mobilevision.datasets.coco import load_coco
+from mobilevision.datasets.multitask import DetectionWithClassMaps
 from mobilevision.datasets.collate import detection_collate
 from mobilevision.datasets.resolve import resolve_data
 from mobilevision.datasets.transforms import detection_transforms
@@ -77,6 +78,17 @@ def load_initial_weights(model: SSDLite, config: DetectTrainConfig) -> None:
         load_backbone_weights(model.backbone, config.weights_backbone)
 
 
+def training_set(config: DetectTrainConfig, *, transform):
+    """The train split's detection samples; with --aux-segment each target also holds its class map,
+    which only COCO-form data (boxes and masks in one instances JSON) provides."""
+    if not config.aux_segment:
+        return build_dataset(config.data, task="detect", split="train", transform=transform)
+    if resolve_data(config.data).view("detect").format != "coco":
+        raise MobileVisionError(f"--aux-segment needs masks, which --data {config.data} (not COCO-form) lacks; "
+                                "use COCO or the built-in dataset, or leave --aux-segment at 0")
+    return DetectionWithClassMaps(build_dataset(config.data, task="multitask", split="train", transform=transform))
+
+
 def train_detector(config: DetectTrainConfig, *, resume_from: dict | None = None) -> dict[str, float]:
     """Train per `config`, or continue the run whose last.pt (`config.resume`) was read into
     `resume_from`; returns the last validation metrics."""
@@ -85,7 +97,7 @@ def train_detector(config: DetectTrainConfig, *, resume_from: dict | None = None
     preprocessing = resume_from["preprocessing"] if resume_from else initial_preprocessing(config)
     transform = {"size": config.imgsz, "mean": preprocessing["mean"], "std": preprocessing["std"]}
     train_transform = detection_transforms(True, augment=config.augment, **transform)
-    train_set = build_dataset(config.data, task="detect", split="train", transform=train_transform)
+    train_set = training_set(config, transform=train_transform)
     val_set = build_dataset(config.data, task="detect", split="val", transform=detection_transforms(False, **transform))
     require_samples(config, train_set=train_set, val_set=val_set)
     class_names = list(train_set.class_names)
@@ -97,6 +109,9 @@ def train_detector(config: DetectTrainConfig, *, resume_from: dict | None = None
                     "anchor_layout": config.anchor_layout,
                     "anchor_scales": (config.anchor_min_scale, config.anchor_max_scale), "freeze_bn": config.freeze_bn or config.freeze_backbone,
                     "class_loss": config.class_loss}  # num_classes counts the background
+    if config.aux_segment:
+        model_kwargs |= {"aux_segment_classes": len(train_set.segment_class_names),
+                         "aux_segment_weight": config.aux_segment}
     seed_everything(config.seed)  # the same initial weights on every rank and every rerun
     model = build_model(config.model, **model_kwargs)
     if resume_from is None:

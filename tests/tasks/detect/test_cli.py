@@ -148,6 +148,26 @@ def test_user_errors_are_one_line(synth, tmp_path, capsys):
     assert len(errors) == 2 and "no such folder" in errors[0] and "detect needs" in errors[1]
 
 
+def test_auxiliary_segmentation_trains_on_coco_form_data_and_is_refused_without_masks(synth, tmp_path, capsys):
+    """--aux-segment: the built-in data's class maps train the extra head, whose loss is logged; the
+    checkpoint reloads for val; VOC-form data (no instance masks) and a negative weight are user errors."""
+    run_cli(capsys, "detect", "train", "--data", str(synth), "--project", str(tmp_path), "--name", "aux",
+            "--epochs", "1", *TINY, "--aux-segment", "0.5")
+    run = tmp_path / "detect" / "aux"
+    assert "loss_aux_segment" in (run / "results.csv").read_text().splitlines()[0]
+    checkpoint = torch.load(run / "weights" / "last.pt", weights_only=True)
+    assert checkpoint["model_kwargs"]["aux_segment_classes"] == 7  # background + the 6 shapes
+    out = run_cli(capsys, "detect", "val", "--weights", str(run / "weights" / "last.pt"), "--data", str(synth),
+                  "--device", "cpu", "--workers", "0", "--project", str(tmp_path), "--json")
+    assert json.loads(out)["mAP"] == pytest.approx(checkpoint["metrics"]["mAP"])
+
+    for data, weight in ((synth / "voc", "0.5"), (synth, "-1")):
+        assert main(["detect", "train", "--data", str(data), "--project", str(tmp_path), *TINY,
+                     "--aux-segment", weight]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 2 and "lacks" in errors[0] and "-1" in errors[1], errors
+
+
 def test_fine_tune_from_imagenet_backbone_with_frozen_batchnorm(synth, tmp_path, capsys):
     """--weights-backbone loads a torchvision mobilenet_v2 file into the backbone; with --freeze-bn
     its BatchNorm statistics come out of training unchanged."""

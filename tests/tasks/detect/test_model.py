@@ -8,7 +8,7 @@ import torch
 from torchvision.ops import box_iou
 
 from mobilevision.errors import MobileVisionError
-from mobilevision.tasks.complexity import count_madds
+from mobilevision.tasks.complexity import count_madds, count_params
 from mobilevision.tasks.detect.model import build_ssdlite
 from mobilevision.tasks.detect.postprocess import postprocess_detections
 from mobilevision.tasks.registry import build_model, model_entry
@@ -111,3 +111,41 @@ def test_overfits_one_batch(one_thread):
         assert sorted(detection["labels"][:count].tolist()) == sorted(target["labels"].tolist())
         assert detection["scores"][count - 1] > 0.9
         assert box_iou(detection["boxes"][:count], target["boxes"]).max(dim=1).values.min() > 0.8
+
+
+def test_auxiliary_segmentation_loss_is_the_multitask_models_and_leaves_predictions_alone():
+    """--aux-segment's detector: its losses equal the multi-task model's (detect + segment, DeepLab's
+    loss on the stride-4 grid) built from the same weights, and in eval mode it predicts exactly
+    what the plain SSDLite with its detection weights predicts."""
+    from mobilevision.tasks.multitask.model import build_multitask
+
+    model = _tiny(aux_segment_classes=5, aux_segment_weight=0.5)
+    class_maps = torch.randint(0, 5, (2, 64, 64))
+    class_maps[0, :8] = 255  # ignored pixels
+    targets = [{**target, "class_map": class_map} for target, class_map in zip(_targets(), class_maps)]
+    images = torch.randn(2, 3, 64, 64)
+    torch.manual_seed(1)  # the same dropout masks in both models' DeepLab heads
+    losses = model.train()(images, targets)
+    assert set(losses) == {"bbox_regression", "classification", "aux_segment"}
+    sum(losses.values()).backward()
+    assert all(p.grad is not None for p in model.aux_segment.parameters())
+
+    reference = build_multitask(width=0.35, tasks="detect,segment", num_classes={"detect": 4, "segment": 5},
+                                loss_weights={"segment": 0.5}, imgsz=64, loss_stride=4)
+    prefixes = {"backbone.": "backbone.", "head.": "tasks.detect.head.", "aux_segment.": "tasks.segment."}
+    renamed = {prefixes[prefix] + key[len(prefix):]: value for key, value in model.state_dict().items()
+               for prefix in prefixes if key.startswith(prefix)}
+    reference.load_state_dict(renamed)
+    torch.manual_seed(1)
+    expected = reference.train()(images, {"detect": _targets(), "segment": class_maps})
+    torch.testing.assert_close(losses["aux_segment"], expected["segment/segmentation"])
+    torch.testing.assert_close(losses["classification"], expected["detect/classification"])
+
+    plain = _tiny()
+    assert count_params(model) == count_params(plain)  # the counted detector leaves the training-only head out
+    plain.load_state_dict({key: value for key, value in model.state_dict().items()
+                           if not key.startswith("aux_segment.")})
+    with torch.no_grad():
+        for ours, theirs in zip(model.eval()(images), plain.eval()(images)):
+            torch.testing.assert_close(ours["boxes"], theirs["boxes"])
+            torch.testing.assert_close(ours["scores"], theirs["scores"])
