@@ -1,5 +1,5 @@
 """Segmentation race on the built-in dataset: Mobile DeepLabv3 (the `quick` recipe's network, input
-size, scale jitter, batch, optimizer, learning rate and gradient clipping) against torchvision's
+size, scale jitter, batch, optimizer, learning rate, gradient clipping and loss stride) against torchvision's
 lraspp_mobilenet_v3_large (weights=None, weights_backbone=None; its own loss: cross-entropy with
 ignore 255 on the 'out' logits; SGD + poly),
 each trained for the same wall-clock seconds from scratch, then both evaluated on the same val
@@ -168,7 +168,8 @@ def main() -> None:
 
     def build_ours() -> Contestant:
         model = build_model(recipe.model, width=args.width, num_classes=classes, head=recipe.head,
-                            output_stride=recipe.output_stride, decoder=args.decoder).to(memory_format=torch.channels_last)
+                            output_stride=recipe.output_stride, decoder=args.decoder,
+                            loss_stride=recipe.loss_stride).to(memory_format=torch.channels_last)
         optimizer = build_optimizer(model, name=recipe.optimizer, lr=args.lr, momentum=recipe.momentum,
                                     nesterov=recipe.nesterov, weight_decay=recipe.weight_decay)
         return Contestant("ours", model, optimizer, ours_loss, lr=args.lr, seconds=args.seconds,
