@@ -8,8 +8,8 @@ from functools import partial
 from mobilevision.backbones.pretrained import resolve_weights
 from mobilevision.datasets.build import build_dataset
 from mobilevision.datasets.coco import load_coco
-from mobilevision.datasets.multitask import DetectionWithClassMaps
 from mobilevision.datasets.collate import detection_collate
+from mobilevision.datasets.multitask import DetectionWithClassMaps
 from mobilevision.datasets.resolve import resolve_data
 from mobilevision.datasets.transforms import detection_transforms
 from mobilevision.errors import MobileVisionError
