@@ -124,6 +124,25 @@ def coco_metrics(evaluator) -> dict[str, float]:
     return {name: float(value) for name, value in zip(COCO_METRIC_NAMES, evaluator.stats)}
 
 
+def per_class_ap(coco_gt, evaluator, class_names: Sequence[str], *,
+                 category_ids: Sequence[int] | None = None) -> dict[str, dict]:
+    """{class name: {"AP": AP@[.5:.95], "AP50": AP@.5, "instances": its non-crowd ground-truth boxes}}
+    from a run_coco_eval result's precision array (all areas, 100 detections): the class mean is
+    COCO's mAP. A class without ground truth has AP None (COCOeval's -1); with no detection at all
+    (evaluator None) every other class has 0."""
+    table = {}
+    for label, name in enumerate(class_names, start=1):
+        category = _category_id(label, category_ids)
+        instances = len(coco_gt.getAnnIds(catIds=[category], iscrowd=False))
+        if evaluator is None or instances == 0:
+            ap = None if instances == 0 else 0.0
+            table[name] = {"AP": ap, "AP50": ap, "instances": instances}
+            continue
+        precision = evaluator.eval["precision"][:, :, evaluator.params.catIds.index(category), 0, -1]  # (IoU, recall)
+        table[name] = {"AP": float(precision.mean()), "AP50": float(precision[0].mean()), "instances": instances}
+    return table
+
+
 def evaluate_coco(coco_gt, results: list[dict]) -> dict[str, float]:
     """COCOeval of results against a COCO ground truth -> the 12 numbers by name (all 0 without
     detections)."""

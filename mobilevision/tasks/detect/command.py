@@ -49,9 +49,19 @@ def run_train(args: argparse.Namespace) -> int:
 def run_val(args: argparse.Namespace) -> int:
     from mobilevision.tasks.detect.val import validate_detector
 
-    return run_val_command(args, validate_detector, summary=lambda metrics, run_dir: "  ".join(
-        f"{name} {value:.4f}" for name, value in metrics.items() if name != "images")
-        + f"\n{metrics['images']} images; predictions.json and PR_curve.png in {run_dir}")
+    return run_val_command(args, validate_detector, summary=val_summary)
+
+
+def val_summary(metrics: dict, run_dir) -> str:
+    """The COCO numbers on one line, then a row per class (as ultralytics' val prints), then where
+    the files went."""
+    scalars = "  ".join(f"{name} {value:.4f}" for name, value in metrics.items()
+                        if name not in ("images", "per_class_AP"))
+    rows = [f"{'class':>20s} {'instances':>9s} {'AP50':>6s} {'AP':>6s}"]
+    for name, row in metrics["per_class_AP"].items():
+        shown = ("-", "-") if row["AP"] is None else (f"{row['AP50']:.3f}", f"{row['AP']:.3f}")
+        rows.append(f"{name:>20s} {row['instances']:>9d} {shown[0]:>6s} {shown[1]:>6s}")
+    return "\n".join([scalars, *rows, f"{metrics['images']} images; predictions.json and PR_curve.png in {run_dir}"])
 
 
 def run_predict(args: argparse.Namespace) -> int:

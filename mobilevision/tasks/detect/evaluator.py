@@ -16,7 +16,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from mobilevision.tasks.detect.coco_eval import coco_from_targets, coco_metrics, coco_results, run_coco_eval
+from mobilevision.tasks.detect.coco_eval import (coco_from_targets, coco_metrics, coco_results, per_class_ap,
+                                                 run_coco_eval)
 from mobilevision.tasks.detect.postprocess import rescale_boxes
 from mobilevision.tasks.detect.voc_eval import evaluate_voc
 from mobilevision.tasks.engine.plots import _pyplot
@@ -57,6 +58,7 @@ class DetectionEvaluator:
         self.predictions: list[dict] = []
         self.targets: list[dict] = []
         self.results: list[dict] = []  # COCO results format, filled by compute()
+        self.ground_truth = None
         self.coco_eval = None
 
     def update(self, predictions: list[dict], targets: list[dict]) -> None:
@@ -72,16 +74,20 @@ class DetectionEvaluator:
         # Every rank gathers every image, so all ranks return the same numbers as one process would.
         self.predictions, self.targets = gather_lists(self.predictions), gather_lists(self.targets)
         num_classes = len(self.class_names) + 1
-        ground_truth = coco_from_targets(self.targets, num_classes=num_classes, category_ids=self.category_ids)
+        self.ground_truth = coco_from_targets(self.targets, num_classes=num_classes, category_ids=self.category_ids)
         image_ids = [target["image_id"] for target in self.targets]
         self.results = coco_results(self.predictions, image_ids, category_ids=self.category_ids)
-        self.coco_eval = run_coco_eval(ground_truth, self.results)
+        self.coco_eval = run_coco_eval(self.ground_truth, self.results)
         metrics = coco_metrics(self.coco_eval)
         if self.voc:
             for metric in ("voc07", "voc12"):
                 voc = evaluate_voc(self.predictions, self.targets, num_classes=num_classes, metric=metric)
                 metrics[f"{metric}_mAP"] = voc["mAP"]
         return metrics
+
+    def per_class(self) -> dict[str, dict]:
+        """Per-class AP, AP50 and instances (coco_eval.per_class_ap) of the last compute()."""
+        return per_class_ap(self.ground_truth, self.coco_eval, self.class_names, category_ids=self.category_ids)
 
     def plot(self, folder: Path) -> None:
         """PR_curve.png: precision against recall at IoU 0.5 per class (all areas, 100 detections),

@@ -33,7 +33,8 @@ def validate_detector(*, weights: str, data: str, imgsz: int | None = None, batc
                       workers: int = 2, split: str = "val", project: str = "runs", name: str = "val",
                       progress: bool = True) -> tuple[dict[str, float], Path | None]:
     """(metrics, run folder) of the checkpoint on `data`'s split. metrics: the 12 COCO numbers
-    (mAP, mAP50, ..., AR100_large), voc07_mAP and voc12_mAP on VOC data, and "images". Every
+    (mAP, mAP50, ..., AR100_large), voc07_mAP and voc12_mAP on VOC data, "images", and
+    "per_class_AP": {class: {"AP", "AP50", "instances"}} (COCO's, by class). Every
     torchrun rank evaluates a shard; the predictions are gathered, so the numbers equal a single
     process's. The run folder (rank 0 only; None elsewhere) holds predictions.json and PR_curve.png."""
     network, checkpoint = load_detector(weights)
@@ -51,6 +52,7 @@ def validate_detector(*, weights: str, data: str, imgsz: int | None = None, batc
     metrics = evaluate_dataset(network, dataset, evaluator, collate_fn=detection_collate, batch=batch, workers=workers,
                                device=device, progress=progress)
     metrics["images"] = len(evaluator.targets)
+    metrics["per_class_AP"] = evaluator.per_class()
     dist = dist_info()
     run_dir = new_run_dir(project, "detect", name, exist_ok=False) if dist.is_main else None
     run_dir = broadcast_object(run_dir)

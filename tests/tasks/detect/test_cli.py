@@ -54,9 +54,15 @@ def test_train_writes_run_folder_and_val_json_has_the_12_coco_numbers(trained, s
     metrics = json.loads(out)  # stdout holds the JSON and nothing else
     assert set(COCO_METRIC_NAMES) <= set(metrics) and metrics["images"] == 3
     assert metrics["mAP"] == pytest.approx(checkpoint["metrics"]["mAP"])
+    assert list(metrics["per_class_AP"]) == checkpoint["class_names"]
     results = json.loads((tmp_path / "detect" / "val" / "predictions.json").read_text())
     assert results and {"image_id", "category_id", "bbox", "score"} == set(results[0])
     assert (tmp_path / "detect" / "val" / "PR_curve.png").is_file()
+    shown = run_cli(capsys, "detect", "val", "--weights", str(trained / "weights" / "last.pt"), "--data", str(synth),
+                    "--device", "cpu", "--workers", "0", "--project", str(tmp_path)).splitlines()
+    assert shown[1].split() == ["class", "instances", "AP50", "AP"]
+    first = metrics["per_class_AP"][checkpoint["class_names"][0]]
+    assert shown[2].split()[:2] == [checkpoint["class_names"][0], str(first["instances"])]
 
 
 def test_val_on_voc_form_data_adds_voc07_and_voc12(trained, synth, tmp_path, capsys):

@@ -14,6 +14,8 @@ from mobilevision.tasks.detect.coco_eval import (
     coco_from_targets,
     coco_results,
     evaluate_coco,
+    per_class_ap,
+    run_coco_eval,
     save_coco_results,
 )
 
@@ -38,8 +40,9 @@ PREDICTIONS = [
 ]
 
 
-def _pycocotools_directly(tmp_path) -> list[float]:
-    """The same fixture written by hand as COCO JSON files (xywh), evaluated by pycocotools alone."""
+def _pycocotools_directly(tmp_path, *, category_ids: list[int] | None = None) -> list[float]:
+    """The same fixture written by hand as COCO JSON files (xywh), evaluated by pycocotools alone
+    (over only `category_ids` when given)."""
     annotations = [
         (7, 18, [10, 20, 100, 100], 0), (7, 44, [150, 40, 140, 150], 0), (7, 18, [5, 5, 20, 25], 0),
         (7, 44, [200, 0, 100, 30], 1), (9, 44, [100, 100, 300, 320], 0), (9, 44, [20, 300, 40, 40], 0),
@@ -68,6 +71,8 @@ def _pycocotools_directly(tmp_path) -> list[float]:
     with contextlib.redirect_stdout(io.StringIO()):
         coco_gt = COCO(str(tmp_path / "gt.json"))
         evaluator = COCOeval(coco_gt, coco_gt.loadRes(str(tmp_path / "dt.json")), iouType="bbox")
+        if category_ids is not None:
+            evaluator.params.catIds = category_ids
         evaluator.evaluate()
         evaluator.accumulate()
         evaluator.summarize()
@@ -82,6 +87,28 @@ def test_equals_pycocotools_on_the_same_fixture(tmp_path):
     assert list(metrics) == list(COCO_METRIC_NAMES)
     assert list(metrics.values()) == pytest.approx(expected, abs=1e-9)
     assert 0 < metrics["mAP"] < metrics["mAP50"] <= 1  # the fixture is neither trivial nor empty
+
+
+def test_per_class_ap_equals_pycocotools_run_on_each_class_alone(tmp_path):
+    ground_truth = coco_from_targets(TARGETS, num_classes=3, category_ids=CATEGORY_IDS)
+    results = coco_results(PREDICTIONS, [t["image_id"] for t in TARGETS], category_ids=CATEGORY_IDS)
+    evaluator = run_coco_eval(ground_truth, results)
+    table = per_class_ap(ground_truth, evaluator, ["dog", "bottle"], category_ids=CATEGORY_IDS)
+    assert list(table) == ["dog", "bottle"]
+    # The fixture's non-crowd boxes: two dogs in image 7; a bottle there (the crowd one not counted) and two in 9.
+    assert [row["instances"] for row in table.values()] == [2, 3]
+    for name, category in zip(table, CATEGORY_IDS):
+        alone = _pycocotools_directly(tmp_path, category_ids=[category])
+        assert (table[name]["AP"], table[name]["AP50"]) == pytest.approx((alone[0], alone[1]), abs=1e-9)
+    assert table["dog"]["AP"] != table["bottle"]["AP"]  # the classes differ, so a mix-up would show
+    mean = (table["dog"]["AP"] + table["bottle"]["AP"]) / 2
+    assert mean == pytest.approx(evaluator.stats[0], abs=1e-9)  # COCO's mAP is the class mean
+
+
+def test_per_class_ap_without_detections_or_ground_truth():
+    ground_truth = coco_from_targets(TARGETS[1:], num_classes=3)  # image 9 holds bottles (label 2) only
+    assert per_class_ap(ground_truth, None, ["dog", "bottle"]) == {
+        "dog": {"AP": None, "AP50": None, "instances": 0}, "bottle": {"AP": 0.0, "AP50": 0.0, "instances": 2}}
 
 
 def test_saved_results_load_back_into_pycocotools(tmp_path):
