@@ -38,8 +38,10 @@ def plot_results(results_csv: Path, out: Path) -> None:
     plt.close(figure)
 
 
-def plot_confusion_matrix(matrix: np.ndarray, class_names: list[str], out: Path) -> None:
-    """(C, C) counts, rows = true class, columns = predicted; each row shown as fractions."""
+def plot_confusion_matrix(matrix: np.ndarray, class_names: list[str], out: Path, *, write_fractions: bool = False,
+                          title: str | None = None) -> None:
+    """(C, C) counts, rows = true class, columns = predicted; each row shown as fractions. Cells
+    print their count, or with write_fractions their row fraction (pixel counts run to millions)."""
     plt = _pyplot()
     size = max(4.0, 0.35 * len(class_names) + 2)
     figure, axis = plt.subplots(figsize=(size, size))
@@ -52,9 +54,13 @@ def plot_confusion_matrix(matrix: np.ndarray, class_names: list[str], out: Path)
         for row in ticks:
             for column in ticks:
                 if matrix[row, column]:
-                    axis.text(column, row, int(matrix[row, column]), ha="center", va="center", fontsize=7)
+                    text = f"{fractions[row, column]:.2f}" if write_fractions else int(matrix[row, column])
+                    color = "white" if fractions[row, column] > 0.5 else "black"  # readable on dark cells
+                    axis.text(column, row, text, ha="center", va="center", fontsize=7, color=color)
     axis.set_xlabel("predicted")
     axis.set_ylabel("true")
+    if title:
+        axis.set_title(title)
     figure.tight_layout()
     figure.savefig(out, dpi=100)
     plt.close(figure)

@@ -10,6 +10,7 @@ import torch
 from mobilevision.datasets.transforms import IGNORE_INDEX
 from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.engine.distributed import reduce_sum
+from mobilevision.tasks.engine.plots import plot_confusion_matrix
 from mobilevision.tasks.segment.plots import plot_per_class_iou
 
 
@@ -78,7 +79,11 @@ class SegmentationEvaluator:
         }
 
     def plot(self, folder: Path) -> None:
-        """per_class_iou.png of the matrix the last compute() reduced over all ranks."""
+        """per_class_iou.png and pixel_confusion_matrix.png (each labelled class's pixels by
+        predicted class: boundary errors show in the background column, class mix-ups elsewhere)
+        of the matrix the last compute() reduced over all ranks."""
         if self.reduced is None:
             raise RuntimeError("SegmentationEvaluator.plot() needs compute() first")
         plot_per_class_iou(self.per_class_iou(self.reduced).numpy(), self.class_names, folder / "per_class_iou.png")
+        plot_confusion_matrix(self.reduced.numpy(), self.class_names, folder / "pixel_confusion_matrix.png",
+                              write_fractions=True, title="pixels: fraction of each labelled class")

@@ -26,7 +26,7 @@ def trained(synth, tmp_path_factory) -> Path:
 
 def test_train_writes_a_run_whose_checkpoint_opens_with_weights_only(trained):
     for name in ("args.yaml", "results.csv", "weights/last.pt", "weights/best.pt", "confusion_matrix.png",
-                 "PR_curve.png", "per_class_iou.png"):
+                 "PR_curve.png", "per_class_iou.png", "pixel_confusion_matrix.png"):
         assert (trained / name).is_file(), name
     checkpoint = torch.load(trained / "weights" / "last.pt", weights_only=True)
     assert checkpoint["task"] == "multitask" and checkpoint["model_kwargs"]["loss_weights"]["detect"] == 0.5

@@ -50,7 +50,8 @@ def trained(synth, tmp_path_factory) -> Path:
 
 
 def test_train_writes_run_folder_and_val_json_agrees(trained, synth, tmp_path):
-    for name in ("args.yaml", "results.csv", "results.png", "per_class_iou.png", "weights/last.pt", "weights/best.pt"):
+    for name in ("args.yaml", "results.csv", "results.png", "per_class_iou.png", "pixel_confusion_matrix.png",
+                 "weights/last.pt", "weights/best.pt"):
         assert (trained / name).is_file(), name
     header = (trained / "results.csv").read_text().splitlines()[0].split(",")
     assert header[:3] == ["epoch", "lr", "loss"] and {"miou", "pixel_accuracy"} <= set(header)
@@ -66,6 +67,7 @@ def test_train_writes_run_folder_and_val_json_agrees(trained, synth, tmp_path):
     assert 0.0 <= metrics["pixel_accuracy"] <= 1.0 and metrics["images"] == 3
     assert list(metrics["per_class_iou"]) == checkpoint["class_names"]
     assert (tmp_path / "segment" / "val" / "per_class_iou.png").is_file()
+    assert (tmp_path / "segment" / "val" / "pixel_confusion_matrix.png").is_file()
 
     multiscale = json.loads(mobilevision("segment", "val", "--weights", str(trained / "weights" / "last.pt"), "--data",
                                          str(synth), "--device", "cpu", "--workers", "0", "--project", str(tmp_path),

@@ -60,12 +60,13 @@ def test_hand_computed_fixture():
     assert math.isnan(iou[4])
 
 
-def test_compute_twice_counts_once_and_plot_writes_the_per_class_png(tmp_path):
+def test_compute_twice_counts_once_and_plot_writes_the_per_class_pngs(tmp_path):
     evaluator = SegmentationEvaluator(CLASSES)
     evaluator.update(PREDICTIONS, TARGETS)
     assert evaluator.compute() == evaluator.compute()
     evaluator.plot(tmp_path)
     assert (tmp_path / "per_class_iou.png").stat().st_size > 0
+    assert (tmp_path / "pixel_confusion_matrix.png").stat().st_size > 0
 
 
 def test_batches_accumulate():
