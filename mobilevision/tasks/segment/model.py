@@ -16,6 +16,10 @@ from mobilevision.tasks.segment.loss import sample_labels, segmentation_cross_en
 # mmsegmentation use 0.4); the value matters little, as it only shapes early-layer gradients.
 AUX_LOSS_WEIGHT = 0.5
 
+# The decoder's output stride -> the backbone role it fuses (TF DeepLab's decoder_output_stride):
+# 4 is the DeepLabv3+ paper's; 8 fuses deeper features on a 4x smaller grid, for a cheaper step.
+DECODER_FEATURE_ROLES = {4: "segment_low", 8: "aux"}
+
 
 class DeepLabV3(nn.Module):
     """Backbone (dilated to `output_stride`) + DeepLabv3 head (+ decoder) (+ auxiliary head).
@@ -38,6 +42,7 @@ class DeepLabV3(nn.Module):
         head: str = "mobile",
         output_stride: int = 16,
         decoder: bool = False,
+        decoder_stride: int = 4,
         aux: bool = False,
         freeze_bn: bool = False,
         top_k_pixels: float = 1.0,
@@ -49,11 +54,13 @@ class DeepLabV3(nn.Module):
             raise ValueError(f"top_k_pixels must be in (0, 1]; got {top_k_pixels}")
         if loss_stride < 1:
             raise ValueError(f"loss_stride must be at least 1; got {loss_stride}")
+        if decoder_stride not in DECODER_FEATURE_ROLES:
+            raise ValueError(f"decoder_stride must be one of {sorted(DECODER_FEATURE_ROLES)}; got {decoder_stride}")
         self.top_k_pixels = top_k_pixels
         self.loss_stride = loss_stride
         roles = backbone_class(backbone).roles
         self.feature_name = roles["segment"]
-        self.low_level_name = roles["segment_low"] if decoder else None
+        self.low_level_name = roles[DECODER_FEATURE_ROLES[decoder_stride]] if decoder else None
         self.aux_name = roles["aux"] if aux else None
         wanted = [name for name in (self.feature_name, self.low_level_name, self.aux_name) if name is not None]
         # The paper's "MobileNetV2*": the head reads the 320-channel bottleneck, so the 1280-channel
@@ -133,6 +140,7 @@ def build_deeplabv3(
     head: str = "mobile",
     output_stride: int = 16,
     decoder: bool = False,
+    decoder_stride: int = 4,
     aux: bool = False,
     freeze_bn: bool = False,
     top_k_pixels: float = 1.0,
@@ -141,7 +149,8 @@ def build_deeplabv3(
 ) -> DeepLabV3:
     """Mobile DeepLabv3. Defaults are the MobileNetV2 paper's Table 7 row at 2.11M / 2.75B:
     MobileNetV2* at output stride 16, the mobile head (head="aspp" for full ASPP), 21 VOC classes.
-    decoder=True adds the DeepLabv3+ decoder on the stride-4 features; aux=True an FCN auxiliary
+    decoder=True adds the DeepLabv3+ decoder on the stride-4 features (decoder_stride=8: on the
+    stride-8 ones); aux=True an FCN auxiliary
     loss on the stride-8 features during training; freeze_bn keeps the backbone's BN statistics;
     top_k_pixels < 1 averages the loss over only that fraction of hardest labelled pixels;
     loss_stride > 1 computes the training loss on a grid that many times coarser than the input
@@ -154,6 +163,7 @@ def build_deeplabv3(
         head=head,
         output_stride=output_stride,
         decoder=decoder,
+        decoder_stride=decoder_stride,
         aux=aux,
         freeze_bn=freeze_bn,
         top_k_pixels=top_k_pixels,

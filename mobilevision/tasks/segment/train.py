@@ -32,7 +32,8 @@ def build_segmenter(config: SegmentTrainConfig, *, num_classes: int) -> tuple[nn
     """(model, its builder keyword arguments, as the checkpoint records them)."""
     segmentation_model(config.model)
     model_kwargs = {"width": config.width, "num_classes": num_classes, "head": config.head,
-                    "output_stride": config.output_stride, "decoder": config.decoder, "aux": config.aux,
+                    "output_stride": config.output_stride, "decoder": config.decoder,
+                    "decoder_stride": config.decoder_stride, "aux": config.aux,
                     "freeze_bn": config.freeze_backbone, "top_k_pixels": config.top_k_pixels,
                     "loss_stride": config.loss_stride}
     seed_everything(config.seed)  # the same initial weights on every rank and every rerun

@@ -67,6 +67,19 @@ def test_eval_returns_a_class_map_of_the_input_size(output_stride, decoder):
     assert torch.equal(class_map, logits.argmax(dim=1))
 
 
+@pytest.mark.parametrize(("decoder_stride", "feature"), [(4, "c2"), (8, "c3")])
+def test_decoder_stride_picks_the_fused_features_and_the_logit_grid(decoder_stride, feature):
+    """The decoder fuses the backbone's stride-4 (c2) or stride-8 (c3) features, so the head's
+    logits come on that grid: 97 x 131 -> ceil(97 / s) x ceil(131 / s)."""
+    model = build_deeplabv3(width=0.35, num_classes=4, decoder=True, decoder_stride=decoder_stride).eval()
+    assert model.low_level_name == feature
+    features = model.backbone(torch.randn(1, 3, 97, 131))
+    logits = model.head(features[model.feature_name], features[model.low_level_name])
+    assert logits.shape == (1, 4, -(-97 // decoder_stride), -(-131 // decoder_stride))
+    with pytest.raises(ValueError, match="decoder_stride must be one of"):
+        build_deeplabv3(width=0.35, decoder=True, decoder_stride=16)
+
+
 @pytest.mark.parametrize("output_stride", [8, 16])
 def test_output_stride_sets_the_head_resolution(output_stride):
     model = build_deeplabv3(width=0.35, num_classes=4, output_stride=output_stride).eval()
