@@ -83,9 +83,11 @@ RECIPES: dict[str, Recipe] = {
             "gradient clipping, as the detect quick recipe. One run each with --time 15 (20 epochs are about 13 "
             "minutes there): mIoU 0.788 after 22 epochs. Without the decoder 0.763 after 22 (the labels "
             "themselves, area-averaged to the stride-16 grid and resized back, score only 0.849; at stride 8, "
-            "0.943); with it at stride 4, 0.40 after 12 (steps cost 2.4x, and it learned slower per epoch too); "
-            "at 320 px without it 0.722 after 15; width 1.0, scale jitter 0.75-1.25 and batch 8 were behind at "
-            "every epoch",
+            "0.943); with it at stride 4 (a trial with its convs narrowed to 64 channels: steps cost 1.8x) 0.40 "
+            "after 12, slower per epoch too; "
+            "at 320 px without it 0.722 after 15; width 1.0 (5 epochs run) and scale jitter 0.75-1.25 (7) were "
+            "behind at every epoch they ran, batch 8 from epoch 10 on (benchmarks/segment_grid_ceiling.py "
+            "computes the grid scores)",
             config=SegmentTrainConfig(model="deeplabv3_mobilenet_v2", width=0.5, imgsz=256, scale_min=1.0,
                                       scale_max=1.0, epochs=20, batch=16, lr=0.005, optimizer="adamw",
                                       schedule="cosine", warmup_epochs=0.5, weight_decay=1e-4, clip_grad=10.0,
