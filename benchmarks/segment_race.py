@@ -169,7 +169,8 @@ def main() -> None:
     def build_ours() -> Contestant:
         model = build_model(recipe.model, width=args.width, num_classes=classes, head=recipe.head,
                             output_stride=recipe.output_stride, decoder=args.decoder,
-                            decoder_stride=recipe.decoder_stride, loss_stride=recipe.loss_stride).to(memory_format=torch.channels_last)
+                            decoder_stride=recipe.decoder_stride, loss_stride=recipe.loss_stride,
+                            top_k_pixels=recipe.top_k_pixels).to(memory_format=torch.channels_last)
         optimizer = build_optimizer(model, name=recipe.optimizer, lr=args.lr, momentum=recipe.momentum,
                                     nesterov=recipe.nesterov, weight_decay=recipe.weight_decay)
         return Contestant("ours", model, optimizer, ours_loss, lr=args.lr, seconds=args.seconds,
