@@ -30,7 +30,7 @@ from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.classify.model import build_classifier
 from mobilevision.tasks.detect.model import build_ssdlite
 from mobilevision.tasks.onnx_export import RAW_OUTPUT_NAMES
-from mobilevision.tasks.segment.model import build_deeplabv3
+from mobilevision.tasks.segment.model import DECODER_FEATURE_ROLES, build_deeplabv3
 
 TASKS = ("classify", "detect", "segment")
 OUTPUT_STRIDE = 32
@@ -69,6 +69,7 @@ class MultiTaskModel(nn.Module):
         class_loss: str,
         head: str,
         decoder: bool,
+        decoder_stride: int,
         aux: bool,
         loss_stride: int,
         label_smoothing: float,
@@ -79,7 +80,7 @@ class MultiTaskModel(nn.Module):
         self.loss_weights = {task: float(loss_weights[task]) for task in self.task_names}
         roles = backbone_class(backbone).roles
         wanted = {"classify": [roles["classify"]], "detect": list(roles["detect"]),
-                  "segment": [roles["segment"], *([roles["segment_low"]] if decoder else []),
+                  "segment": [roles["segment"], *([roles[DECODER_FEATURE_ROLES[decoder_stride]]] if decoder else []),
                               *([roles["aux"]] if aux else [])]}
         features = list(dict.fromkeys(name for task in self.task_names for name in wanted[task]))
         # Only the classifier and SSDLite read MobileNetV2's 1280-channel last layer (DeepLab's MobileNetV2*).
@@ -94,8 +95,9 @@ class MultiTaskModel(nn.Module):
                                             imgsz=imgsz, anchor_layout=anchor_layout, anchor_scales=anchor_scales,
                                             class_loss=class_loss, backbone_features=info),
             "segment": lambda: build_deeplabv3(backbone=backbone, width=width, num_classes=num_classes["segment"],
-                                               head=head, output_stride=OUTPUT_STRIDE, decoder=decoder, aux=aux,
-                                               loss_stride=loss_stride, backbone_features=info),
+                                               head=head, output_stride=OUTPUT_STRIDE, decoder=decoder,
+                                               decoder_stride=decoder_stride, aux=aux, loss_stride=loss_stride,
+                                               backbone_features=info),
         }
         self.tasks = nn.ModuleDict({task: builders[task]() for task in self.task_names})
 
@@ -168,6 +170,7 @@ def build_multitask(
     class_loss: str = "cross_entropy",
     head: str = "mobile",
     decoder: bool = False,
+    decoder_stride: int = 4,
     aux: bool = False,
     loss_stride: int = 1,
     label_smoothing: float = 0.0,
@@ -178,7 +181,7 @@ def build_multitask(
     num_classes: per task ({"classify": 7, "detect": 7, "segment": 7}), or one number for every
     head; as in the single-task models, detection's counts the background and segmentation's
     includes it. loss_weights: per task (default 1). imgsz, anchor_layout, anchor_scales and
-    class_loss are SSDLite's; head, decoder, aux and loss_stride DeepLab's; label_smoothing the classifier's.
+    class_loss are SSDLite's; head, decoder, decoder_stride, aux and loss_stride DeepLab's; label_smoothing the classifier's.
     """
     chosen = task_list(tasks)
     classes = {task: num_classes for task in chosen} if isinstance(num_classes, int) else dict(num_classes)
@@ -192,5 +195,5 @@ def build_multitask(
         raise MobileVisionError(f"loss weights must not be negative; got {negative}")
     return MultiTaskModel(backbone=backbone, width=width, tasks=chosen, num_classes=classes, loss_weights=weights,
                           imgsz=imgsz, anchor_layout=anchor_layout, anchor_scales=tuple(anchor_scales),
-                          class_loss=class_loss, head=head, decoder=decoder, aux=aux, loss_stride=loss_stride,
-                          label_smoothing=label_smoothing, freeze_bn=freeze_bn)
+                          class_loss=class_loss, head=head, decoder=decoder, decoder_stride=decoder_stride, aux=aux,
+                          loss_stride=loss_stride, label_smoothing=label_smoothing, freeze_bn=freeze_bn)

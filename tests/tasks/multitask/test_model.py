@@ -45,6 +45,11 @@ def test_each_head_equals_its_single_task_model(assembled):
     assert set(combined) == {"classify", "detect", "segment"}
     torch.testing.assert_close(combined["classify"], single["classify"], rtol=0, atol=1e-6)
     assert torch.equal(combined["segment"], single["segment"]) and combined["segment"].dtype == torch.int64
+    # The untrained class map is one class everywhere (small initial logits): compare the logits,
+    # which show a decoder that fused the wrong features.
+    with torch.no_grad():
+        logits = multitask.raw_outputs(images)[-1]
+        torch.testing.assert_close(logits, models["segment"].raw_outputs(images), rtol=0, atol=1e-5)
     assert len(combined["detect"]) == len(single["detect"]) == 2
     for ours, theirs in zip(combined["detect"], single["detect"]):
         assert set(ours) == {"boxes", "scores", "labels"} and len(ours["boxes"]) > 0
