@@ -60,16 +60,17 @@ def main() -> None:
     for row in rows:
         train_seconds += float(row["time"])
         run_seconds += float(row["time"]) + float(row["val_time"])  # the epochs' wall clock, start-up left out
-        met = all(float(row[name]) >= threshold for name, threshold in goal.items())
+        validated = all(row[name] for name in goal)  # --val-period leaves the other epochs' metrics empty
+        met = validated and all(float(row[name]) >= threshold for name, threshold in goal.items())
         if met and reached is None:
             reached = {"epoch": int(row["epoch"]), "train_minutes": round(train_seconds / 60, 2),
                        "train_and_val_minutes": round(run_seconds / 60, 2)}
-        values = "  ".join(f"{name} {float(row[name]):.4f}" for name in goal)
+        values = "  ".join(f"{name} {float(row[name]):.4f}" if validated else f"{name}   -   " for name in goal)
         print(f"epoch {row['epoch']:>3}  {values}  minutes: train {train_seconds / 60:5.2f}, with val "
               f"{run_seconds / 60:5.2f}  img/s {float(row['images_per_s']):6.1f}{'  <- goal met' if met else ''}")
     final = {name: float(rows[-1][name]) for name in goal}
     summary = {"task": args.task, "goal": goal, "budget_minutes": minutes, "final": final,
-               "best": {name: max(float(row[name]) for row in rows) for name in goal},
+               "best": {name: max(float(row[name]) for row in rows if row[name]) for name in goal},
                "first_met": reached, "epochs": len(rows), "train_minutes": round(train_seconds / 60, 2),
                "wall_minutes": round(wall / 60, 2),
                "cpu_minutes": round((usage.ru_utime + usage.ru_stime) / 60, 2), "cores": os.cpu_count(),

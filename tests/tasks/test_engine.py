@@ -3,6 +3,7 @@ last good checkpoint intact, and its schedules, parameter groups and samplers do
 
 from __future__ import annotations
 
+import csv
 import math
 
 import pytest
@@ -163,6 +164,21 @@ def test_engine_time_budget_ends_the_run_and_records_it(tmp_path):
     # The resized --epochs is what a resumed run reads back, so --resume sees a finished run.
     assert checkpoint["args"]["epochs"] == 1 and checkpoint["epoch"] == 1
     assert checkpoint["elapsed_seconds"] > 0
+
+
+def test_engine_val_period_validates_the_first_every_nth_and_the_last_epoch(tmp_path):
+    model = build_model("mobilenet_v2", width=0.35, num_classes=4, dropout=0.0)
+    _run(model, _batch(), tmp_path, epochs=5, val_period=3, lr=0.01, optimizer="adamw")
+    with open(tmp_path / "results.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert [row["epoch"] for row in rows if row["top1"]] == ["1", "3", "5"]
+    assert all(float(row["val_time"]) == 0.0 for row in rows if not row["top1"])
+    # best.pt comes from a validated epoch and carries that epoch's metrics.
+    best = torch.load(tmp_path / "weights" / "best.pt", weights_only=True)
+    row = rows[best["epoch"] - 1]
+    assert row["top1"] and best["metrics"]["top1"] == pytest.approx(float(row["top1"]), abs=1e-5)
+    with pytest.raises(MobileVisionError, match="--val-period must be positive, got 0"):
+        config_from_options(TrainConfig, {"val_period": 0}, recipes={})
 
 
 def test_engine_samplers_resume_and_shard_without_padding():

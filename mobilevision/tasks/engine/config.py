@@ -55,6 +55,8 @@ class TrainConfig:
                       "(avx512_bf16/AMX), else off", ("auto", "off", "bf16", "fp16"))
     channels_last: bool = option(True, "NHWC memory format (about 1.3-2x faster on CPU for depthwise convs)")
     sync_bn: bool = option(False, "synchronise BatchNorm statistics across torchrun processes")
+    val_period: int = option(1, "validate after every N-th epoch, the first and the last (best.pt is the best "
+                             "validated epoch; skipped validations leave a --time budget to training)")
     save_period_steps: int = option(0, "also save weights/last.pt every N steps (0: at the end of each epoch only)")
     seed: int = option(0, "random seed of the run (weights, data order, augmentation, dropout)")
     recipe: str | None = option(None, "named recipe that sets the defaults of the other options")
@@ -105,10 +107,10 @@ def config_from_options(config_class: type[TrainConfig], options: dict[str, Any]
 def check_config(config: TrainConfig) -> None:
     """Values argparse cannot check, as one-line user errors."""
     positive = {"epochs": config.epochs, "batch": config.batch, "imgsz": config.imgsz, "width": config.width,
-                "lr": config.lr}
+                "lr": config.lr, "val_period": config.val_period}
     for name, value in positive.items():
         if value <= 0:
-            raise MobileVisionError(f"--{name} must be positive, got {value}")
+            raise MobileVisionError(f"--{name.replace('_', '-')} must be positive, got {value}")
     for name in ("workers", "save_period_steps", "warmup_epochs", "time"):
         if (value := getattr(config, name)) < 0:
             raise MobileVisionError(f"--{name.replace('_', '-')} must not be negative, got {value}")

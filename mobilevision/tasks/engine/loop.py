@@ -3,7 +3,8 @@
 Per step: learning rate from the schedule, forward in autocast (the task model returns a dict of
 named losses; their sum is minimised), a finite-loss check, backward (with a GradScaler for fp16),
 optional clipping, optimizer step, EMA update, and every `save_period_steps` a checkpoint. Per
-epoch: validation through the task's evaluator, results.csv, weights/last.pt and best.pt; plots at the end.
+epoch: validation through the task's evaluator (the first, every `val_period`-th and the last
+epoch), results.csv, weights/last.pt and best.pt; plots at the end.
 """
 
 from __future__ import annotations
@@ -36,6 +37,13 @@ from mobilevision.tasks.engine.plots import plot_results
 from mobilevision.tasks.engine.run_dir import ResultsLog
 from mobilevision.tasks.engine.sampling import ResumableDistributedSampler, SeededAugmentation, eval_loader, train_loader
 from mobilevision.tasks.engine.time_budget import epochs_within
+
+
+def _epochs_in_budget(config: TrainConfig, *, elapsed: float, epoch: int, val_seconds: float) -> int:
+    """`--time`: the epochs the budget holds. A run that validates only every few epochs keeps the
+    last validation's time in reserve, as its final epoch validates on top of the epochs' mean."""
+    reserve = val_seconds if config.val_period > 1 else 0.0
+    return epochs_within(budget_seconds=60 * config.time - reserve, elapsed_seconds=elapsed, epochs_done=epoch)
 
 
 class TrainingDiverged(MobileVisionError):
@@ -115,7 +123,7 @@ def fit(*, model: nn.Module, spec: ModelSpec, train_set: Dataset, val_set: Datas
     )
 
     last_path, best_path = run_dir / "weights" / "last.pt", run_dir / "weights" / "best.pt"
-    epoch, position, global_step, best, metrics, elapsed = 0, 0, 0, None, {}, 0.0
+    epoch, position, global_step, best, metrics, elapsed, val_time = 0, 0, 0, None, {}, 0.0, 0.0
     if resume_from is not None:
         model.load_state_dict(resume_from["state_dict"])
         optimizer.load_state_dict(resume_from["optimizer"])
@@ -191,36 +199,43 @@ def fit(*, model: nn.Module, spec: ModelSpec, train_set: Dataset, val_set: Datas
                 save_atomic(checkpoint(next_epoch=epoch, next_position=position), last_path)
         train_time = time.perf_counter() - started
         _check_finite(model, epoch=epoch, last_path=last_path)  # the EMA averages its states
-
-        evaluated = ema.module if ema is not None else model
-        broadcast_buffers(evaluated)
-        # Validation in full precision: the metrics in the checkpoint are the ones `val` reproduces.
-        metrics = evaluate(evaluated, val_loader, (evaluator := make_evaluator()), device=device,
-                           memory_format=memory_format, progress=dist.is_main)
-        val_time = time.perf_counter() - started - train_time
-        totals = reduce_sum(torch.tensor([*loss_sums.values(), steps], dtype=torch.float64)).tolist()
-        mean_losses = {name: total / max(1.0, totals[-1]) for name, total in zip(loss_sums, totals)}
         epoch += 1
         position = 0
         # One mean over the ranks, so every rank sizes the run alike and they stop together.
-        elapsed += reduce_sum(torch.tensor([train_time + val_time], dtype=torch.float64)).item() / dist.world_size
-        if config.time > 0:
-            config = dataclasses.replace(config, epochs=epochs_within(
-                budget_seconds=60 * config.time, elapsed_seconds=elapsed, epochs_done=epoch))
-            schedule = dataclasses.replace(schedule, total_steps=config.epochs * steps_per_epoch)
-        improved = best is None or metrics[main_metric] > best
+        elapsed += reduce_sum(torch.tensor([train_time], dtype=torch.float64)).item() / dist.world_size
+        if config.time > 0:  # sized before deciding to validate: the budget's last epoch always validates
+            config = dataclasses.replace(config, epochs=_epochs_in_budget(config, elapsed=elapsed, epoch=epoch,
+                                                                          val_seconds=val_time))
+        validated = epoch == 1 or epoch == config.epochs or epoch % config.val_period == 0
+        if validated:
+            evaluated = ema.module if ema is not None else model
+            broadcast_buffers(evaluated)
+            # Validation in full precision: the metrics in the checkpoint are the ones `val` reproduces.
+            metrics = evaluate(evaluated, val_loader, (evaluator := make_evaluator()), device=device,
+                               memory_format=memory_format, progress=dist.is_main)
+            val_time = time.perf_counter() - started - train_time
+            elapsed += reduce_sum(torch.tensor([val_time], dtype=torch.float64)).item() / dist.world_size
+            if config.time > 0:
+                config = dataclasses.replace(config, epochs=_epochs_in_budget(config, elapsed=elapsed, epoch=epoch,
+                                                                              val_seconds=val_time))
+        schedule = dataclasses.replace(schedule, total_steps=config.epochs * steps_per_epoch)
+        totals = reduce_sum(torch.tensor([*loss_sums.values(), steps], dtype=torch.float64)).tolist()
+        mean_losses = {name: total / max(1.0, totals[-1]) for name, total in zip(loss_sums, totals)}
+        improved = validated and (best is None or metrics[main_metric] > best)
         best = metrics[main_metric] if improved else best
         if dist.is_main:
             save_atomic(checkpoint(next_epoch=epoch, next_position=0), last_path)
             if improved:
                 save_atomic(checkpoint(next_epoch=epoch, next_position=0), best_path)
-            results.append({"epoch": epoch, "lr": schedule(max(0, global_step - 1)), **mean_losses, **metrics,
-                            "time": train_time, "val_time": val_time,
+            results.append({"epoch": epoch, "lr": schedule(max(0, global_step - 1)), **mean_losses,
+                            **(metrics if validated else {}), "time": train_time,
+                            "val_time": val_time if validated else 0.0,
                             "images_per_s": images_seen * dist.world_size / max(train_time, 1e-9)})
             if epoch == config.epochs:  # plotting costs seconds; tiny epochs would spend most time on it
                 plot_results(results.path, run_dir / "results.png")
                 evaluator.plot(run_dir)
-            shown = "  ".join(f"{name} {value:.4f}" for name, value in metrics.items())
+            shown = ("  ".join(f"{name} {value:.4f}" for name, value in metrics.items()) if validated
+                     else f"(validated every {config.val_period} epochs)")
             # stderr, like the progress bars: stdout stays free for a command's --json result.
             tqdm.write(f"epoch {epoch}/{config.epochs}: loss {mean_losses.get('loss', float('nan')):.4f}  {shown}",
                        file=sys.stderr)

@@ -28,9 +28,10 @@ def plot_results(results_csv: Path, out: Path) -> None:
     columns = [name for name in rows[0] if name not in NOT_CURVES]
     plt = _pyplot()
     figure, axes = plt.subplots(1, len(columns), figsize=(3.2 * len(columns), 3), squeeze=False)
-    epochs = [int(row["epoch"]) for row in rows]
     for axis, name in zip(axes[0], columns):
-        axis.plot(epochs, [float(row[name]) if row.get(name) else np.nan for row in rows], marker=".")
+        # Epochs without a value (not validated, --val-period) are left out, so the line joins the rest.
+        points = [(int(row["epoch"]), float(row[name])) for row in rows if row.get(name)]
+        axis.plot([epoch for epoch, _ in points], [value for _, value in points], marker=".")
         axis.set_title(name)
         axis.set_xlabel("epoch")
     figure.tight_layout()
