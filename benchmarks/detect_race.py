@@ -6,7 +6,7 @@ num_classes = ours) trained with torchvision's own loss in a plain loop.
     .venv/bin/python benchmarks/detect_race.py --data /tmp/synth1500 --seconds 900
 
 Both arms read the same training split through the datasets package's pipeline with the quick
-recipe's augmentation (ours at its recipe size and [-1, 1] scaling, torchvision's at 320 in [0, 1],
+recipe's augmentation (ours at its recipe size, anchors and [-1, 1] scaling, torchvision's at 320 in [0, 1],
 which it normalises itself), use the quick recipe's optimizer and gradient clipping with a warm-up
 and a cosine schedule over the time budget (lr as a function of the arm's own elapsed time), and
 are evaluated on the same val images by our COCO evaluator. The machine is shared: the arms take
@@ -121,7 +121,10 @@ def main() -> None:
 
     def build_ours() -> Arm:
         torch.manual_seed(args.seed)
-        model = build_model(recipe.model, width=recipe.width, imgsz=recipe.imgsz, num_classes=len(class_names) + 1)
+        model = build_model(recipe.model, width=recipe.width, imgsz=recipe.imgsz, num_classes=len(class_names) + 1,
+                            anchor_layout=recipe.anchor_layout,
+                            anchor_scales=(recipe.anchor_min_scale, recipe.anchor_max_scale),
+                            class_loss=recipe.class_loss)
         return Arm("ours_ssdlite_mobilenet_v2", model, data=args.data, size=recipe.imgsz, mean=SSDLite.mean,
                    std=SSDLite.std, batch=args.batch, lr=recipe.lr, recipe=recipe,
                    memory_format=torch.channels_last, seconds=args.seconds, warmup_seconds=warmup,
