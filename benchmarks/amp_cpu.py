@@ -13,6 +13,7 @@ import time
 import torch
 import torch.nn.functional as F
 
+from mobilevision.tasks.engine.allocator import keep_freed_memory
 from mobilevision.tasks.registry import build_model
 
 
@@ -34,6 +35,7 @@ def images_per_second(*, dtype: torch.dtype | None, width: float, imgsz: int, ba
 
 
 def main() -> None:
+    keep_freed_memory()  # as the `mobilevision` command does, for both arms alike
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--width", type=float, default=0.5, help="width multiplier (default: 0.5)")
     parser.add_argument("--imgsz", type=int, default=128, help="input size (default: 128)")

@@ -29,6 +29,7 @@ from mobilevision.datasets import build_dataset, detection_collate, detection_tr
 from mobilevision.tasks.detect.config import RECIPES
 from mobilevision.tasks.detect.evaluator import DetectionEvaluator
 from mobilevision.tasks.detect.model import SSDLite
+from mobilevision.tasks.engine.allocator import keep_freed_memory
 from mobilevision.tasks.engine.evaluation import evaluate
 from mobilevision.tasks.engine.optim import build_optimizer
 from mobilevision.tasks.registry import build_model
@@ -103,6 +104,7 @@ class TorchvisionArm(Arm):
 
 
 def main() -> None:
+    keep_freed_memory()  # as the `mobilevision` command does, for both arms alike
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="a built-in dataset folder (mobilevision data synth)")
     parser.add_argument("--seconds", type=float, default=120.0, help="training seconds per arm")

@@ -20,6 +20,7 @@ import torchvision
 
 from mobilevision.datasets import build_dataset, detection_collate, detection_transforms
 from mobilevision.tasks.detect.model import build_ssdlite
+from mobilevision.tasks.engine.allocator import keep_freed_memory
 
 
 def load_batches(data: str, *, imgsz: int, batch: int, count: int):
@@ -59,6 +60,7 @@ def torchvision_step(model, optimizer, images, targets):
 
 
 def main() -> None:
+    keep_freed_memory()  # as the `mobilevision` command does, for both arms alike
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="a built-in dataset folder (mobilevision data synth)")
     parser.add_argument("--imgsz", type=int, default=320)

@@ -35,6 +35,7 @@ from mobilevision.datasets.build import build_dataset
 from mobilevision.datasets.collate import segmentation_collate
 from mobilevision.datasets.transforms import IGNORE_INDEX, segmentation_transforms
 from mobilevision.heads.resize import resize_bilinear
+from mobilevision.tasks.engine.allocator import keep_freed_memory
 from mobilevision.tasks.engine.device import amp_dtype, autocast
 from mobilevision.tasks.engine.evaluation import evaluate
 from mobilevision.tasks.engine.optim import build_optimizer
@@ -124,6 +125,7 @@ def lraspp_loss(model, images, masks):
 
 
 def main() -> None:
+    keep_freed_memory()  # as the `mobilevision` command does, for both arms alike
     recipe = RECIPES["quick"].config
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=Path("/tmp/segbench/data"))

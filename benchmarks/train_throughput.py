@@ -25,6 +25,7 @@ import torchvision
 from mobilevision.datasets.collate import classification_collate
 from mobilevision.tasks.classify.evaluator import ClassificationEvaluator
 from mobilevision.tasks.engine import ModelSpec, TrainConfig, fit
+from mobilevision.tasks.engine.allocator import keep_freed_memory
 from mobilevision.tasks.registry import build_model
 
 CLASSES = 7
@@ -67,6 +68,7 @@ def engine_loop(samples, *, width: float, imgsz: int, batch: int, steps: int, am
 
 
 def main() -> None:
+    keep_freed_memory()  # as the `mobilevision` command does, for both arms alike
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--width", type=float, default=0.5, help="width multiplier (default: 0.5, the quick recipe)")
     parser.add_argument("--imgsz", type=int, default=96, help="input size (default: 96, the quick recipe)")

@@ -45,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from mobilevision.tasks.engine.allocator import keep_freed_memory
+
+    # Before the first big tensor: training steps then re-use freed memory (allocator.py says why).
+    keep_freed_memory()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
