@@ -7,7 +7,7 @@ at most 0.65x the latency, mAP and mIoU within 2 points).
 
 Accuracy: the `quick` recipes of `multitask` (here with --tasks detect,segment), `detect` and
 `segment` are trained through the command line users run, each with `--time` set to --seconds: after
-each epoch the run is re-sized to the whole epochs the rest of the budget holds (training and
+each epoch the run is re-sized to the steps the rest of the budget holds (training and
 validation). results.csv's per-epoch seconds are reported, as the machine load may change between runs.
 The last epoch's validation metrics are compared: COCO mAP of the detector, mIoU of the segmenter.
 

@@ -15,10 +15,11 @@ from mobilevision.datasets.collate import classification_collate
 from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.classify.evaluator import ClassificationEvaluator
 from mobilevision.tasks.engine import ModelSpec, TrainConfig, TrainingDiverged, fit, load_checkpoint
+from mobilevision.tasks.engine import loop
 from mobilevision.tasks.engine.config import config_from_options
 from mobilevision.tasks.engine.optim import LearningRateSchedule, parameter_groups
 from mobilevision.tasks.engine.sampling import ResumableDistributedSampler, ShardSampler
-from mobilevision.tasks.engine.time_budget import epochs_within
+from mobilevision.tasks.engine.time_budget import steps_within
 from mobilevision.tasks.registry import build_model
 
 CLASSES = ["a", "b", "c", "d"]
@@ -142,15 +143,15 @@ def test_engine_schedules_warm_up_then_decay():
     assert step(9) == pytest.approx(0.045) and step(25) == pytest.approx(0.045 * 0.98**2)
 
 
-def test_engine_time_budget_sizes_the_run_in_whole_epochs():
-    # 480 s budget, one 62 s epoch done: 418 s left hold 6 more (6.7 rounded down), 434 s in all.
-    assert epochs_within(budget_seconds=480, elapsed_seconds=62, epochs_done=1) == 7
-    # Epochs slowed to a mean of 80 s: after 4 (320 s), 160 s hold exactly 2 more.
-    assert epochs_within(budget_seconds=480, elapsed_seconds=320, epochs_done=4) == 6
-    # Spent (or overspent): the run ends with the epoch just done.
-    assert epochs_within(budget_seconds=480, elapsed_seconds=500, epochs_done=7) == 7
-    with pytest.raises(ValueError, match="epochs_done"):
-        epochs_within(budget_seconds=60, elapsed_seconds=0, epochs_done=0)
+def test_engine_time_budget_sizes_the_run_in_whole_steps():
+    # 480 s budget, 100 steps done in 62 s (0.62 s each): 418 s left hold 674 more (674.2 rounded down).
+    assert steps_within(budget_seconds=480, elapsed_seconds=62, steps_done=100) == 774
+    # Steps slowed to a mean of 0.8 s: after 400 (320 s), 160 s hold exactly 200 more.
+    assert steps_within(budget_seconds=480, elapsed_seconds=320, steps_done=400) == 600
+    # Spent (or overspent): the run ends with the step just done.
+    assert steps_within(budget_seconds=480, elapsed_seconds=500, steps_done=700) == 700
+    with pytest.raises(ValueError, match="steps_done"):
+        steps_within(budget_seconds=60, elapsed_seconds=0, steps_done=0)
     with pytest.raises(MobileVisionError, match="--time must not be negative, got -1.0"):
         config_from_options(TrainConfig, {"time": -1.0}, recipes={})
 
@@ -164,6 +165,25 @@ def test_engine_time_budget_ends_the_run_and_records_it(tmp_path):
     # The resized --epochs is what a resumed run reads back, so --resume sees a finished run.
     assert checkpoint["args"]["epochs"] == 1 and checkpoint["epoch"] == 1
     assert checkpoint["elapsed_seconds"] > 0
+
+
+def test_engine_time_budget_cuts_the_last_epoch_where_the_budget_ends(tmp_path, monkeypatch):
+    # 32 images in batches of 8: 4 steps an epoch. A budget that holds 6 steps gives a second,
+    # partial epoch of 2 steps, which validates, and a schedule that ends at the 6th step.
+    monkeypatch.setattr(loop, "_steps_in_budget", lambda config, **_: 6)
+    data = TensorDataset(torch.randn(32, 3, 32, 32, generator=torch.Generator().manual_seed(0)),
+                         torch.arange(32) % 4)
+    model = build_model("mobilenet_v2", width=0.35, num_classes=4, dropout=0.0)
+    _run(model, data, tmp_path, epochs=50, time=10.0, lr=0.01, optimizer="adamw", schedule="cosine",
+         warmup_epochs=0.0)
+    with open(tmp_path / "results.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert [row["epoch"] for row in rows] == ["1", "2"] and all(row["top1"] for row in rows)
+    # Cosine over 6 steps, read at the last one (step 5): 0.01 * (1 + cos(pi * 5 / 6)) / 2.
+    assert float(rows[1]["lr"]) == pytest.approx(0.01 * (1 + math.cos(math.pi * 5 / 6)) / 2)
+    checkpoint = torch.load(tmp_path / "weights" / "last.pt", weights_only=True)
+    assert checkpoint["global_step"] == 6 and checkpoint["args"]["epochs"] == 2
+    assert checkpoint["scheduler"]["total_steps"] == 6
 
 
 def test_engine_val_period_validates_the_first_every_nth_and_the_last_epoch(tmp_path):

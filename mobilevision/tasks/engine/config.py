@@ -29,9 +29,10 @@ class TrainConfig:
     imgsz: int = option(224, "training and validation input size in pixels")
     weights: str | None = option(None, "initial weights: a checkpoint, a URL or a name like torchvision:IMAGENET1K_V2")
     epochs: int = option(10, "number of training epochs")
-    time: float = option(0.0, "training budget in minutes (0: none): after each epoch, --epochs becomes the epochs "
-                         "done plus the whole epochs the rest of the budget holds at their mean time so far "
-                         "(training and validation), and the learning-rate schedule is re-sized to it")
+    time: float = option(0.0, "training budget in minutes (0: none): after each epoch, the run becomes the steps "
+                         "done plus the steps the rest of the budget holds at their mean time so far (training "
+                         "and validation; the last epoch may stop part-way), and the learning-rate schedule is "
+                         "re-sized to it")
     batch: int = option(32, "images per step and per process (torchrun: each process takes this many)")
     device: str = option("auto", "auto picks cuda, then mps, then cpu", ("auto", "cpu", "cuda", "mps"))
     project: str = option("runs", "folder that holds runs/<task>/<name>")

@@ -4,13 +4,15 @@ Per step: learning rate from the schedule, forward in autocast (the task model r
 named losses; their sum is minimised), a finite-loss check, backward (with a GradScaler for fp16),
 optional clipping, optimizer step, EMA update, and every `save_period_steps` a checkpoint. Per
 epoch: validation through the task's evaluator (the first, every `val_period`-th and the last
-epoch), results.csv, weights/last.pt and best.pt; plots at the end.
+epoch), results.csv, weights/last.pt and best.pt; plots at the end. With `--time` the run is
+sized in steps after every epoch, so its last epoch may stop part-way, where the budget ends.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import random
 import sys
 import time
@@ -36,14 +38,23 @@ from mobilevision.tasks.engine.optim import LearningRateSchedule, build_optimize
 from mobilevision.tasks.engine.plots import plot_results
 from mobilevision.tasks.engine.run_dir import ResultsLog
 from mobilevision.tasks.engine.sampling import ResumableDistributedSampler, SeededAugmentation, eval_loader, train_loader
-from mobilevision.tasks.engine.time_budget import epochs_within
+from mobilevision.tasks.engine.time_budget import steps_within
 
 
-def _epochs_in_budget(config: TrainConfig, *, elapsed: float, epoch: int, val_seconds: float) -> int:
-    """`--time`: the epochs the budget holds. A run that validates only every few epochs keeps the
-    last validation's time in reserve, as its final epoch validates on top of the epochs' mean."""
+def _steps_in_budget(config: TrainConfig, *, elapsed: float, steps: int, val_seconds: float) -> int:
+    """`--time`: the steps the budget holds. A run that validates only every few epochs keeps the
+    last validation's time in reserve, as its final epoch validates on top of the steps' mean."""
     reserve = val_seconds if config.val_period > 1 else 0.0
-    return epochs_within(budget_seconds=60 * config.time - reserve, elapsed_seconds=elapsed, epochs_done=epoch)
+    return steps_within(budget_seconds=60 * config.time - reserve, elapsed_seconds=elapsed, steps_done=steps)
+
+
+def _sized(config: TrainConfig, schedule: LearningRateSchedule, *, steps_per_epoch: int, elapsed: float,
+           steps: int, val_seconds: float) -> tuple[TrainConfig, LearningRateSchedule]:
+    """`--time`: the schedule re-sized to the steps the budget holds, `--epochs` to the epochs they
+    start (the last one may be partial)."""
+    total = _steps_in_budget(config, elapsed=elapsed, steps=steps, val_seconds=val_seconds)
+    return (dataclasses.replace(config, epochs=math.ceil(total / steps_per_epoch)),
+            dataclasses.replace(schedule, total_steps=total))
 
 
 class TrainingDiverged(MobileVisionError):
@@ -134,6 +145,9 @@ def fit(*, model: nn.Module, spec: ModelSpec, train_set: Dataset, val_set: Datas
         global_step, best, metrics = resume_from["global_step"], resume_from["best_metric"], resume_from["metrics"]
         elapsed = resume_from.get("elapsed_seconds", 0.0)  # absent from checkpoints of earlier versions
         restore_rng_states(resume_from["rng"])
+        # A --time run's last epoch may be partial: its step count is not epochs x steps per epoch.
+        schedule = dataclasses.replace(schedule, total_steps=resume_from["scheduler"].get("total_steps",
+                                                                                           schedule.total_steps))
     else:
         seed_everything(config.seed + dist.rank)  # ranks differ in dropout; weights are broadcast by DDP
     train_model = model
@@ -149,7 +163,8 @@ def fit(*, model: nn.Module, spec: ModelSpec, train_set: Dataset, val_set: Datas
             "state_dict": model.state_dict(), "ema_state_dict": ema.state_dict() if ema else None,
             "class_names": copy.deepcopy(spec.class_names), "preprocessing": dict(spec.preprocessing),
             "metrics": dict(metrics), "best_metric": best, "epoch": next_epoch, "global_step": global_step,
-            "optimizer": optimizer.state_dict(), "scheduler": {"global_step": global_step},
+            "optimizer": optimizer.state_dict(),
+            "scheduler": {"global_step": global_step, "total_steps": schedule.total_steps},
             "scaler": scaler.state_dict(), "ema_updates": ema.updates if ema else 0,
             "sampler": {"epoch": next_epoch, "position": next_position}, "rng": rng_states(),
             "elapsed_seconds": elapsed, "args": dataclasses.asdict(config), "versions": package_versions(),
@@ -163,8 +178,11 @@ def fit(*, model: nn.Module, spec: ModelSpec, train_set: Dataset, val_set: Datas
         train_data.epoch = epoch
         loss_sums: dict[str, float] = {}
         steps, images_seen, started = 0, 0, time.perf_counter()
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not dist.is_main, dynamic_ncols=True)
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not dist.is_main, dynamic_ncols=True,
+                   total=min(len(loader), max(0, schedule.total_steps - global_step)))
         for batch in bar:
+            if global_step >= schedule.total_steps:  # a --time budget ends part-way through its last epoch
+                break
             images, targets = batch[0], batch[1]
             position += config.batch
             if images.shape[0] == 0:  # every sample of the batch was unreadable and dropped
@@ -204,8 +222,8 @@ def fit(*, model: nn.Module, spec: ModelSpec, train_set: Dataset, val_set: Datas
         # One mean over the ranks, so every rank sizes the run alike and they stop together.
         elapsed += reduce_sum(torch.tensor([train_time], dtype=torch.float64)).item() / dist.world_size
         if config.time > 0:  # sized before deciding to validate: the budget's last epoch always validates
-            config = dataclasses.replace(config, epochs=_epochs_in_budget(config, elapsed=elapsed, epoch=epoch,
-                                                                          val_seconds=val_time))
+            config, schedule = _sized(config, schedule, steps_per_epoch=steps_per_epoch, elapsed=elapsed,
+                                      steps=global_step, val_seconds=val_time)
         validated = epoch == 1 or epoch == config.epochs or epoch % config.val_period == 0
         if validated:
             evaluated = ema.module if ema is not None else model
@@ -216,9 +234,8 @@ def fit(*, model: nn.Module, spec: ModelSpec, train_set: Dataset, val_set: Datas
             val_time = time.perf_counter() - started - train_time
             elapsed += reduce_sum(torch.tensor([val_time], dtype=torch.float64)).item() / dist.world_size
             if config.time > 0:
-                config = dataclasses.replace(config, epochs=_epochs_in_budget(config, elapsed=elapsed, epoch=epoch,
-                                                                              val_seconds=val_time))
-        schedule = dataclasses.replace(schedule, total_steps=config.epochs * steps_per_epoch)
+                config, schedule = _sized(config, schedule, steps_per_epoch=steps_per_epoch, elapsed=elapsed,
+                                          steps=global_step, val_seconds=val_time)
         totals = reduce_sum(torch.tensor([*loss_sums.values(), steps], dtype=torch.float64)).tolist()
         mean_losses = {name: total / max(1.0, totals[-1]) for name, total in zip(loss_sums, totals)}
         improved = validated and (best is None or metrics[main_metric] > best)
