@@ -11,7 +11,7 @@ import pytest
 # Allocates and frees 258 MiB in 3 MiB tensors, writing every page, ten times; prints the minor
 # page faults of the loop (each is a fresh page the kernel had to zero).
 CHILD = """
-import resource, sys, torch
+import resource, torch
 from mobilevision.tasks.engine.allocator import keep_freed_memory
 applied = keep_freed_memory()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt

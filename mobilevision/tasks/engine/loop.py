@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import itertools
 import math
 import random
 import sys
@@ -178,11 +179,11 @@ def fit(*, model: nn.Module, spec: ModelSpec, train_set: Dataset, val_set: Datas
         train_data.epoch = epoch
         loss_sums: dict[str, float] = {}
         steps, images_seen, started = 0, 0, time.perf_counter()
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not dist.is_main, dynamic_ncols=True,
-                   total=min(len(loader), max(0, schedule.total_steps - global_step)))
+        # A --time budget may end part-way through its last epoch: no batch past it is loaded.
+        batches = min(len(loader), max(0, schedule.total_steps - global_step))
+        bar = tqdm(itertools.islice(loader, batches), desc=f"epoch {epoch + 1}/{config.epochs}", total=batches,
+                   disable=not dist.is_main, dynamic_ncols=True)
         for batch in bar:
-            if global_step >= schedule.total_steps:  # a --time budget ends part-way through its last epoch
-                break
             images, targets = batch[0], batch[1]
             position += config.batch
             if images.shape[0] == 0:  # every sample of the batch was unreadable and dropped
