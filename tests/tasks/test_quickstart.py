@@ -19,6 +19,7 @@ import pytest
 import torch
 
 from mobilevision.cli import main
+from mobilevision.tasks.multitask.config import RECIPES
 from mobilevision.tasks.quickstart.benchmark import comparison_markdown
 from mobilevision.tasks.quickstart.evaluation import METRICS, evaluation_markdown
 from tests.demos.conftest import free_port
@@ -75,6 +76,10 @@ def test_every_promised_file_is_there_and_well_formed(first_run):
     assert checkpoint["task"] == "multitask" and checkpoint["model_kwargs"]["width"] == 0.35
     assert checkpoint["args"]["recipe"] == "quick" and checkpoint["args"]["time"] == 0.0001
     assert checkpoint["args"]["epochs"] == 1 == summary["settings"]["epochs"]
+    # The recipe's head options reach the model it rebuilds from the checkpoint.
+    recipe = RECIPES["quick"].config
+    assert {key: checkpoint["model_kwargs"][key] for key in ("match_iou", "decoder", "decoder_stride")} == {
+        "match_iou": recipe.match_iou, "decoder": recipe.decoder, "decoder_stride": recipe.decoder_stride}
     capture = cv2.VideoCapture(str(files["video"]))
     frames = []
     while (frame := capture.read())[0]:

@@ -57,6 +57,7 @@ class SSDLite(nn.Module):
         freeze_bn: bool = False,
         class_loss: str = "cross_entropy",
         box_loss: str = "smooth_l1",
+        match_iou: float = 0.5,
         score_threshold: float = 0.001,
         nms_iou: float = 0.6,
         max_detections: int = 100,
@@ -91,6 +92,7 @@ class SSDLite(nn.Module):
         self.imgsz = imgsz
         self.class_loss = class_loss
         self.box_loss = box_loss
+        self.match_iou = match_iou
         self.score_threshold = score_threshold
         self.nms_iou = nms_iou
         self.max_detections = max_detections
@@ -125,7 +127,8 @@ class SSDLite(nn.Module):
         """{"bbox_regression", "classification"}: the MultiBox (or focal) loss of the raw outputs;
         with the auxiliary head also {"aux_segment"}, from the targets' "class_map"s."""
         anchors = self.anchors(image_size, device=raw[0].device)
-        losses = multibox_loss(*raw, targets, anchors, box_loss=self.box_loss, class_loss=self.class_loss)
+        losses = multibox_loss(*raw, targets, anchors, iou_threshold=self.match_iou, box_loss=self.box_loss,
+                               class_loss=self.class_loss)
         if self.aux_segment is not None:
             class_maps = torch.stack([target["class_map"] for target in targets])
             logits = self.aux_segment.head_outputs(features, image_size=image_size)
@@ -183,6 +186,7 @@ def build_ssdlite(
     freeze_bn: bool = False,
     class_loss: str = "cross_entropy",
     box_loss: str = "smooth_l1",
+    match_iou: float = 0.5,
     score_threshold: float = 0.001,
     nms_iou: float = 0.6,
     max_detections: int = 100,
@@ -197,7 +201,8 @@ def build_ssdlite(
     anchor_scales: the smallest and largest level's anchor scale, fractions of the image side (TF's
     ssd_anchor_generator min_scale / max_scale: 0.2 and 0.95 for COCO).
     aux_segment_classes (background included) > 0 adds the training-only segmentation loss,
-    weighted aux_segment_weight (SSDLite's docstring).
+    weighted aux_segment_weight (SSDLite's docstring). match_iou: the IoU at which an anchor is
+    matched to an object in training (SSD's and TF's 0.5; every object also takes its best anchor).
     The SSD levels need the stride-32 map, so output_stride is 32 only. `backbone_features`: the
     head only, on a backbone the multi-task model shares.
     """
@@ -206,6 +211,8 @@ def build_ssdlite(
     if not 0 < anchor_scales[0] < anchor_scales[1] <= 1:
         raise MobileVisionError(f"anchor scales must satisfy 0 < min < max <= 1 (fractions of the image side); "
                                 f"got {tuple(anchor_scales)}")
+    if not 0 < match_iou <= 1:
+        raise MobileVisionError(f"match_iou must be in (0, 1] (an anchor's IoU with an object); got {match_iou}")
     if num_classes < 2:
         raise MobileVisionError(f"num_classes counts the background and must be at least 2; got {num_classes}")
     return SSDLite(
@@ -218,6 +225,7 @@ def build_ssdlite(
         freeze_bn=freeze_bn,
         class_loss=class_loss,
         box_loss=box_loss,
+        match_iou=match_iou,
         score_threshold=score_threshold,
         nms_iou=nms_iou,
         max_detections=max_detections,

@@ -67,6 +67,7 @@ class MultiTaskModel(nn.Module):
         anchor_layout: str,
         anchor_scales: tuple[float, float],
         class_loss: str,
+        match_iou: float,
         head: str,
         decoder: bool,
         decoder_stride: int,
@@ -93,7 +94,8 @@ class MultiTaskModel(nn.Module):
                                                  label_smoothing=label_smoothing, backbone_features=info),
             "detect": lambda: build_ssdlite(backbone=backbone, width=width, num_classes=num_classes["detect"],
                                             imgsz=imgsz, anchor_layout=anchor_layout, anchor_scales=anchor_scales,
-                                            class_loss=class_loss, backbone_features=info),
+                                            class_loss=class_loss, match_iou=match_iou,
+                                            backbone_features=info),
             "segment": lambda: build_deeplabv3(backbone=backbone, width=width, num_classes=num_classes["segment"],
                                                head=head, output_stride=OUTPUT_STRIDE, decoder=decoder,
                                                decoder_stride=decoder_stride, aux=aux, loss_stride=loss_stride,
@@ -168,6 +170,7 @@ def build_multitask(
     anchor_layout: str = "tf",
     anchor_scales: tuple[float, float] = (0.2, 0.95),
     class_loss: str = "cross_entropy",
+    match_iou: float = 0.5,
     head: str = "mobile",
     decoder: bool = False,
     decoder_stride: int = 4,
@@ -180,8 +183,9 @@ def build_multitask(
 
     num_classes: per task ({"classify": 7, "detect": 7, "segment": 7}), or one number for every
     head; as in the single-task models, detection's counts the background and segmentation's
-    includes it. loss_weights: per task (default 1). imgsz, anchor_layout, anchor_scales and
-    class_loss are SSDLite's; head, decoder, decoder_stride, aux and loss_stride DeepLab's; label_smoothing the classifier's.
+    includes it. loss_weights: per task (default 1). imgsz, anchor_layout, anchor_scales,
+    class_loss and match_iou are SSDLite's; head, decoder, decoder_stride, aux and loss_stride
+    DeepLab's; label_smoothing the classifier's.
     """
     chosen = task_list(tasks)
     classes = {task: num_classes for task in chosen} if isinstance(num_classes, int) else dict(num_classes)
@@ -195,5 +199,6 @@ def build_multitask(
         raise MobileVisionError(f"loss weights must not be negative; got {negative}")
     return MultiTaskModel(backbone=backbone, width=width, tasks=chosen, num_classes=classes, loss_weights=weights,
                           imgsz=imgsz, anchor_layout=anchor_layout, anchor_scales=tuple(anchor_scales),
-                          class_loss=class_loss, head=head, decoder=decoder, decoder_stride=decoder_stride, aux=aux,
-                          loss_stride=loss_stride, label_smoothing=label_smoothing, freeze_bn=freeze_bn)
+                          class_loss=class_loss, match_iou=match_iou, head=head, decoder=decoder,
+                          decoder_stride=decoder_stride, aux=aux, loss_stride=loss_stride,
+                          label_smoothing=label_smoothing, freeze_bn=freeze_bn)

@@ -73,8 +73,9 @@ def train_multitask(config: MultitaskTrainConfig, *, resume_from: dict | None = 
         "width": config.width, "tasks": list(tasks), "num_classes": num_classes,
         "loss_weights": {task: getattr(config, f"{task}_loss_weight") for task in tasks}, "imgsz": config.imgsz,
         "anchor_layout": config.anchor_layout, "anchor_scales": (config.anchor_min_scale, config.anchor_max_scale),
-        "class_loss": config.class_loss, "head": config.head,
-        "decoder": config.decoder, "aux": config.aux, "loss_stride": config.loss_stride,
+        "class_loss": config.class_loss, "match_iou": config.match_iou, "head": config.head,
+        "decoder": config.decoder, "decoder_stride": config.decoder_stride, "aux": config.aux,
+        "loss_stride": config.loss_stride,
         "label_smoothing": config.label_smoothing,
         "freeze_bn": config.freeze_bn or config.freeze_backbone,
     }

@@ -38,6 +38,17 @@ def test_every_object_gets_its_best_anchor():
     assert ((matches >= 0) & (iou.max(dim=0).values < 0.5)).sum() == 1
 
 
+def test_a_lower_match_iou_adds_the_anchors_it_reaches():
+    gt = torch.tensor([[60.0, 70.0, 140.0, 130.0]])
+    iou = box_iou(gt, ANCHORS)[0]
+    between = (iou >= 0.4) & (iou < 0.5)
+    assert between.sum() > 0  # the fixture box has anchors on both sides of 0.5
+    for threshold in (0.5, 0.4):
+        expected = iou >= threshold
+        expected[iou.argmax()] = True
+        assert ((match_anchors(gt, ANCHORS, iou_threshold=threshold) == 0) == expected).all()
+
+
 def test_no_objects_all_background():
     assert (match_anchors(torch.zeros(0, 4), ANCHORS) == BACKGROUND).all()
 

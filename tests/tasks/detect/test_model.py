@@ -7,8 +7,10 @@ import pytest
 import torch
 from torchvision.ops import box_iou
 
+import mobilevision.tasks.detect.model as detect_model
 from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.complexity import count_madds, count_params
+from mobilevision.tasks.detect.loss import multibox_loss
 from mobilevision.tasks.detect.model import build_ssdlite
 from mobilevision.tasks.detect.postprocess import postprocess_detections
 from mobilevision.tasks.registry import build_model, model_entry
@@ -62,6 +64,20 @@ def test_torchvision_anchors_and_focal_loss_options():
         detections = model.eval()(images)
     # Focal-loss logits start at a 1% prior and are read with a sigmoid.
     assert 0.005 < detections[0]["scores"].max() < 0.05
+
+
+def test_match_iou_reaches_the_loss(monkeypatch):
+    seen = []
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["iou_threshold"])
+        return multibox_loss(*args, **kwargs)
+
+    monkeypatch.setattr(detect_model, "multibox_loss", spy)
+    _tiny(match_iou=0.35).train()(torch.randn(2, 3, 64, 64), _targets())
+    assert seen == [0.35]
+    with pytest.raises(MobileVisionError, match="match_iou"):
+        build_ssdlite(match_iou=0.0)
 
 
 def test_training_without_targets_and_bad_settings_fail_clearly():
