@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -40,7 +41,9 @@ def quantize_int8(fp32_path: Path, int8_path: Path, *, calibration: Iterable[np.
     with tempfile.TemporaryDirectory() as folder:
         prepared = Path(folder) / "prepared.onnx"
         quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
-        with contextlib.redirect_stdout(io.StringIO()):
+        # The quantiser prints its progress, and warns on the root logger about every int64 shape
+        # tensor it leaves unquantised (the decoder's resize sizes): neither is the user's to act on.
+        with contextlib.redirect_stdout(io.StringIO()), _root_warnings_off():
             quantize_static(
                 str(prepared),
                 str(int8_path),
@@ -53,3 +56,13 @@ def quantize_int8(fp32_path: Path, int8_path: Path, *, calibration: Iterable[np.
             )
     write_metadata(int8_path, {**metadata, "int8": True})
     return int8_path
+
+
+@contextlib.contextmanager
+def _root_warnings_off() -> Iterator[None]:
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        yield
+    finally:
+        logging.disable(previous)
