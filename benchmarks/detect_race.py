@@ -1,6 +1,6 @@
-"""Equal-time race on the built-in data: our SSDLite-MobileNetV2 (the `quick` recipe's width, size and
-optimizer) against torchvision's ssdlite320_mobilenet_v3_large (weights=None, weights_backbone=None,
-num_classes = ours) trained with torchvision's own loss in a plain loop.
+"""Equal-time race on the built-in data: our SSDLite-MobileNetV2 (the `quick` recipe's width, size,
+anchors, batch and optimizer) against torchvision's ssdlite320_mobilenet_v3_large (weights=None,
+weights_backbone=None, num_classes = ours) trained with torchvision's own loss in a plain loop.
 
     .venv/bin/python -m mobilevision.cli data synth --out /tmp/synth1500 --images 1500 --size 320
     .venv/bin/python benchmarks/detect_race.py --data /tmp/synth1500 --seconds 900
@@ -108,7 +108,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="a built-in dataset folder (mobilevision data synth)")
     parser.add_argument("--seconds", type=float, default=120.0, help="training seconds per arm")
-    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--batch", type=int, default=None, help="images per step of each arm (default: the recipe's)")
     parser.add_argument("--tv-lr", type=float, default=None, help="torchvision's peak lr (default: ours)")
     parser.add_argument("--workers", type=int, default=1, help="loader processes per arm")
     parser.add_argument("--seed", type=int, default=0)
@@ -118,6 +118,7 @@ def main() -> None:
     args = parser.parse_args()
 
     recipe = RECIPES["quick"].config
+    batch = args.batch or recipe.batch
     class_names = list(build_dataset(args.data, task="detect", split="val").class_names)
     warmup = 0.05 * args.seconds
 
@@ -126,9 +127,9 @@ def main() -> None:
         model = build_model(recipe.model, width=recipe.width, imgsz=recipe.imgsz, num_classes=len(class_names) + 1,
                             anchor_layout=recipe.anchor_layout,
                             anchor_scales=(recipe.anchor_min_scale, recipe.anchor_max_scale),
-                            class_loss=recipe.class_loss)
+                            class_loss=recipe.class_loss, match_iou=recipe.match_iou)
         return Arm("ours_ssdlite_mobilenet_v2", model, data=args.data, size=recipe.imgsz, mean=SSDLite.mean,
-                   std=SSDLite.std, batch=args.batch, lr=recipe.lr, recipe=recipe,
+                   std=SSDLite.std, batch=batch, lr=recipe.lr, recipe=recipe,
                    memory_format=torch.channels_last, seconds=args.seconds, warmup_seconds=warmup,
                    workers=args.workers, seed=args.seed)
 
@@ -137,7 +138,7 @@ def main() -> None:
         model = torchvision.models.detection.ssdlite320_mobilenet_v3_large(
             weights=None, weights_backbone=None, num_classes=len(class_names) + 1)
         return TorchvisionArm("torchvision_ssdlite320_mobilenet_v3_large", model, data=args.data,
-                              size=TORCHVISION_SIZE, mean=(0, 0, 0), std=(1, 1, 1), batch=args.batch,
+                              size=TORCHVISION_SIZE, mean=(0, 0, 0), std=(1, 1, 1), batch=batch,
                               lr=args.tv_lr or recipe.lr, recipe=recipe, memory_format=torch.contiguous_format,
                               seconds=args.seconds, warmup_seconds=warmup, workers=args.workers, seed=args.seed)
 
