@@ -83,7 +83,7 @@ RECIPES: dict[str, Recipe] = {
             "On a slower 2-core Xeon (8-9 epochs in 15 minutes), TF's layout 0.542 / 0.745, torchvision's 0.579 / "
             "0.769; then batch 8 (lr 3.5e-3, the square-root rule) 0.612 / 0.799, and with anchors matched "
             "from IoU 0.4 (--match-iou) 0.661 / 0.847; at the 5th epoch that run had 0.789, IoU 0.3 0.767, "
-            "lr 5e-3 0.761, 2.5e-3 0.717, batch 4 (lr 2.5e-3, 9% fewer images/s) 0.791. "
+            "lr 5e-3 0.761, 2.5e-3 0.717, IoU 0.45 0.721, batch 4 (lr 2.5e-3, 9% fewer images/s) 0.791. "
             "The optimizer was chosen by 600-step trials (batch 16, 256 px, one run each; COCO mAP): SGD 0.1 "
             "0.0002 (300 steps), AdamW 2e-3 0.19 with flips and 0.16 with a light zoom, 5e-3 0.21, 1e-2 0.12",
             config=DetectTrainConfig(model="ssdlite_mobilenet_v2", width=0.5, imgsz=384, epochs=10, batch=8,
