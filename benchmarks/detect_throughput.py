@@ -6,12 +6,14 @@ at the same resolution and batch, on the same real images and boxes held in memo
 A step is forward with the loss, backward and an SGD step (no data loading: both loops read the
 same tensors). Ours runs as the engine runs it (channels_last); torchvision's as its references do
 (NCHW, its own transform inside the model). The machine is shared: the loops alternate and the
-median of `--rounds` is reported. `--width` lists the widths of ours to time.
+median of `--rounds` is reported. `--width` lists the widths of ours to time; `--bf16` also times
+ours under bf16 autocast, as `--amp bf16` trains (it is not faster on every CPU that supports it).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import time
 
@@ -42,10 +44,11 @@ def time_steps(model, step, batches) -> float:
     return sum(len(images) for images, _ in batches[1:]) / (time.perf_counter() - started)
 
 
-def our_step(model, optimizer, images, targets):
+def our_step(model, optimizer, images, targets, *, bf16: bool = False):
     # Our model expects [-1, 1] input (mean = std = 0.5), as the engine feeds it.
     images = ((images - 0.5) / 0.5).contiguous(memory_format=torch.channels_last)
-    loss = sum(model(images, targets).values())
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        loss = sum(model(images, targets).values())
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
@@ -68,6 +71,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=12, help="timed steps per round (plus one warm-up)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--width", type=float, nargs="+", default=[1.0, 0.5])
+    parser.add_argument("--bf16", action="store_true", help="also time ours under bf16 autocast")
     args = parser.parse_args()
 
     batches, classes = load_batches(args.data, imgsz=args.imgsz, batch=args.batch, count=args.steps + 1)
@@ -78,11 +82,13 @@ def main() -> None:
     theirs.transform.min_size, theirs.transform.max_size = (args.imgsz,), args.imgsz
     ours = {width: build_ssdlite(backbone="mobilenet_v2", width=width, num_classes=classes + 1, imgsz=args.imgsz)
             .to(memory_format=torch.channels_last) for width in args.width}
-    rates: dict[str, list[float]] = {"torchvision": [], **{f"ours_w{w}": [] for w in args.width}}
+    steps = {"": our_step, **({"_bf16": functools.partial(our_step, bf16=True)} if args.bf16 else {})}
+    rates: dict[str, list[float]] = {"torchvision": [], **{f"ours_w{w}{s}": [] for w in args.width for s in steps}}
     for _ in range(args.rounds):
         rates["torchvision"].append(time_steps(theirs, torchvision_step, batches))
         for width, model in ours.items():
-            rates[f"ours_w{width}"].append(time_steps(model, our_step, batches))
+            for suffix, step in steps.items():
+                rates[f"ours_w{width}{suffix}"].append(time_steps(model, step, batches))
     base = statistics.median(rates["torchvision"])
     print(f"imgsz {args.imgsz}, batch {args.batch}, {args.steps} steps x {args.rounds} rounds, "
           f"{torch.get_num_threads()} threads")

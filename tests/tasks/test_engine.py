@@ -17,6 +17,7 @@ from mobilevision.tasks.classify.evaluator import ClassificationEvaluator
 from mobilevision.tasks.engine import ModelSpec, TrainConfig, TrainingDiverged, fit, load_checkpoint
 from mobilevision.tasks.engine import loop
 from mobilevision.tasks.engine.config import config_from_options
+from mobilevision.tasks.engine.ema import ModelEMA
 from mobilevision.tasks.engine.optim import LearningRateSchedule, parameter_groups
 from mobilevision.tasks.engine.sampling import ResumableDistributedSampler, ShardSampler
 from mobilevision.tasks.engine.time_budget import steps_within
@@ -123,6 +124,25 @@ def test_engine_checkpoint_opens_weights_only_and_rebuilds(tmp_path):
     reference = build_model("mobilenet_v2", width=0.35, num_classes=4, dropout=0.0).eval()
     reference.load_state_dict(checkpoint["ema_state_dict"])
     torch.testing.assert_close(rebuilt(images), reference(images))
+
+
+@pytest.mark.parametrize("ramp_steps, lag_bounds", [(2000.0, (0.0, 1.0)), (100.0, (10.0, 20.0))])
+def test_ema_ramp_sets_the_decay_of_each_update(ramp_steps, lag_bounds):
+    # A weight that climbs by 1 per step; the EMA after step i is d_i * ema + (1 - d_i) * i with
+    # d_i = 0.99 * (1 - exp(-i / ramp_steps)), so it lags by about d / (1 - d) steps once d has ramped up.
+    model = nn.Linear(1, 1, bias=False)
+    nn.init.zeros_(model.weight)
+    ema = ModelEMA(model, decay=0.99, ramp_steps=ramp_steps)
+    expected = 0.0
+    for step in range(1, 301):
+        nn.init.constant_(model.weight, float(step))
+        ema.update(model)
+        decay = 0.99 * (1.0 - math.exp(-step / ramp_steps))
+        expected = decay * expected + (1.0 - decay) * step
+    assert ema.module.weight.item() == pytest.approx(expected, rel=1e-5)
+    # The long ramp has barely started at step 300, so its average is nearly the latest weight.
+    low, high = lag_bounds
+    assert low < 300 - ema.module.weight.item() < high
 
 
 def test_engine_no_weight_decay_on_batchnorm_and_biases():

@@ -52,6 +52,8 @@ class TrainConfig:
     clip_grad: float = option(0.0, "clip the gradient norm to this value (0: no clipping)")
     ema: bool = option(False, "keep an exponential moving average of the weights; validate and export it")
     ema_decay: float = option(0.9998, "EMA decay per step (ramped up over the first steps)")
+    ema_ramp: float = option(2000.0, "steps over which the EMA decay ramps up, as 1 - exp(-step / ema_ramp) "
+                             "(YOLOv5's 2000; a run of a few thousand steps wants a few hundred)")
     amp: str = option("auto", "mixed precision: auto = bf16/fp16 on CUDA, bf16 on CPUs with native bf16 "
                       "(avx512_bf16/AMX), else off", ("auto", "off", "bf16", "fp16"))
     channels_last: bool = option(True, "NHWC memory format (about 1.3-2x faster on CPU for depthwise convs)")
@@ -117,3 +119,5 @@ def check_config(config: TrainConfig) -> None:
             raise MobileVisionError(f"--{name.replace('_', '-')} must not be negative, got {value}")
     if not 0.0 < config.ema_decay < 1.0:
         raise MobileVisionError(f"--ema-decay must be in (0, 1), got {config.ema_decay}")
+    if config.ema_ramp <= 0:
+        raise MobileVisionError(f"--ema-ramp must be positive, got {config.ema_ramp}")

@@ -8,26 +8,29 @@ import math
 import torch
 from torch import nn
 
-# The decay ramps up as 1 - exp(-updates / RAMP_STEPS) so that the first steps' random weights
-# fade out instead of dominating short runs (YOLOv5's choice of 2000 steps).
-RAMP_STEPS = 2000
 
 
 class ModelEMA:
     """A frozen copy of the model whose floating-point weights and BN statistics follow
-    `ema = decay * ema + (1 - decay) * model` after every optimizer step."""
+    `ema = decay * ema + (1 - decay) * model` after every optimizer step.
 
-    def __init__(self, model: nn.Module, *, decay: float) -> None:
+    The decay ramps up as `decay * (1 - exp(-updates / ramp_steps))` so that the first steps' random
+    weights fade out (YOLOv5's ramp of 2000 steps). A run of a few thousand steps needs a shorter ramp:
+    after ramp_steps * k updates the decay has reached only 1 - exp(-k) of its target.
+    """
+
+    def __init__(self, model: nn.Module, *, decay: float, ramp_steps: float) -> None:
         self.module = copy.deepcopy(model).eval()
         for parameter in self.module.parameters():
             parameter.requires_grad_(False)
         self.decay = decay
+        self.ramp_steps = ramp_steps
         self.updates = 0
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
         self.updates += 1
-        decay = self.decay * (1.0 - math.exp(-self.updates / RAMP_STEPS))
+        decay = self.decay * (1.0 - math.exp(-self.updates / self.ramp_steps))
         ema_values, model_values = [], []
         for ema_value, model_value in zip(self.module.state_dict().values(), model.state_dict().values()):
             if ema_value.is_floating_point():

@@ -119,7 +119,7 @@ def fit(*, model: nn.Module, spec: ModelSpec, train_set: Dataset, val_set: Datas
     optimizer = build_optimizer(model, name=config.optimizer, lr=config.lr, momentum=config.momentum,
                                 nesterov=config.nesterov, weight_decay=config.weight_decay)
     scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
-    ema = ModelEMA(model, decay=config.ema_decay) if config.ema else None
+    ema = ModelEMA(model, decay=config.ema_decay, ramp_steps=config.ema_ramp) if config.ema else None
 
     train_data = SeededAugmentation(train_set, seed=config.seed)
     sampler = ResumableDistributedSampler(train_data, num_replicas=dist.world_size, rank=dist.rank, seed=config.seed)
