@@ -64,7 +64,8 @@ QUICK = Recipe(
     "0.545, mAP 0.427, mAP@.5 0.610, mIoU 0.409; with the detect recipe's EMA (--ema, decay 0.99 over a 100-step "
     "ramp, for its 800 steps) 0.510, 0.408, 0.596, 0.358 after 7 epochs (10.6 images/s that day); bf16 is kept "
     "here, as the decoder's step ran 10% faster with it (597 against 688 ms at batch 8); the recipe before (320 px, "
-    "TF's anchors, batch 16, no decoder), on a machine where torchvision's SSDLite step ran 1.6x faster (12 epochs): 0.490, 0.342, 0.506, 0.311",
+    "TF's anchors, batch 16, no decoder), on a machine where torchvision's SSDLite step ran 1.6x faster "
+    "(12 epochs): 0.490, 0.342, 0.506, 0.311",
     config=MultitaskTrainConfig(model="multitask_mobilenet_v2", width=0.5, imgsz=384, epochs=10, batch=8, lr=0.0035,
                                 optimizer="adamw", schedule="cosine", warmup_epochs=0.5, weight_decay=1e-4,
                                 clip_grad=10.0, augment="flip", anchor_layout="torchvision", anchor_min_scale=0.15,
