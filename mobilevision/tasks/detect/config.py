@@ -87,8 +87,8 @@ RECIPES: dict[str, Recipe] = {
             "from IoU 0.4 (--match-iou) 0.661 / 0.847; at the 5th epoch that run had 0.789, IoU 0.3 0.767, "
             "lr 5e-3 0.761, 2.5e-3 0.717, IoU 0.45 0.721, batch 4 (lr 2.5e-3, 9% fewer images/s) 0.791; anchor "
             "scales from 0.1 0.785 (0.828 after 7 epochs on a slower day); then fp32 (--amp off) 0.806 and "
-            "0.659 / 0.848 at the end (7.5 epochs), and fp32 with the EMA 0.827 and 0.679 / 0.862 (7.8 epochs); a second run of this recipe on a 13% "
-            "slower hour of the same VM 0.666 / 0.845 (6.9 epochs). "
+            "0.659 / 0.848 at the end (7.5 epochs), and fp32 with the EMA 0.827 and 0.679 / 0.862 (7.8 epochs); "
+            "a second run of this recipe on a 13% slower hour of the same VM 0.666 / 0.845 (6.9 epochs). "
             "The optimizer was chosen by 600-step trials (batch 16, 256 px, one run each; COCO mAP): SGD 0.1 "
             "0.0002 (300 steps), AdamW 2e-3 0.19 with flips and 0.16 with a light zoom, 5e-3 0.21, 1e-2 0.12",
             config=DetectTrainConfig(model="ssdlite_mobilenet_v2", width=0.5, imgsz=384, epochs=10, batch=8,
