@@ -9,7 +9,6 @@ import torch
 from torch import nn
 
 
-
 class ModelEMA:
     """A frozen copy of the model whose floating-point weights and BN statistics follow
     `ema = decay * ema + (1 - decay) * model` after every optimizer step.
