@@ -33,6 +33,8 @@ class DetectTrainConfig(TrainConfig):
                              "loss on every anchor (RetinaNet)", CLASS_LOSSES)
     match_iou: float = option(0.5, "IoU at which an anchor is matched to an object in training (SSD's and TF's 0.5; "
                               "every object also takes its best anchor); lower gives small objects more positives")
+    nms_iou: float = option(0.6, "IoU above which NMS drops the lower-scored of two boxes of one class when the model "
+                            "predicts, validates and exports (TF's 0.6; torchvision's SSDLite 0.55, SSD's 0.45)")
     aux_segment: float = option(0.0, "weight of an auxiliary segmentation loss during training (0: none): DeepLab's "
                                 "mobile head on the stride-32 features learns the class maps of COCO-form data "
                                 "(the built-in dataset's too); training only, the detector is unchanged")
@@ -76,7 +78,7 @@ RECIPES: dict[str, Recipe] = {
             "of the side; TF's 0.2-0.95 left 4 of 6 levels' anchors larger than nearly all of them) in torchvision's "
             "layout (6 shapes on every level, two of them square), channels_last, "
             "batch 8 with AdamW 3.5e-3 + warm-up + cosine, anchors matched from IoU 0.4, flips only, validation "
-            "every 5 epochs, fp32 (bf16 autocast was no faster there: 16.2 against 16.4 images/s for a step), an EMA "
+            "every 5 epochs, NMS at IoU 0.5, data loaded in the training process (--workers 0), fp32 (bf16 autocast was no faster there: 16.2 against 16.4 images/s for a step), an EMA "
             "of the weights with decay 0.995 ramped over 200 steps (the default 2000-step ramp would leave it "
             "near the latest weights in a run of about 1600 steps). One run each with --time 15 "
             "(COCO mAP / mAP@.5): 320 px with TF's scales 0.572 / 0.757 (13 epochs); 384 px 0.629 / 0.808 (12); "
@@ -95,7 +97,8 @@ RECIPES: dict[str, Recipe] = {
                                      lr=0.0035, optimizer="adamw", schedule="cosine", warmup_epochs=0.5,
                                      weight_decay=1e-4, clip_grad=10.0, augment="flip", anchor_layout="torchvision",
                                      anchor_min_scale=0.15, anchor_max_scale=0.5, match_iou=0.4, val_period=5,
-                                     amp="off", ema=True, ema_decay=0.995, ema_ramp=200.0, workers=2),
+                                     amp="off", ema=True, ema_decay=0.995, ema_ramp=200.0, nms_iou=0.5,
+                                     workers=0),
         ),
     )
 }

@@ -203,6 +203,7 @@ def build_ssdlite(
     aux_segment_classes (background included) > 0 adds the training-only segmentation loss,
     weighted aux_segment_weight (SSDLite's docstring). match_iou: the IoU at which an anchor is
     matched to an object in training (SSD's and TF's 0.5; every object also takes its best anchor).
+    nms_iou: the IoU above which predicting keeps only the better of two boxes of one class (TF's 0.6).
     The SSD levels need the stride-32 map, so output_stride is 32 only. `backbone_features`: the
     head only, on a backbone the multi-task model shares.
     """
@@ -213,6 +214,9 @@ def build_ssdlite(
                                 f"got {tuple(anchor_scales)}")
     if not 0 < match_iou <= 1:
         raise MobileVisionError(f"match_iou must be in (0, 1] (an anchor's IoU with an object); got {match_iou}")
+    if not 0 < nms_iou <= 1:
+        raise MobileVisionError(f"nms_iou must be in (0, 1] (the IoU of two boxes above which NMS keeps only the "
+                                f"better one); got {nms_iou}")
     if num_classes < 2:
         raise MobileVisionError(f"num_classes counts the background and must be at least 2; got {num_classes}")
     return SSDLite(

@@ -109,7 +109,7 @@ def train_detector(config: DetectTrainConfig, *, resume_from: dict | None = None
                     "anchor_layout": config.anchor_layout,
                     "anchor_scales": (config.anchor_min_scale, config.anchor_max_scale), "freeze_bn": config.freeze_bn or config.freeze_backbone,
                     "class_loss": config.class_loss,
-                    "match_iou": config.match_iou}  # num_classes counts the background
+                    "match_iou": config.match_iou, "nms_iou": config.nms_iou}  # num_classes counts the background
     if config.aux_segment:
         model_kwargs |= {"aux_segment_classes": len(train_set.segment_class_names),
                          "aux_segment_weight": config.aux_segment}

@@ -24,7 +24,7 @@ from mobilevision.tasks.registry import build_model, model_entry
 FIX = "train each head with --freeze-backbone from the same --weights-backbone"
 # The options of each single-task model that the multi-task model takes over.
 HEAD_OPTIONS = {"classify": ("label_smoothing",),
-                "detect": ("anchor_layout", "anchor_scales", "class_loss", "match_iou"),
+                "detect": ("anchor_layout", "anchor_scales", "class_loss", "match_iou", "nms_iou"),
                 "segment": ("head", "decoder", "decoder_stride", "aux", "loss_stride")}
 
 

@@ -37,6 +37,7 @@ class MultitaskTrainConfig(TrainConfig):
     class_loss: str = option("cross_entropy", "SSDLite class loss: softmax cross-entropy with hard negatives or "
                              "sigmoid focal loss", CLASS_LOSSES)
     match_iou: float = option(0.5, "SSDLite: IoU at which an anchor is matched to an object in training (SSD's 0.5)")
+    nms_iou: float = option(0.6, "SSDLite: IoU above which NMS drops the lower-scored of two boxes of one class (TF's)")
     head: str = option("mobile", "DeepLab head on the stride-32 features: mobile (1x1 + image pooling) or aspp",
                        ("mobile", "aspp"))
     decoder: bool = option(False, "add the DeepLabv3+ decoder on the stride-4 features (sharper masks; at 320 px "

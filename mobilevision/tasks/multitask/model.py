@@ -68,6 +68,7 @@ class MultiTaskModel(nn.Module):
         anchor_scales: tuple[float, float],
         class_loss: str,
         match_iou: float,
+        nms_iou: float,
         head: str,
         decoder: bool,
         decoder_stride: int,
@@ -94,7 +95,7 @@ class MultiTaskModel(nn.Module):
                                                  label_smoothing=label_smoothing, backbone_features=info),
             "detect": lambda: build_ssdlite(backbone=backbone, width=width, num_classes=num_classes["detect"],
                                             imgsz=imgsz, anchor_layout=anchor_layout, anchor_scales=anchor_scales,
-                                            class_loss=class_loss, match_iou=match_iou,
+                                            class_loss=class_loss, match_iou=match_iou, nms_iou=nms_iou,
                                             backbone_features=info),
             "segment": lambda: build_deeplabv3(backbone=backbone, width=width, num_classes=num_classes["segment"],
                                                head=head, output_stride=OUTPUT_STRIDE, decoder=decoder,
@@ -171,6 +172,7 @@ def build_multitask(
     anchor_scales: tuple[float, float] = (0.2, 0.95),
     class_loss: str = "cross_entropy",
     match_iou: float = 0.5,
+    nms_iou: float = 0.6,
     head: str = "mobile",
     decoder: bool = False,
     decoder_stride: int = 4,
@@ -184,7 +186,7 @@ def build_multitask(
     num_classes: per task ({"classify": 7, "detect": 7, "segment": 7}), or one number for every
     head; as in the single-task models, detection's counts the background and segmentation's
     includes it. loss_weights: per task (default 1). imgsz, anchor_layout, anchor_scales,
-    class_loss and match_iou are SSDLite's; head, decoder, decoder_stride, aux and loss_stride
+    class_loss, match_iou and nms_iou are SSDLite's; head, decoder, decoder_stride, aux and loss_stride
     DeepLab's; label_smoothing the classifier's.
     """
     chosen = task_list(tasks)
@@ -199,6 +201,6 @@ def build_multitask(
         raise MobileVisionError(f"loss weights must not be negative; got {negative}")
     return MultiTaskModel(backbone=backbone, width=width, tasks=chosen, num_classes=classes, loss_weights=weights,
                           imgsz=imgsz, anchor_layout=anchor_layout, anchor_scales=tuple(anchor_scales),
-                          class_loss=class_loss, match_iou=match_iou, head=head, decoder=decoder,
-                          decoder_stride=decoder_stride, aux=aux, loss_stride=loss_stride,
+                          class_loss=class_loss, match_iou=match_iou, nms_iou=nms_iou, head=head,
+                          decoder=decoder, decoder_stride=decoder_stride, aux=aux, loss_stride=loss_stride,
                           label_smoothing=label_smoothing, freeze_bn=freeze_bn)

@@ -80,6 +80,21 @@ def test_match_iou_reaches_the_loss(monkeypatch):
         build_ssdlite(match_iou=0.0)
 
 
+def test_nms_iou_reaches_the_postprocessing(monkeypatch):
+    seen = []
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["nms_iou"])
+        return postprocess_detections(*args, **kwargs)
+
+    monkeypatch.setattr(detect_model, "postprocess_detections", spy)
+    with torch.no_grad():
+        _tiny(nms_iou=0.45).eval()(torch.randn(1, 3, 64, 64))
+    assert seen == [0.45]
+    with pytest.raises(MobileVisionError, match="nms_iou"):
+        build_ssdlite(nms_iou=1.5)
+
+
 def test_training_without_targets_and_bad_settings_fail_clearly():
     with pytest.raises(MobileVisionError, match="targets"):
         _tiny().train()(torch.randn(2, 3, 64, 64))

@@ -27,7 +27,9 @@ def test_heads_trained_on_a_frozen_backbone_assemble(synth, tmp_path, capsys):
     run_cli(capsys, "classify", "train", "--data", str(synth), "--project", str(runs), "--name", "cls", *TINY)
     backbone = str(runs / "classify" / "cls" / "weights" / "last.pt")
     frozen = ["--weights-backbone", backbone, "--freeze-backbone"]
-    run_cli(capsys, "detect", "train", "--data", str(synth), "--project", str(runs), "--name", "det", *frozen, *TINY)
+    # A detector's own NMS IoU goes with it: the assembled model must reproduce its mAP below.
+    run_cli(capsys, "detect", "train", "--data", str(synth), "--project", str(runs), "--name", "det", *frozen, *TINY,
+            "--nms-iou", "0.45")
     run_cli(capsys, "segment", "train", "--data", str(synth), "--project", str(runs), "--name", "seg",
             "--output-stride", "32", *frozen, *TINY)
     weights = [backbone, *(str(runs / task / name / "weights" / "last.pt")
@@ -37,6 +39,7 @@ def test_heads_trained_on_a_frozen_backbone_assemble(synth, tmp_path, capsys):
     assert result["tasks"] == ["classify", "detect", "segment"]
     checkpoint = torch.load(out, weights_only=True)
     assert set(checkpoint["class_names"]) == {"classify", "detect", "segment"}
+    assert checkpoint["model_kwargs"]["nms_iou"] == 0.45
     metrics = json.loads(run_cli(capsys, "multitask", "val", "--weights", str(out), "--data", str(synth),
                                  "--device", "cpu", "--workers", "0", "--project", str(runs), "--json"))
     # The detector's and segmenter's own numbers, on the same images at their size.
