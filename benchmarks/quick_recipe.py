@@ -74,7 +74,9 @@ def main() -> None:
                "first_met": reached, "epochs": len(rows), "train_minutes": round(train_seconds / 60, 2),
                "wall_minutes": round(wall / 60, 2),
                "cpu_minutes": round((usage.ru_utime + usage.ru_stime) / 60, 2), "cores": os.cpu_count(),
-               "goal_met_at_end_within_budget": all(final[n] >= t for n, t in goal.items()) and wall <= 60 * minutes,
+               "goal_met_at_end": all(final[n] >= t for n, t in goal.items()),
+               # What --time budgets: the epochs' training and validation (start-up and plots are outside).
+               "epochs_within_budget": run_seconds <= 60 * minutes,
                "load_average_1min_at_end": round(os.getloadavg()[0], 2)}
     print(json.dumps(summary))
 
