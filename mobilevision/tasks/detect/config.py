@@ -97,8 +97,8 @@ RECIPES: dict[str, Recipe] = {
             "0.659 / 0.848 at the end (7.5 epochs), and fp32 with the EMA 0.827 and 0.679 / 0.862 (7.8 epochs); "
             "a second run of this recipe on a 13% slower hour of the same VM 0.666 / 0.845 (6.9 epochs); "
             "with --workers 0 0.682 / 0.863 (8.2 epochs; 0.684 / 0.866 with NMS 0.5), and that with --time 13.5 "
-            "0.659 / 0.850 (7.1 epochs; 0.659 / 0.853 with NMS 0.5); this recipe 0.700 / 0.884 (8.1 epochs), "
-            "and with --time 13 on a slow hour 0.645 / 0.843 (6.1 epochs). "
+            "0.659 / 0.850 (7.1 epochs; 0.659 / 0.853 with NMS 0.5); this recipe 0.700 / 0.884 (8.1 epochs) and "
+            "0.675 / 0.861 on a slow hour (7.2 epochs), and with --time 13 on a slow hour 0.645 / 0.843 (6.1). "
             "The optimizer was chosen by 600-step trials (batch 16, 256 px, one run each; COCO mAP): SGD 0.1 "
             "0.0002 (300 steps), AdamW 2e-3 0.19 with flips and 0.16 with a light zoom, 5e-3 0.21, 1e-2 0.12",
             config=DetectTrainConfig(model="ssdlite_mobilenet_v2", width=0.5, imgsz=384, epochs=10, batch=8,
