@@ -10,7 +10,6 @@ from torchvision.ops import box_iou
 import mobilevision.tasks.detect.model as detect_model
 from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.complexity import count_madds, count_params
-from mobilevision.tasks.detect.loss import multibox_loss
 from mobilevision.tasks.detect.model import build_ssdlite
 from mobilevision.tasks.detect.postprocess import postprocess_detections
 from mobilevision.tasks.registry import build_model, model_entry
@@ -66,14 +65,20 @@ def test_torchvision_anchors_and_focal_loss_options():
     assert 0.005 < detections[0]["scores"].max() < 0.05
 
 
-def test_match_iou_reaches_the_loss(monkeypatch):
-    seen = []
+def _keywords_passed(monkeypatch, function: str, keyword: str) -> list:
+    """The values of `keyword` in every later call of detect.model's `function` (which still runs)."""
+    seen, original = [], getattr(detect_model, function)
 
     def spy(*args, **kwargs):
-        seen.append(kwargs["iou_threshold"])
-        return multibox_loss(*args, **kwargs)
+        seen.append(kwargs[keyword])
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(detect_model, "multibox_loss", spy)
+    monkeypatch.setattr(detect_model, function, spy)
+    return seen
+
+
+def test_match_iou_reaches_the_loss(monkeypatch):
+    seen = _keywords_passed(monkeypatch, "multibox_loss", "iou_threshold")
     _tiny(match_iou=0.35).train()(torch.randn(2, 3, 64, 64), _targets())
     assert seen == [0.35]
     with pytest.raises(MobileVisionError, match="match_iou"):
@@ -81,13 +86,7 @@ def test_match_iou_reaches_the_loss(monkeypatch):
 
 
 def test_nms_iou_reaches_the_postprocessing(monkeypatch):
-    seen = []
-
-    def spy(*args, **kwargs):
-        seen.append(kwargs["nms_iou"])
-        return postprocess_detections(*args, **kwargs)
-
-    monkeypatch.setattr(detect_model, "postprocess_detections", spy)
+    seen = _keywords_passed(monkeypatch, "postprocess_detections", "nms_iou")
     with torch.no_grad():
         _tiny(nms_iou=0.45).eval()(torch.randn(1, 3, 64, 64))
     assert seen == [0.45]
