@@ -80,6 +80,9 @@ def test_every_promised_file_is_there_and_well_formed(first_run):
     recipe = RECIPES["quick"].config
     assert {key: checkpoint["model_kwargs"][key] for key in ("match_iou", "decoder", "decoder_stride")} == {
         "match_iou": recipe.match_iou, "decoder": recipe.decoder, "decoder_stride": recipe.decoder_stride}
+    assert checkpoint["model_kwargs"]["loss_weights"] == {"classify": recipe.classify_loss_weight, "detect": 1.0,
+                                                          "segment": recipe.segment_loss_weight} == {
+        "classify": 2.0, "detect": 1.0, "segment": 4.0}
     capture = cv2.VideoCapture(str(files["video"]))
     frames = []
     while (frame := capture.read())[0]:

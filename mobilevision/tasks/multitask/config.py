@@ -56,21 +56,26 @@ QUICK = Recipe(
     name="quick",
     source="this project: the three heads on one backbone on the built-in dataset (`mobilevision data synth`) "
     "on a 2-core CPU, from scratch, with what the detect quick recipe measured best there (detection needs the "
-    "most steps): MobileNetV2 width 0.5 at 384 px, batch 8 with AdamW 3.5e-3 + warm-up + cosine (SGD 0.1 did "
-    "not learn), flips only, anchor scales 0.15-0.5 in torchvision's layout matched from IoU 0.4, "
-    "channels_last, gradient norm clipped at 10, validation every 5 epochs; the DeepLab head on the stride-32 "
-    "features with the DeepLabv3+ decoder on the stride-8 ones for the masks' detail (a step costs 17% more: "
-    "584 against 497 ms at batch 8, one measurement), its loss on a stride-4 grid (--loss-stride 4). One "
-    "quickstart run on a 2-core Xeon VM (800 train images at 384 px, 9 training minutes, 8 epochs): top-1 "
-    "0.545, mAP 0.427, mAP@.5 0.610, mIoU 0.409; with the detect recipe's EMA (--ema, decay 0.99 over a 100-step "
-    "ramp, for its 800 steps) 0.510, 0.408, 0.596, 0.358 after 7 epochs (10.6 images/s that day); bf16 is kept "
-    "here, as the decoder's step ran 10% faster with it (597 against 688 ms at batch 8); the recipe before (320 px, "
-    "TF's anchors, batch 16, no decoder), on a machine where torchvision's SSDLite step ran 1.6x faster "
-    "(12 epochs): 0.490, 0.342, 0.506, 0.311",
-    config=MultitaskTrainConfig(model="multitask_mobilenet_v2", width=0.5, imgsz=384, epochs=10, batch=8, lr=0.0035,
+    "most steps): MobileNetV2 width 0.5, batch 8 with AdamW 3.5e-3 + warm-up + cosine (SGD 0.1 did not learn), "
+    "flips only, anchor scales 0.15-0.5 in torchvision's layout matched from IoU 0.4, channels_last, gradient "
+    "norm clipped at 10, validation every 5 epochs; the DeepLab head on the stride-32 features with the "
+    "DeepLabv3+ decoder on the stride-8 ones for the masks' detail, its loss on a stride-4 grid (--loss-stride "
+    "4); bf16, as the decoder's step ran 10% faster with it (597 against 688 ms at batch 8, 384 px). 256 px "
+    "(data generated at 256) because the budget, not the resolution, limits all three heads: a step costs 289 "
+    "ms against 612 at 384 px and 429 at 320 (batch 8, bf16, one measurement), and with 9.5 minutes on 1600 "
+    "train images (2000-image dataset; top-1, mAP@.5, mIoU, one run each) 256 px reached 0.653, 0.678, 0.575 "
+    "and 224 px 0.580, 0.595, 0.502, against 0.545, 0.610, 0.409 for the recipe before at 384 px (9 minutes, "
+    "800 train images). The classification and segmentation losses weigh 2 and 4: at the defaults of 1 the "
+    "segmentation loss, averaged over mostly background pixels, was a twentieth of the detector's and its "
+    "head never predicted triangles (at 384 px after a classification warm-up, 6.5 minutes: 0.550, 0.690, "
+    "0.430 with weights 1, 0.570, 0.690, 0.477 with 2 and 4). Measured and not taken: 3 minutes of "
+    "`classify train --recipe quick` on the object views as the backbone's start, then 6.5 minutes of this "
+    "recipe, 0.648, 0.690, 0.562 (the same as 9.5 minutes from scratch); the EMA (decay 0.995 over a 200-step "
+    "ramp) 0.648, 0.689, 0.566",
+    config=MultitaskTrainConfig(model="multitask_mobilenet_v2", width=0.5, imgsz=256, epochs=10, batch=8, lr=0.0035,
                                 optimizer="adamw", schedule="cosine", warmup_epochs=0.5, weight_decay=1e-4,
                                 clip_grad=10.0, augment="flip", anchor_layout="torchvision", anchor_min_scale=0.15,
                                 anchor_max_scale=0.5, match_iou=0.4, decoder=True, decoder_stride=8, loss_stride=4,
-                                val_period=5, workers=2),
+                                classify_loss_weight=2.0, segment_loss_weight=4.0, val_period=5, workers=2),
 )
 RECIPES: dict[str, Recipe] = {QUICK.name: QUICK}
