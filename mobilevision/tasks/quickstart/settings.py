@@ -11,10 +11,9 @@ from mobilevision.tasks.bench.command import DEFAULT_TIMING
 RECIPE = "quick"  # the multi-task recipe it trains with (tasks/multitask/config.py), read at run time
 DATASET_IMAGES = 2000  # as `mobilevision data synth`: 1600 train, 400 val
 DATASET_SEED = 0
-# Training minutes when --epochs is not given. On a 2-core Xeon VM a clean clone's `make install` took
-# 2.4 minutes and the quickstart's other steps 100 s at the recipe's 256 px (the benchmark 76 of them):
-# with 10.5 training minutes `make demo --no-serve` took 14.7 minutes, so 10 leave issue 10's 15 a
-# margin; a faster machine trains more epochs in them.
+# Training minutes when --epochs is not given. On a 2-core Xeon VM, a clean clone's `make install`
+# (2.1-2.4 minutes) + `quickstart --no-serve` took 14.7 minutes with 10.5 of training and 13.8 with
+# 10; the other steps take about 100 s at the recipe's 256 px (the benchmark 75 of them).
 TRAIN_MINUTES = 10.0
 BACKBONES = {"mobilenet_v2": "MobileNetV2", "mobilenet_v1": "MobileNetV1"}
 
