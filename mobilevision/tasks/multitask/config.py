@@ -68,7 +68,7 @@ QUICK = Recipe(
     "800 train images). The classification and segmentation losses weigh 2 and 4: at the defaults of 1 the "
     "segmentation loss, averaged over mostly background pixels, was a twentieth of the detector's and its "
     "head never predicted triangles (at 384 px after a classification warm-up, 6.5 minutes: 0.550, 0.690, "
-    "0.430 with weights 1, 0.570, 0.690, 0.477 with 2 and 4). Measured and not taken: 3 minutes of "
+    "0.430 with weights 1, 0.570, 0.704, 0.477 with 2 and 4). Measured and not taken: 3 minutes of "
     "`classify train --recipe quick` on the object views as the backbone's start, then 6.5 minutes of this "
     "recipe, 0.648, 0.690, 0.562 (the same as 9.5 minutes from scratch); the EMA (decay 0.995 over a 200-step "
     "ramp) 0.648, 0.689, 0.566. As in the detect recipe, NMS at IoU 0.5 (on the first 256 px quickstart "
