@@ -66,14 +66,16 @@ QUICK = Recipe(
     "train images (2000-image dataset; top-1, mAP@.5, mIoU, one run each) 256 px reached 0.653, 0.678, 0.575 "
     "and 224 px 0.580, 0.595, 0.502, against 0.545, 0.610, 0.409 for the recipe before at 384 px (9 minutes, "
     "800 train images). The classification and segmentation losses weigh 2 and 4: at the defaults of 1 the "
-    "segmentation loss, averaged over mostly background pixels, was a twentieth of the detector's and its "
+    "segmentation loss, averaged over mostly background pixels, was a sixteenth of the detector's and its "
     "head never predicted triangles (at 384 px after a classification warm-up, 6.5 minutes: 0.550, 0.690, "
     "0.430 with weights 1, 0.570, 0.704, 0.477 with 2 and 4). Measured and not taken: 3 minutes of "
     "`classify train --recipe quick` on the object views as the backbone's start, then 6.5 minutes of this "
     "recipe, 0.648, 0.690, 0.562 (the same as 9.5 minutes from scratch); the EMA (decay 0.995 over a 200-step "
     "ramp) 0.648, 0.689, 0.566. As in the detect recipe, NMS at IoU 0.5 (on the first 256 px quickstart "
     "checkpoint mAP@.5 0.730 against 0.721 with 0.6) and the data loaded in the training process (--workers 0: "
-    "an epoch at 25.3 images/s against 23.2 with 2 workers, one run each)",
+    "an epoch at 25.3 images/s against 23.2 with 2 workers, one run each). The quickstart with this recipe "
+    "(2000 images, 10 training minutes, 9 epochs): 0.685, 0.743, 0.626; with 10.5 minutes (10 epochs): 0.688, "
+    "0.767, 0.647",
     config=MultitaskTrainConfig(model="multitask_mobilenet_v2", width=0.5, imgsz=256, epochs=10, batch=8, lr=0.0035,
                                 optimizer="adamw", schedule="cosine", warmup_epochs=0.5, weight_decay=1e-4,
                                 clip_grad=10.0, augment="flip", anchor_layout="torchvision", anchor_min_scale=0.15,
