@@ -206,6 +206,25 @@ def test_engine_time_budget_cuts_the_last_epoch_where_the_budget_ends(tmp_path, 
     assert checkpoint["scheduler"]["total_steps"] == 6
 
 
+def test_engine_time_budget_is_sized_within_an_epoch_longer_than_it(tmp_path, monkeypatch):
+    # 64 images in batches of 8: 8 steps an epoch. Sized every 2 steps, a budget that holds 3 ends
+    # the run after the 3rd step, inside the first epoch, which validates, with the schedule ended there.
+    monkeypatch.setattr(loop, "SIZING_PERIOD_STEPS", 2)
+    monkeypatch.setattr(loop, "_steps_in_budget", lambda config, **_: 3)
+    data = TensorDataset(torch.randn(64, 3, 32, 32, generator=torch.Generator().manual_seed(0)),
+                         torch.arange(64) % 4)
+    model = build_model("mobilenet_v2", width=0.35, num_classes=4, dropout=0.0)
+    _run(model, data, tmp_path, epochs=50, time=10.0, lr=0.01, optimizer="adamw", schedule="cosine",
+         warmup_epochs=0.0)
+    with open(tmp_path / "results.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert [row["epoch"] for row in rows] == ["1"] and rows[0]["top1"]
+    assert float(rows[0]["lr"]) == pytest.approx(0.01 * (1 + math.cos(math.pi * 2 / 3)) / 2)
+    checkpoint = torch.load(tmp_path / "weights" / "last.pt", weights_only=True)
+    assert checkpoint["global_step"] == 3 and checkpoint["args"]["epochs"] == 1
+    assert checkpoint["scheduler"]["total_steps"] == 3
+
+
 def test_engine_val_period_validates_the_first_every_nth_and_the_last_epoch(tmp_path):
     model = build_model("mobilenet_v2", width=0.35, num_classes=4, dropout=0.0)
     _run(model, _batch(), tmp_path, epochs=5, val_period=3, lr=0.01, optimizer="adamw")

@@ -42,6 +42,12 @@ from mobilevision.tasks.engine.sampling import ResumableDistributedSampler, Seed
 from mobilevision.tasks.engine.time_budget import steps_within
 
 
+# `--time` re-sizes the run every this many steps as well as after every epoch: an epoch longer than
+# the budget (a large dataset, a short run) would otherwise spend all of it on the schedule's first
+# guess of the length, its learning rate never decayed.
+SIZING_PERIOD_STEPS = 100
+
+
 def _steps_in_budget(config: TrainConfig, *, elapsed: float, steps: int, val_seconds: float) -> int:
     """`--time`: the steps the budget holds. A run that validates only every few epochs keeps the
     last validation's time in reserve, as its final epoch validates on top of the steps' mean."""
@@ -216,6 +222,13 @@ def fit(*, model: nn.Module, spec: ModelSpec, train_set: Dataset, val_set: Datas
             bar.set_postfix(loss=f"{loss.item():.4f}", lr=f"{lr:.3g}", img_s=f"{rate:.1f}")
             if config.save_period_steps and global_step % config.save_period_steps == 0 and dist.is_main:
                 save_atomic(checkpoint(next_epoch=epoch, next_position=position), last_path)
+            if config.time > 0 and global_step % SIZING_PERIOD_STEPS == 0:
+                so_far = reduce_sum(torch.tensor([time.perf_counter() - started], dtype=torch.float64)).item()
+                config, schedule = _sized(config, schedule, steps_per_epoch=steps_per_epoch,
+                                          elapsed=elapsed + so_far / dist.world_size, steps=global_step,
+                                          val_seconds=val_time)
+            if global_step >= schedule.total_steps:  # where a budget re-sized within the epoch ends
+                break
         train_time = time.perf_counter() - started
         _check_finite(model, epoch=epoch, last_path=last_path)  # the EMA averages its states
         epoch += 1
