@@ -15,8 +15,8 @@ from mobilevision.cli import main
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 SHRINK = {
-    ("quickstart", "--no-serve"): ["--images", "30", "--imgsz", "96", "--epochs", "1", "--width", "0.35",
-                                   "--bench-iters", "1", "--runtimes", "eager"],
+    ("quickstart", "--no-serve"): ["--images", "30", "--val-images", "6", "--imgsz", "96", "--epochs", "1",
+                                   "--width", "0.35", "--bench-iters", "1", "--runtimes", "eager"],
     ("data", "synth"): ["--images", "30", "--size", "96"],
     ("classify", "train"): ["--epochs", "1", "--imgsz", "64", "--width", "0.5", "--batch", "8", "--workers", "0"],
     ("detect", "train"): ["--epochs", "1", "--imgsz", "64", "--width", "0.5", "--batch", "8", "--workers", "0"],

@@ -20,7 +20,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                                 "have no 255 border. The same seed gives byte-identical files.")
     synth.add_argument("--out", type=Path, required=True, help="output folder (created)")
     synth.add_argument("--images", type=int, default=1000,
-                       help="number of images, train + val (default 1000; the last 20%% are val)")
+                       help="number of images, train + val (default 1000)")
+    synth.add_argument("--val-images", type=int, default=None,
+                       help="how many of them (the last ones) form the val split (default: 20%%)")
     synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     synth.add_argument("--size", type=int, default=320, help="image side in pixels (default 320)")
     synth.add_argument("--workers", type=int, default=2, help="generator processes (default 2)")
@@ -50,7 +52,8 @@ def run_synth(args: argparse.Namespace) -> int:
     if args.images < 1 or args.size < 64:
         raise MobileVisionError(f"--images {args.images} --size {args.size}: need at least 1 image of at least 64 px")
     start = time.perf_counter()
-    generate_dataset(args.out, images=args.images, seed=args.seed, size=args.size, workers=args.workers)
+    generate_dataset(args.out, images=args.images, val_images=args.val_images, seed=args.seed, size=args.size,
+                     workers=args.workers)
     elapsed = time.perf_counter() - start
     print(f"wrote {args.images} images of {args.size} px to {args.out} in {elapsed:.2f} s "
           f"({args.images / elapsed:.0f} images/s)")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 
 from mobilevision.tasks.bench.cases import RUNTIMES
-from mobilevision.tasks.quickstart.settings import DATASET_IMAGES, RECIPE, TRAIN_MINUTES, QuickstartSettings
+from mobilevision.tasks.quickstart.settings import (DATASET_IMAGES, RECIPE, TRAIN_MINUTES, VAL_IMAGES,
+                                                    QuickstartSettings)
 
+MIN_TRAIN_IMAGES = 8  # one batch of the recipe
 DESCRIPTION = f"""On the built-in dataset: generate it; train a MobileNetV2 multi-task model (classification,
 SSDLite and DeepLabv3 on one backbone pass) with the multitask `{RECIPE}` recipe for --train-minutes;
 evaluate it (top-1, COCO mAP, mAP@.5, mIoU); benchmark it against MobileNetV1 at the same width
@@ -21,7 +23,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                                    "(what `make demo` runs)", description=DESCRIPTION,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=DATASET_IMAGES,
-                        help=f"built-in images to generate, train + val (default: {DATASET_IMAGES}; 20%% are val)")
+                        help=f"built-in images to generate, train + val (default: {DATASET_IMAGES})")
+    parser.add_argument("--val-images", type=int, default=VAL_IMAGES,
+                        help=f"how many of them form the val split (default: {VAL_IMAGES})")
     parser.add_argument("--imgsz", type=int, default=None, help="input size, and side of the generated images "
                         "(default: the recipe's)")
     parser.add_argument("--train-minutes", type=float, default=TRAIN_MINUTES, help="training budget in minutes: "
@@ -52,15 +56,17 @@ def settings_from_args(args: argparse.Namespace) -> QuickstartSettings:
     """The flags as QuickstartSettings, with values argparse cannot check as one-line errors."""
     from mobilevision.errors import MobileVisionError
 
-    for flag, value in (("--images", args.images), ("--bench-iters", args.bench_iters), ("--imgsz", args.imgsz),
+    for flag, value in (("--images", args.images), ("--val-images", args.val_images),
+                        ("--bench-iters", args.bench_iters), ("--imgsz", args.imgsz),
                         ("--epochs", args.epochs), ("--width", args.width), ("--train-minutes", args.train_minutes)):
         if value is not None and value <= 0:
             raise MobileVisionError(f"{flag} must be positive, got {value}")
-    if args.images < 10:  # a val split of 2 images and a train split with a batch in it
-        raise MobileVisionError(f"--images {args.images}: the quickstart needs at least 10 (20% become val)")
+    if args.images - args.val_images < MIN_TRAIN_IMAGES:
+        raise MobileVisionError(f"--images {args.images} --val-images {args.val_images}: the quickstart needs at "
+                                f"least {MIN_TRAIN_IMAGES} train images; raise --images or lower --val-images")
     if args.imgsz is not None and args.imgsz < 64:
         raise MobileVisionError(f"--imgsz {args.imgsz}: the built-in images are at least 64 px")
-    return QuickstartSettings(images=args.images, imgsz=args.imgsz, epochs=args.epochs,
+    return QuickstartSettings(images=args.images, val_images=args.val_images, imgsz=args.imgsz, epochs=args.epochs,
                               train_minutes=args.train_minutes, width=args.width, train_v1=args.train_v1,
                               runtimes=tuple(args.runtimes), bench_iters=args.bench_iters, device=args.device,
                               project=args.project, name=args.name, fresh=args.fresh, serve=not args.no_serve,

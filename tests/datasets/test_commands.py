@@ -32,6 +32,17 @@ def test_synth_then_check_clean_dataset(tmp_path, capsys):
     assert "image size: width 96..96" in out and "no problems found" in out
 
 
+def test_synth_val_images_sets_the_val_split(tmp_path, capsys):
+    out = tmp_path / "d"
+    assert main(["data", "synth", "--out", str(out), "--images", "6", "--val-images", "4", "--size", "64"]) == 0
+    assert main(["data", "check", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "detect/train (coco): 2 samples" in printed and "segment/val (voc): 4 samples" in printed
+    assert main(["data", "synth", "--out", str(tmp_path / "e"), "--images", "6", "--val-images", "7"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "--val-images 7" in error
+
+
 def test_check_lists_problems_and_exits_1(synth_copy, capsys):
     broken = sorted((synth_copy / "voc/JPEGImages").glob("*.jpg"))[0]
     broken.write_bytes(b"junk")

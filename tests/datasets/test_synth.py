@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 from pycocotools.coco import COCO
 
-from mobilevision.datasets.synth.generate import generate_dataset, split_of
+from mobilevision.datasets.synth.generate import generate_dataset
 from mobilevision.datasets.synth.scene import MIN_SIZE_FRACTION, render_scene
 from mobilevision.datasets.synth.shapes import CLASS_NAMES
 
@@ -30,18 +30,18 @@ def test_same_seed_gives_byte_identical_files_in_any_process_layout(synth_root, 
 
 
 def test_layout_and_splits(synth_root):
-    val = [i for i in range(IMAGES) if split_of(i, images=IMAGES) == "val"]
-    assert len(val) == round(IMAGES * 0.2)
+    val = list(range(IMAGES - round(IMAGES * 0.2), IMAGES))  # the last 20% by default
     for split in ("train", "val"):
         coco = COCO(str(synth_root / "coco/annotations" / f"instances_{split}.json"))
         assert [c["name"] for c in coco.loadCats(sorted(coco.getCatIds()))] == list(CLASS_NAMES)
         names = (synth_root / "voc/ImageSets/Segmentation" / f"{split}.txt").read_text().split()
         assert names == (synth_root / "voc/ImageSets/Main" / f"{split}.txt").read_text().split()
         assert len(coco.imgs) == len(names) == (len(val) if split == "val" else IMAGES - len(val))
+        assert (names == [f"{index:06d}" for index in val]) == (split == "val")
         folder_files = sorted(p.name for p in (synth_root / "folders" / split).rglob("*.jpg"))
         assert folder_files == sorted(f"{n}.jpg" for n in names)
     marker = json.loads((synth_root / "mobilevision_synth.json").read_text())
-    assert marker["seed"] == SEED and marker["class_names"] == list(CLASS_NAMES)
+    assert marker["seed"] == SEED and marker["class_names"] == list(CLASS_NAMES) and marker["val_images"] == len(val)
 
 
 def test_scenes_vary_in_count_size_class_and_colour():

@@ -28,8 +28,8 @@ pytestmark = pytest.mark.slow  # about 95 s of CPU in all, on 2 cores
 
 IMGSZ, IMAGES, VAL_IMAGES = 96, 40, 8
 # A budget the first epoch spends: the run re-sizes the recipe's 10 epochs to 1.
-TINY = ["--images", str(IMAGES), "--imgsz", str(IMGSZ), "--train-minutes", "0.0001", "--width", "0.35",
-        "--bench-iters", "2", "--runtimes", "eager", "ort_fp32"]
+TINY = ["--images", str(IMAGES), "--val-images", str(VAL_IMAGES), "--imgsz", str(IMGSZ), "--train-minutes", "0.0001",
+        "--width", "0.35", "--bench-iters", "2", "--runtimes", "eager", "ort_fp32"]
 
 
 @pytest.fixture(scope="module")

@@ -42,14 +42,20 @@ class _Job:
     split: str
 
 
-def split_of(index: int, *, images: int) -> str:
-    """The last VAL_FRACTION of the indices (at least one image when there are two) are `val`."""
-    val = max(1, round(images * VAL_FRACTION)) if images >= 2 else 0
-    return "val" if index >= images - val else "train"
+def split_of(index: int, *, images: int, val_images: int) -> str:
+    """The last `val_images` indices are `val`."""
+    return "val" if index >= images - val_images else "train"
 
 
-def generate_dataset(out: str | Path, *, images: int, seed: int = 0, size: int = 320, workers: int = 2) -> Path:
-    """Render `images` scenes of (size, size) pixels and write all three views under `out`."""
+def generate_dataset(out: str | Path, *, images: int, val_images: int | None = None, seed: int = 0, size: int = 320,
+                     workers: int = 2) -> Path:
+    """Render `images` scenes of (size, size) pixels and write all three views under `out`; the
+    last `val_images` of them (default: VAL_FRACTION, at least one of two) form the val split."""
+    if val_images is None:
+        val_images = max(1, round(images * VAL_FRACTION)) if images >= 2 else 0
+    if not 0 <= val_images <= images:
+        raise MobileVisionError(f"--val-images {val_images}: the val split takes 0 to {images} of the {images} "
+                                "images (--images)")
     out = Path(out)
     _prepare_output(out)
     for folder in ("coco/annotations", "coco/train", "coco/val", "voc/JPEGImages", "voc/Annotations",
@@ -58,7 +64,8 @@ def generate_dataset(out: str | Path, *, images: int, seed: int = 0, size: int =
     for split in ("train", "val"):
         for name in (BACKGROUND, *CLASS_NAMES):
             (out / "folders" / split / name).mkdir(parents=True, exist_ok=True)
-    jobs = [_Job(out, seed, size, index, split_of(index, images=images)) for index in range(images)]
+    jobs = [_Job(out, seed, size, index, split_of(index, images=images, val_images=val_images))
+            for index in range(images)]
     if workers > 1 and images > 1:
         import multiprocessing
 
@@ -81,7 +88,7 @@ def generate_dataset(out: str | Path, *, images: int, seed: int = 0, size: int =
         names = "".join(f"{_stem(job.index)}\n" for job, _ in entries)
         (out / "voc/ImageSets/Main" / f"{split}.txt").write_text(names)
         (out / "voc/ImageSets/Segmentation" / f"{split}.txt").write_text(names)
-    marker = {"generator": "mobilevision synth", "seed": seed, "size": size, "images": images,
+    marker = {"generator": "mobilevision synth", "seed": seed, "size": size, "images": images, "val_images": val_images,
               "class_names": list(CLASS_NAMES), "folder_background_class": BACKGROUND}
     (out / MARKER).write_text(json.dumps(marker, sort_keys=True, indent=1))
     return out

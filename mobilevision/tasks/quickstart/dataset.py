@@ -10,19 +10,22 @@ from mobilevision.datasets.resolve import MARKER
 from mobilevision.tasks.quickstart.settings import DATASET_SEED
 
 
-def prepare_dataset(folder: Path, *, images: int, size: int, fresh: bool) -> tuple[Path, bool]:
-    """(the dataset folder, whether it was reused): `images` scenes of (size, size) pixels, seed
-    DATASET_SEED, generated unless `folder` already holds exactly that (and not `fresh`). The
-    marker file is written last, so its presence means a complete dataset."""
+def prepare_dataset(folder: Path, *, images: int, val_images: int, size: int, fresh: bool) -> tuple[Path, bool]:
+    """(the dataset folder, whether it was reused): `images` scenes of (size, size) pixels, the
+    last `val_images` of them val, seed DATASET_SEED, generated unless `folder` already holds
+    exactly that (and not `fresh`). The marker file is written last, so its presence means a
+    complete dataset."""
     marker = folder / MARKER
-    wanted = {"images": images, "size": size, "seed": DATASET_SEED}
+    wanted = {"images": images, "val_images": val_images, "size": size, "seed": DATASET_SEED}
     if marker.is_file() and not fresh:
         made = json.loads(marker.read_text())
         found = {key: made.get(key) for key in wanted}
         if found == wanted:
-            print(f"reusing {folder}: {images} images of {size} px (--fresh generates them again)")
+            print(f"reusing {folder}: {images} images of {size} px, {val_images} of them val (--fresh generates "
+                  "them again)")
             return folder, True
-        print(f"{folder} holds {found['images']} images of {found['size']} px; generating {images} of {size} px")
-    generate_dataset(folder, images=images, seed=DATASET_SEED, size=size)
-    print(f"wrote {images} images of {size} px to {folder}")
+        print(f"{folder} holds {found['images']} images of {found['size']} px ({found['val_images']} val); "
+              f"generating {images} of {size} px ({val_images} val)")
+    generate_dataset(folder, images=images, val_images=val_images, seed=DATASET_SEED, size=size)
+    print(f"wrote {images} images of {size} px to {folder}, {images - val_images} train and {val_images} val")
     return folder, False

@@ -18,7 +18,7 @@ def summary_markdown(summary: dict) -> str:
         "",
         f"Multi-task model (classification + SSDLite + DeepLabv3, one backbone pass), recipe `{settings['recipe']}`: "
         f"width {settings['width']:g}, {settings['imgsz']} px, {settings['epochs']} epochs, on {settings['images']} "
-        "built-in images (80% train, 20% val).",
+        f"built-in images ({settings['images'] - settings['val_images']} train, {settings['val_images']} val).",
         "",
         "## Evaluation on the val split",
         "",

@@ -50,7 +50,8 @@ def run_quickstart(settings: QuickstartSettings) -> dict:
           "makes, --fresh makes everything again)")
 
     with steps.step("dataset", "the built-in dataset (mobilevision data synth)"):
-        data, was_reused = prepare_dataset(folder / "data", images=settings.images, size=imgsz, fresh=settings.fresh)
+        data, was_reused = prepare_dataset(folder / "data", images=settings.images, val_images=settings.val_images,
+                                           size=imgsz, fresh=settings.fresh)
         reused += ["dataset"] if was_reused else []
 
     backbones = ("mobilenet_v2", "mobilenet_v1") if settings.train_v1 else ("mobilenet_v2",)
