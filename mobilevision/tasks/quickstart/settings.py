@@ -17,8 +17,8 @@ DATASET_IMAGES = 8000
 VAL_IMAGES = 400  # the last ones; a fixed split, so a larger train split does not lengthen evaluation
 DATASET_SEED = 0
 # Training minutes when --epochs is not given. On a 2-core Xeon VM, a clean clone's `make install`
-# (2.1-2.4 minutes) + `quickstart --no-serve` took 14.7 minutes with 10.5 of training and 13.8 with
-# 10; the other steps take about 100 s at the recipe's 256 px (the benchmark 75 of them).
+# (94 s) + `quickstart --no-serve` took 14.1 minutes with 10.5 of training; the other steps take
+# about 110 s at the recipe's 256 px (the benchmark 72 of them, the dataset 19).
 TRAIN_MINUTES = 10.5
 BACKBONES = {"mobilenet_v2": "MobileNetV2", "mobilenet_v1": "MobileNetV1"}
 
