@@ -5,7 +5,8 @@ named losses; their sum is minimised), a finite-loss check, backward (with a Gra
 optional clipping, optimizer step, EMA update, and every `save_period_steps` a checkpoint. Per
 epoch: validation through the task's evaluator (the first, every `val_period`-th and the last
 epoch), results.csv, weights/last.pt and best.pt; plots at the end. With `--time` the run is
-sized in steps after every epoch, so its last epoch may stop part-way, where the budget ends.
+sized in steps after every epoch and every 100 steps, so its last epoch may stop part-way, where the
+budget ends.
 """
 
 from __future__ import annotations
