@@ -187,21 +187,27 @@ def test_engine_time_budget_ends_the_run_and_records_it(tmp_path):
     assert checkpoint["elapsed_seconds"] > 0
 
 
-def test_engine_time_budget_cuts_the_last_epoch_where_the_budget_ends(tmp_path, monkeypatch):
-    # 32 images in batches of 8: 4 steps an epoch. A budget that holds 6 steps gives a second,
-    # partial epoch of 2 steps, which validates, and a schedule that ends at the 6th step.
-    monkeypatch.setattr(loop, "_steps_in_budget", lambda config, **_: 6)
-    data = TensorDataset(torch.randn(32, 3, 32, 32, generator=torch.Generator().manual_seed(0)),
-                         torch.arange(32) % 4)
+def _budgeted_run(tmp_path, monkeypatch, *, images: int, budget_steps: int) -> tuple[list[dict], dict]:
+    """(results.csv rows, last.pt) of a 50-epoch --time run on `images` random images in batches of
+    8, whose budget always holds `budget_steps` steps; cosine at lr 0.01 without warm-up."""
+    monkeypatch.setattr(loop, "_steps_in_budget", lambda config, **_: budget_steps)
+    data = TensorDataset(torch.randn(images, 3, 32, 32, generator=torch.Generator().manual_seed(0)),
+                         torch.arange(images) % 4)
     model = build_model("mobilenet_v2", width=0.35, num_classes=4, dropout=0.0)
     _run(model, data, tmp_path, epochs=50, time=10.0, lr=0.01, optimizer="adamw", schedule="cosine",
          warmup_epochs=0.0)
     with open(tmp_path / "results.csv", newline="") as file:
         rows = list(csv.DictReader(file))
+    return rows, torch.load(tmp_path / "weights" / "last.pt", weights_only=True)
+
+
+def test_engine_time_budget_cuts_the_last_epoch_where_the_budget_ends(tmp_path, monkeypatch):
+    # 32 images in batches of 8: 4 steps an epoch. A budget that holds 6 steps gives a second,
+    # partial epoch of 2 steps, which validates, and a schedule that ends at the 6th step.
+    rows, checkpoint = _budgeted_run(tmp_path, monkeypatch, images=32, budget_steps=6)
     assert [row["epoch"] for row in rows] == ["1", "2"] and all(row["top1"] for row in rows)
     # Cosine over 6 steps, read at the last one (step 5): 0.01 * (1 + cos(pi * 5 / 6)) / 2.
     assert float(rows[1]["lr"]) == pytest.approx(0.01 * (1 + math.cos(math.pi * 5 / 6)) / 2)
-    checkpoint = torch.load(tmp_path / "weights" / "last.pt", weights_only=True)
     assert checkpoint["global_step"] == 6 and checkpoint["args"]["epochs"] == 2
     assert checkpoint["scheduler"]["total_steps"] == 6
 
@@ -210,17 +216,9 @@ def test_engine_time_budget_is_sized_within_an_epoch_longer_than_it(tmp_path, mo
     # 64 images in batches of 8: 8 steps an epoch. Sized every 2 steps, a budget that holds 3 ends
     # the run after the 3rd step, inside the first epoch, which validates, with the schedule ended there.
     monkeypatch.setattr(loop, "SIZING_PERIOD_STEPS", 2)
-    monkeypatch.setattr(loop, "_steps_in_budget", lambda config, **_: 3)
-    data = TensorDataset(torch.randn(64, 3, 32, 32, generator=torch.Generator().manual_seed(0)),
-                         torch.arange(64) % 4)
-    model = build_model("mobilenet_v2", width=0.35, num_classes=4, dropout=0.0)
-    _run(model, data, tmp_path, epochs=50, time=10.0, lr=0.01, optimizer="adamw", schedule="cosine",
-         warmup_epochs=0.0)
-    with open(tmp_path / "results.csv", newline="") as file:
-        rows = list(csv.DictReader(file))
+    rows, checkpoint = _budgeted_run(tmp_path, monkeypatch, images=64, budget_steps=3)
     assert [row["epoch"] for row in rows] == ["1"] and rows[0]["top1"]
     assert float(rows[0]["lr"]) == pytest.approx(0.01 * (1 + math.cos(math.pi * 2 / 3)) / 2)
-    checkpoint = torch.load(tmp_path / "weights" / "last.pt", weights_only=True)
     assert checkpoint["global_step"] == 3 and checkpoint["args"]["epochs"] == 1
     assert checkpoint["scheduler"]["total_steps"] == 3
 
