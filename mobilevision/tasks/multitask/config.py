@@ -28,6 +28,9 @@ class MultitaskTrainConfig(TrainConfig):
                                    "stay as loaded")
     freeze_bn: bool = option(False, "keep the backbone's BatchNorm statistics fixed (small batches, fine-tuning)")
     label_smoothing: float = option(0.0, "label smoothing of the classification loss")
+    classify_from_segment: bool = option(False, "the classifier also reads the segmentation head's per-class areas "
+                                         "(a linear layer on their logs, added to its logits): for image labels "
+                                         "that name the largest object, as the built-in dataset's do")
     augment: str = option("ssd", "training augmentation of the image and all its targets: SSD's (colour, zoom out, "
                           "IoU crop, flip) or only flips and light colour jitter (short budgets)", DETECTION_AUGMENTATIONS)
     anchor_layout: str = option("tf", "SSDLite anchor shapes: TF ssdlite_mobilenet_v2_coco or torchvision's ssdlite320",
@@ -84,6 +87,6 @@ QUICK = Recipe(
                                 clip_grad=10.0, augment="flip", anchor_layout="torchvision", anchor_min_scale=0.15,
                                 anchor_max_scale=0.5, match_iou=0.4, decoder=True, decoder_stride=8, loss_stride=4,
                                 classify_loss_weight=2.0, segment_loss_weight=4.0, nms_iou=0.5, val_period=5,
-                                workers=0),
+                                workers=0, classify_from_segment=True),
 )
 RECIPES: dict[str, Recipe] = {QUICK.name: QUICK}

@@ -27,6 +27,7 @@ from torch import nn
 
 from mobilevision.backbones import backbone_class, build_backbone
 from mobilevision.errors import MobileVisionError
+from mobilevision.heads.segment_areas import SegmentAreaReader
 from mobilevision.tasks.classify.model import build_classifier
 from mobilevision.tasks.detect.model import build_ssdlite
 from mobilevision.tasks.onnx_export import RAW_OUTPUT_NAMES
@@ -76,6 +77,7 @@ class MultiTaskModel(nn.Module):
         loss_stride: int,
         label_smoothing: float,
         freeze_bn: bool,
+        classify_from_segment: bool = False,
     ) -> None:
         super().__init__()
         self.task_names = task_list(tasks)
@@ -103,12 +105,21 @@ class MultiTaskModel(nn.Module):
                                                backbone_features=info),
         }
         self.tasks = nn.ModuleDict({task: builders[task]() for task in self.task_names})
+        self.segment_areas = None
+        if classify_from_segment:
+            if not {"classify", "segment"} <= set(self.task_names):
+                raise MobileVisionError(f"classify_from_segment needs the classify and segment heads; the tasks are "
+                                        f"{list(self.task_names)}")
+            self.segment_areas = SegmentAreaReader(num_classes["segment"], num_classes["classify"])
 
     def _head_outputs(self, images: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict]:
         """(the backbone's features, {task: its head's raw outputs}) from one backbone forward."""
         features = self.backbone(images)
         image_size = tuple(images.shape[-2:])
-        return features, {task: head.head_outputs(features, image_size=image_size) for task, head in self.tasks.items()}
+        raw = {task: head.head_outputs(features, image_size=image_size) for task, head in self.tasks.items()}
+        if self.segment_areas is not None:
+            raw["classify"] = raw["classify"] + self.segment_areas(raw["segment"])
+        return features, raw
 
     def raw_outputs(self, images: torch.Tensor):
         """The exported and counted part: (N, 3, H, W) -> the chosen tasks' raw tensors in TASKS
@@ -180,6 +191,7 @@ def build_multitask(
     loss_stride: int = 1,
     label_smoothing: float = 0.0,
     freeze_bn: bool = False,
+    classify_from_segment: bool = False,
 ) -> MultiTaskModel:
     """A backbone at output stride 32 with the heads of `tasks` (any of classify, detect, segment).
 
@@ -203,4 +215,5 @@ def build_multitask(
                           imgsz=imgsz, anchor_layout=anchor_layout, anchor_scales=tuple(anchor_scales),
                           class_loss=class_loss, match_iou=match_iou, nms_iou=nms_iou, head=head,
                           decoder=decoder, decoder_stride=decoder_stride, aux=aux, loss_stride=loss_stride,
-                          label_smoothing=label_smoothing, freeze_bn=freeze_bn)
+                          label_smoothing=label_smoothing, freeze_bn=freeze_bn,
+                          classify_from_segment=classify_from_segment)

@@ -79,6 +79,7 @@ def train_multitask(config: MultitaskTrainConfig, *, resume_from: dict | None = 
         "loss_stride": config.loss_stride,
         "label_smoothing": config.label_smoothing,
         "freeze_bn": config.freeze_bn or config.freeze_backbone,
+        "classify_from_segment": config.classify_from_segment,
     }
     seed_everything(config.seed)  # the same initial weights on every rank and every rerun
     model = build_model(config.model, **model_kwargs)
