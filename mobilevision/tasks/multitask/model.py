@@ -16,6 +16,12 @@ The heads are the single-task models themselves (ImageClassifier, SSDLite, DeepL
 `backbone_features` so that they own no backbone: their head_outputs, losses and postprocess are
 the code the single-task models run, and their state-dict keys are the single-task keys under
 `tasks.<task>.`, so separately trained heads assemble into this model key for key (assemble.py).
+
+One link between heads is optional (classify_from_segment): the classifier's logits gain a linear
+read of the segmentation's log class areas (heads/segment_areas.py, keys `segment_areas.`). The
+built-in dataset labels an image by its largest object, which the pooled stride-32 features blur
+(a small lone object reads as an empty image, near-equal objects as each other) and the
+segmentation counts pixel by pixel. It starts at zero, so an assembled model answers as its heads.
 """
 
 from __future__ import annotations
@@ -199,7 +205,8 @@ def build_multitask(
     head; as in the single-task models, detection's counts the background and segmentation's
     includes it. loss_weights: per task (default 1). imgsz, anchor_layout, anchor_scales,
     class_loss, match_iou and nms_iou are SSDLite's; head, decoder, decoder_stride, aux and loss_stride
-    DeepLab's; label_smoothing the classifier's.
+    DeepLab's; label_smoothing the classifier's. classify_from_segment: the classifier also reads the
+    segmentation's class areas (needs both heads).
     """
     chosen = task_list(tasks)
     classes = {task: num_classes for task in chosen} if isinstance(num_classes, int) else dict(num_classes)

@@ -17,8 +17,9 @@ DATASET_IMAGES = 8000
 VAL_IMAGES = 400  # the last ones; a fixed split, so a larger train split does not lengthen evaluation
 DATASET_SEED = 0
 # Training minutes when --epochs is not given. On a 2-core Xeon VM, a clean clone's `make install`
-# (94 s) + `quickstart --no-serve` took 14.1 minutes with 10.5 of training; the other steps take
-# about 120 s at the recipe's 256 px (the benchmark 72 of them, the dataset 19).
+# (94 s) + `quickstart --no-serve` took 14.1 minutes with 10.5 of training (13.4 on a 2-core AMD
+# EPYC VM); the other steps take about 120 s at the recipe's 256 px (the benchmark 72 of them, the
+# dataset 19).
 TRAIN_MINUTES = 10.5
 BACKBONES = {"mobilenet_v2": "MobileNetV2", "mobilenet_v1": "MobileNetV1"}
 
