@@ -20,8 +20,8 @@ class SegmentAreaReader(nn.Module):
     the class with the most pixels. Where the image's global pooling dilutes a small object into
     the background, or two near-equal objects into each other's evidence, per-pixel classes still
     count them apart. Log areas make the layer's job a comparison: a positive weight on each
-    class's own log area ranks classes by area. Zero-initialised, so before training (or in a model assembled
-    from heads trained alone) the classifier's logits are unchanged.
+    class's own log area ranks classes by area. Zero-initialised, so before training (or in a
+    model assembled from heads trained alone) the classifier's logits are unchanged.
     """
 
     def __init__(self, segment_classes: int, num_classes: int) -> None:
