@@ -80,12 +80,13 @@ QUICK = Recipe(
     "(2000 images, 10 training minutes, 9 epochs): 0.685, 0.743, 0.626; with 10.5 minutes (10 epochs): 0.688, "
     "0.767, 0.647. Warm-up 0.1 epoch, about 95 steps of the quickstart's 7600 train images: at 0.5, a 13120-image "
     "epoch spent 45% of a 10-minute run warming up (top-1, mAP@.5, mIoU 0.685, 0.728, 0.609, with the "
-    "classification loss weighted 4; 0.758, 0.792, 0.677 with warm-up 0.05 and weight 2). On the quickstart's 8000 images (10.5 minutes), weights 4 and 8 for "
-    "classification and segmentation did worse on all three: 0.705, 0.734, 0.642 against 0.725, 0.810, 0.677. "
-    "The classifier reads the segmentation's class areas (classify_from_segment), as the label names the largest object: on a 2-core AMD "
-    "EPYC VM, which trains about 1.8 times the Xeon's images/s, the quickstart (10.5 minutes, 4 epochs) reached "
-    "0.915, 0.917, 0.810 with it against 0.828, 0.905, 0.806 without; with the log areas unscaled 0.883, 0.918, "
-    "0.819, and without it but the classification loss weighted 4, 0.810, 0.834, 0.744",
+    "classification loss weighted 4; 0.758, 0.792, 0.677 with warm-up 0.05 and weight 2). On the quickstart's "
+    "8000 images (10.5 minutes), weights 4 and 8 for classification and segmentation did worse on all three: "
+    "0.705, 0.734, 0.642 against 0.725, 0.810, 0.677. The classifier reads the segmentation's class areas "
+    "(classify_from_segment), as the label names the largest object: on a 2-core AMD EPYC VM, which trains about "
+    "1.8 times the Xeon's images/s, the quickstart (10.5 minutes, 4 epochs) reached 0.915, 0.917, 0.810 with it "
+    "against 0.828, 0.905, 0.806 without; with the log areas unscaled 0.883, 0.918, 0.819, and without it but the "
+    "classification loss weighted 4, 0.810, 0.834, 0.744",
     config=MultitaskTrainConfig(model="multitask_mobilenet_v2", width=0.5, imgsz=256, epochs=10, batch=8, lr=0.0035,
                                 optimizer="adamw", schedule="cosine", warmup_epochs=0.1, weight_decay=1e-4,
                                 clip_grad=10.0, augment="flip", anchor_layout="torchvision", anchor_min_scale=0.15,

@@ -9,7 +9,7 @@ import torch
 from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.deploy.onnx_model import ort_session
 from mobilevision.tasks.multitask.model import build_multitask
-from mobilevision.tasks.onnx_export import export_onnx
+from mobilevision.tasks.onnx_export import export_onnx, output_names
 
 from .conftest import IMGSZ, WIDTH
 
@@ -61,7 +61,7 @@ def test_needs_both_heads():
 def test_onnx_runtime_computes_the_same_classifier_logits(tmp_path):
     _, reading = _models()
     path = export_onnx(reading, tmp_path / "mt.onnx", imgsz=IMGSZ,
-                       output_names=["classify_logits", "detect_box_deltas", "detect_class_logits", "segment_logits"])
+                       output_names=output_names(reading, task="multitask"))
     images = _images(3)
     with torch.no_grad():
         expected = reading.raw_outputs(images)[0]
