@@ -13,7 +13,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from mobilevision.tasks.engine.allocator import keep_freed_memory
+from mobilevision.engine.allocator import keep_freed_memory
 from mobilevision.tasks.registry import build_model
 
 

@@ -29,9 +29,9 @@ from mobilevision.datasets import build_dataset, detection_collate, detection_tr
 from mobilevision.tasks.detect.config import RECIPES
 from mobilevision.tasks.detect.evaluator import DetectionEvaluator
 from mobilevision.tasks.detect.model import SSDLite
-from mobilevision.tasks.engine.allocator import keep_freed_memory
-from mobilevision.tasks.engine.evaluation import evaluate
-from mobilevision.tasks.engine.optim import build_optimizer
+from mobilevision.engine.allocator import keep_freed_memory
+from mobilevision.engine.evaluation import evaluate
+from mobilevision.engine.optim import build_optimizer
 from mobilevision.tasks.registry import build_model
 
 TORCHVISION_SIZE = 320

@@ -22,7 +22,7 @@ import torchvision
 
 from mobilevision.datasets import build_dataset, detection_collate, detection_transforms
 from mobilevision.tasks.detect.model import build_ssdlite
-from mobilevision.tasks.engine.allocator import keep_freed_memory
+from mobilevision.engine.allocator import keep_freed_memory
 
 
 def load_batches(data: str, *, imgsz: int, batch: int, count: int):

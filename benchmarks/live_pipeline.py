@@ -53,7 +53,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         weights = args.weights
         if not weights:
-            from mobilevision.tasks.bench.cases import fresh_case
+            from mobilevision.bench.cases import fresh_case
 
             case = fresh_case("ssdlite_mobilenet_v2", width=1.0, imgsz=320, folder=Path(folder),
                               class_names=[f"class{index}" for index in range(80)])

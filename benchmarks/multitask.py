@@ -32,8 +32,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mobilevision.tasks.complexity import count_madds
-from mobilevision.tasks.engine.checkpoint import load_checkpoint
+from mobilevision.analysis.complexity import count_madds
+from mobilevision.engine.checkpoint import load_checkpoint
 
 CLI = [sys.executable, "-m", "mobilevision.cli"]
 ARMS = {  # arm -> (task, extra train flags, (metric of results.csv, reported as))
@@ -65,7 +65,7 @@ def accuracy(*, data: Path, out: Path, budget: list[str], extra: dict[str, list[
 
 def random_checkpoints(*, folder: Path, imgsz: int, width: float, decoder: bool) -> dict[str, Path]:
     """{arm: checkpoint} of the quick recipes' networks with random weights, 7 classes as the built-in data."""
-    from mobilevision.tasks.bench.cases import write_checkpoint
+    from mobilevision.bench.cases import write_checkpoint
     from mobilevision.tasks.detect.config import RECIPES as DETECT
     from mobilevision.tasks.multitask.config import RECIPES as MULTITASK
     from mobilevision.tasks.registry import build_model
@@ -90,8 +90,8 @@ def random_checkpoints(*, folder: Path, imgsz: int, width: float, decoder: bool)
 def runtime_models(checkpoints: dict[str, Path], *, runtime: str, imgsz: int, folder: Path) -> dict:
     """{arm: model in eval mode} in `runtime`, as `mobilevision bench` loads them: BatchNorm folded +
     channels_last, or ONNX Runtime on the `mobilevision export` of each checkpoint."""
-    from mobilevision.tasks.bench.runtimes import load_ours
-    from mobilevision.tasks.deploy.export_command import export
+    from mobilevision.bench.runtimes import load_ours
+    from mobilevision.deploy.export import export
 
     loaded = {}
     for arm, checkpoint in checkpoints.items():

@@ -17,7 +17,7 @@ import torch
 from mobilevision.datasets.build import build_dataset
 from mobilevision.datasets.collate import segmentation_collate
 from mobilevision.datasets.transforms import segmentation_transforms
-from mobilevision.tasks.engine.optim import build_optimizer
+from mobilevision.engine.optim import build_optimizer
 from mobilevision.tasks.registry import build_model
 
 

@@ -35,11 +35,11 @@ from mobilevision.datasets.build import build_dataset
 from mobilevision.datasets.collate import segmentation_collate
 from mobilevision.datasets.transforms import IGNORE_INDEX, segmentation_transforms
 from mobilevision.heads.resize import resize_bilinear
-from mobilevision.tasks.engine.allocator import keep_freed_memory
-from mobilevision.tasks.engine.device import amp_dtype, autocast
-from mobilevision.tasks.engine.evaluation import evaluate
-from mobilevision.tasks.engine.optim import build_optimizer
-from mobilevision.tasks.engine.sampling import eval_loader
+from mobilevision.engine.allocator import keep_freed_memory
+from mobilevision.engine.device import amp_dtype, autocast
+from mobilevision.engine.evaluation import evaluate
+from mobilevision.engine.optim import build_optimizer
+from mobilevision.engine.sampling import eval_loader
 from mobilevision.tasks.registry import build_model
 from mobilevision.tasks.segment.config import RECIPES
 from mobilevision.tasks.segment.metrics import SegmentationEvaluator

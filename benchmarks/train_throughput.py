@@ -24,8 +24,8 @@ import torchvision
 
 from mobilevision.datasets.collate import classification_collate
 from mobilevision.tasks.classify.evaluator import ClassificationEvaluator
-from mobilevision.tasks.engine import ModelSpec, TrainConfig, fit
-from mobilevision.tasks.engine.allocator import keep_freed_memory
+from mobilevision.engine import ModelSpec, TrainConfig, fit
+from mobilevision.engine.allocator import keep_freed_memory
 from mobilevision.tasks.registry import build_model
 
 CLASSES = 7

@@ -20,11 +20,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from mobilevision.demos.draw import draw_panel
+from mobilevision.visualize.draw import draw_panel
 from mobilevision.demos.predictor import TASKS, Predictor, predict_all
 from mobilevision.demos.render import render
 from mobilevision.demos.sources import FrameReader
-from mobilevision.tasks.media import DEFAULT_FPS, VideoOutput
+from mobilevision.engine.media import DEFAULT_FPS, VideoOutput
 
 WINDOW = "mobilevision live (q quit, space pause, s snapshot, t tasks)"
 SMOOTHING = 0.9  # weight of the past in the frame-rate and latency averages shown

@@ -51,9 +51,9 @@ def load_predictor(weights: str, *, runtime: str = "auto", imgsz: int | None = N
     export` .onnx."""
     import torch
 
-    from mobilevision.tasks.bench.runtimes import load_ours
-    from mobilevision.tasks.engine.checkpoint import read_checkpoint
-    from mobilevision.tasks.engine.device import select_device
+    from mobilevision.bench.runtimes import load_ours
+    from mobilevision.engine.checkpoint import read_checkpoint
+    from mobilevision.engine.device import select_device
 
     if runtime not in RUNTIMES:
         raise MobileVisionError(f"--runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
@@ -111,7 +111,7 @@ def exported_onnx(checkpoint: Path, *, imgsz: int, log: Callable[[str], None] = 
     """The checkpoint's ONNX export at `imgsz`: `mobilevision export`'s <stem>.onnx beside it when
     it is as new as the checkpoint and of that size, else <stem>-<imgsz>.onnx, exported now when
     missing or older than the checkpoint (a retrained best.pt is exported again)."""
-    from mobilevision.tasks.deploy.export_command import export
+    from mobilevision.deploy.export import export
 
     candidates = (checkpoint.with_suffix(".onnx"), checkpoint.with_name(f"{checkpoint.stem}-{imgsz}.onnx"))
     for candidate in candidates:
@@ -128,7 +128,7 @@ def exported_onnx(checkpoint: Path, *, imgsz: int, log: Callable[[str], None] = 
 
 def is_current_export(candidate: Path, *, checkpoint: Path, imgsz: int) -> bool:
     """`candidate` is an fp32 ONNX export of `checkpoint` at `imgsz`, written after it."""
-    from mobilevision.tasks.deploy.onnx_model import read_metadata
+    from mobilevision.deploy.onnx_model import read_metadata
 
     if not candidate.is_file() or candidate.stat().st_mtime < checkpoint.stat().st_mtime:
         return False
@@ -142,7 +142,7 @@ def is_current_export(candidate: Path, *, checkpoint: Path, imgsz: int) -> bool:
 def _onnx_predictor(path: Path, *, imgsz: int | None, min_conf: float) -> Predictor:
     import torch
 
-    from mobilevision.tasks.deploy.onnx_model import OnnxRuntimeModel
+    from mobilevision.deploy.onnx_model import OnnxRuntimeModel
 
     network = OnnxRuntimeModel(path, threads=os.cpu_count() or 1)
     metadata = network.metadata

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from mobilevision.demos.draw import class_colour, draw_detections, draw_panel
-from mobilevision.demos.masks import blend_mask, class_fractions, mask_legend
+from mobilevision.visualize.draw import class_colour, draw_detections, draw_panel
+from mobilevision.visualize.masks import blend_mask, class_fractions, mask_legend
 from mobilevision.demos.predictor import Predictor
 from mobilevision.tasks.classify.predict import top_classes
 from mobilevision.tasks.detect.predict import describe_detections

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from mobilevision.errors import MobileVisionError
-from mobilevision.tasks.media import frames
+from mobilevision.engine.media import frames
 
 QUEUE_FRAMES = 4  # decoded frames a file source may read ahead
 OPEN_TIMEOUT_MS = 5000  # a stream that does not answer in time is reported, not waited on for minutes

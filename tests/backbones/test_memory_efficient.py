@@ -9,7 +9,7 @@ from mobilevision.backbones.memory_efficient import (disable_memory_efficient, e
                                                      memory_efficient, split_units)
 from mobilevision.backbones.split import channel_groups
 from mobilevision.errors import MobileVisionError
-from mobilevision.tasks.deploy.fold import optimize_for_inference
+from mobilevision.deploy.fold import optimize_for_inference
 from mobilevision.tasks.registry import build_model
 
 SIZE = 64

@@ -6,7 +6,7 @@ import pytest
 import torchvision
 
 from mobilevision.tasks.classify.model import build_classifier
-from mobilevision.tasks.complexity import count_madds, count_params
+from mobilevision.analysis.complexity import count_madds, count_params
 
 # TF-slim nets/mobilenet/README.md: width -> (params in M, {resolution: MAdds in M}), 1001 classes.
 TF_SLIM_V2 = {

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from mobilevision.tasks.bench.cases import fresh_case, write_checkpoint
+from mobilevision.bench.cases import fresh_case, write_checkpoint
 from mobilevision.tasks.registry import build_model
 
 SHAPES = ["circle", "rectangle", "triangle"]

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from mobilevision.tasks.classify.config import RECIPES, ClassifyTrainConfig
-from mobilevision.tasks.engine.commands import add_train_parser, on_every_rank, print_results
+from mobilevision.engine.commands import add_train_parser, on_every_rank, print_results
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -48,7 +48,7 @@ def _add_weights_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     from mobilevision.tasks.classify.train import train_classifier
-    from mobilevision.tasks.engine.run_setup import run_train_command
+    from mobilevision.engine.run_setup import run_train_command
 
     return run_train_command(args, task="classify", config_class=ClassifyTrainConfig, recipes=RECIPES,
                              train=train_classifier)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mobilevision.tasks.engine.config import Recipe, TrainConfig, option
+from mobilevision.engine.config import Recipe, TrainConfig, option
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import torch
 
-from mobilevision.tasks.engine.distributed import reduce_sum
-from mobilevision.tasks.engine.plots import plot_confusion_matrix
+from mobilevision.engine.distributed import reduce_sum
+from mobilevision.visualize.plots import plot_confusion_matrix
 
 
 class ClassificationEvaluator:

@@ -8,9 +8,9 @@ from torch import nn
 
 from mobilevision.backbones.pretrained import IMAGENET_MEAN, IMAGENET_STD, read_state_dict, resolve_weights
 from mobilevision.errors import MobileVisionError
-from mobilevision.tasks.engine.checkpoint import load_checkpoint
+from mobilevision.engine.checkpoint import load_checkpoint
 from mobilevision.tasks.registry import build_model, model_entry
-from mobilevision.tasks.weights import load_weights
+from mobilevision.engine.weights import load_weights
 
 
 def is_checkpoint(spec: str) -> bool:

@@ -11,8 +11,8 @@ from torch import nn
 
 from mobilevision.datasets.transforms import Pipeline, classification_transforms
 from mobilevision.tasks.classify.loading import load_classifier
-from mobilevision.tasks.engine.device import select_device
-from mobilevision.tasks.media import frames
+from mobilevision.engine.device import select_device
+from mobilevision.engine.media import frames
 
 
 @torch.no_grad()

@@ -9,10 +9,10 @@ from mobilevision.datasets.transforms import classification_transforms
 from mobilevision.tasks.classify.config import ClassifyTrainConfig
 from mobilevision.tasks.classify.evaluator import ClassificationEvaluator
 from mobilevision.tasks.classify.loading import classification_model, head_classes
-from mobilevision.tasks.engine.loop import seed_everything
-from mobilevision.tasks.engine.run_setup import fit_in_run_dir, require_data, require_samples
+from mobilevision.engine.loop import seed_everything
+from mobilevision.engine.run_setup import fit_in_run_dir, require_data, require_samples
 from mobilevision.tasks.registry import build_model
-from mobilevision.tasks.weights import load_weights
+from mobilevision.engine.weights import load_weights
 
 
 def train_classifier(config: ClassifyTrainConfig, *, resume_from: dict | None = None) -> dict[str, float]:

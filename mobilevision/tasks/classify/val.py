@@ -8,7 +8,7 @@ from mobilevision.datasets.transforms import classification_transforms
 from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.classify.evaluator import ClassificationEvaluator
 from mobilevision.tasks.classify.loading import load_classifier
-from mobilevision.tasks.engine.evaluation import evaluate_dataset
+from mobilevision.engine.evaluation import evaluate_dataset
 
 
 def validate_classifier(*, weights: str, data: str, model: str = "mobilenet_v2", width: float = 1.0,

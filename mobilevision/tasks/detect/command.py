@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mobilevision.tasks.detect.config import RECIPES, DetectTrainConfig
-from mobilevision.tasks.engine.commands import (add_output_options, add_train_parser, add_val_options, print_results,
+from mobilevision.engine.commands import (add_output_options, add_train_parser, add_val_options, print_results,
                                                 run_val_command)
 
 
@@ -41,7 +41,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     from mobilevision.tasks.detect.train import train_detector
-    from mobilevision.tasks.engine.run_setup import run_train_command
+    from mobilevision.engine.run_setup import run_train_command
 
     return run_train_command(args, task="detect", config_class=DetectTrainConfig, recipes=RECIPES, train=train_detector)
 

@@ -8,7 +8,7 @@ from mobilevision.datasets.transforms import DETECTION_AUGMENTATIONS
 from mobilevision.errors import MobileVisionError
 from mobilevision.heads.anchors import ANCHOR_LAYOUTS
 from mobilevision.tasks.detect.loss import CLASS_LOSSES
-from mobilevision.tasks.engine.config import Recipe, TrainConfig, option
+from mobilevision.engine.config import Recipe, TrainConfig, option
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from mobilevision.tasks.detect.coco_eval import (coco_from_targets, coco_metrics
                                                  run_coco_eval)
 from mobilevision.tasks.detect.postprocess import rescale_boxes
 from mobilevision.tasks.detect.voc_eval import evaluate_voc
-from mobilevision.tasks.engine.plots import _pyplot
+from mobilevision.visualize.plots import _pyplot
 
 
 def gather_lists(items: list) -> list:

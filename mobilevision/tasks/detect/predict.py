@@ -11,12 +11,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from mobilevision.demos.draw import draw_detections
+from mobilevision.visualize.draw import draw_detections
 from mobilevision.tasks.detect.val import load_detector
-from mobilevision.tasks.engine.device import select_device
-from mobilevision.tasks.engine.run_dir import new_run_dir
-from mobilevision.tasks.media import VideoOutput, frames, is_video, save_drawn
-from mobilevision.tasks.network_input import network_input
+from mobilevision.engine.device import select_device
+from mobilevision.engine.run_dir import new_run_dir
+from mobilevision.engine.media import VideoOutput, frames, is_video, save_drawn
+from mobilevision.datasets.network_input import network_input
 
 
 @torch.no_grad()

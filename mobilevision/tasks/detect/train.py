@@ -17,11 +17,11 @@ from mobilevision.tasks.classify.loading import is_checkpoint
 from mobilevision.tasks.detect.config import DetectTrainConfig
 from mobilevision.tasks.detect.evaluator import DetectionEvaluator
 from mobilevision.tasks.detect.model import SSDLite
-from mobilevision.tasks.engine.checkpoint import read_checkpoint
-from mobilevision.tasks.engine.loop import seed_everything
-from mobilevision.tasks.engine.run_setup import fit_in_run_dir, require_data, require_samples
+from mobilevision.engine.checkpoint import read_checkpoint
+from mobilevision.engine.loop import seed_everything
+from mobilevision.engine.run_setup import fit_in_run_dir, require_data, require_samples
 from mobilevision.tasks.registry import build_model, model_entry
-from mobilevision.tasks.weights import load_backbone_weights, load_weights
+from mobilevision.engine.weights import load_backbone_weights, load_weights
 
 DATA_LAYOUTS = "a COCO folder (annotations/instances_{train,val}.json), a VOC folder, a dataset YAML or a built-in dataset"
 

@@ -14,10 +14,10 @@ from mobilevision.datasets.transforms import detection_transforms
 from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.detect.coco_eval import save_coco_results
 from mobilevision.tasks.detect.train import evaluator_factory
-from mobilevision.tasks.engine.checkpoint import load_checkpoint
-from mobilevision.tasks.engine.distributed import broadcast_object, dist_info
-from mobilevision.tasks.engine.evaluation import evaluate_dataset
-from mobilevision.tasks.engine.run_dir import new_run_dir
+from mobilevision.engine.checkpoint import load_checkpoint
+from mobilevision.engine.distributed import broadcast_object, dist_info
+from mobilevision.engine.evaluation import evaluate_dataset
+from mobilevision.engine.run_dir import new_run_dir
 
 
 def load_detector(weights: str) -> tuple[torch.nn.Module, dict]:

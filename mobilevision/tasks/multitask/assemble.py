@@ -17,7 +17,7 @@ from torch import nn
 
 from mobilevision.backbones.key_mapping import load_strict
 from mobilevision.errors import MobileVisionError
-from mobilevision.tasks.engine.checkpoint import load_checkpoint, package_versions, read_checkpoint, save_atomic
+from mobilevision.engine.checkpoint import load_checkpoint, package_versions, read_checkpoint, save_atomic
 from mobilevision.tasks.multitask.model import OUTPUT_STRIDE, TASKS
 from mobilevision.tasks.registry import build_model, model_entry
 

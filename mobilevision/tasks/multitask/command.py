@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from mobilevision.tasks.engine.commands import (add_output_options, add_train_parser, add_val_options, print_results,
+from mobilevision.engine.commands import (add_output_options, add_train_parser, add_val_options, print_results,
                                                 run_val_command)
 from mobilevision.tasks.multitask.config import RECIPES, MultitaskTrainConfig
 
@@ -58,7 +58,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from mobilevision.tasks.engine.run_setup import run_train_command
+    from mobilevision.engine.run_setup import run_train_command
     from mobilevision.tasks.multitask.train import train_multitask
 
     return run_train_command(args, task="multitask", config_class=MultitaskTrainConfig, recipes=RECIPES,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from mobilevision.datasets.transforms import DETECTION_AUGMENTATIONS
 from mobilevision.heads.anchors import ANCHOR_LAYOUTS
 from mobilevision.tasks.detect.loss import CLASS_LOSSES
-from mobilevision.tasks.engine.config import Recipe, TrainConfig, option
+from mobilevision.engine.config import Recipe, TrainConfig, option
 from mobilevision.tasks.segment.config import check_loss_stride
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from mobilevision.tasks.classify.evaluator import ClassificationEvaluator
 from mobilevision.tasks.detect.train import evaluator_factory as detection_evaluator_factory
-from mobilevision.tasks.engine.evaluation import Evaluator
+from mobilevision.engine.evaluation import Evaluator
 from mobilevision.tasks.segment.metrics import SegmentationEvaluator
 
 

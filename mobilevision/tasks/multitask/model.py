@@ -36,7 +36,7 @@ from mobilevision.errors import MobileVisionError
 from mobilevision.heads.segment_areas import SegmentAreaReader
 from mobilevision.tasks.classify.model import build_classifier
 from mobilevision.tasks.detect.model import build_ssdlite
-from mobilevision.tasks.onnx_export import RAW_OUTPUT_NAMES
+from mobilevision.deploy.onnx_export import RAW_OUTPUT_NAMES
 from mobilevision.tasks.segment.model import DECODER_FEATURE_ROLES, build_deeplabv3
 
 TASKS = ("classify", "detect", "segment")

@@ -12,14 +12,14 @@ import torch
 from torch import nn
 
 from mobilevision.datasets.transforms import detection_transforms
-from mobilevision.demos.draw import draw_detections, draw_panel
-from mobilevision.demos.masks import class_fractions, draw_segmentation
+from mobilevision.visualize.draw import draw_detections, draw_panel
+from mobilevision.visualize.masks import class_fractions, draw_segmentation
 from mobilevision.demos.predictor import skip_scores_below
 from mobilevision.tasks.classify.predict import top_classes
 from mobilevision.tasks.detect.predict import describe_detections
-from mobilevision.tasks.engine.device import select_device
-from mobilevision.tasks.engine.run_dir import new_run_dir
-from mobilevision.tasks.media import VideoOutput, frames, is_video, save_drawn
+from mobilevision.engine.device import select_device
+from mobilevision.engine.run_dir import new_run_dir
+from mobilevision.engine.media import VideoOutput, frames, is_video, save_drawn
 from mobilevision.tasks.multitask.val import load_multitask
 from mobilevision.tasks.segment.predict import class_map
 

@@ -10,14 +10,14 @@ from mobilevision.datasets.collate import multitask_collate
 from mobilevision.datasets.transforms import detection_transforms
 from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.classify.loading import is_checkpoint
-from mobilevision.tasks.engine.checkpoint import read_checkpoint
-from mobilevision.tasks.engine.loop import seed_everything
-from mobilevision.tasks.engine.run_setup import fit_in_run_dir, require_data, require_samples
+from mobilevision.engine.checkpoint import read_checkpoint
+from mobilevision.engine.loop import seed_everything
+from mobilevision.engine.run_setup import fit_in_run_dir, require_data, require_samples
 from mobilevision.tasks.multitask.config import MultitaskTrainConfig
 from mobilevision.tasks.multitask.evaluator import evaluator_factory
 from mobilevision.tasks.multitask.model import MultiTaskModel, task_list
 from mobilevision.tasks.registry import build_model, model_entry
-from mobilevision.tasks.weights import load_backbone_weights
+from mobilevision.engine.weights import load_backbone_weights
 
 
 def initial_preprocessing(config: MultitaskTrainConfig) -> dict:

@@ -14,10 +14,10 @@ from mobilevision.datasets.collate import multitask_collate
 from mobilevision.datasets.transforms import detection_transforms
 from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.detect.coco_eval import save_coco_results
-from mobilevision.tasks.engine.checkpoint import load_checkpoint
-from mobilevision.tasks.engine.distributed import broadcast_object, dist_info
-from mobilevision.tasks.engine.evaluation import evaluate_dataset
-from mobilevision.tasks.engine.run_dir import new_run_dir
+from mobilevision.engine.checkpoint import load_checkpoint
+from mobilevision.engine.distributed import broadcast_object, dist_info
+from mobilevision.engine.evaluation import evaluate_dataset
+from mobilevision.engine.run_dir import new_run_dir
 from mobilevision.tasks.multitask.evaluator import evaluator_factory
 
 

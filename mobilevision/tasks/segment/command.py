@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from mobilevision.tasks.engine.commands import add_train_parser, on_every_rank, print_results
+from mobilevision.engine.commands import add_train_parser, on_every_rank, print_results
 from mobilevision.tasks.segment.config import RECIPES, SegmentTrainConfig
 
 
@@ -50,7 +50,7 @@ def _add_weights_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from mobilevision.tasks.engine.run_setup import run_train_command
+    from mobilevision.engine.run_setup import run_train_command
     from mobilevision.tasks.segment.train import train_segmenter
 
     return run_train_command(args, task="segment", config_class=SegmentTrainConfig, recipes=RECIPES,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mobilevision.errors import MobileVisionError
-from mobilevision.tasks.engine.config import Recipe, TrainConfig, option
+from mobilevision.engine.config import Recipe, TrainConfig, option
 
 
 @dataclass(frozen=True)

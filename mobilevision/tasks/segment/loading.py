@@ -10,8 +10,8 @@ from torch import nn
 from mobilevision.backbones.key_mapping import load_strict
 from mobilevision.backbones.pretrained import read_state_dict, resolve_weights
 from mobilevision.errors import MobileVisionError
-from mobilevision.tasks.engine.checkpoint import load_checkpoint
-from mobilevision.tasks.weights import load_backbone_weights
+from mobilevision.engine.checkpoint import load_checkpoint
+from mobilevision.engine.weights import load_backbone_weights
 
 RUNTIMES = ("torch", "onnxruntime")
 
@@ -46,7 +46,7 @@ def load_segmenter(weights: str, *, runtime: str = "torch") -> tuple[nn.Module, 
         if Path(weights).suffix != ".onnx":
             raise MobileVisionError(f"--runtime onnxruntime needs an exported .onnx file as --weights, got {weights}; "
                                     "create one with `mobilevision export`")
-        from mobilevision.tasks.deploy.onnx_model import OnnxRuntimeModel
+        from mobilevision.deploy.onnx_model import OnnxRuntimeModel
 
         network = OnnxRuntimeModel(weights)
         if network.metadata.get("task", "segment") != "segment":

@@ -9,8 +9,8 @@ import torch
 
 from mobilevision.datasets.transforms import IGNORE_INDEX
 from mobilevision.errors import MobileVisionError
-from mobilevision.tasks.engine.distributed import reduce_sum
-from mobilevision.tasks.engine.plots import plot_confusion_matrix
+from mobilevision.engine.distributed import reduce_sum
+from mobilevision.visualize.plots import plot_confusion_matrix
 from mobilevision.tasks.segment.plots import plot_per_class_iou
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mobilevision.tasks.engine.plots import _pyplot
+from mobilevision.visualize.plots import _pyplot
 
 
 def plot_per_class_iou(iou: np.ndarray, class_names: list[str], out: Path) -> None:

@@ -13,11 +13,11 @@ from torch import nn
 
 from mobilevision.datasets.image_io import encode_label_png
 from mobilevision.datasets.transforms import IGNORE_INDEX, Pipeline, segmentation_transforms
-from mobilevision.demos.masks import draw_segmentation
+from mobilevision.visualize.masks import draw_segmentation
 from mobilevision.heads.resize import resize_bilinear
-from mobilevision.tasks.engine.device import select_device
-from mobilevision.tasks.engine.run_dir import new_run_dir
-from mobilevision.tasks.media import VideoOutput, frames, is_video
+from mobilevision.engine.device import select_device
+from mobilevision.engine.run_dir import new_run_dir
+from mobilevision.engine.media import VideoOutput, frames, is_video
 from mobilevision.tasks.segment.loading import load_segmenter
 
 

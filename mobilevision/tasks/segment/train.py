@@ -11,9 +11,9 @@ from mobilevision.datasets.build import build_dataset
 from mobilevision.datasets.collate import segmentation_collate
 from mobilevision.datasets.transforms import segmentation_transforms
 from mobilevision.errors import MobileVisionError
-from mobilevision.tasks.engine.loop import seed_everything
-from mobilevision.tasks.engine.run_setup import fit_in_run_dir, require_data, require_samples
-from mobilevision.tasks.engine.run_setup import resumed_config as engine_resumed_config
+from mobilevision.engine.loop import seed_everything
+from mobilevision.engine.run_setup import fit_in_run_dir, require_data, require_samples
+from mobilevision.engine.run_setup import resumed_config as engine_resumed_config
 from mobilevision.tasks.registry import build_model, model_entry
 from mobilevision.tasks.segment.config import SegmentTrainConfig
 from mobilevision.tasks.segment.loading import load_initial_weights

@@ -13,11 +13,11 @@ from mobilevision.datasets.build import build_dataset
 from mobilevision.datasets.collate import segmentation_collate
 from mobilevision.datasets.transforms import segmentation_transforms
 from mobilevision.errors import MobileVisionError
-from mobilevision.tasks.engine.device import select_device
-from mobilevision.tasks.engine.distributed import dist_info
-from mobilevision.tasks.engine.evaluation import evaluate
-from mobilevision.tasks.engine.run_dir import new_run_dir
-from mobilevision.tasks.engine.sampling import eval_loader
+from mobilevision.engine.device import select_device
+from mobilevision.engine.distributed import dist_info
+from mobilevision.engine.evaluation import evaluate
+from mobilevision.engine.run_dir import new_run_dir
+from mobilevision.engine.sampling import eval_loader
 from mobilevision.tasks.segment.inference import PAPER_SCALES, multiscale_probabilities
 from mobilevision.tasks.segment.loading import load_segmenter
 from mobilevision.tasks.segment.metrics import SegmentationEvaluator

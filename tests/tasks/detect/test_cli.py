@@ -180,7 +180,7 @@ def test_fine_tune_from_imagenet_backbone_with_frozen_batchnorm(synth, tmp_path,
     import torchvision
 
     from mobilevision.tasks.detect.model import build_ssdlite
-    from mobilevision.tasks.weights import load_backbone_weights
+    from mobilevision.engine.weights import load_backbone_weights
 
     torch.manual_seed(0)
     imagenet = torchvision.models.mobilenet_v2(width_mult=0.5)

@@ -9,7 +9,7 @@ from torchvision.ops import box_iou
 
 import mobilevision.tasks.detect.model as detect_model
 from mobilevision.errors import MobileVisionError
-from mobilevision.tasks.complexity import count_madds, count_params
+from mobilevision.analysis.complexity import count_madds, count_params
 from mobilevision.tasks.detect.model import build_ssdlite
 from mobilevision.tasks.detect.postprocess import postprocess_detections
 from mobilevision.tasks.registry import build_model, model_entry

@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from mobilevision.cli import main
-from mobilevision.tasks.deploy.onnx_model import OnnxRuntimeModel, read_metadata
-from mobilevision.tasks.engine.checkpoint import load_checkpoint
+from mobilevision.deploy.onnx_model import OnnxRuntimeModel, read_metadata
+from mobilevision.engine.checkpoint import load_checkpoint
 from mobilevision.tasks.multitask.assemble import assemble
 from mobilevision.tasks.multitask.model import build_multitask
 

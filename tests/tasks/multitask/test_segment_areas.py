@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from mobilevision.errors import MobileVisionError
-from mobilevision.tasks.deploy.onnx_model import ort_session
+from mobilevision.deploy.onnx_model import ort_session
 from mobilevision.tasks.multitask.model import build_multitask
-from mobilevision.tasks.onnx_export import export_onnx, output_names
+from mobilevision.deploy.onnx_export import export_onnx, output_names
 
 from .conftest import IMGSZ, WIDTH
 

@@ -5,7 +5,7 @@ import onnxruntime
 import pytest
 import torch
 
-from mobilevision.tasks.onnx_export import export_onnx
+from mobilevision.deploy.onnx_export import export_onnx
 from mobilevision.tasks.segment.inference import multiscale_probabilities, scaled_size
 from mobilevision.tasks.segment.model import build_deeplabv3
 

@@ -8,7 +8,7 @@ multi-scale 898 px) forward costs nothing and the counts are the same as on the 
 import pytest
 
 from mobilevision.heads.aspp import ASPP
-from mobilevision.tasks.complexity import count_madds, count_params
+from mobilevision.analysis.complexity import count_madds, count_params
 from mobilevision.tasks.segment.inference import multiscale_probabilities
 from mobilevision.tasks.segment.model import build_deeplabv3
 

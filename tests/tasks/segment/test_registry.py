@@ -1,6 +1,6 @@
 """The registered DeepLabv3 models as `mobilevision info` builds and counts them."""
 
-from mobilevision.tasks.info_command import model_rows
+from mobilevision.cli.info import model_rows
 from mobilevision.tasks.registry import MODELS
 
 

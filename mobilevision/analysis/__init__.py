@@ -1,0 +1,1 @@
+"""Counting models: parameters and multiply-adds, activation memory, memory-efficient plans."""

@@ -1,0 +1,261 @@
+"""`mobilevision bench`: every model in every runtime, each timed in its own fresh process.
+
+Writes runs/bench/<name>/: results.csv, results.json, PNG plots, and weights/ with the checkpoints
+and ONNX files that were timed. `--paper` only prints our counts beside the papers' tables.
+`--memory-budget` adds eager_split / optimized_split rows: MobileNetV2 models in memory-efficient
+mode, each block in the fewest channel groups whose fp32 activations fit the budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from mobilevision.errors import MobileVisionError
+from mobilevision.bench.cases import BENCH_IMGSZ, DEFAULT_CASES, RUNTIMES, BenchCase
+
+# The worker's timing settings (besides threads) unless flags say otherwise; the quickstart's too.
+DEFAULT_TIMING = {"warmup": 10, "iters": 50, "batch": 8, "batch_iters": 3, "seed": 0}
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("bench", help="params, MAdds, latency, throughput, memory and accuracy per runtime",
+                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", default=None,
+                        help="registered models (default: V1 against V2 for each task, see cases.py)")
+    parser.add_argument("--widths", nargs="+", type=float, default=None, help="width multipliers (default 1.0)")
+    parser.add_argument("--imgsz", nargs="+", type=int, default=None,
+                        help="input sides (default: 224 classify, 320 detect, 512 segment)")
+    parser.add_argument("--weights", nargs="+", default=None, help="trained checkpoints to bench instead of --models")
+    parser.add_argument("--runtimes", nargs="+", choices=RUNTIMES, default=list(RUNTIMES), help="runtimes to time")
+    parser.add_argument("--data", default=None,
+                        help="dataset (folder or YAML): accuracy per runtime, and INT8 calibrated on its images")
+    parser.add_argument("--data-images", type=int, default=200, help="val images for accuracy (0: all)")
+    parser.add_argument("--calib-images", type=int, default=32, help="images that calibrate INT8")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads of every runtime")
+    parser.add_argument("--warmup", type=int, default=DEFAULT_TIMING["warmup"], help="untimed calls before timing")
+    parser.add_argument("--iters", type=int, default=DEFAULT_TIMING["iters"],
+                        help="timed batch-1 calls (median and p90)")
+    parser.add_argument("--batch", type=int, default=DEFAULT_TIMING["batch"],
+                        help="batch of the throughput measurement")
+    parser.add_argument("--batch-iters", type=int, default=DEFAULT_TIMING["batch_iters"], help="timed calls at --batch")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="time every row this many times, in alternating sweeps over all rows, and keep each "
+                        "row's round with the lowest median (on a shared machine, a noisy neighbour can slow one "
+                        "row's whole timing window; 3 sweeps make a one-off ratio unlikely)")
+    parser.add_argument("--seed", type=int, default=DEFAULT_TIMING["seed"],
+                        help="seed of the weights, inputs and calibration")
+    parser.add_argument("--memory-budget", type=_memory_size, default=None, metavar="SIZE",
+                        help="also time MobileNetV2 models' eager runtimes in memory-efficient mode, each block split "
+                             "into the fewest channel groups whose fp32 activations fit SIZE (bytes, 256KiB, 1.5MiB)")
+    parser.add_argument("--compare", choices=("torchvision",), default=None,
+                        help="also time torchvision's mobile models (random weights) and print ratios")
+    parser.add_argument("--paper", action="store_true", help="print params/MAdds beside the papers' and exit")
+    parser.add_argument("--project", default="runs", help="runs folder (default: runs)")
+    parser.add_argument("--name", default=None, help="run name under runs/bench/ (default: exp, exp2, ...)")
+    parser.add_argument("--exist-ok", action="store_true", help="reuse runs/bench/<name> if it exists")
+    parser.set_defaults(run=run)
+
+
+def _memory_size(text: str) -> int:
+    from mobilevision.analysis.memory import parse_bytes
+
+    try:
+        size = parse_bytes(text)
+    except MobileVisionError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if size <= 0:  # 0 would silently mean "no budget"
+        raise argparse.ArgumentTypeError(f"memory size {text!r}: give a positive size (e.g. 256KiB)")
+    return size
+
+
+def _cases(args: argparse.Namespace, folder: Path) -> list[BenchCase]:
+    from mobilevision.bench.accuracy import dataset_class_names
+    from mobilevision.bench.cases import checkpoint_case, fresh_case
+    from mobilevision.tasks.registry import model_entry
+
+    if args.weights:
+        if args.models:
+            raise MobileVisionError("give --models or --weights, not both (a checkpoint names its own model)")
+        sizes = args.imgsz or [None]
+        return [checkpoint_case(weights, imgsz=size) for weights, size in itertools.product(args.weights, sizes)]
+    if args.models or args.widths or args.imgsz:
+        models = args.models or list(dict.fromkeys(name for name, _, _ in DEFAULT_CASES))
+        chosen = [(name, width, size) for name in models for width in args.widths or [1.0]
+                  for size in args.imgsz or [BENCH_IMGSZ[model_entry(name).task]]]
+    else:
+        chosen = list(DEFAULT_CASES)
+    cases = []
+    for name, width, size in chosen:
+        # With --data, fresh models get the dataset's classes so calibration and evaluation can run.
+        names = dataset_class_names(args.data, task=model_entry(name).task) if args.data else None
+        cases.append(fresh_case(name, width=width, imgsz=size, folder=folder, class_names=names, seed=args.seed))
+    return cases
+
+
+def _measure(spec: dict) -> dict:
+    """Run one worker process; its last stdout line is the JSON result."""
+    process = subprocess.run([sys.executable, "-m", "mobilevision.bench.worker", json.dumps(spec)],
+                             capture_output=True, text=True)
+    if process.returncode != 0:
+        last = (process.stderr.strip().splitlines() or ["no output"])[-1]
+        raise MobileVisionError(f"bench worker for {spec.get('checkpoint') or spec.get('name')} "
+                                f"{spec['runtime']} failed: {last}")
+    return json.loads(process.stdout.strip().splitlines()[-1])
+
+
+def _timing(args: argparse.Namespace) -> dict:
+    return {"threads": args.threads, "warmup": args.warmup, "iters": args.iters, "batch": args.batch,
+            "batch_iters": args.batch_iters, "seed": args.seed}
+
+
+def _splits(case: BenchCase, *, runtimes: list[str], memory_budget: int | None) -> list[tuple[str, int | None]]:
+    """(runtime, memory budget in bytes or None) of every row of `case`: each runtime, then with
+    --memory-budget the eager ones of a MobileNetV2 model again in memory-efficient mode."""
+    chosen = [(runtime, None) for runtime in runtimes]
+    if memory_budget and case.model_name.endswith("mobilenet_v2"):
+        chosen += [(runtime, memory_budget) for runtime in runtimes if runtime in ("eager", "optimized")]
+    return chosen
+
+
+def _check_budget(case: BenchCase, *, budget: int, runtime: str) -> None:
+    """Fail before any timing when a block of `case` cannot fit `budget` (a one-line error)."""
+    from mobilevision.bench.runtimes import load_ours
+    from mobilevision.analysis.memory_budget import plan_memory_budget
+
+    model, _ = load_ours(runtime=runtime, checkpoint=str(case.checkpoint), onnx=None, threads=1)
+    plan_memory_budget(model, imgsz=case.imgsz, budget_bytes=budget, bytes_per_element=4, forward=model.raw_outputs)
+
+
+def measure_case(case: BenchCase, *, runtimes: list[str], timing: dict, data: str | None = None,
+                 data_images: int | None = None, memory_budget: int | None = None) -> list[dict]:
+    """One result row per runtime of a prepared case (cases.prepare), each measured by a worker in
+    its own process. timing: the worker spec's threads, warmup, iters, batch, batch_iters and seed;
+    data: a dataset whose first data_images val images (all: None) give each runtime's accuracy."""
+    from mobilevision.bench.accuracy import MAIN_METRIC
+
+    rows = []
+    for runtime, budget in _splits(case, runtimes=runtimes, memory_budget=memory_budget):
+        onnx = case.onnx_int8 if runtime == "ort_int8" else case.onnx
+        spec = {"source": "ours", "task": case.task, "runtime": runtime, "imgsz": case.imgsz,
+                "checkpoint": str(case.checkpoint), "onnx": str(onnx), "data": data,
+                "data_images": data_images, "memory_budget": budget, **timing}
+        label = f"{runtime}_split" if budget else runtime
+        print(f"bench: {case.label} {label}", file=sys.stderr, flush=True)
+        result = _measure(spec)
+        metric = MAIN_METRIC[case.task]
+        rows.append({"label": case.label, "model": case.model_name, "task": case.task, "width": case.width,
+                     "imgsz": case.imgsz, **case.stats, **result, "runtime": label,
+                     "metric_name": metric if metric in result else "", "metric": result.get(metric, "")})
+    return rows
+
+
+def _anchor_rows(args: argparse.Namespace, folder: Path) -> list[dict]:
+    from mobilevision.bench.anchors import ANCHORS, anchor_label, export_torchvision_mobilenet_v2
+
+    rows = []
+    for name, task, size, runtimes in ANCHORS:
+        for runtime in runtimes:
+            onnx = None
+            if runtime == "ort_fp32":
+                onnx = str(export_torchvision_mobilenet_v2(folder / f"tv-{name}-{size}.onnx", imgsz=size))
+            print(f"bench: torchvision {name} {size} {runtime}", file=sys.stderr, flush=True)
+            result = _measure({"source": "torchvision", "name": name, "task": task, "runtime": runtime,
+                               "imgsz": size, "onnx": onnx, **_timing(args)})
+            rows.append({"label": anchor_label(name, size), "model": f"tv:{name}", "task": task, "width": 1.0,
+                         "imgsz": size, "runtime": runtime, **result})
+    return rows
+
+
+def fastest_rounds(sweeps: list[list[dict]]) -> list[dict]:
+    """One row per measured row: from the sweeps (each a list of the same rows in the same order),
+    the round with the lowest median_ms, its accuracy fields from the first sweep (the only one
+    given data), and every round's median in "median_ms_rounds"."""
+    rows = []
+    for measured in zip(*sweeps, strict=True):
+        fastest = min(measured, key=lambda row: row["median_ms"])
+        accuracy = {key: value for key, value in measured[0].items() if key not in fastest or key.startswith("metric")}
+        rows.append({**fastest, **accuracy, "median_ms_rounds": [row["median_ms"] for row in measured]})
+    return rows
+
+
+def _settings_note(args: argparse.Namespace) -> str:
+    return (f"Each runtime timed in its own fresh process, {args.threads} threads (torch intra-op and ONNX Runtime "
+            f"intra-op; ORT workers run pre/post-processing in torch on 1 thread). Batch 1: {args.warmup} warm-up + "
+            f"{args.iters} timed calls, median and p90; throughput: batch {args.batch}, median of {args.batch_iters}. "
+            f"Same seeded inputs (seed {args.seed}): N(0, 1) (B, 3, S, S) batches for classify/segment (output: "
+            "logits / class map), uint8 480x640 images end to end for detect (resize + normalise, network, "
+            "decode + NMS). Peak memory: the worker's peak RSS above its RSS after imports (Linux VmHWM, reset "
+            "before loading the model). Activation memory (act. KiB), batch 1, the network alone (raw outputs; "
+            "torchvision's whole forward), weights excluded: analytic = the most bytes of activations that must "
+            "exist at one op, at 4 bytes per value (INT8 rows: 1); measured = the most bytes of tensors alive at "
+            "once in a real eager forward, input included (not for ONNX Runtime, which plans its own buffers). "
+            f"{'Random weights.' if not args.weights else 'Trained weights.'}"
+            + (f" Every row timed in {args.rounds} alternating sweeps over all rows; each keeps its round with the "
+               "lowest median (all rounds' medians in results.json)." if args.rounds > 1 else ""))
+
+
+def load_note(load_before: float, load_after: float) -> str:
+    """The machine's load average over a measurement, and a warning when it was busy."""
+    note = f" Load average (1 min) {load_before:.1f} at start, {load_after:.1f} at end."
+    if max(load_before, load_after) > (os.cpu_count() or 1):
+        note += (" The machine was busy (load above its core count): latencies are inflated, multi-threaded eager "
+                 "PyTorch most (its OpenMP threads wait on each other); compare ratios within this run.")
+    return note
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.paper:
+        from mobilevision.bench.paper import paper_markdown, paper_rows
+
+        print("Our parameters and multiply-adds beside the published ones (shared/reference/numbers.md; "
+              "ImageNet rows with a 1001-way classifier as TF-slim):")
+        print(paper_markdown(paper_rows()))
+        return 0
+    from mobilevision.bench.anchors import goal_ratios
+    from mobilevision.bench.cases import prepare
+    from mobilevision.bench.plots import write_plots
+    from mobilevision.bench.report import ratios_markdown, results_markdown, write_results
+    from mobilevision.engine.run_dir import new_run_dir
+
+    folder = new_run_dir(args.project, "bench", args.name, exist_ok=args.exist_ok)
+    load_before = os.getloadavg()[0]
+    cases = _cases(args, folder / "weights")
+    for case in cases:
+        for runtime, budget in _splits(case, runtimes=args.runtimes, memory_budget=args.memory_budget):
+            if budget:
+                _check_budget(case, budget=budget, runtime=runtime)
+    for case in cases:
+        print(f"bench: exporting {case.label}", file=sys.stderr, flush=True)
+        prepare(case, folder=folder / "weights", data=args.data, calib_images=args.calib_images, seed=args.seed)
+    sweeps = []
+    for sweep in range(max(1, args.rounds)):
+        data = args.data if sweep == 0 else None  # accuracy does not depend on the round: measured once
+        rows = []
+        for case in cases:
+            rows += measure_case(case, runtimes=args.runtimes, timing=_timing(args), data=data,
+                                 data_images=args.data_images or None, memory_budget=args.memory_budget)
+        if args.compare == "torchvision":
+            rows += _anchor_rows(args, folder / "weights")
+        sweeps.append(rows)
+    rows = fastest_rounds(sweeps)
+    ratios = goal_ratios(rows)
+    note = _settings_note(args) + load_note(load_before, os.getloadavg()[0])
+    options = {key: value for key, value in vars(args).items() if key != "run"}
+    write_results(folder, rows=rows, ratios=ratios, settings={**options, "note": note})
+    write_plots(folder, rows)
+    print(note)
+    print(results_markdown(rows, batch=args.batch))
+    for row in rows:
+        if row.get("memory_plan"):
+            print(f"{row['label']} {row['runtime']}: {row['memory_plan']}")
+    if ratios:
+        print("\nRatios of median batch-1 latency, ours / theirs (same run):")
+        print(ratios_markdown(ratios))
+    print(f"\nResults in {folder}/ (results.csv, results.json, *.png)")
+    return 0

@@ -1,0 +1,133 @@
+"""The callables a worker times: one runtime of one model, from the same seeded inputs.
+
+Classification and segmentation take a preprocessed (B, 3, S, S) float batch and return what the
+task model returns in eval mode (logits; a class map). Detection is timed end to end from uint8
+camera-sized images: resize + normalise, network, decoding and NMS, as torchvision's SSDLite does
+inside its own forward.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mobilevision.errors import MobileVisionError
+
+# Detection inputs: VGA frames, the size of a typical COCO image and of a webcam.
+CAMERA_SIZE = (480, 640)
+TORCHVISION_MODELS = ("mobilenet_v2", "ssdlite320_mobilenet_v3_large", "lraspp_mobilenet_v3_large")
+
+
+def make_inputs(*, task: str, imgsz: int, batch: int, seed: int):
+    """(B, 3, S, S) standard-normal floats, or for detection B uint8 (480, 640, 3) images."""
+    generator = np.random.default_rng(seed)
+    if task == "detect":
+        return [generator.integers(0, 256, size=(*CAMERA_SIZE, 3), dtype=np.uint8) for _ in range(batch)]
+    return torch.from_numpy(generator.standard_normal((batch, 3, imgsz, imgsz), dtype=np.float32))
+
+
+def load_ours(*, runtime: str, checkpoint: str, onnx: str | None, threads: int) -> tuple[torch.nn.Module, dict]:
+    """(model with the task models' eval interface, checkpoint dict) for one of our runtimes."""
+    from mobilevision.deploy.fold import optimize_for_inference
+    from mobilevision.deploy.onnx_model import OnnxRuntimeModel
+    from mobilevision.engine.checkpoint import load_checkpoint, read_checkpoint
+
+    if runtime in ("ort_fp32", "ort_int8"):
+        # Pre/post-processing stays in torch but single-threaded, so torch's OpenMP threads never
+        # spin on the cores ONNX Runtime's threads want (numbers.md: ORT slows by half otherwise).
+        # Set before loading the checkpoint: building the model with 2 threads left a spinning
+        # OpenMP thread that halved some workers' ORT speed for their whole life (4.0 against 2.1 ms).
+        torch.set_num_threads(1)
+        # The checkpoint dict only: the wrapper builds the post-processing model it needs itself.
+        return OnnxRuntimeModel(Path(onnx), threads=threads), read_checkpoint(checkpoint)
+    if runtime not in ("eager", "optimized"):
+        raise MobileVisionError(f"unknown runtime {runtime!r}")
+    model, info = load_checkpoint(checkpoint)
+    return (optimize_for_inference(model) if runtime == "optimized" else model), info
+
+
+def ours_callable(model: torch.nn.Module, *, task: str, runtime: str, imgsz: int, preprocessing: dict) -> Callable:
+    """inputs (see make_inputs) -> predictions, for the timing loop."""
+    channels_last = torch.channels_last if runtime == "optimized" else torch.contiguous_format
+    if task != "detect":
+        return lambda images: model(images.contiguous(memory_format=channels_last))
+    from mobilevision.datasets.network_input import network_input
+
+    def detect(images: list[np.ndarray]) -> list[dict]:
+        batch = np.stack([network_input(image, size=imgsz, mean=preprocessing["mean"], std=preprocessing["std"])
+                          for image in images])
+        tensor = torch.from_numpy(batch).contiguous(memory_format=channels_last)
+        return model(tensor, orig_sizes=[image.shape[:2] for image in images])
+
+    return detect
+
+
+def torchvision_model(name: str) -> torch.nn.Module:
+    """A torchvision anchor in eval mode with random weights (weights=None, weights_backbone=None:
+    never a download)."""
+    import torchvision
+
+    if name not in TORCHVISION_MODELS:
+        raise MobileVisionError(f"unknown torchvision anchor {name!r}; known: {', '.join(TORCHVISION_MODELS)}")
+    builder = getattr(torchvision.models.detection if name.startswith("ssdlite") else
+                      torchvision.models.segmentation if name.startswith("lraspp") else torchvision.models, name)
+    kwargs = {} if name == "mobilenet_v2" else {"weights_backbone": None}
+    return builder(weights=None, **kwargs).eval()
+
+
+def torchvision_callable(*, name: str, runtime: str, onnx: str | None, threads: int) -> Callable:
+    """A torchvision anchor (see torchvision_model) in one runtime."""
+    if runtime == "ort_fp32":
+        from mobilevision.deploy.onnx_model import ort_session
+
+        session = ort_session(Path(onnx), threads=threads)
+        input_name = session.get_inputs()[0].name
+        return lambda images: session.run(None, {input_name: images.numpy()})[0]
+    model = torchvision_model(name)
+    memory_format = torch.contiguous_format
+    if runtime == "eager_channels_last":
+        model, memory_format = model.to(memory_format=torch.channels_last), torch.channels_last
+    elif runtime != "eager":
+        raise MobileVisionError(f"torchvision anchors run eager, eager_channels_last or ort_fp32; not {runtime!r}")
+    if name.startswith("ssdlite"):
+        # Its own transform resizes to 320 and normalises; postprocess maps boxes back.
+        return lambda images: model([torch.from_numpy(image).permute(2, 0, 1).float().div_(255) for image in images])
+    if name.startswith("lraspp"):
+        return lambda images: model(images)["out"].argmax(dim=1)
+    return lambda images: model(images.contiguous(memory_format=memory_format))
+
+
+def activation_memory(spec: dict, model: torch.nn.Module | None) -> dict:
+    """A row's activation-memory columns (tasks/memory.py), KiB at batch 1 on one (1, 3, S, S) image.
+
+    Analytic: from the PyTorch model the runtime runs (our ONNX rows: the BN-folded model they were
+    exported from; anchors: a fresh copy), at 4 bytes per value, 1 for INT8. Measured: eager
+    runtimes only; ONNX Runtime plans its own buffers, out of torch's sight. The network is counted
+    as complexity.py counts it: `raw_outputs` for ours, a torchvision model's whole forward.
+    """
+    from mobilevision.analysis.memory import analytic_activation_memory, measured_activation_peak
+
+    runtime = spec["runtime"]
+    if spec["source"] == "ours":
+        if runtime.startswith("ort"):
+            from mobilevision.deploy.fold import fold_batchnorm
+            from mobilevision.engine.checkpoint import load_checkpoint
+
+            model = fold_batchnorm(load_checkpoint(spec["checkpoint"])[0])
+        forward = model.raw_outputs
+    else:
+        model = torchvision_model(spec["name"])
+        forward = (lambda images: model(list(images))) if spec["name"].startswith("ssdlite") else model
+    channels_last = runtime in ("optimized", "eager_channels_last")
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    images = make_inputs(task="classify", imgsz=spec["imgsz"], batch=1, seed=spec["seed"])
+    images = images.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    analytic = analytic_activation_memory(model, imgsz=spec["imgsz"], forward=forward,
+                                          bytes_per_element=1 if runtime == "ort_int8" else 4)
+    measured = None if runtime.startswith("ort") else measured_activation_peak(model, images, forward=forward)
+    return {"act_analytic_kib": analytic.peak_bytes / 2**10,
+            "act_measured_kib": measured / 2**10 if measured is not None else None}

@@ -1,0 +1,70 @@
+"""One measurement in a fresh process: `python -m mobilevision.bench.worker '<JSON spec>'`
+prints one JSON line of results on stdout.
+
+A fresh process per runtime because runtimes disturb each other inside one: ONNX Runtime runs at
+half speed right after torch's OpenMP threads ran (they keep spinning), and allocator caches of
+one runtime inflate the next one's memory.
+
+Spec keys: source ("ours" | "torchvision"), task, runtime, imgsz, threads, warmup, iters, batch,
+batch_iters, seed; for ours checkpoint (and onnx for ort_*), optional data and data_images, and
+for eager runtimes an optional memory_budget (bytes: memory-efficient mode, tasks/memory_budget.py);
+for torchvision name (and onnx for ort_fp32).
+Result keys: median_ms, p90_ms (batch 1), images_per_s (batch `batch`), peak_rss_mib,
+act_analytic_kib and act_measured_kib (activation memory at batch 1, runtimes.activation_memory),
+memory_plan with a budget, and the task's main metric when data is given.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def measure(spec: dict) -> dict:
+    # Every library a runtime may need is imported before the memory baseline, so that peak RSS
+    # counts the model, its session and its activations, not code.
+    import onnxruntime  # noqa: F401
+    import torch
+    import torchvision  # noqa: F401
+
+    from mobilevision.tasks import registry  # noqa: F401
+    from mobilevision.bench import runtimes
+    from mobilevision.bench.timing import PeakMemory, time_calls
+    from mobilevision.deploy import onnx_model  # noqa: F401
+    from mobilevision.analysis.memory_budget import plan_memory_budget
+
+    torch.set_num_threads(spec["threads"])
+    memory = PeakMemory()
+    memory.start()
+    model = checkpoint = memory_plan = None
+    if spec["source"] == "ours":
+        model, checkpoint = runtimes.load_ours(runtime=spec["runtime"], checkpoint=spec["checkpoint"],
+                                               onnx=spec.get("onnx"), threads=spec["threads"])
+        if spec.get("memory_budget"):
+            memory_plan = plan_memory_budget(model, imgsz=spec["imgsz"], budget_bytes=spec["memory_budget"],
+                                             bytes_per_element=4, forward=model.raw_outputs).describe()
+        fn = runtimes.ours_callable(model, task=spec["task"], runtime=spec["runtime"], imgsz=spec["imgsz"],
+                                    preprocessing=checkpoint["preprocessing"])
+    else:
+        fn = runtimes.torchvision_callable(name=spec["name"], runtime=spec["runtime"], onnx=spec.get("onnx"),
+                                           threads=spec["threads"])
+    single = runtimes.make_inputs(task=spec["task"], imgsz=spec["imgsz"], batch=1, seed=spec["seed"])
+    result = time_calls(fn, single, warmup=spec["warmup"], iters=spec["iters"])
+    batched = runtimes.make_inputs(task=spec["task"], imgsz=spec["imgsz"], batch=spec["batch"], seed=spec["seed"])
+    batch_ms = time_calls(fn, batched, warmup=1, iters=spec["batch_iters"])["median_ms"]
+    result["images_per_s"] = spec["batch"] * 1000 / batch_ms
+    result["peak_rss_mib"] = memory.peak_mib()
+    # After the RSS peak is read: counting runs extra forwards that must not inflate it.
+    result.update(runtimes.activation_memory(spec, model))
+    if memory_plan:
+        result["memory_plan"] = memory_plan
+    if spec.get("data") and model is not None:
+        from mobilevision.bench.accuracy import evaluate_runtime
+
+        result.update(evaluate_runtime(model, task=spec["task"], data=spec["data"], imgsz=spec["imgsz"],
+                                       checkpoint=checkpoint, images=spec.get("data_images")))
+    return result
+
+
+if __name__ == "__main__":
+    print(json.dumps(measure(json.loads(sys.argv[1]))))

@@ -1,0 +1,93 @@
+"""`mobilevision demo live|web`: the models on a camera, a stream or a video (OpenCV), or in a
+web page (Gradio)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+DEFAULT_CONF = 0.3  # lowest detection score shown unless --conf says otherwise (the quickstart's too)
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    demo = subparsers.add_parser("demo", help="live demos: OpenCV window / annotated video, Gradio web app",
+                                 description=__doc__)
+    modes = demo.add_subparsers(dest="mode", required=True, metavar="MODE")
+
+    live = modes.add_parser("live", help="a camera, stream, video or folder, in a window or into an annotated video",
+                            description="Keys in the window: q quit, space pause, s snapshot, t cycle the tasks shown.")
+    live.add_argument("--source", required=True, help="camera index (0), video file, image folder, or stream URL "
+                      "(rtsp://, http://)")
+    _add_model_arguments(live)
+    live.add_argument("--save", default=None, help="also write the annotated video here (.mp4); without a window "
+                      "it goes to runs/demo/live*/ by default")
+    live.add_argument("--no-window", action="store_true", help="never open a window, even where one could open")
+    live.add_argument("--project", default="runs", help="folder for runs/demo/live* (default: runs)")
+    live.set_defaults(run=run_live)
+
+    web = modes.add_parser("web", help="a Gradio web app: image upload and webcam streaming")
+    _add_model_arguments(web)
+    web.add_argument("--host", default="127.0.0.1", help="address to bind; 0.0.0.0 opens it to the network "
+                     "(default: 127.0.0.1, this machine only)")
+    web.add_argument("--port", type=int, default=7860, help="port to serve on (default: 7860)")
+    web.add_argument("--concurrency", type=int, default=2, help="frames processed at once; more wait in the queue "
+                     "(default: 2, one per core of a small CPU)")
+    web.add_argument("--queue-size", type=int, default=64, help="requests that may wait; more are turned away "
+                     "(default: 64)")
+    web.set_defaults(run=run_web)
+
+
+def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--weights", required=True, action="append", help="a classify, detect, segment or multitask "
+                        "checkpoint (runs/<task>/<name>/weights/best.pt) or its .onnx export; repeat it for several "
+                        "models")
+    parser.add_argument("--runtime", default="auto", choices=("auto", "torch", "onnxruntime"),
+                        help="auto: ONNX Runtime on a CPU (the checkpoint is exported once, beside it), torch "
+                        "with BatchNorm folded on a GPU or where the export fails (default: auto)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
+                        help="device for the torch runtime (default: auto)")
+    parser.add_argument("--imgsz", type=int, default=None, help="input size of every model (default: each "
+                        "checkpoint's own)")
+    parser.add_argument("--conf", type=float, default=DEFAULT_CONF,
+                        help=f"lowest detection score shown (default: {DEFAULT_CONF})")
+
+
+def run_live(args: argparse.Namespace) -> int:
+    from mobilevision.demos.live import run_live as run, summary_line, window_available
+    from mobilevision.demos.loading import load_predictors
+    from mobilevision.demos.sources import FrameReader
+    from mobilevision.engine.run_dir import new_run_dir
+
+    reader = FrameReader(args.source)  # first: a missing camera fails before the models load
+    try:
+        predictors = load_predictors(args.weights, runtime=args.runtime, imgsz=args.imgsz, device=args.device,
+                                     min_conf=args.conf)
+    except BaseException:
+        reader.close()
+        raise
+    window = not args.no_window and window_available()
+    save, folder = Path(args.save) if args.save else None, Path(args.project) / "demo" / "live"
+    if save is None and not window:
+        folder = new_run_dir(args.project, "demo", "live", exist_ok=False)
+        save = folder / f"{Path(args.source).stem if not reader.live else 'live'}.mp4"
+        print(f"no window ({'--no-window' if args.no_window else 'OpenCV without GUI support, or no display'}): "
+              f"writing the annotated video to {save}")
+    elif save is not None:
+        save.parent.mkdir(parents=True, exist_ok=True)
+        print(f"writing the annotated video to {save}")
+    summary = run(reader, predictors, conf=args.conf, save=save, window=window, snapshots=folder)
+    print(summary_line(summary))
+    return 0
+
+
+def run_web(args: argparse.Namespace) -> int:
+    from mobilevision.demos.loading import load_predictors
+    from mobilevision.demos.web import MIN_CONF, build_app, serve
+
+    predictors = load_predictors(args.weights, runtime=args.runtime, imgsz=args.imgsz, device=args.device,
+                                 min_conf=min(args.conf, MIN_CONF))
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"--host {args.host}: anyone who can reach this machine on port {args.port} can use the demo")
+    serve(build_app(predictors, conf=args.conf, concurrency=args.concurrency, queue_size=args.queue_size),
+          host=args.host, port=args.port)
+    return 0

@@ -1,0 +1,88 @@
+"""An exported ONNX model behind the same interface as the PyTorch task models.
+
+The ONNX graph holds `raw_outputs` (network only). Post-processing (a detector's decoding and
+NMS) is the task model's own `postprocess`, run on the ONNX outputs, so both runtimes share one
+implementation and return the same structures. A segmenter's postprocess, the argmax, is exported
+into the graph as its `classes` output, which is read instead when the file has it. The task model is rebuilt
+from the builder name and arguments stored in the file's metadata; its weights are never used.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+from torch import nn
+
+from mobilevision.errors import MobileVisionError
+from mobilevision.deploy.onnx_export import CLASS_MAP_OUTPUT
+
+METADATA_KEY = "mobilevision"
+
+
+def write_metadata(path: Path, metadata: dict) -> None:
+    """Store the builder name, its arguments, class names and preprocessing in the ONNX file."""
+    model = onnx.load(str(path))
+    del model.metadata_props[:]
+    entry = model.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, json.dumps(metadata)
+    onnx.save(model, str(path))
+
+
+def read_metadata(path: Path) -> dict:
+    model = onnx.load(str(path), load_external_data=False)
+    for entry in model.metadata_props:
+        if entry.key == METADATA_KEY:
+            return json.loads(entry.value)
+    raise MobileVisionError(f"{path} was not exported by `mobilevision export` (no {METADATA_KEY!r} metadata)")
+
+
+def ort_session(path: Path, *, threads: int | None = None):
+    """An ONNX Runtime CPU session with all graph optimisations, `threads` intra-op threads."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads or os.cpu_count() or 1
+    return onnxruntime.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+
+
+class OnnxRuntimeModel(nn.Module):
+    """Runs an exported model in ONNX Runtime; call it as the PyTorch task model in eval mode."""
+
+    def __init__(self, path: str | Path, *, threads: int | None = None) -> None:
+        from mobilevision.tasks.registry import build_model
+
+        super().__init__()
+        path = Path(path)
+        if not path.is_file():
+            raise MobileVisionError(f"{path}: ONNX file not found; create it with `mobilevision export`")
+        self.path = path
+        self.metadata = read_metadata(path)
+        self.task_model = build_model(self.metadata["model_name"], **self.metadata["model_kwargs"]).eval()
+        self.session = ort_session(path, threads=threads)
+        self.input_name = self.session.get_inputs()[0].name
+        names = [output.name for output in self.session.get_outputs()]
+        self.class_map_output = CLASS_MAP_OUTPUT if CLASS_MAP_OUTPUT in names else None
+        self.raw_output_names = [name for name in names if name != CLASS_MAP_OUTPUT]
+        self.class_names = self.metadata.get("class_names")
+        self.preprocessing = self.metadata.get("preprocessing")
+
+    def raw_outputs(self, images: torch.Tensor):
+        """(N, 3, H, W) -> the same tensors as the task model's raw_outputs, computed by ORT."""
+        outputs = self._run(self.raw_output_names, images)
+        return outputs[0] if len(outputs) == 1 else tuple(outputs)
+
+    def forward(self, images: torch.Tensor, **kwargs):
+        if self.class_map_output is not None:
+            # Fetching only the class map also spares copying the (N, K, H, W) logits out of ORT.
+            return self._run([self.class_map_output], images)[0]
+        return self.task_model.postprocess(self.raw_outputs(images), image_size=tuple(images.shape[-2:]), **kwargs)
+
+    def _run(self, names: list[str], images: torch.Tensor) -> list[torch.Tensor]:
+        array = np.ascontiguousarray(images.detach().cpu().float().numpy())
+        return [torch.from_numpy(output) for output in self.session.run(names, {self.input_name: array})]
