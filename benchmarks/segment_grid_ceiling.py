@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from mobilevision.datasets.build import build_dataset
 from mobilevision.datasets.transforms import IGNORE_INDEX, segmentation_transforms
-from mobilevision.tasks.segment.metrics import SegmentationEvaluator
+from mobilevision.tasks.segment.evaluator import SegmentationEvaluator
 
 
 def grid_prediction(labels: torch.Tensor, *, stride: int, num_classes: int) -> torch.Tensor:

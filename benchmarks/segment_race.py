@@ -42,7 +42,7 @@ from mobilevision.engine.optim import build_optimizer
 from mobilevision.engine.sampling import eval_loader
 from mobilevision.tasks.registry import build_model
 from mobilevision.tasks.segment.config import RECIPES
-from mobilevision.tasks.segment.metrics import SegmentationEvaluator
+from mobilevision.tasks.segment.evaluator import SegmentationEvaluator
 
 WARMUP_FRACTION = 0.03
 CPU = torch.device("cpu")

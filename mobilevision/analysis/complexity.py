@@ -10,7 +10,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-
 # Heads that only shape training (DeepLab's auxiliary FCN head, SSDLite's auxiliary segmentation
 # head): the network that is run, exported and compared with the papers leaves them out.
 TRAINING_ONLY_MODULES = frozenset({"aux_head", "aux_segment"})

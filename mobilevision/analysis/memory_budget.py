@@ -18,11 +18,20 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from mobilevision.backbones.memory_efficient import (SplitPlan, SplitUnit, disable_memory_efficient,
-                                                     enable_memory_efficient, split_units)
+from mobilevision.analysis.memory import (
+    ActivationMemory,
+    analytic_activation_memory,
+    format_bytes,
+    trace_activation_memory,
+)
+from mobilevision.backbones.memory_efficient import (
+    SplitPlan,
+    SplitUnit,
+    disable_memory_efficient,
+    enable_memory_efficient,
+    split_units,
+)
 from mobilevision.errors import MobileVisionError
-from mobilevision.analysis.memory import (ActivationMemory, analytic_activation_memory, format_bytes,
-                                       trace_activation_memory)
 
 
 @dataclass(frozen=True)

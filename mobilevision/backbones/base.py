@@ -3,7 +3,7 @@
 A backbone's `forward(x)` returns `dict[str, Tensor]`; `feature_info()` says, without running
 anything, which names it returns with their channels and strides (as detectron2's
 `output_shape()` or timm's `feature_info`). Heads read their input channels from that declaration.
-`roles` names which feature each task reads, so heads never hard-code a backbone's layer names.
+`roles` names which feature each head reads, so heads never hard-code a backbone's layer names.
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ class Backbone(nn.Module):
     """Base class: input checking, feature selection and frozen BatchNorm statistics.
 
     Subclasses fill `_features` (name -> FeatureSpec, in forward order) and `roles`
-    (task role -> feature name): "classify", "detect" (stride-16 and stride-32 taps),
-    "segment" (the deepest bottleneck), "segment_low" (stride 4), "aux" (stride 8).
+    (the head that reads it -> feature name): "classifier", "ssdlite" (stride-16 and stride-32
+    taps), "deeplab" (the deepest bottleneck), "deeplab_low" (stride 4), "aux" (stride 8).
     """
 
     roles: dict[str, str | tuple[str, ...]]
@@ -81,7 +81,7 @@ class Backbone(nn.Module):
         return {name: self._features[name] for name in names}
 
     def role(self, role: str) -> str | tuple[str, ...]:
-        """The feature name(s) a task reads, e.g. role("detect") -> ("c4_expand", "last")."""
+        """The feature name(s) a head reads, e.g. role("ssdlite") -> ("c4_expand", "last")."""
         if role not in self.roles:
             raise MobileVisionError(f"{type(self).__name__} has no {role!r} feature; roles: {list(self.roles)}")
         return self.roles[role]

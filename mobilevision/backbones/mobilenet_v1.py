@@ -13,7 +13,12 @@ import torch
 from torch import nn
 
 from mobilevision.backbones.base import Backbone, FeatureSpec, dilated_strides
-from mobilevision.backbones.blocks import ConvBNAct, DepthwiseSeparable, init_conv_bn, make_divisible
+from mobilevision.backbones.blocks import (
+    ConvBNAct,
+    DepthwiseSeparable,
+    init_conv_bn,
+    make_divisible,
+)
 
 # (pointwise output channels, depthwise stride) of the 13 blocks, paper Table 1.
 DEPTHWISE_SEPARABLE_SETTINGS = (
@@ -43,10 +48,10 @@ class MobileNetV1(Backbone):
     """
 
     roles = {
-        "classify": "c5",
-        "detect": ("c4", "c5"),
-        "segment": "c5",
-        "segment_low": "c2",
+        "classifier": "c5",
+        "ssdlite": ("c4", "c5"),
+        "deeplab": "c5",
+        "deeplab_low": "c2",
         "aux": "c3",
     }
 

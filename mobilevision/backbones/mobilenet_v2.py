@@ -14,8 +14,13 @@ import torch
 from torch import nn
 
 from mobilevision.backbones.base import Backbone, FeatureSpec, dilated_strides
-from mobilevision.backbones.blocks import (ConvBNAct, InvertedResidual, init_conv_bn, make_divisible,
-                                           zero_init_residual_branches)
+from mobilevision.backbones.blocks import (
+    ConvBNAct,
+    InvertedResidual,
+    init_conv_bn,
+    make_divisible,
+    zero_init_residual_branches,
+)
 from mobilevision.backbones.split import split_inverted_residual
 
 # (expand_ratio t, channels c, repeats n, first stride s), paper Table 2.
@@ -45,10 +50,10 @@ class MobileNetV2(Backbone):
     """
 
     roles = {
-        "classify": "last",
-        "detect": ("c4_expand", "last"),
-        "segment": "c5",
-        "segment_low": "c2",
+        "classifier": "last",
+        "ssdlite": ("c4_expand", "last"),
+        "deeplab": "c5",
+        "deeplab_low": "c2",
         "aux": "c3",
     }
 

@@ -15,10 +15,8 @@ from pathlib import Path
 
 import torch
 
+from mobilevision.conventions import IMAGENET_MEAN, IMAGENET_STD
 from mobilevision.errors import MobileVisionError
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 @dataclass(frozen=True)

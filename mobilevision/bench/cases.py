@@ -12,11 +12,6 @@ import torch
 
 from mobilevision.errors import MobileVisionError
 
-# Input sides the bench uses by default: 224 as ImageNet; 320 as torchvision's SSDLite anchor (the
-# paper's 300 is not a multiple of 32); 512 for segmentation (the paper's 513 minus the odd pixel
-# TF needs, so that OS16 maps align; close to lraspp's 520).
-BENCH_IMGSZ = {"classify": 224, "detect": 320, "segment": 512}
-
 # The default run: V1 against V2 for each task, and V2 at a second resolution (latency against
 # resolution). About a minute per row on 2 idle cores (export, INT8 calibration and four timing
 # processes); --widths / --imgsz widen it.
@@ -53,12 +48,12 @@ class BenchCase:
 
 def write_checkpoint(model: torch.nn.Module, path: Path, *, model_name: str, model_kwargs: dict, task: str,
                      class_names: list[str] | dict[str, list[str]], imgsz: int) -> Path:
-    """Save `model` as a checkpoint with the keys engine/checkpoint.py's load_checkpoint reads,
-    so fresh (random) models go through the same export path as trained ones. class_names: a
-    multi-task model's per task."""
-    from mobilevision.datasets.transforms import IMAGENET_MEAN, IMAGENET_STD
+    """Save `model` as a checkpoint with the keys tasks.registry's load_checkpoint reads, so fresh
+    (random) models go through the same export path as trained ones, normalised as the task's
+    models are by default. class_names: a multi-task model's per task."""
+    from mobilevision.tasks.registry import get_task
 
-    mean, std = (model.mean, model.std) if task == "detect" else (IMAGENET_MEAN, IMAGENET_STD)
+    mean, std = get_task(task).default_mean, get_task(task).default_std
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({
         "task": task, "model_name": model_name, "model_kwargs": model_kwargs, "state_dict": model.state_dict(),
@@ -75,17 +70,15 @@ def fresh_case(model_name: str, *, width: float, imgsz: int, folder: Path, class
     """A seeded random-weight model written as a checkpoint in `folder`. `class_names` (e.g. a
     --data dataset's; for detection without the background, as detection checkpoints store them)
     sets num_classes; default the registry's."""
-    from mobilevision.tasks.registry import build_model, model_entry
+    from mobilevision.tasks.registry import build_model, get_task, model_entry
 
     entry = model_entry(model_name)
     if width not in entry.widths:
         known = ", ".join(f"{w:g}" for w in entry.widths)
         raise MobileVisionError(f"{model_name} has no width {width:g}; widths: {known}")
-    background = 1 if entry.task == "detect" else 0
-    names = class_names or [f"class{index}" for index in range(entry.num_classes - background)]
-    kwargs = {"width": width, "num_classes": len(names) + background}
-    if entry.task == "detect":
-        kwargs["imgsz"] = imgsz
+    task = get_task(entry.task)
+    names = class_names or [f"class{index}" for index in range(entry.num_classes - task.background_classes)]
+    kwargs = task.fresh_model_kwargs(width=width, num_classes=len(names) + task.background_classes, imgsz=imgsz)
     torch.manual_seed(seed)
     model = build_model(model_name, **kwargs)
     case = BenchCase(model_name=model_name, task=entry.task, width=width, imgsz=imgsz,
@@ -118,7 +111,7 @@ def prepare(case: BenchCase, *, folder: Path, data: str | None, calib_images: in
     from mobilevision.analysis.complexity import count_madds, count_params
     from mobilevision.deploy.export import calibration_batches, export
     from mobilevision.deploy.quantize import quantize_int8
-    from mobilevision.engine.checkpoint import load_checkpoint
+    from mobilevision.tasks.registry import load_checkpoint
 
     model, checkpoint = load_checkpoint(case.checkpoint)
     meta = model.to("meta")  # shapes only: counting a 512 px segmenter costs nothing

@@ -1,4 +1,5 @@
-"""The callables a worker times: one runtime of one model, from the same seeded inputs.
+"""The callables a worker times: one runtime of one model, from the same seeded inputs (the runtimes
+themselves load in deploy/runtime.py).
 
 Classification and segmentation take a preprocessed (B, 3, S, S) float batch and return what the
 task model returns in eval mode (logits; a class map). Detection is timed end to end from uint8
@@ -15,6 +16,7 @@ import numpy as np
 import torch
 
 from mobilevision.errors import MobileVisionError
+from mobilevision.tasks.registry import get_task
 
 # Detection inputs: VGA frames, the size of a typical COCO image and of a webcam.
 CAMERA_SIZE = (480, 640)
@@ -22,37 +24,18 @@ TORCHVISION_MODELS = ("mobilenet_v2", "ssdlite320_mobilenet_v3_large", "lraspp_m
 
 
 def make_inputs(*, task: str, imgsz: int, batch: int, seed: int):
-    """(B, 3, S, S) standard-normal floats, or for detection B uint8 (480, 640, 3) images."""
+    """(B, 3, S, S) standard-normal floats, or for a task timed from frames (detection) B uint8
+    (480, 640, 3) images."""
     generator = np.random.default_rng(seed)
-    if task == "detect":
+    if get_task(task).timed_from_frames:
         return [generator.integers(0, 256, size=(*CAMERA_SIZE, 3), dtype=np.uint8) for _ in range(batch)]
     return torch.from_numpy(generator.standard_normal((batch, 3, imgsz, imgsz), dtype=np.float32))
-
-
-def load_ours(*, runtime: str, checkpoint: str, onnx: str | None, threads: int) -> tuple[torch.nn.Module, dict]:
-    """(model with the task models' eval interface, checkpoint dict) for one of our runtimes."""
-    from mobilevision.deploy.fold import optimize_for_inference
-    from mobilevision.deploy.onnx_model import OnnxRuntimeModel
-    from mobilevision.engine.checkpoint import load_checkpoint, read_checkpoint
-
-    if runtime in ("ort_fp32", "ort_int8"):
-        # Pre/post-processing stays in torch but single-threaded, so torch's OpenMP threads never
-        # spin on the cores ONNX Runtime's threads want (numbers.md: ORT slows by half otherwise).
-        # Set before loading the checkpoint: building the model with 2 threads left a spinning
-        # OpenMP thread that halved some workers' ORT speed for their whole life (4.0 against 2.1 ms).
-        torch.set_num_threads(1)
-        # The checkpoint dict only: the wrapper builds the post-processing model it needs itself.
-        return OnnxRuntimeModel(Path(onnx), threads=threads), read_checkpoint(checkpoint)
-    if runtime not in ("eager", "optimized"):
-        raise MobileVisionError(f"unknown runtime {runtime!r}")
-    model, info = load_checkpoint(checkpoint)
-    return (optimize_for_inference(model) if runtime == "optimized" else model), info
 
 
 def ours_callable(model: torch.nn.Module, *, task: str, runtime: str, imgsz: int, preprocessing: dict) -> Callable:
     """inputs (see make_inputs) -> predictions, for the timing loop."""
     channels_last = torch.channels_last if runtime == "optimized" else torch.contiguous_format
-    if task != "detect":
+    if not get_task(task).timed_from_frames:
         return lambda images: model(images.contiguous(memory_format=channels_last))
     from mobilevision.datasets.network_input import network_input
 
@@ -101,20 +84,23 @@ def torchvision_callable(*, name: str, runtime: str, onnx: str | None, threads: 
 
 
 def activation_memory(spec: dict, model: torch.nn.Module | None) -> dict:
-    """A row's activation-memory columns (tasks/memory.py), KiB at batch 1 on one (1, 3, S, S) image.
+    """A row's activation-memory columns (analysis/memory.py), KiB at batch 1 on one (1, 3, S, S) image.
 
     Analytic: from the PyTorch model the runtime runs (our ONNX rows: the BN-folded model they were
     exported from; anchors: a fresh copy), at 4 bytes per value, 1 for INT8. Measured: eager
     runtimes only; ONNX Runtime plans its own buffers, out of torch's sight. The network is counted
     as complexity.py counts it: `raw_outputs` for ours, a torchvision model's whole forward.
     """
-    from mobilevision.analysis.memory import analytic_activation_memory, measured_activation_peak
+    from mobilevision.analysis.memory import (
+        analytic_activation_memory,
+        measured_activation_peak,
+    )
 
     runtime = spec["runtime"]
     if spec["source"] == "ours":
         if runtime.startswith("ort"):
             from mobilevision.deploy.fold import fold_batchnorm
-            from mobilevision.engine.checkpoint import load_checkpoint
+            from mobilevision.tasks.registry import load_checkpoint
 
             model = fold_batchnorm(load_checkpoint(spec["checkpoint"])[0])
         forward = model.raw_outputs

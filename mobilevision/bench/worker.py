@@ -7,7 +7,7 @@ one runtime inflate the next one's memory.
 
 Spec keys: source ("ours" | "torchvision"), task, runtime, imgsz, threads, warmup, iters, batch,
 batch_iters, seed; for ours checkpoint (and onnx for ort_*), optional data and data_images, and
-for eager runtimes an optional memory_budget (bytes: memory-efficient mode, tasks/memory_budget.py);
+for eager runtimes an optional memory_budget (bytes: memory-efficient mode, analysis/memory_budget.py);
 for torchvision name (and onnx for ort_fp32).
 Result keys: median_ms, p90_ms (batch 1), images_per_s (batch `batch`), peak_rss_mib,
 act_analytic_kib and act_measured_kib (activation memory at batch 1, runtimes.activation_memory),
@@ -27,18 +27,19 @@ def measure(spec: dict) -> dict:
     import torch
     import torchvision  # noqa: F401
 
-    from mobilevision.tasks import registry  # noqa: F401
+    from mobilevision.analysis.memory_budget import plan_memory_budget
     from mobilevision.bench import runtimes
     from mobilevision.bench.timing import PeakMemory, time_calls
     from mobilevision.deploy import onnx_model  # noqa: F401
-    from mobilevision.analysis.memory_budget import plan_memory_budget
+    from mobilevision.deploy.runtime import load_runtime
+    from mobilevision.tasks import registry  # noqa: F401
 
     torch.set_num_threads(spec["threads"])
     memory = PeakMemory()
     memory.start()
     model = checkpoint = memory_plan = None
     if spec["source"] == "ours":
-        model, checkpoint = runtimes.load_ours(runtime=spec["runtime"], checkpoint=spec["checkpoint"],
+        model, checkpoint = load_runtime(runtime=spec["runtime"], checkpoint=spec["checkpoint"],
                                                onnx=spec.get("onnx"), threads=spec["threads"])
         if spec.get("memory_budget"):
             memory_plan = plan_memory_budget(model, imgsz=spec["imgsz"], budget_bytes=spec["memory_budget"],

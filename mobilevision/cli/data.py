@@ -72,7 +72,7 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from mobilevision.datasets.bench import benchmark_loaders
+    from mobilevision.bench.data_loaders import benchmark_loaders
 
     benchmark_loaders(size=args.imgsz, images=args.images, batch=args.batch)
     return 0

@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-DEFAULT_CONF = 0.3  # lowest detection score shown unless --conf says otherwise (the quickstart's too)
+from mobilevision.demos.render import DEFAULT_CONF
+from mobilevision.engine.device import DEVICES
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -44,7 +45,7 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runtime", default="auto", choices=("auto", "torch", "onnxruntime"),
                         help="auto: ONNX Runtime on a CPU (the checkpoint is exported once, beside it), torch "
                         "with BatchNorm folded on a GPU or where the export fails (default: auto)")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
+    parser.add_argument("--device", default="auto", choices=DEVICES,
                         help="device for the torch runtime (default: auto)")
     parser.add_argument("--imgsz", type=int, default=None, help="input size of every model (default: each "
                         "checkpoint's own)")
@@ -53,7 +54,8 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_live(args: argparse.Namespace) -> int:
-    from mobilevision.demos.live import run_live as run, summary_line, window_available
+    from mobilevision.demos.live import run_live as run
+    from mobilevision.demos.live import summary_line, window_available
     from mobilevision.demos.loading import load_predictors
     from mobilevision.demos.sources import FrameReader
     from mobilevision.engine.run_dir import new_run_dir

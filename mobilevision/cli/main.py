@@ -1,7 +1,7 @@
-"""The `mobilevision` command line: parses arguments, then calls into tasks/, datasets/ and demos/.
+"""The `mobilevision` command line: parses arguments, then calls the layers below.
 
-Each command group lives beside the code it drives and adds its own sub-parser through an
-`add_commands(subparsers)` function; this file only assembles them and turns a
+Each command group adds its own sub-parser through an `add_commands(subparsers)` function in a
+module of this package named after it; this file only assembles them and turns a
 `MobileVisionError` into one line on stderr and exit code 2.
 """
 
@@ -15,16 +15,7 @@ from mobilevision.errors import MobileVisionError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from mobilevision.bench import command as bench_command
-    from mobilevision.cli import data as data_commands
-    from mobilevision.cli import demo as demo_commands
-    from mobilevision.cli import info as info_command
-    from mobilevision.cli import quickstart as quickstart_command
-    from mobilevision.deploy import export as export_command
-    from mobilevision.tasks.classify import command as classify_command
-    from mobilevision.tasks.detect import command as detect_command
-    from mobilevision.tasks.multitask import command as multitask_command
-    from mobilevision.tasks.segment import command as segment_command
+    from mobilevision.cli import bench, data, demo, export, info, quickstart, tasks
 
     parser = argparse.ArgumentParser(
         prog="mobilevision",
@@ -32,16 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
         "segmentation: train, evaluate, predict, export, benchmark and demo.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    info_command.add_commands(subparsers)
-    quickstart_command.add_commands(subparsers)
-    data_commands.add_commands(subparsers)
-    classify_command.add_commands(subparsers)
-    detect_command.add_commands(subparsers)
-    segment_command.add_commands(subparsers)
-    multitask_command.add_commands(subparsers)
-    export_command.add_commands(subparsers)
-    bench_command.add_commands(subparsers)
-    demo_commands.add_commands(subparsers)
+    for group in (info, quickstart, data, tasks, export, bench, demo):
+        group.add_commands(subparsers)
     return parser
 
 

@@ -17,9 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from mobilevision.datasets.detection_base import FLAG_CROWD, DetectionDataset, DetectionRecord, clean_boxes
+from mobilevision.conventions import IGNORE_INDEX
+from mobilevision.datasets.detection_base import (
+    FLAG_CROWD,
+    DetectionDataset,
+    DetectionRecord,
+    clean_boxes,
+)
 from mobilevision.datasets.segmentation_base import SegmentationDataset
-from mobilevision.datasets.transforms import IGNORE_INDEX
 from mobilevision.errors import MobileVisionError
 
 # The COCO category ids of the 20 PASCAL VOC classes, in VOC order (torchvision's CAT_LIST).

@@ -14,7 +14,7 @@ import logging
 
 import torch
 
-from mobilevision.datasets.transforms import IGNORE_INDEX
+from mobilevision.conventions import IGNORE_INDEX
 
 logger = logging.getLogger("mobilevision.datasets")
 

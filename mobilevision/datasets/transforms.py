@@ -21,9 +21,7 @@ import cv2
 import numpy as np
 from albumentations.augmentations.crops.transforms import BaseCrop
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-IGNORE_INDEX = 255
+from mobilevision.conventions import IGNORE_INDEX, IMAGENET_MEAN, IMAGENET_STD
 
 
 class RandomIoUCrop(BaseCrop):

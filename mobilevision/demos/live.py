@@ -20,11 +20,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from mobilevision.visualize.draw import draw_panel
-from mobilevision.demos.predictor import TASKS, Predictor, predict_all
-from mobilevision.demos.render import render
+from mobilevision.demos.render import predict_all, render
 from mobilevision.demos.sources import FrameReader
 from mobilevision.engine.media import DEFAULT_FPS, VideoOutput
+from mobilevision.tasks.predictor import FramePredictor
+from mobilevision.tasks.registry import single_tasks
+from mobilevision.visualize.draw import draw_panel
 
 WINDOW = "mobilevision live (q quit, space pause, s snapshot, t tasks)"
 SMOOTHING = 0.9  # weight of the past in the frame-rate and latency averages shown
@@ -41,13 +42,13 @@ def window_available() -> bool:
     return True
 
 
-def task_sets(predictors: Sequence[Predictor]) -> list[tuple[str, ...]]:
+def task_sets(predictors: Sequence[FramePredictor]) -> list[tuple[str, ...]]:
     """What `t` cycles through: every task the predictors have, then each task alone."""
-    tasks = tuple(task for task in TASKS if any(task in predictor.tasks for predictor in predictors))
+    tasks = tuple(task for task in single_tasks() if any(task in predictor.tasks for predictor in predictors))
     return [tasks] + ([(task,) for task in tasks] if len(tasks) > 1 else [])
 
 
-def run_live(reader: FrameReader, predictors: Sequence[Predictor], *, conf: float, save: Path | None,
+def run_live(reader: FrameReader, predictors: Sequence[FramePredictor], *, conf: float, save: Path | None,
              window: bool, snapshots: Path = Path(".")) -> dict:
     """Run until the source ends or the user quits, showing each frame in a window (see
     window_available) and/or writing it to `save`; returns {"frames", "fps", "model_ms" (median),

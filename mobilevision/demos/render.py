@@ -1,71 +1,64 @@
-"""Predictors' results on a frame, as both demos show them: drawn (masks under boxes, top-k text in
-the top-left corner, a legend of the segmented classes in the bottom-left one), as JSON, and as
-legend entries for the web page."""
+"""Several predictors' results on a frame, as both demos show them: drawn (masks under boxes, top
+classes in the top-left corner, a legend of the segmented classes in the bottom-left one, by each
+task's overlays), as JSON, and as legend entries for the web page."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 
-from mobilevision.visualize.draw import class_colour, draw_detections, draw_panel
-from mobilevision.visualize.masks import blend_mask, class_fractions, mask_legend
-from mobilevision.demos.predictor import Predictor
-from mobilevision.tasks.classify.predict import top_classes
-from mobilevision.tasks.detect.predict import describe_detections
+from mobilevision.tasks.predictor import FramePredictor
+from mobilevision.tasks.registry import get_task
+from mobilevision.visualize.compose import compose
+from mobilevision.visualize.draw import class_colour
 
-TOP_K = 3  # classes listed per classifier
+DEFAULT_CONF = 0.3  # lowest detection score the demos show unless --conf says otherwise
 
 
-def render(image: np.ndarray, outputs: Sequence[tuple[Predictor, dict]]) -> np.ndarray:
+def predict_all(predictors: Sequence[FramePredictor], image: np.ndarray, *, tasks: Collection[str],
+                conf: float) -> list[tuple[FramePredictor, dict]]:
+    """(predictor, its results restricted to `tasks`) for each predictor with a task in `tasks`;
+    a predictor with none of them is not run at all."""
+    outputs = []
+    for predictor in predictors:
+        wanted = [task for task in predictor.tasks if task in tasks]
+        if wanted:
+            results = predictor(image, conf=conf)
+            outputs.append((predictor, {task: results[task] for task in wanted}))
+    return outputs
+
+
+def render(image: np.ndarray, outputs: Sequence[tuple[FramePredictor, dict]]) -> np.ndarray:
     """image (H, W, 3) uint8 RGB with every result of `outputs` (predict_all's) drawn on a copy."""
-    canvas, legend, classes = image, [], []
-    for predictor, results in outputs:
-        if "segment" in results:
-            names = predictor.class_names["segment"]
-            canvas = blend_mask(canvas, results["segment"])
-            legend += mask_legend(class_fractions(results["segment"], class_names=names), class_names=names)
-    for predictor, results in outputs:
-        if "detect" in results:
-            found = results["detect"]
-            canvas = draw_detections(canvas, found["boxes"], found["labels"], found["scores"],
-                                     class_names=predictor.class_names["detect"])
-        if "classify" in results:
-            top = top_classes(results["classify"], class_names=predictor.class_names["classify"], k=TOP_K)
-            classes += [(f"{entry['name']} {entry['score']:.0%}", None) for entry in top]
-    canvas = draw_panel(canvas, classes, corner="top-left")
-    return draw_panel(canvas, legend, corner="bottom-left")
+    return compose(image, [overlay for predictor, results in outputs for task, result in results.items()
+                           for overlay in get_task(task).overlays(result, predictor.class_names[task])])
 
 
-def summarize(outputs: Sequence[tuple[Predictor, dict]]) -> dict[str, list[dict]]:
-    """The results as JSON: {"detect": [{"model", "box", "score", "label", "name"}], "classify":
-    [{"model", "class", "name", "score"}] (top TOP_K), "segment": [{"model", "class", "name", "fraction"}]}."""
+def summarize(outputs: Sequence[tuple[FramePredictor, dict]]) -> dict[str, list[dict]]:
+    """The results as JSON, {task: [{"model", ...each task's entries}]}: detections ("box", "score",
+    "label", "name"), top classes ("class", "name", "score"), segmented classes ("class", "name",
+    "fraction")."""
     summary = {}
     for predictor, results in outputs:
         for task, result in results.items():
-            names = predictor.class_names[task]
-            if task == "detect":
-                entries = describe_detections(result, class_names=names)
-            elif task == "classify":
-                entries = top_classes(result, class_names=names, k=TOP_K)
-            else:
-                entries = [{"class": index, "name": names[index], "fraction": round(fraction, 4)}
-                           for index, fraction in class_fractions(result, class_names=names).items()]
+            entries = get_task(task).entries(result, predictor.class_names[task])
             summary.setdefault(task, []).extend({"model": predictor.name, **entry} for entry in entries)
     return summary
 
 
 def legend_entries(summary: dict[str, list[dict]]) -> list[tuple[str, tuple[int, int, int], str]]:
     """(class name, its RGB colour, what was found: "2 boxes, 31% of pixels") of every class that
-    summarize's result detected or segmented, in the colours the overlay uses."""
+    summarize's result detected (entries with a box) or segmented (with a fraction), in the colours
+    the overlay uses."""
     found: dict[str, dict] = {}
-    for task, label_key in (("detect", "label"), ("segment", "class")):
-        for entry in summary.get(task, []):
-            seen = found.setdefault(entry["name"], {"label": entry[label_key], "boxes": 0, "fraction": 0.0})
-            if task == "detect":
-                seen["boxes"] += 1
-            else:
-                seen["fraction"] += entry["fraction"]
+    for entries in summary.values():
+        for entry in entries:
+            if "box" in entry or "fraction" in entry:
+                label = entry["label"] if "box" in entry else entry["class"]
+                seen = found.setdefault(entry["name"], {"label": label, "boxes": 0, "fraction": 0.0})
+                seen["boxes"] += "box" in entry
+                seen["fraction"] += entry.get("fraction", 0.0)
     rows = []
     for name, seen in found.items():
         parts = []

@@ -18,8 +18,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from mobilevision.errors import MobileVisionError
 from mobilevision.engine.media import frames
+from mobilevision.errors import MobileVisionError
 
 QUEUE_FRAMES = 4  # decoded frames a file source may read ahead
 OPEN_TIMEOUT_MS = 5000  # a stream that does not answer in time is reported, not waited on for minutes

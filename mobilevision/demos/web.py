@@ -21,10 +21,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from mobilevision.demos.predictor import TASKS, Predictor, predict_all
-from mobilevision.demos.render import legend_entries, render, summarize
+from mobilevision.demos.render import legend_entries, predict_all, render, summarize
 from mobilevision.demos.uploads import read_upload
 from mobilevision.errors import MobileVisionError
+from mobilevision.tasks.predictor import FramePredictor
+from mobilevision.tasks.registry import single_tasks
 
 MIN_CONF = 0.05  # the threshold slider's lower end
 STREAM_EVERY = 0.1  # seconds between webcam frames sent by the browser: 10 FPS at most
@@ -66,7 +67,7 @@ class OverlayFiles:
         return str(path)
 
 
-def analyse(image: np.ndarray, predictors: Sequence[Predictor], *, models: Sequence[str], tasks: Sequence[str],
+def analyse(image: np.ndarray, predictors: Sequence[FramePredictor], *, models: Sequence[str], tasks: Sequence[str],
             conf: float, files: OverlayFiles) -> tuple[str, dict, str, str]:
     """(overlay JPEG path, summarize's JSON, legend HTML, status Markdown) of the selected models'
     selected tasks on an RGB image (H, W, 3) uint8."""
@@ -88,12 +89,12 @@ def legend_html(summary: dict) -> str:
     return "".join(rows) or "<div>No objects or regions found.</div>"
 
 
-def build_app(predictors: Sequence[Predictor], *, conf: float = 0.3, concurrency: int = 2, queue_size: int = 64):
+def build_app(predictors: Sequence[FramePredictor], *, conf: float = 0.3, concurrency: int = 2, queue_size: int = 64):
     """The Gradio Blocks app (not started). Its API: /predict (image file, models, tasks,
     threshold) -> (overlay, JSON, legend, status), and /stream for webcam frames."""
     import gradio as gr
 
-    tasks = [task for task in TASKS if any(task in predictor.tasks for predictor in predictors)]
+    tasks = [task for task in single_tasks() if any(task in predictor.tasks for predictor in predictors)]
     names = [predictor.name for predictor in predictors]
     files = OverlayFiles()
 

@@ -9,20 +9,16 @@ from pathlib import Path
 import torch
 from torch import nn
 
-# ONNX names of each task model's raw_outputs, in order (a multi-task model prefixes them with the task).
-RAW_OUTPUT_NAMES = {"classify": ["logits"], "detect": ["box_deltas", "class_logits"], "segment": ["logits"]}
 # A segmenter's graph also ends in its postprocess (the argmax over classes), as this extra output:
-# ONNX Runtime's ArgMax over the channel axis took 7 ms for 21 x 512 x 512 logits on one thread,
-# torch's 51 ms and numpy's 28 (its NCHW layout is the slow case for both).
+# ONNX Runtime's ArgMax over the channel axis is several times faster than torch's or numpy's over
+# an NCHW tensor's channels (docs/benchmarks.md).
 CLASS_MAP_OUTPUT = "classes"
 
 
-def output_names(model: nn.Module, *, task: str) -> list[str]:
-    """ONNX names of the exported outputs: `model.raw_outputs` of the task, or of each chosen task
-    for a multi-task model; then a segmenter's class map."""
-    if task == "multitask":
-        return [f"{name}_{output}" for name in model.task_names for output in RAW_OUTPUT_NAMES[name]]
-    return RAW_OUTPUT_NAMES[task] + ([CLASS_MAP_OUTPUT] if task == "segment" else [])
+def output_names(model: nn.Module, *, task) -> list[str]:
+    """ONNX names of the exported outputs: the task's names of `model.raw_outputs`, then the class
+    map for a task whose graph ends in its argmax (tasks.base.Task.exports_class_map)."""
+    return task.output_names(model) + ([CLASS_MAP_OUTPUT] if task.exports_class_map else [])
 
 
 class RawOutputs(nn.Module):

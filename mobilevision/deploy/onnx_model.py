@@ -18,8 +18,8 @@ import onnx
 import torch
 from torch import nn
 
-from mobilevision.errors import MobileVisionError
 from mobilevision.deploy.onnx_export import CLASS_MAP_OUTPUT
+from mobilevision.errors import MobileVisionError
 
 METADATA_KEY = "mobilevision"
 

@@ -1,7 +1,7 @@
 """Checkpoints: plain dicts of tensors and Python values that `torch.load(weights_only=True)` opens.
 
 Keys:
-  task, model_name, model_kwargs   `build_model(model_name, **model_kwargs)` rebuilds the network
+  task, model_name, model_kwargs   tasks.registry's `build_model(model_name, **model_kwargs)` rebuilds it
   state_dict, ema_state_dict       trained weights; the EMA copy (None without --ema)
   class_names, preprocessing       {"mean", "std", "input_size"}: what inference must do first
   metrics, best_metric             last validation metrics; best value of the main metric so far
@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 from mobilevision.errors import MobileVisionError
 
@@ -56,20 +55,15 @@ def read_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
     return checkpoint
 
 
-def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu",
-                    use_ema: bool = True) -> tuple[nn.Module, dict]:
-    """(model rebuilt from the builder name and kwargs with its weights loaded, checkpoint dict).
-
-    The EMA weights are loaded when the run kept them (they are the ones its metrics describe).
-    The model is returned in eval mode.
-    """
-    from mobilevision.tasks.registry import build_model
-
-    checkpoint = read_checkpoint(path, map_location=map_location)
-    model = build_model(checkpoint["model_name"], **checkpoint["model_kwargs"])
-    weights = checkpoint["ema_state_dict"] if use_ema and checkpoint.get("ema_state_dict") else checkpoint["state_dict"]
-    model.load_state_dict(weights)
-    return model.eval(), checkpoint
+def is_checkpoint(spec: str | Path) -> bool:
+    """A file this suite wrote (as opposed to torchvision / timm weights or a named weight)."""
+    path = Path(spec)
+    if not path.is_file() or path.suffix not in (".pt", ".pth"):
+        return False
+    try:
+        return "model_name" in torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # not a zip of tensors, or not ours: either way not a checkpoint
+        return False
 
 
 def rng_states() -> dict:

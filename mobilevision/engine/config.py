@@ -1,18 +1,23 @@
-"""Training options shared by every task, and their 1:1 mapping onto command-line flags.
+"""Training options shared by every task, named recipes, and the small options objects of heads.
 
-Each field of `TrainConfig` (and of a task's subclass) becomes one flag: `weight_decay` ->
-`--weight-decay`, help text from the field's metadata, booleans as `--x/--no-x`. Flags the user did
-not type stay unset, so a named recipe fills them and explicit flags override the recipe.
+Each field of `TrainConfig` (and of a task's subclass, which may mix in its heads' options objects)
+becomes one command-line flag (cli/options.py): `weight_decay` -> `--weight-decay`, help text from
+the field's metadata. Flags the user did not type stay unset, so a named recipe fills them and
+explicit flags override the recipe.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
+from mobilevision.engine.device import DEVICES
 from mobilevision.errors import MobileVisionError
+
+Options = TypeVar("Options")
 
 
 def option(default: Any, help: str, choices: tuple | None = None) -> Any:
@@ -28,13 +33,18 @@ class TrainConfig:
     width: float = option(1.0, "width multiplier of the backbone")
     imgsz: int = option(224, "training and validation input size in pixels")
     weights: str | None = option(None, "initial weights: a checkpoint, a URL or a name like torchvision:IMAGENET1K_V2")
+    weights_backbone: str | None = option(None, "initial backbone weights only, e.g. torchvision:IMAGENET1K_V2 or a "
+                                          "classify checkpoint (ignored when --weights is given)")
+    freeze_backbone: bool = option(False, "train the heads only: the backbone's weights and BatchNorm statistics stay "
+                                   "as loaded (heads on one backbone combine with `multitask assemble`)")
+    freeze_bn: bool = option(False, "keep the backbone's BatchNorm statistics fixed (small batches, fine-tuning)")
     epochs: int = option(10, "number of training epochs")
     time: float = option(0.0, "training budget in minutes (0: none): after each epoch, the run becomes the steps "
                          "done plus the steps the rest of the budget holds at their mean time so far (training "
                          "and validation; the last epoch may stop part-way), and the learning-rate schedule is "
                          "re-sized to it")
     batch: int = option(32, "images per step and per process (torchrun: each process takes this many)")
-    device: str = option("auto", "auto picks cuda, then mps, then cpu", ("auto", "cpu", "cuda", "mps"))
+    device: str = option("auto", "auto picks cuda, then mps, then cpu", DEVICES)
     project: str = option("runs", "folder that holds runs/<task>/<name>")
     name: str | None = option(None, "run folder name (default: exp, exp2, ...)")
     exist_ok: bool = option(False, "reuse the run folder if it exists instead of making a new name")
@@ -56,7 +66,7 @@ class TrainConfig:
                              "(YOLOv5's 2000; a run of a few thousand steps wants a few hundred)")
     amp: str = option("auto", "mixed precision: auto = bf16/fp16 on CUDA, bf16 on CPUs with native bf16 "
                       "(avx512_bf16/AMX), else off", ("auto", "off", "bf16", "fp16"))
-    channels_last: bool = option(True, "NHWC memory format (about 1.3-2x faster on CPU for depthwise convs)")
+    channels_last: bool = option(True, "NHWC memory format (faster on CPU for depthwise convs)")
     sync_bn: bool = option(False, "synchronise BatchNorm statistics across torchrun processes")
     val_period: int = option(1, "validate after every N-th epoch, the first and the last (best.pt is the best "
                              "validated epoch; skipped validations leave a --time budget to training)")
@@ -65,38 +75,22 @@ class TrainConfig:
     recipe: str | None = option(None, "named recipe that sets the defaults of the other options")
 
 
-
 @dataclass(frozen=True)
 class Recipe:
-    """A named set of defaults (`--recipe`), with where its numbers come from."""
+    """A named set of defaults (`--recipe`), with one line on where its numbers come from."""
 
     name: str
     source: str
     config: TrainConfig
 
-def add_config_arguments(parser: argparse.ArgumentParser, config_class: type[TrainConfig], *,
-                         recipes: dict | None = None) -> None:
-    """One flag per field of `config_class`; unset flags are absent from the parsed namespace."""
-    for item in dataclasses.fields(config_class):
-        flag = "--" + item.name.replace("_", "-")
-        help_text = f"{item.metadata['help']} (default: {item.default})"
-        if item.name == "recipe" and recipes:
-            help_text = f"{item.metadata['help']}: {', '.join(recipes)}"
-            parser.add_argument(flag, choices=tuple(recipes), default=argparse.SUPPRESS, help=help_text)
-        elif isinstance(item.default, bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text)
-        else:
-            kind = {"int": int, "float": float}.get(str(item.type).split(" ")[0], str)
-            parser.add_argument(flag, type=kind, choices=item.metadata["choices"], default=argparse.SUPPRESS,
-                                help=help_text)
+
+def recipes(*entries: Recipe) -> dict[str, Recipe]:
+    """{name: recipe}, in the order given (`--help` lists them so)."""
+    return {entry.name: entry for entry in entries}
 
 
-def explicit_options(args: argparse.Namespace, config_class: type[TrainConfig]) -> dict[str, Any]:
-    """The options the user typed (flags left out are not in the namespace)."""
-    return {item.name: getattr(args, item.name) for item in dataclasses.fields(config_class) if hasattr(args, item.name)}
-
-
-def config_from_options(config_class: type[TrainConfig], options: dict[str, Any], *, recipes: dict) -> TrainConfig:
+def config_from_options(config_class: type[TrainConfig], options: dict[str, Any], *,
+                        recipes: Mapping[str, Recipe]) -> TrainConfig:
     """The recipe's config (or the class defaults) with the explicit options on top."""
     recipe = options.get("recipe")
     if recipe is not None and recipe not in recipes:
@@ -107,17 +101,38 @@ def config_from_options(config_class: type[TrainConfig], options: dict[str, Any]
     return config
 
 
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
 def check_config(config: TrainConfig) -> None:
-    """Values argparse cannot check, as one-line user errors."""
+    """Values argparse cannot check, as one-line user errors (NaN and infinity fail every range)."""
     positive = {"epochs": config.epochs, "batch": config.batch, "imgsz": config.imgsz, "width": config.width,
                 "lr": config.lr, "val_period": config.val_period}
     for name, value in positive.items():
-        if value <= 0:
-            raise MobileVisionError(f"--{name.replace('_', '-')} must be positive, got {value}")
+        if not (value > 0 and math.isfinite(value)):
+            raise MobileVisionError(f"{_flag(name)} must be positive, got {value}")
     for name in ("workers", "save_period_steps", "warmup_epochs", "time"):
-        if (value := getattr(config, name)) < 0:
-            raise MobileVisionError(f"--{name.replace('_', '-')} must not be negative, got {value}")
+        if not (value := getattr(config, name)) >= 0:
+            raise MobileVisionError(f"{_flag(name)} must not be negative, got {value}")
     if not 0.0 < config.ema_decay < 1.0:
         raise MobileVisionError(f"--ema-decay must be in (0, 1), got {config.ema_decay}")
-    if config.ema_ramp <= 0:
+    if not config.ema_ramp > 0:
         raise MobileVisionError(f"--ema-ramp must be positive, got {config.ema_ramp}")
+
+
+def options_of(options_class: type[Options], source: object) -> Options:
+    """A head's options object (SSDLiteOptions, DeepLabOptions, ...) from a training config that
+    carries its fields, a checkpoint's dict of them, or an options object already; None: defaults."""
+    if source is None:
+        return options_class()
+    if type(source) is options_class:  # a training config is a subclass: only its head's fields are taken
+        return source
+    if isinstance(source, Mapping):
+        return options_class(**source)
+    return options_class(**{item.name: getattr(source, item.name) for item in dataclasses.fields(options_class)})
+
+
+def as_kwargs(options: object) -> dict:
+    """A head's options object as the plain dict a checkpoint's model_kwargs stores (weights_only-loadable)."""
+    return dataclasses.asdict(options)

@@ -8,6 +8,8 @@ import torch
 
 from mobilevision.errors import MobileVisionError
 
+DEVICES = ("auto", "cpu", "cuda", "mps")  # what --device takes everywhere
+
 
 def select_device(name: str, *, local_rank: int = 0) -> torch.device:
     """`auto` picks cuda, then mps, then cpu; under torchrun each process takes cuda:<local_rank>."""

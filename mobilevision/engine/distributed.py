@@ -6,10 +6,14 @@ Without torchrun (no WORLD_SIZE in the environment) everything here is a no-op f
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 import torch.distributed as dist
+
+Result = TypeVar("Result")
 
 
 @dataclass(frozen=True)
@@ -90,3 +94,14 @@ def barrier() -> None:
 def shutdown() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def on_every_rank(device: str, work: Callable[[], Result]) -> Result | None:
+    """Run `work` in every torchrun process (evaluation reduces across them); the result on rank 0,
+    None on the others, which then print nothing."""
+    is_main = init_distributed(device).is_main
+    try:
+        result = work()
+    finally:
+        shutdown()
+    return result if is_main else None

@@ -36,15 +36,17 @@ class Evaluator(Protocol):
 
 
 def evaluate_dataset(model: nn.Module, dataset: Dataset, evaluator: Evaluator, *, collate_fn, batch: int,
-                     workers: int, device: str, progress: bool = True) -> dict[str, float]:
-    """`evaluate` of `model`, moved to the `device` chosen (auto, cpu, ...) in channels_last, on this
-    torchrun rank's shard of `dataset`: what every task's `val` runs. Every rank must call it."""
+                     workers: int, device: str, channels_last: bool = True, progress: bool = True) -> dict[str, float]:
+    """`evaluate` of `model`, moved to the `device` chosen (auto, cpu, ...), on this torchrun rank's
+    shard of `dataset`: what every task's `val` runs. Every rank must call it. channels_last=False
+    for a runtime that takes plain contiguous arrays (ONNX Runtime)."""
     dist = dist_info()
     target = select_device(device, local_rank=dist.local_rank)
-    model.to(device=target, memory_format=torch.channels_last)
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    model.to(device=target, memory_format=memory_format)
     loader = eval_loader(dataset, rank=dist.rank, world_size=dist.world_size, batch=batch, workers=workers,
                          collate_fn=collate_fn)
-    return evaluate(model, loader, evaluator, device=target, memory_format=torch.channels_last,
+    return evaluate(model, loader, evaluator, device=target, memory_format=memory_format,
                     progress=progress and dist.is_main)
 
 

@@ -1,11 +1,19 @@
-"""Loading `--weights` into a task model or its backbone, whatever layout the file is in."""
+"""Loading `--weights` into a task model or its backbone, whatever layout the file is in, and the
+input normalisation those weights expect."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from torch import nn
 
 from mobilevision.backbones.key_mapping import load_strict, to_our_keys
-from mobilevision.backbones.pretrained import PretrainedWeights, read_state_dict, resolve_weights
+from mobilevision.backbones.pretrained import (
+    PretrainedWeights,
+    read_state_dict,
+    resolve_weights,
+)
+from mobilevision.engine.checkpoint import is_checkpoint, read_checkpoint
 
 
 def load_weights(model: nn.Module, spec: str, *, include_head: bool = True) -> PretrainedWeights | None:
@@ -31,3 +39,18 @@ def load_backbone_weights(backbone: nn.Module, spec: str) -> PretrainedWeights |
     skipped = ("last.",) if getattr(backbone, "last", True) is None else ()
     load_strict(backbone, state_dict, source=str(path), ignore_prefixes=skipped)
     return entry
+
+
+def initial_preprocessing(config, *, mean: Sequence[float], std: Sequence[float]) -> dict:
+    """Mean, std and size a network in training is fed with: `mean` and `std`, unless the weights it
+    starts from (--weights, else --weights-backbone) were trained with others (a checkpoint's own,
+    a named weight's), and config.imgsz."""
+    source = config.weights or config.weights_backbone
+    if source and is_checkpoint(source):
+        saved = read_checkpoint(source)["preprocessing"]
+        mean, std = saved["mean"], saved["std"]
+    elif source:
+        _, entry = resolve_weights(source)
+        if entry is not None:
+            mean, std = entry.mean, entry.std
+    return {"mean": list(mean), "std": list(std), "input_size": config.imgsz}

@@ -1,18 +1,26 @@
-"""The models the suite can build, by name: `mobilevision info` prints this table."""
+"""The two registries: the models the suite can build, by name (`mobilevision info` prints them),
+and the four tasks, one `Task` object each. Everything that looks a task or a model up by name
+comes here; nothing else keeps a dict keyed by task name."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from functools import partial
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
+import torch
 from torch import nn
 
+from mobilevision.engine.checkpoint import read_checkpoint
 from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.classify.model import build_classifier
 from mobilevision.tasks.detect.model import build_ssdlite
 from mobilevision.tasks.multitask.model import build_multitask
 from mobilevision.tasks.segment.model import build_deeplabv3
+
+if TYPE_CHECKING:
+    from mobilevision.tasks.base import Task
 
 V2_WIDTHS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
 V1_WIDTHS = (0.25, 0.5, 0.75, 1.0, 1.25)
@@ -20,7 +28,7 @@ V1_WIDTHS = (0.25, 0.5, 0.75, 1.0, 1.25)
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """A named builder: `builder(width=..., num_classes=..., ...)` returns the task model."""
+    """A named builder: `build(width=..., num_classes=..., ...)` returns the task model."""
 
     name: str
     task: str
@@ -29,95 +37,48 @@ class ModelEntry:
     imgsz: int
     num_classes: int
     description: str
+    defaults: dict = field(default_factory=dict)  # the builder's keyword arguments that make this model
+
+    def build(self, **kwargs) -> nn.Module:
+        """The model with `kwargs` over `defaults`; a head's options dict is merged key by key, so
+        ssdlite={"nms_iou": 0.5} keeps the entry's other SSDLite options."""
+        merged = dict(self.defaults)
+        for key, value in kwargs.items():
+            both_dicts = isinstance(value, Mapping) and isinstance(merged.get(key), Mapping)
+            merged[key] = {**merged[key], **value} if both_dicts else value
+        return self.builder(**merged)
 
 
 MODELS: dict[str, ModelEntry] = {
     entry.name: entry
     for entry in (
-        ModelEntry(
-            name="mobilenet_v2",
-            task="classify",
-            builder=partial(build_classifier, backbone="mobilenet_v2"),
-            widths=V2_WIDTHS,
-            imgsz=224,
-            num_classes=1000,
-            description="MobileNetV2 ImageNet classifier (paper Table 4)",
-        ),
-        ModelEntry(
-            name="mobilenet_v1",
-            task="classify",
-            builder=partial(build_classifier, backbone="mobilenet_v1"),
-            widths=V1_WIDTHS,
-            imgsz=224,
-            num_classes=1000,
-            description="MobileNetV1 ImageNet classifier (V1 paper Table 1, ReLU6 as TF-slim and timm)",
-        ),
-        ModelEntry(
-            name="ssdlite_mobilenet_v2",
-            task="detect",
-            builder=partial(build_ssdlite, backbone="mobilenet_v2", imgsz=300),
-            widths=(0.5, 0.75, 1.0),
-            imgsz=300,
-            num_classes=91,
-            description="SSDLite on MobileNetV2, TF ssdlite_mobilenet_v2_coco (V2 paper Table 6: 4.3M, 0.8B)",
-        ),
-        ModelEntry(
-            name="ssdlite_mobilenet_v1",
-            task="detect",
-            builder=partial(build_ssdlite, backbone="mobilenet_v1", imgsz=300),
-            widths=(0.5, 0.75, 1.0),
-            imgsz=300,
-            num_classes=91,
-            description="SSDLite on MobileNetV1, same head (V2 paper Table 6: 5.1M, 1.3B)",
-        ),
-        ModelEntry(
-            name="deeplabv3_mobilenet_v2",
-            task="segment",
-            builder=partial(build_deeplabv3, backbone="mobilenet_v2", head="mobile"),
-            widths=(0.5, 1.0),
-            imgsz=513,
-            num_classes=21,
-            description="Mobile DeepLabv3, MobileNetV2*, OS16, mobile head (V2 paper Table 7: 2.11M, 2.75B)",
-        ),
-        ModelEntry(
-            name="deeplabv3_aspp_mobilenet_v2",
-            task="segment",
-            builder=partial(build_deeplabv3, backbone="mobilenet_v2", head="aspp"),
-            widths=(1.0,),
-            imgsz=513,
-            num_classes=21,
-            description="DeepLabv3, MobileNetV2*, OS16, full ASPP (V2 paper Table 7: 4.52M, 5.8B)",
-        ),
-        ModelEntry(
-            name="deeplabv3_mobilenet_v1",
-            task="segment",
-            builder=partial(build_deeplabv3, backbone="mobilenet_v1", head="mobile"),
-            widths=(0.5, 1.0),
-            imgsz=513,
-            num_classes=21,
-            description="Mobile DeepLabv3, MobileNetV1, OS16, mobile head (V1 against V2 on the same head)",
-        ),
-        ModelEntry(
-            name="deeplabv3_aspp_mobilenet_v1",
-            task="segment",
-            builder=partial(build_deeplabv3, backbone="mobilenet_v1", head="aspp"),
-            widths=(1.0,),
-            imgsz=513,
-            num_classes=21,
-            description="DeepLabv3, MobileNetV1, OS16, full ASPP (V2 paper Table 7: 11.15M, 14.25B)",
-        ),
-        *(
-            ModelEntry(
-                name=f"multitask_{backbone}",
-                task="multitask",
-                builder=partial(build_multitask, backbone=backbone),
-                widths=(0.5, 0.75, 1.0),
-                imgsz=320,
-                num_classes=21,
-                description=f"one {title} forward (OS32) for the classifier, SSDLite and Mobile DeepLabv3 heads",
-            )
-            for backbone, title in (("mobilenet_v2", "MobileNetV2"), ("mobilenet_v1", "MobileNetV1"))
-        ),
+        ModelEntry("mobilenet_v2", "classify", build_classifier, V2_WIDTHS, 224, 1000,
+                   "MobileNetV2 ImageNet classifier (paper Table 4)", {"backbone": "mobilenet_v2"}),
+        ModelEntry("mobilenet_v1", "classify", build_classifier, V1_WIDTHS, 224, 1000,
+                   "MobileNetV1 ImageNet classifier (V1 paper Table 1, ReLU6 as TF-slim and timm)",
+                   {"backbone": "mobilenet_v1"}),
+        ModelEntry("ssdlite_mobilenet_v2", "detect", build_ssdlite, (0.5, 0.75, 1.0), 300, 91,
+                   "SSDLite on MobileNetV2, TF ssdlite_mobilenet_v2_coco (V2 paper Table 6: 4.3M, 0.8B)",
+                   {"backbone": "mobilenet_v2", "imgsz": 300}),
+        ModelEntry("ssdlite_mobilenet_v1", "detect", build_ssdlite, (0.5, 0.75, 1.0), 300, 91,
+                   "SSDLite on MobileNetV1, same head (V2 paper Table 6: 5.1M, 1.3B)",
+                   {"backbone": "mobilenet_v1", "imgsz": 300}),
+        ModelEntry("deeplabv3_mobilenet_v2", "segment", build_deeplabv3, (0.5, 1.0), 513, 21,
+                   "Mobile DeepLabv3, MobileNetV2*, OS16, mobile head (V2 paper Table 7: 2.11M, 2.75B)",
+                   {"backbone": "mobilenet_v2", "deeplab": {"head": "mobile"}}),
+        ModelEntry("deeplabv3_aspp_mobilenet_v2", "segment", build_deeplabv3, (1.0,), 513, 21,
+                   "DeepLabv3, MobileNetV2*, OS16, full ASPP (V2 paper Table 7: 4.52M, 5.8B)",
+                   {"backbone": "mobilenet_v2", "deeplab": {"head": "aspp"}}),
+        ModelEntry("deeplabv3_mobilenet_v1", "segment", build_deeplabv3, (0.5, 1.0), 513, 21,
+                   "Mobile DeepLabv3, MobileNetV1, OS16, mobile head (V1 against V2 on the same head)",
+                   {"backbone": "mobilenet_v1", "deeplab": {"head": "mobile"}}),
+        ModelEntry("deeplabv3_aspp_mobilenet_v1", "segment", build_deeplabv3, (1.0,), 513, 21,
+                   "DeepLabv3, MobileNetV1, OS16, full ASPP (V2 paper Table 7: 11.15M, 14.25B)",
+                   {"backbone": "mobilenet_v1", "deeplab": {"head": "aspp"}}),
+        *(ModelEntry(f"multitask_{backbone}", "multitask", build_multitask, (0.5, 0.75, 1.0), 320, 21,
+                     f"one {title} forward (OS32) for the classifier, SSDLite and Mobile DeepLabv3 heads",
+                     {"backbone": backbone})
+          for backbone, title in (("mobilenet_v2", "MobileNetV2"), ("mobilenet_v1", "MobileNetV1"))),
     )
 }
 
@@ -129,5 +90,46 @@ def model_entry(name: str) -> ModelEntry:
 
 
 def build_model(name: str, **kwargs) -> nn.Module:
-    """Build a registered model; keyword arguments override the builder's defaults."""
-    return model_entry(name).builder(**kwargs)
+    """Build a registered model; keyword arguments override the entry's (see ModelEntry.build)."""
+    return model_entry(name).build(**kwargs)
+
+
+def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu",
+                    use_ema: bool = True) -> tuple[nn.Module, dict]:
+    """(model rebuilt from the checkpoint's builder name and kwargs with its weights loaded, checkpoint
+    dict), in eval mode. The EMA weights are loaded when the run kept them (its metrics describe them)."""
+    checkpoint = read_checkpoint(path, map_location=map_location)
+    model = build_model(checkpoint["model_name"], **checkpoint["model_kwargs"])
+    weights = checkpoint["ema_state_dict"] if use_ema and checkpoint.get("ema_state_dict") else checkpoint["state_dict"]
+    model.load_state_dict(weights)
+    return model.eval(), checkpoint
+
+
+def _tasks() -> dict[str, Task]:
+    from mobilevision.tasks.classify.task import ClassifyTask
+    from mobilevision.tasks.detect.task import DetectTask
+    from mobilevision.tasks.multitask.task import MultitaskTask
+    from mobilevision.tasks.segment.task import SegmentTask
+
+    return {task.name: task for task in (ClassifyTask(), DetectTask(), SegmentTask(), MultitaskTask())}
+
+
+_TASKS: dict[str, Task] = {}
+
+
+def tasks() -> dict[str, Task]:
+    """{name: Task} of every task, in the order the command line lists them."""
+    if not _TASKS:
+        _TASKS.update(_tasks())
+    return _TASKS
+
+
+def get_task(name: str) -> Task:
+    if name not in tasks():
+        raise MobileVisionError(f"unknown task {name!r}; tasks: {', '.join(tasks())}")
+    return tasks()[name]
+
+
+def single_tasks() -> tuple[str, ...]:
+    """The tasks a head serves (classify, detect, segment), in the order results are drawn and listed."""
+    return tuple(name for name, task in tasks().items() if not task.composite)

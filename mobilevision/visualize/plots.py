@@ -1,4 +1,5 @@
-"""PNG plots of a run: loss and metric curves from results.csv, and a confusion matrix."""
+"""PNG plots of runs: loss and metric curves from results.csv, a confusion matrix, precision-recall
+curves and IoU per class."""
 
 from __future__ import annotations
 
@@ -62,6 +63,46 @@ def plot_confusion_matrix(matrix: np.ndarray, class_names: list[str], out: Path,
     axis.set_ylabel("true")
     if title:
         axis.set_title(title)
+    figure.tight_layout()
+    figure.savefig(out, dpi=100)
+    plt.close(figure)
+
+
+def plot_pr_curves(precision: np.ndarray, recall: np.ndarray, class_names: list[str], out: Path) -> None:
+    """Precision (IoU thresholds T, recall points R, classes K; -1 where a class has no ground truth)
+    against recall (R,): per class at the first IoU (0.5), and the class mean at it and over all T."""
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(6, 5))
+    at_50 = np.where(precision[0] < 0, np.nan, precision[0])
+    if len(class_names) <= 30:
+        for k, name in enumerate(class_names):
+            if not np.isnan(at_50[:, k]).all():
+                axis.plot(recall, at_50[:, k], linewidth=1, label=f"{name} {np.nanmean(at_50[:, k]):.3f}")
+    over_ious = np.where(precision < 0, np.nan, precision)
+    axis.plot(recall, np.nanmean(at_50, axis=1), "k", linewidth=2.5, label=f"all classes @0.5 {np.nanmean(at_50):.3f}")
+    axis.plot(recall, np.nanmean(over_ious, axis=(0, 2)), "k--", linewidth=2,
+              label=f"all classes @0.5:0.95 {np.nanmean(over_ious):.3f}")
+    axis.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02), title="precision-recall (COCOeval)")
+    axis.legend(loc="lower left", fontsize=7)
+    figure.tight_layout()
+    figure.savefig(out, dpi=100)
+    plt.close(figure)
+
+
+def plot_per_class_iou(iou: np.ndarray, class_names: list[str], out: Path) -> None:
+    """Horizontal bars of (K,) IoUs in [0, 1]; a NaN class (absent from labels and predictions)
+    is named "absent" instead of drawn as 0, which would read as a class the model always misses."""
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(6, max(3.0, 0.3 * len(class_names) + 1)))
+    present = ~np.isnan(iou)
+    positions = np.arange(len(class_names))
+    axis.barh(positions[present], iou[present], color="tab:blue")
+    labels = [name if ok else f"{name} (absent)" for name, ok in zip(class_names, present, strict=True)]
+    axis.set_yticks(positions, labels)
+    axis.invert_yaxis()  # class 0 on top, as listed
+    axis.set_xlim(0, 1)
+    axis.set_xlabel("IoU")
+    axis.set_title(f"mIoU {np.nanmean(iou):.4f}" if present.any() else "no labelled pixels")
     figure.tight_layout()
     figure.savefig(out, dpi=100)
     plt.close(figure)

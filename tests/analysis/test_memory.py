@@ -5,13 +5,22 @@ import pytest
 import torch
 from torch import nn
 
-from mobilevision.backbones.memory_efficient import enable_memory_efficient, memory_efficient, split_units
+from mobilevision.analysis.memory import (
+    analytic_activation_memory,
+    format_bytes,
+    measured_activation_peak,
+    parse_bytes,
+    trace_activation_memory,
+)
+from mobilevision.analysis.memory_budget import plan_memory_budget
+from mobilevision.backbones.memory_efficient import (
+    enable_memory_efficient,
+    memory_efficient,
+    split_units,
+)
+from mobilevision.deploy.fold import optimize_for_inference
 from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.classify.model import build_classifier
-from mobilevision.deploy.fold import optimize_for_inference
-from mobilevision.analysis.memory import (analytic_activation_memory, format_bytes, measured_activation_peak,
-                                       parse_bytes, trace_activation_memory)
-from mobilevision.analysis.memory_budget import plan_memory_budget
 from mobilevision.tasks.registry import build_model
 
 FP16 = 2  # the paper counts 16-bit activations

@@ -29,17 +29,17 @@ def test_declared_features_equal_real_outputs(name, width, output_stride):
 def test_mobilenet_v2_ssdlite_tap_is_the_576_channel_expansion():
     backbone = build_backbone("mobilenet_v2", width=1.0)
     info = backbone.feature_info()
-    detect_16, detect_32 = backbone.role("detect")
+    detect_16, detect_32 = backbone.role("ssdlite")
     assert (info[detect_16].channels, info[detect_16].stride) == (576, 16)
     assert (info[detect_32].channels, info[detect_32].stride) == (1280, 32)
     assert (info["c2"].stride, info["c3"].stride) == (4, 8)
-    assert info[backbone.role("segment")].channels == 320
+    assert info[backbone.role("deeplab")].channels == 320
 
 
 def test_mobilenet_v1_taps_are_stride_16_and_32():
     backbone = build_backbone("mobilenet_v1", width=1.0)
     info = backbone.feature_info()
-    assert [(info[n].channels, info[n].stride) for n in backbone.role("detect")] == [(512, 16), (1024, 32)]
+    assert [(info[n].channels, info[n].stride) for n in backbone.role("ssdlite")] == [(512, 16), (1024, 32)]
 
 
 def test_last_layer_stays_1280_below_width_one_and_can_be_dropped():

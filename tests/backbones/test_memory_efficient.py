@@ -5,11 +5,15 @@ import pytest
 import torch
 from torch import nn
 
-from mobilevision.backbones.memory_efficient import (disable_memory_efficient, enable_memory_efficient,
-                                                     memory_efficient, split_units)
+from mobilevision.backbones.memory_efficient import (
+    disable_memory_efficient,
+    enable_memory_efficient,
+    memory_efficient,
+    split_units,
+)
 from mobilevision.backbones.split import channel_groups
-from mobilevision.errors import MobileVisionError
 from mobilevision.deploy.fold import optimize_for_inference
+from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.registry import build_model
 
 SIZE = 64

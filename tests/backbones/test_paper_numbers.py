@@ -5,8 +5,8 @@ import math
 import pytest
 import torchvision
 
-from mobilevision.tasks.classify.model import build_classifier
 from mobilevision.analysis.complexity import count_madds, count_params
+from mobilevision.tasks.classify.model import build_classifier
 
 # TF-slim nets/mobilenet/README.md: width -> (params in M, {resolution: MAdds in M}), 1001 classes.
 TF_SLIM_V2 = {

@@ -11,9 +11,9 @@ import torchvision
 
 from mobilevision.backbones import build_backbone
 from mobilevision.backbones.pretrained import catalogue, lookup, resolve_weights
+from mobilevision.engine.weights import load_backbone_weights, load_weights
 from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.classify.model import build_classifier
-from mobilevision.engine.weights import load_backbone_weights, load_weights
 
 
 def _randomise_batchnorm(model: torch.nn.Module) -> None:

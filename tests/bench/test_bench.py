@@ -8,13 +8,13 @@ import json
 
 import pytest
 
-from mobilevision.cli import main
-from mobilevision.errors import MobileVisionError
 from mobilevision.bench.accuracy import dataset_class_names, evaluate_runtime
 from mobilevision.bench.anchors import GOALS, goal_ratios
 from mobilevision.bench.cases import fresh_case
 from mobilevision.bench.report import COLUMNS
-from mobilevision.engine.checkpoint import load_checkpoint
+from mobilevision.cli import main
+from mobilevision.errors import MobileVisionError
+from mobilevision.tasks.registry import load_checkpoint
 from tests.tasks.classify.conftest import write_class_folders
 
 
@@ -100,8 +100,8 @@ def test_accuracy_of_a_runtime_on_data(tmp_path):
 
 
 def test_accuracy_of_a_multitask_runtime_is_its_score(tmp_path):
-    from mobilevision.datasets import generate_dataset
     from mobilevision.bench.cases import write_checkpoint
+    from mobilevision.datasets import generate_dataset
     from mobilevision.tasks.registry import build_model
 
     data = generate_dataset(tmp_path / "synth", images=10, size=64, workers=1)
@@ -119,7 +119,7 @@ def test_accuracy_of_a_multitask_runtime_is_its_score(tmp_path):
 
 
 def test_fastest_rounds_keeps_each_rows_fastest_round_and_the_first_rounds_accuracy():
-    from mobilevision.bench.command import fastest_rounds
+    from mobilevision.bench.run import fastest_rounds
 
     first = [{"label": "a", "runtime": "ort_fp32", "median_ms": 4.4, "p90_ms": 5.0, "mAP": 0.48, "metric_name": "mAP",
               "metric": 0.48},

@@ -58,7 +58,7 @@ def test_user_errors_are_one_line_and_exit_2(tmp_path, capsys):
 
 
 def test_bench_prints_images_per_second(capsys):
-    from mobilevision.datasets import bench
+    from mobilevision.bench import data_loaders as bench
 
     results = bench.benchmark_loaders(size=64, images=10, batch=4, workers=(0,))
     assert [task for task, _, _ in results] == ["classify", "detect", "segment"]

@@ -12,7 +12,11 @@ from PIL import Image
 from mobilevision.datasets.build import build_dataset
 from mobilevision.datasets.image_io import read_image
 from mobilevision.datasets.transforms import (
-    IGNORE_INDEX, RandomIoUCrop, classification_transforms, detection_transforms, segmentation_transforms,
+    IGNORE_INDEX,
+    RandomIoUCrop,
+    classification_transforms,
+    detection_transforms,
+    segmentation_transforms,
 )
 
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
+from mobilevision.bench.cases import write_checkpoint
 from mobilevision.cli import main
 from mobilevision.demos.loading import load_predictor
-from mobilevision.bench.cases import write_checkpoint
 from mobilevision.tasks.registry import build_model
 from tests.demos.conftest import SHAPES, scene
 from tests.demos.test_live import read_video

@@ -19,9 +19,9 @@ import pytest
 import torch
 
 from mobilevision.cli import main
-from mobilevision.tasks.multitask.config import RECIPES
 from mobilevision.demos.quickstart.benchmark import comparison_markdown
 from mobilevision.demos.quickstart.evaluation import METRICS, evaluation_markdown
+from mobilevision.tasks.multitask.config import RECIPES
 from tests.demos.conftest import free_port
 
 pytestmark = pytest.mark.slow  # about 95 s of CPU in all, on 2 cores
@@ -78,7 +78,9 @@ def test_every_promised_file_is_there_and_well_formed(first_run):
     assert checkpoint["args"]["epochs"] == 1 == summary["settings"]["epochs"]
     # The recipe's head options reach the model it rebuilds from the checkpoint.
     recipe = RECIPES["quick"].config
-    assert {key: checkpoint["model_kwargs"][key] for key in ("match_iou", "decoder", "decoder_stride")} == {
+    kwargs = checkpoint["model_kwargs"]
+    assert {"match_iou": kwargs["ssdlite"]["match_iou"], "decoder": kwargs["deeplab"]["decoder"],
+            "decoder_stride": kwargs["deeplab"]["decoder_stride"]} == {
         "match_iou": recipe.match_iou, "decoder": recipe.decoder, "decoder_stride": recipe.decoder_stride}
     assert checkpoint["model_kwargs"]["loss_weights"] == {"classify": recipe.classify_loss_weight, "detect": 1.0,
                                                           "segment": recipe.segment_loss_weight} == {
@@ -101,9 +103,13 @@ def test_every_promised_file_is_there_and_well_formed(first_run):
 
 
 def test_the_budget_is_minutes_unless_epochs_are_given(tmp_path):
-    from mobilevision.tasks.multitask.config import RECIPES
-    from mobilevision.demos.quickstart.settings import RECIPE, TRAIN_MINUTES, QuickstartSettings
+    from mobilevision.demos.quickstart.settings import (
+        RECIPE,
+        TRAIN_MINUTES,
+        QuickstartSettings,
+    )
     from mobilevision.demos.quickstart.training import training_config
+    from mobilevision.tasks.multitask.config import RECIPES
 
     budget = training_config(QuickstartSettings(), backbone="mobilenet_v2", data=tmp_path)
     # The recipe's epochs stay as the first epoch's schedule until fit re-sizes them.

@@ -9,12 +9,12 @@ import json
 import pytest
 import torch
 
-from mobilevision.cli import main
 from mobilevision.bench.cases import fresh_case, random_calibration
+from mobilevision.cli import main
 from mobilevision.deploy.fold import fold_batchnorm
 from mobilevision.deploy.onnx_model import OnnxRuntimeModel, read_metadata
 from mobilevision.deploy.quantize import quantize_int8
-from mobilevision.engine.checkpoint import load_checkpoint
+from mobilevision.tasks.registry import load_checkpoint
 
 # The smallest width of each task at a size where every SSDLite level still has a 1x1 map.
 TINY = {"classify": ("mobilenet_v2", 0.35, 64), "detect": ("ssdlite_mobilenet_v2", 0.5, 96),

@@ -12,16 +12,16 @@ from torch import nn
 from torch.utils.data import Dataset, TensorDataset
 
 from mobilevision.datasets.collate import classification_collate
-from mobilevision.errors import MobileVisionError
-from mobilevision.tasks.classify.evaluator import ClassificationEvaluator
-from mobilevision.engine import ModelSpec, TrainConfig, TrainingDiverged, fit, load_checkpoint
 from mobilevision.engine import loop
-from mobilevision.engine.config import config_from_options
+from mobilevision.engine.config import TrainConfig, config_from_options
 from mobilevision.engine.ema import ModelEMA
+from mobilevision.engine.loop import ModelSpec, TrainingDiverged, fit
 from mobilevision.engine.optim import LearningRateSchedule, parameter_groups
 from mobilevision.engine.sampling import ResumableDistributedSampler, ShardSampler
 from mobilevision.engine.time_budget import steps_within
-from mobilevision.tasks.registry import build_model
+from mobilevision.errors import MobileVisionError
+from mobilevision.tasks.classify.evaluator import ClassificationEvaluator
+from mobilevision.tasks.registry import build_model, load_checkpoint
 
 CLASSES = ["a", "b", "c", "d"]
 

@@ -58,7 +58,7 @@ def test_classifier_starts_with_small_logits():
     from mobilevision.tasks.segment.model import AUX_LOSS_WEIGHT, build_deeplabv3
 
     torch.manual_seed(0)
-    model = build_deeplabv3(width=0.35, num_classes=7, aux=True).train()
+    model = build_deeplabv3(width=0.35, num_classes=7, deeplab={"aux": True}).train()
     images, targets = torch.randn(2, 3, 64, 64), torch.randint(0, 7, (2, 64, 64))
     losses = model(images, targets)
     assert abs(losses["segmentation"].item() - math.log(7)) < 0.1

@@ -4,9 +4,9 @@ import pytest
 import torch
 from torch import nn
 
+from mobilevision.analysis.complexity import count_madds, count_params
 from mobilevision.heads.anchors import feature_map_sizes
 from mobilevision.heads.ssdlite import BN_EPS, ExtraBlock, SSDLiteHead
-from mobilevision.analysis.complexity import count_madds, count_params
 from mobilevision.tasks.detect.model import build_ssdlite
 
 # MobileNetV2 paper, Table 6 (300 x 300, 90 COCO classes + background): params, multiply-adds.

@@ -6,8 +6,8 @@ import onnxruntime
 import pytest
 import torch
 
-from mobilevision.errors import MobileVisionError
 from mobilevision.deploy.onnx_export import export_onnx
+from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.registry import MODELS, build_model
 
 SMALLEST_WIDTH = {name: min(entry.widths) for name, entry in MODELS.items()}

@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 
 from mobilevision.visualize.draw import class_colour, draw_panel
-from mobilevision.visualize.masks import LEGEND_ROWS, blend_mask, class_fractions, draw_segmentation, mask_legend
+from mobilevision.visualize.masks import (
+    LEGEND_ROWS,
+    blend_mask,
+    class_fractions,
+    draw_segmentation,
+    mask_legend,
+)
 
 NAMES = ["background", "circle", "ring"]
 

@@ -16,11 +16,11 @@ from pathlib import Path
 import torch
 
 from mobilevision.bench.cases import checkpoint_case, prepare, write_checkpoint
-from mobilevision.bench.command import DEFAULT_TIMING, load_note, measure_case
 from mobilevision.bench.plots import write_plots
 from mobilevision.bench.report import write_results
-from mobilevision.engine.checkpoint import read_checkpoint
+from mobilevision.bench.run import DEFAULT_TIMING, load_note, measure_case
 from mobilevision.demos.quickstart.evaluation import METRICS, metric_cell
+from mobilevision.engine.checkpoint import read_checkpoint
 from mobilevision.tasks.registry import build_model
 
 CALIB_IMAGES = 32  # val images that calibrate the INT8 model, as `mobilevision bench`

@@ -5,7 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from mobilevision.tasks.multitask.val import validate_multitask
+from mobilevision.deploy.runtime import load_trained
+from mobilevision.engine.validator import validate
+from mobilevision.tasks.registry import get_task
 
 # The metrics the quickstart reports, with the names its tables give them.
 METRICS = {"classify/top1": "top-1", "detect/mAP": "COCO mAP", "detect/mAP50": "mAP@.5", "segment/miou": "mIoU"}
@@ -17,8 +19,9 @@ def evaluate_checkpoint(checkpoint: Path, *, data: Path, folder: Path, name: str
     at the checkpoint's input size, <folder>/multitask/<name> with the plots and predictions.json).
     An earlier run's evaluation there is removed first, so the folder keeps its name."""
     shutil.rmtree(folder / "multitask" / name, ignore_errors=True)
-    return validate_multitask(weights=str(checkpoint), data=str(data), batch=batch, device=device, workers=workers,
-                              project=str(folder), name=name)
+    result = validate(get_task("multitask"), load_trained(str(checkpoint), task="multitask"), data=str(data),
+                      batch=batch, device=device, workers=workers, project=str(folder), name=name)
+    return result.metrics, result.run_dir
 
 
 def metric_cell(value: float | None) -> str:

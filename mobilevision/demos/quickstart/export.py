@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mobilevision.demos.loading import is_current_export
 from mobilevision.deploy.export import export
+from mobilevision.deploy.runtime import is_current_export
 
 
 def export_onnx(checkpoint: Path, *, imgsz: int) -> tuple[Path, float | None, bool]:

@@ -10,9 +10,9 @@ import cv2
 import numpy as np
 
 from mobilevision.datasets.image_io import read_image
-from mobilevision.cli.demo import DEFAULT_CONF
-from mobilevision.demos.predictor import TASKS, Predictor, predict_all
-from mobilevision.demos.render import render
+from mobilevision.demos.render import DEFAULT_CONF, predict_all, render
+from mobilevision.tasks.predictor import FramePredictor
+from mobilevision.tasks.registry import single_tasks
 
 GALLERY_IMAGES = 16
 COLUMNS = 4
@@ -31,13 +31,13 @@ def tile_grid(tiles: Sequence[np.ndarray], *, columns: int) -> np.ndarray:
     return grid
 
 
-def render_gallery(predictors: Sequence[Predictor], images: Sequence[Path], *, out: Path) -> Path:
+def render_gallery(predictors: Sequence[FramePredictor], images: Sequence[Path], *, out: Path) -> Path:
     """The first GALLERY_IMAGES `images`, each resized to (TILE, TILE) and drawn with the predictors'
     results, in a grid of COLUMNS columns saved as the PNG `out`."""
     tiles = []
     for path in images[:GALLERY_IMAGES]:
         image = cv2.resize(read_image(path), (TILE, TILE), interpolation=cv2.INTER_LINEAR)
-        tiles.append(render(image, predict_all(predictors, image, tasks=TASKS, conf=DEFAULT_CONF)))
+        tiles.append(render(image, predict_all(predictors, image, tasks=single_tasks(), conf=DEFAULT_CONF)))
     cv2.imwrite(str(out), cv2.cvtColor(tile_grid(tiles, columns=COLUMNS), cv2.COLOR_RGB2BGR))
     print(f"gallery of {len(tiles)} val images -> {out}")
     return out

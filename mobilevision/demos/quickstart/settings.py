@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mobilevision.bench.cases import RUNTIMES
-from mobilevision.bench.command import DEFAULT_TIMING
+from mobilevision.bench.run import DEFAULT_TIMING
 
 RECIPE = "quick"  # the multi-task recipe it trains with (tasks/multitask/config.py), read at run time
 # Train + val, as `mobilevision data synth --images`. With 1600 train images the 10-minute model

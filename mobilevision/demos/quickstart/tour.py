@@ -9,17 +9,24 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from mobilevision.datasets.resolve import MARKER
-from mobilevision.tasks.multitask.config import RECIPES
-from mobilevision.demos.quickstart.benchmark import (comparison_markdown, comparison_rows, run_benchmark,
-                                                     untrained_checkpoint)
+from mobilevision.demos.quickstart.benchmark import (
+    comparison_markdown,
+    comparison_rows,
+    run_benchmark,
+    untrained_checkpoint,
+)
 from mobilevision.demos.quickstart.dataset import prepare_dataset
-from mobilevision.demos.quickstart.evaluation import evaluate_checkpoint, evaluation_markdown
+from mobilevision.demos.quickstart.evaluation import (
+    evaluate_checkpoint,
+    evaluation_markdown,
+)
 from mobilevision.demos.quickstart.export import export_onnx
 from mobilevision.demos.quickstart.gallery import render_gallery
 from mobilevision.demos.quickstart.settings import BACKBONES, RECIPE, QuickstartSettings
 from mobilevision.demos.quickstart.summary import write_summary
 from mobilevision.demos.quickstart.training import train_or_reuse, training_config
 from mobilevision.demos.quickstart.video import render_demo_video, write_input_video
+from mobilevision.tasks.multitask.config import RECIPES
 
 
 class Steps:
@@ -136,7 +143,7 @@ def run_quickstart(settings: QuickstartSettings) -> dict:
         print(f"  {name}: {path}")
 
     if settings.serve:
-        from mobilevision.cli.demo import DEFAULT_CONF
+        from mobilevision.demos.render import DEFAULT_CONF
         from mobilevision.demos.web import build_app, serve
 
         with steps.step("web", f"the web demo with the trained model (later: mobilevision demo web --weights "

@@ -6,12 +6,12 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from mobilevision.demos.quickstart.settings import RECIPE, QuickstartSettings
 from mobilevision.engine.checkpoint import read_checkpoint
 from mobilevision.engine.config import config_from_options
-from mobilevision.engine.run_setup import resumed_config
+from mobilevision.engine.trainer import resumed_config, train
 from mobilevision.tasks.multitask.config import RECIPES, MultitaskTrainConfig
-from mobilevision.tasks.multitask.train import train_multitask
-from mobilevision.demos.quickstart.settings import RECIPE, QuickstartSettings
+from mobilevision.tasks.registry import get_task
 
 
 def training_config(settings: QuickstartSettings, *, backbone: str, data: Path) -> MultitaskTrainConfig:
@@ -61,10 +61,10 @@ def train_or_reuse(config: MultitaskTrainConfig, *, data_marker: Path, fresh: bo
         print(f"continuing {run_folder(config)}: {why}")
         resumed, checkpoint = resumed_config(str(best.with_name("last.pt")), {}, task="multitask",
                                              config_class=MultitaskTrainConfig)
-        train_multitask(resumed, resume_from=checkpoint)
+        train(get_task("multitask"), resumed, resume_from=checkpoint)
     else:
         length = f"{config.time:g} minutes" if config.time > 0 else f"{config.epochs} epochs"
         print(f"training {config.model} (recipe {RECIPE}: width {config.width:g}, {config.imgsz} px, {length}, "
               f"batch {config.batch}) into {run_folder(config)}; {why}")
-        train_multitask(config, resume_from=None)
+        train(get_task("multitask"), config)
     return best, state == "finished", read_checkpoint(best.with_name("last.pt"))["args"]["epochs"]

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import cv2
 
-from mobilevision.cli.demo import DEFAULT_CONF
 from mobilevision.demos.live import run_live, summary_line
-from mobilevision.demos.predictor import Predictor
+from mobilevision.demos.render import DEFAULT_CONF
 from mobilevision.demos.sources import FrameReader
+from mobilevision.tasks.predictor import FramePredictor
 
 VIDEO_IMAGES = 40  # val images shown
 VIDEO_FPS = 2.0  # each image for half a second: long enough to read its overlay
@@ -29,7 +29,7 @@ def write_input_video(images: Sequence[Path], path: Path) -> Path:
     return path
 
 
-def render_demo_video(predictors: Sequence[Predictor], *, source: Path, out: Path) -> dict:
+def render_demo_video(predictors: Sequence[FramePredictor], *, source: Path, out: Path) -> dict:
     """run_live's summary {"frames", "fps", "model_ms", "runtime", "video"} of `source` drawn into `out`."""
     summary = run_live(FrameReader(str(source)), predictors, conf=DEFAULT_CONF, save=out, window=False)
     print(summary_line(summary))

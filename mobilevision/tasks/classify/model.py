@@ -9,7 +9,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from mobilevision.backbones import FeatureSpec, backbone_class, build_backbone
+from mobilevision.engine.config import options_of
 from mobilevision.heads.classifier import ClassifierHead
+from mobilevision.tasks.classify.options import ClassifierOptions
 
 
 class ImageClassifier(nn.Module):
@@ -23,19 +25,22 @@ class ImageClassifier(nn.Module):
     through head_outputs, losses and postprocess.
     """
 
+    raw_output_names = ("logits",)  # raw_outputs' tensors, as the ONNX export names them
+
     def __init__(
         self,
         *,
         backbone: str = "mobilenet_v2",
         width: float = 1.0,
         num_classes: int = 1000,
+        classifier: ClassifierOptions | Mapping | None = None,
         dropout: float = 0.2,
-        label_smoothing: float = 0.0,
         freeze_bn: bool = False,
         backbone_features: Mapping[str, FeatureSpec] | None = None,
     ) -> None:
         super().__init__()
-        self.feature_name = backbone_class(backbone).roles["classify"]
+        self.options = options_of(ClassifierOptions, classifier)
+        self.feature_name = backbone_class(backbone).roles["classifier"]
         self.backbone = None
         if backbone_features is None:
             self.backbone = build_backbone(backbone, width=width, out_features=[self.feature_name], freeze_bn=freeze_bn)
@@ -43,7 +48,6 @@ class ImageClassifier(nn.Module):
         in_channels = backbone_features[self.feature_name].channels
         self.head = ClassifierHead(in_channels, num_classes, dropout=dropout)
         self.num_classes = num_classes
-        self.label_smoothing = label_smoothing
 
     def head_outputs(self, features: dict[str, torch.Tensor], *, image_size: tuple[int, int]) -> torch.Tensor:
         """The backbone's feature maps -> logits (N, num_classes)."""
@@ -56,7 +60,7 @@ class ImageClassifier(nn.Module):
     def losses(self, logits: torch.Tensor, targets: torch.Tensor, *, features: dict[str, torch.Tensor],
                image_size: tuple[int, int]) -> dict[str, torch.Tensor]:
         """{"classification": cross-entropy of logits (N, num_classes) against labels (N,) int64}."""
-        return {"classification": F.cross_entropy(logits, targets, label_smoothing=self.label_smoothing)}
+        return {"classification": F.cross_entropy(logits, targets, label_smoothing=self.options.label_smoothing)}
 
     def postprocess(self, logits: torch.Tensor, *, image_size: tuple[int, int]) -> torch.Tensor:
         """Eval-mode predictions from raw outputs (any runtime's): the logits themselves."""
@@ -78,22 +82,23 @@ def build_classifier(
     backbone: str = "mobilenet_v2",
     width: float = 1.0,
     num_classes: int = 1000,
+    classifier: ClassifierOptions | Mapping | None = None,
     dropout: float | None = None,
-    label_smoothing: float = 0.0,
     freeze_bn: bool = False,
     backbone_features: Mapping[str, FeatureSpec] | None = None,
 ) -> ImageClassifier:
     """The ImageNet network of the chosen backbone. Dropout defaults follow the reference models:
-    0.2 for MobileNetV2 (torchvision), 0 for MobileNetV1 (timm). `backbone_features`: the head
-    only, on a backbone the multi-task model shares."""
+    0.2 for MobileNetV2 (torchvision), 0 for MobileNetV1 (timm). `classifier`: the head's options
+    (a ClassifierOptions or its dict). `backbone_features`: the head only, on a backbone the
+    multi-task model shares."""
     if dropout is None:
         dropout = 0.2 if backbone == "mobilenet_v2" else 0.0
     return ImageClassifier(
         backbone=backbone,
         width=width,
         num_classes=num_classes,
+        classifier=classifier,
         dropout=dropout,
-        label_smoothing=label_smoothing,
         freeze_bn=freeze_bn,
         backbone_features=backbone_features,
     )

@@ -126,7 +126,7 @@ def coco_metrics(evaluator) -> dict[str, float]:
 
 def per_class_ap(coco_gt, evaluator, class_names: Sequence[str], *,
                  category_ids: Sequence[int] | None = None) -> dict[str, dict]:
-    """{class name: {"AP": AP@[.5:.95], "AP50": AP@.5, "instances": its non-crowd ground-truth boxes}}
+    """{class name: {"instances": its non-crowd ground-truth boxes, "AP50": AP@.5, "AP": AP@[.5:.95]}}
     from a run_coco_eval result's precision array (all areas, 100 detections): the class mean is
     COCO's mAP. A class without ground truth has AP None (COCOeval's -1); with no detection at all
     (evaluator None) every other class has 0."""
@@ -136,10 +136,10 @@ def per_class_ap(coco_gt, evaluator, class_names: Sequence[str], *,
         instances = len(coco_gt.getAnnIds(catIds=[category], iscrowd=False))
         if evaluator is None or instances == 0:
             ap = None if instances == 0 else 0.0
-            table[name] = {"AP": ap, "AP50": ap, "instances": instances}
+            table[name] = {"instances": instances, "AP50": ap, "AP": ap}
             continue
         precision = evaluator.eval["precision"][:, :, evaluator.params.catIds.index(category), 0, -1]  # (IoU, recall)
-        table[name] = {"AP": float(precision.mean()), "AP50": float(precision[0].mean()), "instances": instances}
+        table[name] = {"instances": instances, "AP50": float(precision[0].mean()), "AP": float(precision.mean())}
     return table
 
 

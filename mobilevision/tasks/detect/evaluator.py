@@ -9,18 +9,25 @@ COCO's small / medium / large then mean what they mean on the dataset).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.distributed as dist
 
-from mobilevision.tasks.detect.coco_eval import (coco_from_targets, coco_metrics, coco_results, per_class_ap,
-                                                 run_coco_eval)
+from mobilevision.datasets.coco import load_coco
+from mobilevision.datasets.resolve import resolve_data
+from mobilevision.tasks.detect.coco_eval import (
+    coco_from_targets,
+    coco_metrics,
+    coco_results,
+    per_class_ap,
+    run_coco_eval,
+)
 from mobilevision.tasks.detect.postprocess import rescale_boxes
 from mobilevision.tasks.detect.voc_eval import evaluate_voc
-from mobilevision.visualize.plots import _pyplot
+from mobilevision.visualize.plots import plot_pr_curves
 
 
 def gather_lists(items: list) -> list:
@@ -94,22 +101,24 @@ class DetectionEvaluator:
         and the class mean at IoU 0.5 and averaged over 0.5:0.95, from COCOeval's precision array."""
         if self.coco_eval is None:
             return
-        precision = self.coco_eval.eval["precision"][:, :, :, 0, -1]  # (IoU 10, recall 101, class K)
-        recall = self.coco_eval.params.recThrs
-        plt = _pyplot()
-        figure, axis = plt.subplots(figsize=(6, 5))
-        at_50 = np.where(precision[0] < 0, np.nan, precision[0])  # -1: a class with no ground truth
-        if len(self.class_names) <= 30:
-            for k, name in enumerate(self.class_names):
-                if not np.isnan(at_50[:, k]).all():
-                    axis.plot(recall, at_50[:, k], linewidth=1, label=f"{name} {np.nanmean(at_50[:, k]):.3f}")
-        over_ious = np.where(precision < 0, np.nan, precision)
-        axis.plot(recall, np.nanmean(at_50, axis=1), "k", linewidth=2.5,
-                  label=f"all classes @0.5 {np.nanmean(at_50):.3f}")
-        axis.plot(recall, np.nanmean(over_ious, axis=(0, 2)), "k--", linewidth=2,
-                  label=f"all classes @0.5:0.95 {np.nanmean(over_ious):.3f}")
-        axis.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02), title="precision-recall (COCOeval)")
-        axis.legend(loc="lower left", fontsize=7)
-        figure.tight_layout()
-        figure.savefig(folder / "PR_curve.png", dpi=100)
-        plt.close(figure)
+        # COCOeval's precision (IoU 10, recall 101, class K) over all areas at 100 detections.
+        plot_pr_curves(self.coco_eval.eval["precision"][:, :, :, 0, -1], self.coco_eval.params.recThrs,
+                       self.class_names, folder / "PR_curve.png")
+
+
+def category_ids(data: str, *, split: str) -> list[int] | None:
+    """The COCO category id of each label 1..C on COCO data (the readers number categories in
+    ascending id order), so results files carry the dataset's own ids; None for other formats."""
+    spec = resolve_data(data).view("detect")
+    if spec.format != "coco":
+        return None
+    return sorted(load_coco(spec.splits[split]["annotations"]).cats)
+
+
+def evaluator_factory(data: str, class_names: list[str], *, imgsz: int,
+                      split: str = "val") -> Callable[[], DetectionEvaluator]:
+    """A maker of fresh evaluators for `data`'s split (one per validation pass): COCO's numbers
+    always, VOC07 / VOC12 mAP as well on VOC-form data. The annotations are read once, here."""
+    voc = resolve_data(data).view("detect").format == "voc"
+    return partial(DetectionEvaluator, class_names, input_size=imgsz, voc=voc,
+                   category_ids=category_ids(data, split=split))

@@ -18,18 +18,42 @@ import torch
 from torch import nn
 
 from mobilevision.backbones import FeatureSpec, backbone_class, build_backbone
+from mobilevision.engine.config import options_of
 from mobilevision.errors import MobileVisionError
 from mobilevision.heads.anchors import AnchorGenerator, feature_map_sizes
+from mobilevision.heads.deeplab import DeepLabV3Head
+from mobilevision.heads.resize import resize_bilinear
+from mobilevision.heads.segmentation_loss import (
+    sample_labels,
+    segmentation_cross_entropy,
+)
 from mobilevision.heads.ssdlite import EXTRA_CHANNELS, MIN_DEPTH, SSDLiteHead
 from mobilevision.tasks.detect.loss import multibox_loss
+from mobilevision.tasks.detect.options import SSDLiteOptions
 from mobilevision.tasks.detect.postprocess import postprocess_detections
-from mobilevision.tasks.segment.model import build_deeplabv3
 
 # A 1% foreground prior for the focal loss's class logits (RetinaNet; TF's class_prediction_bias_init).
 FOCAL_PRIOR_BIAS = -4.6
 # The auxiliary segmentation loss runs on a grid 4x coarser than the input: at full resolution
 # resizing the logits and the cross-entropy cost about a fifth of a width-0.5 step at 320 px.
 AUX_SEGMENT_LOSS_STRIDE = 4
+
+
+class AuxiliarySegmentation(nn.Module):
+    """The paper's mobile DeepLabv3 head on the stride-32 features, trained with DeepLab's loss on a
+    grid AUX_SEGMENT_LOSS_STRIDE times coarser than the input (the multi-task model's segmenter, keys
+    `head.` alike, so its weights move between the two)."""
+
+    def __init__(self, in_channels: int, num_classes: int) -> None:
+        super().__init__()
+        self.head = DeepLabV3Head(in_channels, num_classes, head="mobile", output_stride=32)
+
+    def loss(self, features: torch.Tensor, class_maps: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of the head on features (N, C, H/32, W/32) against class_maps (N, H, W),
+        255 = ignore."""
+        size = tuple((side - 1) // AUX_SEGMENT_LOSS_STRIDE + 1 for side in class_maps.shape[-2:])
+        logits = resize_bilinear(self.head(features, None), size)
+        return segmentation_cross_entropy(logits, sample_labels(class_maps, size))
 
 
 class SSDLite(nn.Module):
@@ -42,6 +66,8 @@ class SSDLite(nn.Module):
     reason); eval mode, raw_outputs, export and the counted model never run it.
     """
 
+    raw_output_names = ("box_deltas", "class_logits")  # raw_outputs' tensors, as the ONNX export names them
+
     mean = (0.5, 0.5, 0.5)
     std = (0.5, 0.5, 0.5)
 
@@ -52,30 +78,28 @@ class SSDLite(nn.Module):
         width: float = 1.0,
         num_classes: int = 91,
         imgsz: int = 320,
-        anchor_layout: str = "tf",
-        anchor_scales: tuple[float, float] = (0.2, 0.95),
+        ssdlite: SSDLiteOptions | Mapping | None = None,
         freeze_bn: bool = False,
-        class_loss: str = "cross_entropy",
         box_loss: str = "smooth_l1",
-        match_iou: float = 0.5,
         score_threshold: float = 0.001,
-        nms_iou: float = 0.6,
         max_detections: int = 100,
         aux_segment_classes: int = 0,
         aux_segment_weight: float = 1.0,
         backbone_features: Mapping[str, FeatureSpec] | None = None,
     ) -> None:
         super().__init__()
+        self.options = options = options_of(SSDLiteOptions, ssdlite)
         roles = backbone_class(backbone).roles
-        self.feature_names = tuple(roles["detect"])
+        self.feature_names = tuple(roles["ssdlite"])
+        self.segment_feature = roles["deeplab"]
         self.backbone = None
         if backbone_features is None:
-            wanted = [*self.feature_names, *([roles["segment"]] if aux_segment_classes else [])]
+            wanted = [*self.feature_names, *([self.segment_feature] if aux_segment_classes else [])]
             self.backbone = build_backbone(backbone, width=width, out_features=wanted, freeze_bn=freeze_bn)
             backbone_features = self.backbone.feature_info()
         info = backbone_features
-        self.anchor_generator = AnchorGenerator(layout=anchor_layout, min_scale=anchor_scales[0],
-                                                max_scale=anchor_scales[1])
+        self.anchor_generator = AnchorGenerator(layout=options.anchor_layout, min_scale=options.anchor_min_scale,
+                                                max_scale=options.anchor_max_scale)
         # TF scales the extra blocks with the backbone's depth multiplier, never below min_depth.
         extra_channels = [max(int(c * width), MIN_DEPTH) for c in EXTRA_CHANNELS]
         self.head = SSDLiteHead(
@@ -83,26 +107,20 @@ class SSDLite(nn.Module):
             num_anchors=self.anchor_generator.num_anchors_per_location(),
             num_classes=num_classes,
             extra_channels=extra_channels,
-            class_bias_init=FOCAL_PRIOR_BIAS if class_loss == "focal" else 0.0,
+            class_bias_init=FOCAL_PRIOR_BIAS if options.class_loss == "focal" else 0.0,
         )
         last_stride = info[self.feature_names[-1]].stride
         self.strides = [info[name].stride for name in self.feature_names]
         self.strides += [last_stride * 2 ** (i + 1) for i in range(len(extra_channels))]
         self.num_classes = num_classes
         self.imgsz = imgsz
-        self.class_loss = class_loss
         self.box_loss = box_loss
-        self.match_iou = match_iou
         self.score_threshold = score_threshold
-        self.nms_iou = nms_iou
         self.max_detections = max_detections
         self._anchors: dict[tuple[int, int, torch.device], torch.Tensor] = {}
         self.aux_segment_weight = aux_segment_weight
-        self.aux_segment = None
-        if aux_segment_classes:
-            self.aux_segment = build_deeplabv3(backbone=backbone, width=width, num_classes=aux_segment_classes,
-                                               head="mobile", output_stride=32, loss_stride=AUX_SEGMENT_LOSS_STRIDE,
-                                               backbone_features=info)
+        self.aux_segment = (AuxiliarySegmentation(info[self.segment_feature].channels, aux_segment_classes)
+                            if aux_segment_classes else None)
 
     def anchors(self, image_size: tuple[int, int], *, device: torch.device | None = None) -> torch.Tensor:
         """(A, 4) xyxy anchors in input pixels for an (H, W) input, in the order of raw_outputs."""
@@ -127,13 +145,12 @@ class SSDLite(nn.Module):
         """{"bbox_regression", "classification"}: the MultiBox (or focal) loss of the raw outputs;
         with the auxiliary head also {"aux_segment"}, from the targets' "class_map"s."""
         anchors = self.anchors(image_size, device=raw[0].device)
-        losses = multibox_loss(*raw, targets, anchors, iou_threshold=self.match_iou, box_loss=self.box_loss,
-                               class_loss=self.class_loss)
+        losses = multibox_loss(*raw, targets, anchors, iou_threshold=self.options.match_iou, box_loss=self.box_loss,
+                               class_loss=self.options.class_loss)
         if self.aux_segment is not None:
             class_maps = torch.stack([target["class_map"] for target in targets])
-            logits = self.aux_segment.head_outputs(features, image_size=image_size)
-            segment = self.aux_segment.losses(logits, class_maps, features=features, image_size=image_size)
-            losses["aux_segment"] = self.aux_segment_weight * segment["segmentation"]
+            losses["aux_segment"] = self.aux_segment_weight * self.aux_segment.loss(features[self.segment_feature],
+                                                                                    class_maps)
         return losses
 
     def forward(
@@ -168,9 +185,9 @@ class SSDLite(nn.Module):
             self.anchors(image_size, device=box_deltas.device),
             image_size=image_size,
             orig_sizes=orig_sizes,
-            score_activation="sigmoid" if self.class_loss == "focal" else "softmax",
+            score_activation="sigmoid" if self.options.class_loss == "focal" else "softmax",
             score_threshold=self.score_threshold,
-            nms_iou=self.nms_iou,
+            nms_iou=self.options.nms_iou,
             max_detections=self.max_detections,
         )
 
@@ -180,15 +197,11 @@ def build_ssdlite(
     width: float = 1.0,
     num_classes: int = 91,
     imgsz: int = 320,
-    anchor_layout: str = "tf",
-    anchor_scales: tuple[float, float] = (0.2, 0.95),
+    ssdlite: SSDLiteOptions | Mapping | None = None,
     output_stride: int = 32,
     freeze_bn: bool = False,
-    class_loss: str = "cross_entropy",
     box_loss: str = "smooth_l1",
-    match_iou: float = 0.5,
     score_threshold: float = 0.001,
-    nms_iou: float = 0.6,
     max_detections: int = 100,
     aux_segment_classes: int = 0,
     aux_segment_weight: float = 1.0,
@@ -198,42 +211,17 @@ def build_ssdlite(
 
     num_classes counts the background (COCO: 91, as torchvision's detectors). `imgsz` is the
     training/eval input side the model is meant for (the anchors follow whatever size comes in).
-    anchor_scales: the smallest and largest level's anchor scale, fractions of the image side (TF's
-    ssd_anchor_generator min_scale / max_scale: 0.2 and 0.95 for COCO).
-    aux_segment_classes (background included) > 0 adds the training-only segmentation loss,
-    weighted aux_segment_weight (SSDLite's docstring). match_iou: the IoU at which an anchor is
-    matched to an object in training (SSD's and TF's 0.5; every object also takes its best anchor).
-    nms_iou: the IoU above which predicting keeps only the better of two boxes of one class (TF's 0.6).
-    The SSD levels need the stride-32 map, so output_stride is 32 only. `backbone_features`: the
-    head only, on a backbone the multi-task model shares.
+    `ssdlite`: the head's options (SSDLiteOptions or its dict: anchor layout and scales, class loss,
+    match and NMS IoUs). aux_segment_classes (background included) > 0 adds the training-only
+    segmentation loss, weighted aux_segment_weight (SSDLite's docstring). The SSD levels need the
+    stride-32 map, so output_stride is 32 only. `backbone_features`: the head only, on a backbone
+    the multi-task model shares.
     """
     if output_stride != 32:
         raise MobileVisionError(f"SSDLite needs output_stride=32 (its levels are strides 16..512); got {output_stride}")
-    if not 0 < anchor_scales[0] < anchor_scales[1] <= 1:
-        raise MobileVisionError(f"anchor scales must satisfy 0 < min < max <= 1 (fractions of the image side); "
-                                f"got {tuple(anchor_scales)}")
-    if not 0 < match_iou <= 1:
-        raise MobileVisionError(f"match_iou must be in (0, 1] (an anchor's IoU with an object); got {match_iou}")
-    if not 0 < nms_iou <= 1:
-        raise MobileVisionError(f"nms_iou must be in (0, 1] (the IoU of two boxes above which NMS keeps only the "
-                                f"better one); got {nms_iou}")
     if num_classes < 2:
         raise MobileVisionError(f"num_classes counts the background and must be at least 2; got {num_classes}")
-    return SSDLite(
-        backbone=backbone,
-        width=width,
-        num_classes=num_classes,
-        imgsz=imgsz,
-        anchor_layout=anchor_layout,
-        anchor_scales=anchor_scales,
-        freeze_bn=freeze_bn,
-        class_loss=class_loss,
-        box_loss=box_loss,
-        match_iou=match_iou,
-        score_threshold=score_threshold,
-        nms_iou=nms_iou,
-        max_detections=max_detections,
-        aux_segment_classes=aux_segment_classes,
-        aux_segment_weight=aux_segment_weight,
-        backbone_features=backbone_features,
-    )
+    return SSDLite(backbone=backbone, width=width, num_classes=num_classes, imgsz=imgsz, ssdlite=ssdlite,
+                   freeze_bn=freeze_bn, box_loss=box_loss, score_threshold=score_threshold,
+                   max_detections=max_detections, aux_segment_classes=aux_segment_classes,
+                   aux_segment_weight=aux_segment_weight, backbone_features=backbone_features)

@@ -16,16 +16,18 @@ import torch
 from torch import nn
 
 from mobilevision.backbones.key_mapping import load_strict
+from mobilevision.engine.checkpoint import (
+    package_versions,
+    read_checkpoint,
+    save_atomic,
+)
 from mobilevision.errors import MobileVisionError
-from mobilevision.engine.checkpoint import load_checkpoint, package_versions, read_checkpoint, save_atomic
 from mobilevision.tasks.multitask.model import OUTPUT_STRIDE, TASKS
-from mobilevision.tasks.registry import build_model, model_entry
+from mobilevision.tasks.registry import build_model, load_checkpoint, model_entry
 
 FIX = "train each head with --freeze-backbone from the same --weights-backbone"
-# The options of each single-task model that the multi-task model takes over.
-HEAD_OPTIONS = {"classify": ("label_smoothing",),
-                "detect": ("anchor_layout", "anchor_scales", "class_loss", "match_iou", "nms_iou"),
-                "segment": ("head", "decoder", "decoder_stride", "aux", "loss_stride")}
+# The head options each single-task model hands the multi-task model (its own options object).
+HEAD_OPTIONS = ("classifier", "ssdlite", "deeplab")
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ class TaskCheckpoint:
     @classmethod
     def load(cls, path: str) -> TaskCheckpoint:
         model, checkpoint = load_checkpoint(path)
-        kwargs = {**model_entry(checkpoint["model_name"]).builder.keywords, **checkpoint["model_kwargs"]}
+        kwargs = {**model_entry(checkpoint["model_name"]).defaults, **checkpoint["model_kwargs"]}
         return cls(path=path, model=model, checkpoint=checkpoint, kwargs=kwargs)
 
 
@@ -91,8 +93,8 @@ def assemble(weights: list[str], *, out: str, imgsz: int | None = None) -> dict:
     size = imgsz or max(part.checkpoint["preprocessing"]["input_size"] for part in parts.values())
     kwargs = {"width": first.kwargs["width"], "tasks": list(parts), "imgsz": size,
               "num_classes": {task: part.model.num_classes for task, part in parts.items()}}
-    for task, part in parts.items():
-        kwargs.update({key: part.kwargs[key] for key in HEAD_OPTIONS[task] if key in part.kwargs})
+    for part in parts.values():
+        kwargs.update({key: part.kwargs[key] for key in HEAD_OPTIONS if key in part.kwargs})
     model_name = f"multitask_{first.kwargs['backbone']}"
     model = build_model(model_name, **kwargs)
     state_dict = {}

@@ -5,10 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from mobilevision.tasks.classify.evaluator import ClassificationEvaluator
-from mobilevision.tasks.detect.train import evaluator_factory as detection_evaluator_factory
 from mobilevision.engine.evaluation import Evaluator
-from mobilevision.tasks.segment.metrics import SegmentationEvaluator
 
 
 class MultiTaskEvaluator:
@@ -41,10 +38,10 @@ class MultiTaskEvaluator:
 
 def evaluator_factory(data: str, class_names: Mapping[str, list[str]], *, imgsz: int,
                       split: str = "val") -> Callable[[], MultiTaskEvaluator]:
-    """A maker of fresh evaluators (one per validation pass) for the tasks of `class_names`;
-    detection's reads the split's annotations once, here."""
-    detection = (detection_evaluator_factory(data, class_names["detect"], imgsz=imgsz, split=split)
-                 if "detect" in class_names else None)
-    makers = {"classify": lambda: ClassificationEvaluator(class_names["classify"]), "detect": detection,
-              "segment": lambda: SegmentationEvaluator(class_names["segment"])}
-    return lambda: MultiTaskEvaluator({task: makers[task]() for task in class_names})
+    """A maker of fresh evaluators (one per validation pass) for the tasks of `class_names`, each
+    task's own evaluator (what a task reads of the data, it reads once, here)."""
+    from mobilevision.tasks.registry import get_task
+
+    makers = {task: get_task(task).make_evaluator(data, names, imgsz=imgsz, split=split)
+              for task, names in class_names.items()}
+    return lambda: MultiTaskEvaluator({task: make() for task, make in makers.items()})

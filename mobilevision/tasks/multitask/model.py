@@ -32,12 +32,15 @@ import torch
 from torch import nn
 
 from mobilevision.backbones import backbone_class, build_backbone
+from mobilevision.engine.config import options_of
 from mobilevision.errors import MobileVisionError
 from mobilevision.heads.segment_areas import SegmentAreaReader
 from mobilevision.tasks.classify.model import build_classifier
+from mobilevision.tasks.classify.options import ClassifierOptions
 from mobilevision.tasks.detect.model import build_ssdlite
-from mobilevision.deploy.onnx_export import RAW_OUTPUT_NAMES
-from mobilevision.tasks.segment.model import DECODER_FEATURE_ROLES, build_deeplabv3
+from mobilevision.tasks.detect.options import SSDLiteOptions
+from mobilevision.tasks.segment.model import build_deeplabv3
+from mobilevision.tasks.segment.options import DECODER_FEATURE_ROLES, DeepLabOptions
 
 TASKS = ("classify", "detect", "segment")
 OUTPUT_STRIDE = 32
@@ -71,27 +74,21 @@ class MultiTaskModel(nn.Module):
         num_classes: Mapping[str, int],
         loss_weights: Mapping[str, float],
         imgsz: int,
-        anchor_layout: str,
-        anchor_scales: tuple[float, float],
-        class_loss: str,
-        match_iou: float,
-        nms_iou: float,
-        head: str,
-        decoder: bool,
-        decoder_stride: int,
-        aux: bool,
-        loss_stride: int,
-        label_smoothing: float,
-        freeze_bn: bool,
+        ssdlite: SSDLiteOptions | Mapping | None = None,
+        deeplab: DeepLabOptions | Mapping | None = None,
+        classifier: ClassifierOptions | Mapping | None = None,
+        freeze_bn: bool = False,
         classify_from_segment: bool = False,
     ) -> None:
         super().__init__()
         self.task_names = task_list(tasks)
         self.loss_weights = {task: float(loss_weights[task]) for task in self.task_names}
+        deeplab = options_of(DeepLabOptions, deeplab)
         roles = backbone_class(backbone).roles
-        wanted = {"classify": [roles["classify"]], "detect": list(roles["detect"]),
-                  "segment": [roles["segment"], *([roles[DECODER_FEATURE_ROLES[decoder_stride]]] if decoder else []),
-                              *([roles["aux"]] if aux else [])]}
+        wanted = {"classify": [roles["classifier"]], "detect": list(roles["ssdlite"]),
+                  "segment": [roles["deeplab"],
+                              *([roles[DECODER_FEATURE_ROLES[deeplab.decoder_stride]]] if deeplab.decoder else []),
+                              *([roles["aux"]] if deeplab.aux else [])]}
         features = list(dict.fromkeys(name for task in self.task_names for name in wanted[task]))
         # Only the classifier and SSDLite read MobileNetV2's 1280-channel last layer (DeepLab's MobileNetV2*).
         extra = {"include_last_layer": "last" in features} if backbone == "mobilenet_v2" else {}
@@ -100,15 +97,11 @@ class MultiTaskModel(nn.Module):
         info = self.backbone.feature_info()
         builders = {
             "classify": lambda: build_classifier(backbone=backbone, width=width, num_classes=num_classes["classify"],
-                                                 label_smoothing=label_smoothing, backbone_features=info),
+                                                 classifier=classifier, backbone_features=info),
             "detect": lambda: build_ssdlite(backbone=backbone, width=width, num_classes=num_classes["detect"],
-                                            imgsz=imgsz, anchor_layout=anchor_layout, anchor_scales=anchor_scales,
-                                            class_loss=class_loss, match_iou=match_iou, nms_iou=nms_iou,
-                                            backbone_features=info),
+                                            imgsz=imgsz, ssdlite=ssdlite, backbone_features=info),
             "segment": lambda: build_deeplabv3(backbone=backbone, width=width, num_classes=num_classes["segment"],
-                                               head=head, output_stride=OUTPUT_STRIDE, decoder=decoder,
-                                               decoder_stride=decoder_stride, aux=aux, loss_stride=loss_stride,
-                                               backbone_features=info),
+                                               output_stride=OUTPUT_STRIDE, deeplab=deeplab, backbone_features=info),
         }
         self.tasks = nn.ModuleDict({task: builders[task]() for task in self.task_names})
         self.segment_areas = None
@@ -136,12 +129,18 @@ class MultiTaskModel(nn.Module):
                 for tensor in (raw[task] if isinstance(raw[task], tuple) else (raw[task],))]
         return flat[0] if len(flat) == 1 else tuple(flat)
 
+    @property
+    def raw_output_names(self) -> tuple[str, ...]:
+        """raw_outputs' tensors in order, as the ONNX export names them: each head's names after its
+        task ("detect_box_deltas")."""
+        return tuple(f"{task}_{name}" for task, head in self.tasks.items() for name in head.raw_output_names)
+
     def split_raw_outputs(self, raw) -> dict:
         """raw_outputs (from any runtime) -> {task: what that task's model's raw_outputs returns}."""
         flat = (raw,) if isinstance(raw, torch.Tensor) else tuple(raw)
         per_task, start = {}, 0
         for task in self.task_names:
-            count = len(RAW_OUTPUT_NAMES[task])
+            count = len(self.tasks[task].raw_output_names)
             per_task[task] = flat[start] if count == 1 else tuple(flat[start:start + count])
             start += count
         return per_task
@@ -185,17 +184,9 @@ def build_multitask(
     num_classes: int | Mapping[str, int] = 21,
     loss_weights: Mapping[str, float] | None = None,
     imgsz: int = 320,
-    anchor_layout: str = "tf",
-    anchor_scales: tuple[float, float] = (0.2, 0.95),
-    class_loss: str = "cross_entropy",
-    match_iou: float = 0.5,
-    nms_iou: float = 0.6,
-    head: str = "mobile",
-    decoder: bool = False,
-    decoder_stride: int = 4,
-    aux: bool = False,
-    loss_stride: int = 1,
-    label_smoothing: float = 0.0,
+    ssdlite: SSDLiteOptions | Mapping | None = None,
+    deeplab: DeepLabOptions | Mapping | None = None,
+    classifier: ClassifierOptions | Mapping | None = None,
     freeze_bn: bool = False,
     classify_from_segment: bool = False,
 ) -> MultiTaskModel:
@@ -203,10 +194,10 @@ def build_multitask(
 
     num_classes: per task ({"classify": 7, "detect": 7, "segment": 7}), or one number for every
     head; as in the single-task models, detection's counts the background and segmentation's
-    includes it. loss_weights: per task (default 1). imgsz, anchor_layout, anchor_scales,
-    class_loss, match_iou and nms_iou are SSDLite's; head, decoder, decoder_stride, aux and loss_stride
-    DeepLab's; label_smoothing the classifier's. classify_from_segment: the classifier also reads the
-    segmentation's class areas (needs both heads).
+    includes it. loss_weights: per task (default 1). imgsz and `ssdlite` (SSDLiteOptions or its
+    dict) are SSDLite's, `deeplab` DeepLab's, `classifier` the classifier's: the single-task
+    models' own options. classify_from_segment: the classifier also reads the segmentation's class
+    areas (needs both heads).
     """
     chosen = task_list(tasks)
     classes = {task: num_classes for task in chosen} if isinstance(num_classes, int) else dict(num_classes)
@@ -219,8 +210,5 @@ def build_multitask(
     if negative:
         raise MobileVisionError(f"loss weights must not be negative; got {negative}")
     return MultiTaskModel(backbone=backbone, width=width, tasks=chosen, num_classes=classes, loss_weights=weights,
-                          imgsz=imgsz, anchor_layout=anchor_layout, anchor_scales=tuple(anchor_scales),
-                          class_loss=class_loss, match_iou=match_iou, nms_iou=nms_iou, head=head,
-                          decoder=decoder, decoder_stride=decoder_stride, aux=aux, loss_stride=loss_stride,
-                          label_smoothing=label_smoothing, freeze_bn=freeze_bn,
+                          imgsz=imgsz, ssdlite=ssdlite, deeplab=deeplab, classifier=classifier, freeze_bn=freeze_bn,
                           classify_from_segment=classify_from_segment)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+from torch import nn
 
 from mobilevision.backbones.base import MIN_INPUT_SIZE
 from mobilevision.heads.resize import resize_bilinear
@@ -40,3 +41,17 @@ def multiscale_probabilities(
             probabilities = probabilities[: len(images)] + probabilities[len(images) :].flip(3)
         total = probabilities if total is None else total + probabilities
     return total / (len(scales) * (2 if flip else 1))
+
+
+class MultiscaleSegmenter(nn.Module):
+    """Eval-mode wrapper: forward(images (N, 3, H, W)) -> class map (N, H, W) from the softmax
+    averaged over `scales` and horizontal flips, so the engine's evaluate() drives it unchanged."""
+
+    def __init__(self, model: nn.Module, *, scales: Sequence[float] = PAPER_SCALES, flip: bool = True) -> None:
+        super().__init__()
+        self.model = model
+        self.scales = tuple(scales)
+        self.flip = flip
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return multiscale_probabilities(self.model, images, scales=self.scales, flip=self.flip).argmax(dim=1)

@@ -8,17 +8,18 @@ import torch
 from torch import nn
 
 from mobilevision.backbones import FeatureSpec, backbone_class, build_backbone
+from mobilevision.engine.config import options_of
 from mobilevision.heads.deeplab import AuxiliaryHead, DeepLabV3Head
 from mobilevision.heads.resize import resize_bilinear
-from mobilevision.tasks.segment.loss import sample_labels, segmentation_cross_entropy
+from mobilevision.heads.segmentation_loss import (
+    sample_labels,
+    segmentation_cross_entropy,
+)
+from mobilevision.tasks.segment.options import DECODER_FEATURE_ROLES, DeepLabOptions
 
 # torchvision's references/segmentation/train.py weighs the auxiliary loss 0.5 (PSPNet and
 # mmsegmentation use 0.4); the value matters little, as it only shapes early-layer gradients.
 AUX_LOSS_WEIGHT = 0.5
-
-# The decoder's output stride -> the backbone role it fuses (TF DeepLab's decoder_output_stride):
-# 4 is the DeepLabv3+ paper's; 8 fuses deeper features on a 4x smaller grid, for a cheaper step.
-DECODER_FEATURE_ROLES = {4: "segment_low", 8: "aux"}
 
 
 class DeepLabV3(nn.Module):
@@ -33,35 +34,28 @@ class DeepLabV3(nn.Module):
     that model through head_outputs, losses and postprocess.
     """
 
+    raw_output_names = ("logits",)  # raw_outputs' tensors, as the ONNX export names them
+
     def __init__(
         self,
         *,
         backbone: str = "mobilenet_v2",
         width: float = 1.0,
         num_classes: int = 21,
-        head: str = "mobile",
         output_stride: int = 16,
-        decoder: bool = False,
-        decoder_stride: int = 4,
-        aux: bool = False,
+        deeplab: DeepLabOptions | Mapping | None = None,
         freeze_bn: bool = False,
-        top_k_pixels: float = 1.0,
-        loss_stride: int = 1,
         backbone_features: Mapping[str, FeatureSpec] | None = None,
     ) -> None:
         super().__init__()
-        if not 0.0 < top_k_pixels <= 1.0:
-            raise ValueError(f"top_k_pixels must be in (0, 1]; got {top_k_pixels}")
-        if loss_stride < 1:
-            raise ValueError(f"loss_stride must be at least 1; got {loss_stride}")
-        if decoder_stride not in DECODER_FEATURE_ROLES:
-            raise ValueError(f"decoder_stride must be one of {sorted(DECODER_FEATURE_ROLES)}; got {decoder_stride}")
-        self.top_k_pixels = top_k_pixels
-        self.loss_stride = loss_stride
+        self.options = options = options_of(DeepLabOptions, deeplab)
+        if options.decoder_stride not in DECODER_FEATURE_ROLES:
+            raise ValueError(f"decoder_stride must be one of {sorted(DECODER_FEATURE_ROLES)}; "
+                             f"got {options.decoder_stride}")
         roles = backbone_class(backbone).roles
-        self.feature_name = roles["segment"]
-        self.low_level_name = roles[DECODER_FEATURE_ROLES[decoder_stride]] if decoder else None
-        self.aux_name = roles["aux"] if aux else None
+        self.feature_name = roles["deeplab"]
+        self.low_level_name = roles[DECODER_FEATURE_ROLES[options.decoder_stride]] if options.decoder else None
+        self.aux_name = roles["aux"] if options.aux else None
         wanted = [name for name in (self.feature_name, self.low_level_name, self.aux_name) if name is not None]
         # The paper's "MobileNetV2*": the head reads the 320-channel bottleneck, so the 1280-channel
         # last layer would only add 0.4M parameters and 0.4B multiply-adds at 513 px.
@@ -79,11 +73,11 @@ class DeepLabV3(nn.Module):
         self.head = DeepLabV3Head(
             info[self.feature_name].channels,
             num_classes,
-            head=head,
+            head=options.head,
             output_stride=output_stride,
-            low_level_channels=info[self.low_level_name].channels if decoder else None,
+            low_level_channels=info[self.low_level_name].channels if options.decoder else None,
         )
-        self.aux_head = AuxiliaryHead(info[self.aux_name].channels, num_classes) if aux else None
+        self.aux_head = AuxiliaryHead(info[self.aux_name].channels, num_classes) if options.aux else None
         self.num_classes = num_classes
 
     def head_outputs(self, features: dict[str, torch.Tensor], *, image_size: tuple[int, int]) -> torch.Tensor:
@@ -91,10 +85,10 @@ class DeepLabV3(nn.Module):
         loss_stride s > 1, at the loss's size, (H - 1) // s + 1 by (W - 1) // s + 1."""
         low_level = features[self.low_level_name] if self.low_level_name is not None else None
         size = image_size
-        if self.training and self.loss_stride > 1:
+        if self.training and self.options.loss_stride > 1:
             # Resizing the logits to the input size and the cross-entropy there cost 130 ms of a
             # 620 ms multi-task step (batch 16, 320 px, 7 classes) on the 2-core CPU.
-            size = tuple((side - 1) // self.loss_stride + 1 for side in image_size)
+            size = tuple((side - 1) // self.options.loss_stride + 1 for side in image_size)
         return resize_bilinear(self.head(features[self.feature_name], low_level), size)
 
     def raw_outputs(self, images: torch.Tensor) -> torch.Tensor:
@@ -111,7 +105,7 @@ class DeepLabV3(nn.Module):
         size = tuple(logits.shape[-2:])
         if size != tuple(image_size):  # loss_stride > 1
             targets = sample_labels(targets, size)
-        losses = {"segmentation": segmentation_cross_entropy(logits, targets, top_k_pixels=self.top_k_pixels)}
+        losses = {"segmentation": segmentation_cross_entropy(logits, targets, top_k_pixels=self.options.top_k_pixels)}
         if self.aux_head is not None:
             aux_logits = resize_bilinear(self.aux_head(features[self.aux_name]), size)
             losses["aux"] = AUX_LOSS_WEIGHT * segmentation_cross_entropy(aux_logits, targets)
@@ -137,36 +131,19 @@ def build_deeplabv3(
     backbone: str = "mobilenet_v2",
     width: float = 1.0,
     num_classes: int = 21,
-    head: str = "mobile",
     output_stride: int = 16,
-    decoder: bool = False,
-    decoder_stride: int = 4,
-    aux: bool = False,
+    deeplab: DeepLabOptions | Mapping | None = None,
     freeze_bn: bool = False,
-    top_k_pixels: float = 1.0,
-    loss_stride: int = 1,
     backbone_features: Mapping[str, FeatureSpec] | None = None,
 ) -> DeepLabV3:
     """Mobile DeepLabv3. Defaults are the MobileNetV2 paper's Table 7 row at 2.11M / 2.75B:
-    MobileNetV2* at output stride 16, the mobile head (head="aspp" for full ASPP), 21 VOC classes.
-    decoder=True adds the DeepLabv3+ decoder on the stride-4 features (decoder_stride=8: on the
-    stride-8 ones); aux=True an FCN auxiliary
-    loss on the stride-8 features during training; freeze_bn keeps the backbone's BN statistics;
-    top_k_pixels < 1 averages the loss over only that fraction of hardest labelled pixels;
-    loss_stride > 1 computes the training loss on a grid that many times coarser than the input
-    (logits resized to it, labels sampled at its points); predictions stay at the input size.
+    MobileNetV2* at output stride 16, the mobile head, 21 VOC classes. `deeplab`: the head's options
+    (DeepLabOptions or its dict): head="aspp" for full ASPP; decoder=True adds the DeepLabv3+
+    decoder on the stride-4 features (decoder_stride=8: on the stride-8 ones); aux=True an FCN
+    auxiliary loss on the stride-8 features in training; top_k_pixels < 1 averages the loss over
+    only that fraction of hardest labelled pixels; loss_stride > 1 computes the training loss on a
+    grid that many times coarser than the input (logits resized to it, labels sampled at its
+    points); predictions stay at the input size. freeze_bn keeps the backbone's BN statistics.
     `backbone_features`: the head only, on a backbone the multi-task model shares."""
-    return DeepLabV3(
-        backbone=backbone,
-        width=width,
-        num_classes=num_classes,
-        head=head,
-        output_stride=output_stride,
-        decoder=decoder,
-        decoder_stride=decoder_stride,
-        aux=aux,
-        freeze_bn=freeze_bn,
-        top_k_pixels=top_k_pixels,
-        loss_stride=loss_stride,
-        backbone_features=backbone_features,
-    )
+    return DeepLabV3(backbone=backbone, width=width, num_classes=num_classes, output_stride=output_stride,
+                     deeplab=deeplab, freeze_bn=freeze_bn, backbone_features=backbone_features)

@@ -15,7 +15,7 @@ import cv2
 import pytest
 import torch
 
-from mobilevision.engine import load_checkpoint
+from mobilevision.tasks.registry import load_checkpoint
 
 TINY = ["--width", "0.35", "--imgsz", "32", "--batch", "4", "--workers", "0", "--device", "cpu", "--lr", "0.05"]
 

@@ -179,8 +179,8 @@ def test_fine_tune_from_imagenet_backbone_with_frozen_batchnorm(synth, tmp_path,
     its BatchNorm statistics come out of training unchanged."""
     import torchvision
 
-    from mobilevision.tasks.detect.model import build_ssdlite
     from mobilevision.engine.weights import load_backbone_weights
+    from mobilevision.tasks.detect.model import build_ssdlite
 
     torch.manual_seed(0)
     imagenet = torchvision.models.mobilenet_v2(width_mult=0.5)

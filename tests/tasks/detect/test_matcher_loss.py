@@ -2,12 +2,12 @@
 
 import pytest
 import torch
+from torchvision.ops import box_iou
 
 from mobilevision.errors import MobileVisionError
 from mobilevision.heads.anchors import AnchorGenerator, feature_map_sizes
 from mobilevision.tasks.detect.loss import hard_negatives, multibox_loss
 from mobilevision.tasks.detect.matcher import BACKGROUND, match_anchors
-from torchvision.ops import box_iou
 
 IMAGE = (300, 300)
 ANCHORS = AnchorGenerator(layout="tf")(feature_map_sizes(IMAGE, strides=(16, 32, 64, 128, 256, 512)), IMAGE)

@@ -8,8 +8,8 @@ import torch
 from torchvision.ops import box_iou
 
 import mobilevision.tasks.detect.model as detect_model
-from mobilevision.errors import MobileVisionError
 from mobilevision.analysis.complexity import count_madds, count_params
+from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.detect.model import build_ssdlite
 from mobilevision.tasks.detect.postprocess import postprocess_detections
 from mobilevision.tasks.registry import build_model, model_entry
@@ -54,7 +54,7 @@ def test_eval_mode_returns_detections_in_original_coordinates():
 
 
 def test_torchvision_anchors_and_focal_loss_options():
-    model = _tiny(anchor_layout="torchvision", class_loss="focal", box_loss="l1")
+    model = _tiny(ssdlite={"anchor_layout": "torchvision", "class_loss": "focal"}, box_loss="l1")
     images = torch.randn(2, 3, 64, 64)
     assert model.anchors((64, 64)).shape[0] == 6 * (16 + 4 + 1 + 1 + 1 + 1)
     losses = model.train()(images, _targets())
@@ -79,19 +79,19 @@ def _keywords_passed(monkeypatch, function: str, keyword: str) -> list:
 
 def test_match_iou_reaches_the_loss(monkeypatch):
     seen = _keywords_passed(monkeypatch, "multibox_loss", "iou_threshold")
-    _tiny(match_iou=0.35).train()(torch.randn(2, 3, 64, 64), _targets())
+    _tiny(ssdlite={"match_iou": 0.35}).train()(torch.randn(2, 3, 64, 64), _targets())
     assert seen == [0.35]
     with pytest.raises(MobileVisionError, match="match_iou"):
-        build_ssdlite(match_iou=0.0)
+        build_ssdlite(ssdlite={"match_iou": 0.0})
 
 
 def test_nms_iou_reaches_the_postprocessing(monkeypatch):
     seen = _keywords_passed(monkeypatch, "postprocess_detections", "nms_iou")
     with torch.no_grad():
-        _tiny(nms_iou=0.45).eval()(torch.randn(1, 3, 64, 64))
+        _tiny(ssdlite={"nms_iou": 0.45}).eval()(torch.randn(1, 3, 64, 64))
     assert seen == [0.45]
     with pytest.raises(MobileVisionError, match="nms_iou"):
-        build_ssdlite(nms_iou=1.5)
+        build_ssdlite(ssdlite={"nms_iou": 1.5})
 
 
 def test_training_without_targets_and_bad_settings_fail_clearly():
@@ -100,7 +100,7 @@ def test_training_without_targets_and_bad_settings_fail_clearly():
     with pytest.raises(MobileVisionError, match="output_stride"):
         build_ssdlite(output_stride=16)
     with pytest.raises(MobileVisionError, match="anchor layout"):
-        build_ssdlite(anchor_layout="yolo")
+        build_ssdlite(ssdlite={"anchor_layout": "yolo"})
 
 
 def test_registry_entries_build_and_count():
@@ -161,7 +161,7 @@ def test_auxiliary_segmentation_loss_is_the_multitask_models_and_leaves_predicti
     assert all(p.grad is not None for p in model.aux_segment.parameters())
 
     reference = build_multitask(width=0.35, tasks="detect,segment", num_classes={"detect": 4, "segment": 5},
-                                loss_weights={"segment": 0.5}, imgsz=64, loss_stride=4)
+                                loss_weights={"segment": 0.5}, imgsz=64, deeplab={"loss_stride": 4})
     prefixes = {"backbone.": "backbone.", "head.": "tasks.detect.head.", "aux_segment.": "tasks.segment."}
     renamed = {prefixes[prefix] + key[len(prefix):]: value for key, value in model.state_dict().items()
                for prefix in prefixes if key.startswith(prefix)}

@@ -9,19 +9,20 @@ import pytest
 import torch
 from torch import nn
 
+from mobilevision.conventions import IMAGENET_MEAN, IMAGENET_STD
 from mobilevision.datasets import generate_dataset
-from mobilevision.datasets.transforms import IMAGENET_MEAN, IMAGENET_STD
 
 WIDTH, IMGSZ = 0.5, 96
 # (registry name, builder keyword arguments, class names as that task's checkpoints store them)
 SINGLE_TASK = {
     "classify": ("mobilenet_v2", {"num_classes": 5}, ["background", "a", "b", "c", "d"]),
-    "detect": ("ssdlite_mobilenet_v2", {"num_classes": 4, "imgsz": IMGSZ, "anchor_scales": (0.15, 0.9)},
+    "detect": ("ssdlite_mobilenet_v2", {"num_classes": 4, "imgsz": IMGSZ,
+                                         "ssdlite": {"anchor_min_scale": 0.15, "anchor_max_scale": 0.9}},
                ["a", "b", "c"]),
     # The decoder on the stride-8 features: at width 0.5 they have the stride-4 ones' 16 channels, so
     # only the outputs would show a multi-task model that fused the wrong ones.
-    "segment": ("deeplabv3_mobilenet_v2", {"num_classes": 6, "output_stride": 32, "decoder": True,
-                                           "decoder_stride": 8, "aux": True},
+    "segment": ("deeplabv3_mobilenet_v2", {"num_classes": 6, "output_stride": 32,
+                                           "deeplab": {"decoder": True, "decoder_stride": 8, "aux": True}},
                 ["background", "a", "b", "c", "d", "e"]),
 }
 

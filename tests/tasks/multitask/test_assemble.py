@@ -8,7 +8,6 @@ import json
 import torch
 
 from mobilevision.cli import main
-
 from tests.tasks.detect.test_cli import run_cli
 
 TINY = ["--width", "0.5", "--imgsz", "64", "--batch", "4", "--workers", "0", "--device", "cpu", "--epochs", "1"]
@@ -39,7 +38,7 @@ def test_heads_trained_on_a_frozen_backbone_assemble(synth, tmp_path, capsys):
     assert result["tasks"] == ["classify", "detect", "segment"]
     checkpoint = torch.load(out, weights_only=True)
     assert set(checkpoint["class_names"]) == {"classify", "detect", "segment"}
-    assert checkpoint["model_kwargs"]["nms_iou"] == 0.45
+    assert checkpoint["model_kwargs"]["ssdlite"]["nms_iou"] == 0.45
     metrics = json.loads(run_cli(capsys, "multitask", "val", "--weights", str(out), "--data", str(synth),
                                  "--device", "cpu", "--workers", "0", "--project", str(runs), "--json"))
     # The detector's and segmenter's own numbers, on the same images at their size.

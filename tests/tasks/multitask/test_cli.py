@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from mobilevision.cli import main
-
 from tests.tasks.detect.test_cli import run_cli
 
 TINY = ["--width", "0.5", "--imgsz", "96", "--batch", "4", "--workers", "0", "--device", "cpu"]

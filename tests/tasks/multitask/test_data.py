@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+from mobilevision.conventions import IGNORE_INDEX
 from mobilevision.datasets import build_dataset, detection_transforms, multitask_collate
 from mobilevision.datasets.synth.scene import render_scene
-from mobilevision.datasets.transforms import IGNORE_INDEX
 from mobilevision.errors import MobileVisionError
 
 

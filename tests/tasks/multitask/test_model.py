@@ -13,9 +13,9 @@ import torch
 
 from mobilevision.cli import main
 from mobilevision.deploy.onnx_model import OnnxRuntimeModel, read_metadata
-from mobilevision.engine.checkpoint import load_checkpoint
 from mobilevision.tasks.multitask.assemble import assemble
 from mobilevision.tasks.multitask.model import build_multitask
+from mobilevision.tasks.registry import load_checkpoint
 
 from .conftest import IMGSZ, SINGLE_TASK, WIDTH
 
@@ -96,7 +96,7 @@ def test_loss_weights_scale_each_task():
 
 @pytest.mark.parametrize("mode", ["eval", "raw_outputs", "train"])
 def test_one_backbone_forward_per_image(mode):
-    model = build_multitask(width=WIDTH, num_classes=5, imgsz=IMGSZ, decoder=True, aux=True)
+    model = build_multitask(width=WIDTH, num_classes=5, imgsz=IMGSZ, deeplab={"decoder": True, "aux": True})
     images = _images(3)
     seen = []
     model.backbone.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0].shape[0]))

@@ -6,15 +6,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mobilevision.errors import MobileVisionError
-from mobilevision.deploy.onnx_model import ort_session
-from mobilevision.tasks.multitask.model import build_multitask
 from mobilevision.deploy.onnx_export import export_onnx, output_names
+from mobilevision.deploy.onnx_model import ort_session
+from mobilevision.errors import MobileVisionError
+from mobilevision.tasks.multitask.model import build_multitask
+from mobilevision.tasks.registry import get_task
 
 from .conftest import IMGSZ, WIDTH
 
 OPTIONS = {"width": WIDTH, "num_classes": {"classify": 5, "detect": 4, "segment": 6}, "imgsz": IMGSZ,
-           "decoder": True, "decoder_stride": 8, "loss_stride": 4}
+           "deeplab": {"decoder": True, "decoder_stride": 8, "loss_stride": 4}}
 
 
 def _models() -> tuple[torch.nn.Module, torch.nn.Module]:
@@ -61,7 +62,7 @@ def test_needs_both_heads():
 def test_onnx_runtime_computes_the_same_classifier_logits(tmp_path):
     _, reading = _models()
     path = export_onnx(reading, tmp_path / "mt.onnx", imgsz=IMGSZ,
-                       output_names=output_names(reading, task="multitask"))
+                       output_names=output_names(reading, task=get_task("multitask")))
     images = _images(3)
     with torch.no_grad():
         expected = reading.raw_outputs(images)[0]

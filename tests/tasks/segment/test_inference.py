@@ -40,11 +40,11 @@ def test_flip_averaging_is_mirror_symmetric():
     assert torch.allclose(direct, mirrored.flip(3), atol=1e-5)
 
 
-@pytest.mark.parametrize("options", [{"decoder": True, "aux": True, "output_stride": 8}], ids=["v3plus-os8-aux"])
+@pytest.mark.parametrize("options", [{"decoder": True, "aux": True}], ids=["v3plus-os8-aux"])
 def test_onnx_runtime_reproduces_the_logits(options, tmp_path):
     """The registered models are exported in tests/tasks/test_every_model.py; this covers the
     decoder (a second resize) at output stride 8, with the training-only aux head left out."""
-    model = build_deeplabv3(width=0.35, num_classes=5, **options).eval()
+    model = build_deeplabv3(width=0.35, num_classes=5, output_stride=8, deeplab=options).eval()
     path = export_onnx(model, tmp_path / "deeplab.onnx", imgsz=65, output_names=["logits"])
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     images = torch.randn(2, 3, 65, 65)

@@ -3,8 +3,11 @@
 import torch
 
 from mobilevision.heads.resize import resize_bilinear
+from mobilevision.heads.segmentation_loss import (
+    sample_labels,
+    segmentation_cross_entropy,
+)
 from mobilevision.tasks.multitask.model import build_multitask
-from mobilevision.tasks.segment.loss import sample_labels, segmentation_cross_entropy
 from mobilevision.tasks.segment.model import build_deeplabv3
 
 
@@ -19,7 +22,7 @@ def test_sample_labels_takes_the_labels_under_corner_aligned_points():
 
 def test_training_loss_on_the_coarse_grid_and_predictions_at_full_size():
     torch.manual_seed(0)
-    model = build_deeplabv3(width=0.35, num_classes=3, output_stride=32, aux=True, loss_stride=4)
+    model = build_deeplabv3(width=0.35, num_classes=3, output_stride=32, deeplab={"aux": True, "loss_stride": 4})
     images, targets = torch.randn(2, 3, 65, 65), torch.randint(0, 3, (2, 65, 65))
     targets[0] = 255  # an all-ignore image adds nothing
     model.train()
@@ -37,7 +40,7 @@ def test_training_loss_on_the_coarse_grid_and_predictions_at_full_size():
 
 
 def test_the_multitask_segmentation_head_takes_it_over():
-    model = build_multitask(width=0.35, tasks="segment", num_classes=3, loss_stride=8).train()
+    model = build_multitask(width=0.35, tasks="segment", num_classes=3, deeplab={"loss_stride": 8}).train()
     images = torch.randn(2, 3, 64, 64)  # batch 2: image pooling's BatchNorm needs two values in training
     _, raw = model._head_outputs(images)
     assert raw["segment"].shape == (2, 3, 8, 8)  # (64 - 1) // 8 + 1

@@ -8,7 +8,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from mobilevision.errors import MobileVisionError
-from mobilevision.tasks.segment.metrics import SegmentationEvaluator
+from mobilevision.tasks.segment.evaluator import SegmentationEvaluator
 
 # Five classes: 0 background, 1 and 2 labelled, 3 only ever predicted, 4 absent from both.
 TARGETS = torch.tensor(

@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from mobilevision.tasks.segment.loss import segmentation_cross_entropy
-from mobilevision.tasks.segment.metrics import SegmentationEvaluator
+from mobilevision.heads.segmentation_loss import segmentation_cross_entropy
+from mobilevision.tasks.segment.evaluator import SegmentationEvaluator
 from mobilevision.tasks.segment.model import build_deeplabv3
 
 
@@ -18,7 +18,7 @@ def _grads_finite(model: torch.nn.Module) -> bool:
     "options", [{}, {"aux": True}, {"decoder": True, "aux": True}], ids=["plain", "aux", "decoder+aux"]
 )
 def test_all_ignore_crop_trains_without_nan(options):
-    model = build_deeplabv3(width=0.35, num_classes=5, **options).train()
+    model = build_deeplabv3(width=0.35, num_classes=5, deeplab=options).train()
     losses = model(torch.randn(2, 3, 64, 64), torch.full((2, 64, 64), 255))
     assert set(losses) == {"segmentation", "aux"} if options.get("aux") else {"segmentation"}
     total = sum(losses.values())
@@ -58,7 +58,7 @@ def test_hard_pixel_mining_averages_the_hardest_labelled_pixels():
 @pytest.mark.parametrize("output_stride", [8, 16])
 @pytest.mark.parametrize("decoder", [False, True], ids=["v3", "v3plus"])
 def test_eval_returns_a_class_map_of_the_input_size(output_stride, decoder):
-    model = build_deeplabv3(width=0.35, num_classes=4, output_stride=output_stride, decoder=decoder).eval()
+    model = build_deeplabv3(width=0.35, num_classes=4, output_stride=output_stride, deeplab={"decoder": decoder}).eval()
     images = torch.randn(2, 3, 97, 131)
     with torch.no_grad():
         class_map, logits = model(images), model.raw_outputs(images)
@@ -71,13 +71,13 @@ def test_eval_returns_a_class_map_of_the_input_size(output_stride, decoder):
 def test_decoder_stride_picks_the_fused_features_and_the_logit_grid(decoder_stride, feature):
     """The decoder fuses the backbone's stride-4 (c2) or stride-8 (c3) features, so the head's
     logits come on that grid: 97 x 131 -> ceil(97 / s) x ceil(131 / s)."""
-    model = build_deeplabv3(width=0.35, num_classes=4, decoder=True, decoder_stride=decoder_stride).eval()
+    model = build_deeplabv3(width=0.35, num_classes=4, deeplab={"decoder": True, "decoder_stride": decoder_stride}).eval()
     assert model.low_level_name == feature
     features = model.backbone(torch.randn(1, 3, 97, 131))
     logits = model.head(features[model.feature_name], features[model.low_level_name])
     assert logits.shape == (1, 4, -(-97 // decoder_stride), -(-131 // decoder_stride))
     with pytest.raises(ValueError, match="decoder_stride must be one of"):
-        build_deeplabv3(width=0.35, decoder=True, decoder_stride=16)
+        build_deeplabv3(width=0.35, deeplab={"decoder": True, "decoder_stride": 16})
 
 
 @pytest.mark.parametrize("output_stride", [8, 16])
@@ -90,8 +90,8 @@ def test_output_stride_sets_the_head_resolution(output_stride):
 
 
 def test_os8_doubles_the_atrous_rates():
-    os16 = build_deeplabv3(width=0.35, head="aspp", output_stride=16)
-    os8 = build_deeplabv3(width=0.35, head="aspp", output_stride=8)
+    os16 = build_deeplabv3(width=0.35, deeplab={"head": "aspp"}, output_stride=16)
+    os8 = build_deeplabv3(width=0.35, deeplab={"head": "aspp"}, output_stride=8)
     rates = [[b[0].dilation[0] for b in m.head.aspp.branches[1:-1]] for m in (os16, os8)]
     assert rates == [[6, 12, 18], [12, 24, 36]]
 
@@ -99,7 +99,7 @@ def test_os8_doubles_the_atrous_rates():
 @pytest.mark.parametrize("backbone", ["mobilenet_v2", "mobilenet_v1"])
 def test_every_option_runs_forward_and_backward(backbone):
     model = build_deeplabv3(backbone=backbone, width=0.25 if backbone == "mobilenet_v1" else 0.35,
-                            num_classes=3, head="aspp", decoder=True, aux=True).train()
+                            num_classes=3, deeplab={"head": "aspp", "decoder": True, "aux": True}).train()
     losses = model(torch.randn(2, 3, 65, 65), torch.randint(0, 3, (2, 65, 65)))
     sum(losses.values()).backward()
     assert all(torch.isfinite(loss) for loss in losses.values())
@@ -145,7 +145,7 @@ def _painted_batch() -> tuple[torch.Tensor, torch.Tensor]:
 def test_a_tiny_model_overfits_one_batch():
     torch.manual_seed(0)
     images, targets = _painted_batch()
-    model = build_deeplabv3(width=0.35, num_classes=3, decoder=True)
+    model = build_deeplabv3(width=0.35, num_classes=3, deeplab={"decoder": True})
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     model.train()
     for _ in range(100):

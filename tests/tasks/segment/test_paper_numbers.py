@@ -7,8 +7,8 @@ multi-scale 898 px) forward costs nothing and the counts are the same as on the 
 
 import pytest
 
-from mobilevision.heads.aspp import ASPP
 from mobilevision.analysis.complexity import count_madds, count_params
+from mobilevision.heads.aspp import ASPP
 from mobilevision.tasks.segment.inference import multiscale_probabilities
 from mobilevision.tasks.segment.model import build_deeplabv3
 
@@ -25,7 +25,7 @@ def _counts(**kwargs):
 
 
 def test_mobile_head_mobilenet_v2_os16():
-    _, params, madds = _counts(backbone="mobilenet_v2", head="mobile", output_stride=16)
+    _, params, madds = _counts(backbone="mobilenet_v2", deeplab={"head": "mobile"}, output_stride=16)
     assert params == 2_113_557  # paper 2.11M
     assert madds == 2_740_709_056  # paper 2.75B
     assert params == pytest.approx(2.11e6, rel=0.03)
@@ -33,7 +33,7 @@ def test_mobile_head_mobilenet_v2_os16():
 
 
 def test_aspp_mobilenet_v2_os16():
-    _, params, madds = _counts(backbone="mobilenet_v2", head="aspp", output_stride=16)
+    _, params, madds = _counts(backbone="mobilenet_v2", deeplab={"head": "aspp"}, output_stride=16)
     assert params == 4_523_541  # paper 4.52M
     assert madds == 5_363_508_928  # paper 5.8B: 7.5% fewer, the TF padding below
     assert params == pytest.approx(4.52e6, rel=0.05)
@@ -43,7 +43,7 @@ def test_aspp_mobilenet_v2_os16():
 
 
 def test_aspp_mobilenet_v1_os16():
-    _, params, madds = _counts(backbone="mobilenet_v1", head="aspp", output_stride=16)
+    _, params, madds = _counts(backbone="mobilenet_v1", deeplab={"head": "aspp"}, output_stride=16)
     assert params == pytest.approx(11.15e6, rel=0.01)
     padding = 3 * 1024 * 256 * 9 * TF_ATROUS_PADDING_POSITIONS
     assert madds + padding == pytest.approx(14.25e9, rel=0.01)
@@ -58,7 +58,7 @@ def test_separable_aspp_would_not_match_the_paper():
 def test_os8_multiscale_flip_is_the_papers_152_6_billion():
     """Table 7's OS8 row (152.6B) is the cost of its multi-scale + flip evaluation: six scales
     0.5..1.75, each on the image and its mirror."""
-    model, params, single = _counts(backbone="mobilenet_v2", head="mobile", output_stride=8)
+    model, params, single = _counts(backbone="mobilenet_v2", deeplab={"head": "mobile"}, output_stride=8)
     assert params == 2_113_557  # dilation adds no parameters
     multiscale = count_madds(model, imgsz=513, forward=lambda images: multiscale_probabilities(model, images))
     assert single == pytest.approx(8.83e9, rel=0.01)

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import torch
 
-from mobilevision.datasets.transforms import IGNORE_INDEX
-from mobilevision.errors import MobileVisionError
+from mobilevision.conventions import IGNORE_INDEX
 from mobilevision.engine.distributed import reduce_sum
-from mobilevision.visualize.plots import plot_confusion_matrix
-from mobilevision.tasks.segment.plots import plot_per_class_iou
+from mobilevision.errors import MobileVisionError
+from mobilevision.visualize.plots import plot_confusion_matrix, plot_per_class_iou
 
 
 class SegmentationEvaluator:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from mobilevision.datasets.transforms import IGNORE_INDEX
+from mobilevision.conventions import IGNORE_INDEX
 
 
 def sample_labels(targets: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

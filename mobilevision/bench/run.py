@@ -1,4 +1,5 @@
-"""`mobilevision bench`: every model in every runtime, each timed in its own fresh process.
+"""The benchmark: every model in every runtime, each timed in its own fresh process (worker.py),
+what `mobilevision bench` and the quickstart run.
 
 Writes runs/bench/<name>/: results.csv, results.json, PNG plots, and weights/ with the checkpoints
 and ONNX files that were timed. `--paper` only prints our counts beside the papers' tables.
@@ -16,68 +17,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+from mobilevision.bench.cases import DEFAULT_CASES, BenchCase
 from mobilevision.errors import MobileVisionError
-from mobilevision.bench.cases import BENCH_IMGSZ, DEFAULT_CASES, RUNTIMES, BenchCase
+from mobilevision.tasks.registry import get_task, model_entry
 
 # The worker's timing settings (besides threads) unless flags say otherwise; the quickstart's too.
 DEFAULT_TIMING = {"warmup": 10, "iters": 50, "batch": 8, "batch_iters": 3, "seed": 0}
 
 
-def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("bench", help="params, MAdds, latency, throughput, memory and accuracy per runtime",
-                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="+", default=None,
-                        help="registered models (default: V1 against V2 for each task, see cases.py)")
-    parser.add_argument("--widths", nargs="+", type=float, default=None, help="width multipliers (default 1.0)")
-    parser.add_argument("--imgsz", nargs="+", type=int, default=None,
-                        help="input sides (default: 224 classify, 320 detect, 512 segment)")
-    parser.add_argument("--weights", nargs="+", default=None, help="trained checkpoints to bench instead of --models")
-    parser.add_argument("--runtimes", nargs="+", choices=RUNTIMES, default=list(RUNTIMES), help="runtimes to time")
-    parser.add_argument("--data", default=None,
-                        help="dataset (folder or YAML): accuracy per runtime, and INT8 calibrated on its images")
-    parser.add_argument("--data-images", type=int, default=200, help="val images for accuracy (0: all)")
-    parser.add_argument("--calib-images", type=int, default=32, help="images that calibrate INT8")
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads of every runtime")
-    parser.add_argument("--warmup", type=int, default=DEFAULT_TIMING["warmup"], help="untimed calls before timing")
-    parser.add_argument("--iters", type=int, default=DEFAULT_TIMING["iters"],
-                        help="timed batch-1 calls (median and p90)")
-    parser.add_argument("--batch", type=int, default=DEFAULT_TIMING["batch"],
-                        help="batch of the throughput measurement")
-    parser.add_argument("--batch-iters", type=int, default=DEFAULT_TIMING["batch_iters"], help="timed calls at --batch")
-    parser.add_argument("--rounds", type=int, default=1,
-                        help="time every row this many times, in alternating sweeps over all rows, and keep each "
-                        "row's round with the lowest median (on a shared machine, a noisy neighbour can slow one "
-                        "row's whole timing window; 3 sweeps make a one-off ratio unlikely)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_TIMING["seed"],
-                        help="seed of the weights, inputs and calibration")
-    parser.add_argument("--memory-budget", type=_memory_size, default=None, metavar="SIZE",
-                        help="also time MobileNetV2 models' eager runtimes in memory-efficient mode, each block split "
-                             "into the fewest channel groups whose fp32 activations fit SIZE (bytes, 256KiB, 1.5MiB)")
-    parser.add_argument("--compare", choices=("torchvision",), default=None,
-                        help="also time torchvision's mobile models (random weights) and print ratios")
-    parser.add_argument("--paper", action="store_true", help="print params/MAdds beside the papers' and exit")
-    parser.add_argument("--project", default="runs", help="runs folder (default: runs)")
-    parser.add_argument("--name", default=None, help="run name under runs/bench/ (default: exp, exp2, ...)")
-    parser.add_argument("--exist-ok", action="store_true", help="reuse runs/bench/<name> if it exists")
-    parser.set_defaults(run=run)
-
-
-def _memory_size(text: str) -> int:
-    from mobilevision.analysis.memory import parse_bytes
-
-    try:
-        size = parse_bytes(text)
-    except MobileVisionError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-    if size <= 0:  # 0 would silently mean "no budget"
-        raise argparse.ArgumentTypeError(f"memory size {text!r}: give a positive size (e.g. 256KiB)")
-    return size
-
-
 def _cases(args: argparse.Namespace, folder: Path) -> list[BenchCase]:
     from mobilevision.bench.accuracy import dataset_class_names
     from mobilevision.bench.cases import checkpoint_case, fresh_case
-    from mobilevision.tasks.registry import model_entry
 
     if args.weights:
         if args.models:
@@ -87,7 +37,7 @@ def _cases(args: argparse.Namespace, folder: Path) -> list[BenchCase]:
     if args.models or args.widths or args.imgsz:
         models = args.models or list(dict.fromkeys(name for name, _, _ in DEFAULT_CASES))
         chosen = [(name, width, size) for name in models for width in args.widths or [1.0]
-                  for size in args.imgsz or [BENCH_IMGSZ[model_entry(name).task]]]
+                  for size in args.imgsz or [get_task(model_entry(name).task).bench_imgsz]]
     else:
         chosen = list(DEFAULT_CASES)
     cases = []
@@ -125,10 +75,10 @@ def _splits(case: BenchCase, *, runtimes: list[str], memory_budget: int | None) 
 
 def _check_budget(case: BenchCase, *, budget: int, runtime: str) -> None:
     """Fail before any timing when a block of `case` cannot fit `budget` (a one-line error)."""
-    from mobilevision.bench.runtimes import load_ours
     from mobilevision.analysis.memory_budget import plan_memory_budget
+    from mobilevision.deploy.runtime import load_runtime
 
-    model, _ = load_ours(runtime=runtime, checkpoint=str(case.checkpoint), onnx=None, threads=1)
+    model, _ = load_runtime(runtime=runtime, checkpoint=str(case.checkpoint), onnx=None, threads=1)
     plan_memory_budget(model, imgsz=case.imgsz, budget_bytes=budget, bytes_per_element=4, forward=model.raw_outputs)
 
 
@@ -137,8 +87,6 @@ def measure_case(case: BenchCase, *, runtimes: list[str], timing: dict, data: st
     """One result row per runtime of a prepared case (cases.prepare), each measured by a worker in
     its own process. timing: the worker spec's threads, warmup, iters, batch, batch_iters and seed;
     data: a dataset whose first data_images val images (all: None) give each runtime's accuracy."""
-    from mobilevision.bench.accuracy import MAIN_METRIC
-
     rows = []
     for runtime, budget in _splits(case, runtimes=runtimes, memory_budget=memory_budget):
         onnx = case.onnx_int8 if runtime == "ort_int8" else case.onnx
@@ -148,7 +96,7 @@ def measure_case(case: BenchCase, *, runtimes: list[str], timing: dict, data: st
         label = f"{runtime}_split" if budget else runtime
         print(f"bench: {case.label} {label}", file=sys.stderr, flush=True)
         result = _measure(spec)
-        metric = MAIN_METRIC[case.task]
+        metric = get_task(case.task).main_metric
         rows.append({"label": case.label, "model": case.model_name, "task": case.task, "width": case.width,
                      "imgsz": case.imgsz, **case.stats, **result, "runtime": label,
                      "metric_name": metric if metric in result else "", "metric": result.get(metric, "")})
@@ -156,7 +104,11 @@ def measure_case(case: BenchCase, *, runtimes: list[str], timing: dict, data: st
 
 
 def _anchor_rows(args: argparse.Namespace, folder: Path) -> list[dict]:
-    from mobilevision.bench.anchors import ANCHORS, anchor_label, export_torchvision_mobilenet_v2
+    from mobilevision.bench.anchors import (
+        ANCHORS,
+        anchor_label,
+        export_torchvision_mobilenet_v2,
+    )
 
     rows = []
     for name, task, size, runtimes in ANCHORS:
@@ -209,7 +161,8 @@ def load_note(load_before: float, load_after: float) -> str:
     return note
 
 
-def run(args: argparse.Namespace) -> int:
+def run_bench(args: argparse.Namespace) -> int:
+    """`mobilevision bench` with its parsed flags (cli/bench.py)."""
     if args.paper:
         from mobilevision.bench.paper import paper_markdown, paper_rows
 
@@ -220,7 +173,11 @@ def run(args: argparse.Namespace) -> int:
     from mobilevision.bench.anchors import goal_ratios
     from mobilevision.bench.cases import prepare
     from mobilevision.bench.plots import write_plots
-    from mobilevision.bench.report import ratios_markdown, results_markdown, write_results
+    from mobilevision.bench.report import (
+        ratios_markdown,
+        results_markdown,
+        write_results,
+    )
     from mobilevision.engine.run_dir import new_run_dir
 
     folder = new_run_dir(args.project, "bench", args.name, exist_ok=args.exist_ok)

@@ -1,0 +1,233 @@
+"""The Task interface: what one task is, in one object. The engine's train, validate and predict
+runners, export, bench, the demos and the command line all reach a task through it, found by
+name in the registry (registry.py); none of them keeps a dict keyed by task name.
+
+A task is: its training config and recipes; its models (which registered models it trains, how a
+checkpoint of it loads); its training data, eval transform and collate; its evaluator, main
+metric and what `val` reports; its frame predictor and how its results are described (JSON),
+drawn (overlays) and saved; its export outputs; and the facts bench needs to time it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from torch import nn
+from torch.utils.data import Dataset
+
+from mobilevision.conventions import IMAGENET_MEAN, IMAGENET_STD
+from mobilevision.datasets.build import build_dataset
+from mobilevision.engine.config import Recipe, TrainConfig
+from mobilevision.engine.evaluation import Evaluator
+from mobilevision.errors import MobileVisionError
+from mobilevision.visualize.compose import Overlay, compose
+
+
+@dataclass
+class TrainedModel:
+    """A trained network ready to run, with what its outputs mean and how its inputs are made."""
+
+    network: nn.Module  # eval mode: the task model, or a runtime's wrapper with its eval interface
+    task: str
+    model_name: str
+    class_names: list[str] | dict[str, list[str]]  # a multi-task model's: per task
+    preprocessing: dict  # {"mean": [3 floats], "std": [3 floats], "input_size": int}
+    weights: str  # the file or name it came from
+    runtime: str = "torch"  # what runs the network, as the demos show it
+    from_checkpoint: bool = True  # False: published weights, whose class names are words, not folders
+
+    def names_per_task(self) -> dict[str, list[str]]:
+        """{task: class names}: a single-task model's under its own task."""
+        if isinstance(self.class_names, Mapping):
+            return {task: list(names) for task, names in self.class_names.items()}
+        return {self.task: list(self.class_names)}
+
+
+@dataclass(frozen=True)
+class TrainingSetup:
+    """What a task hands the engine's training runner: the model to train, what its checkpoint
+    records (builder kwargs, class names, preprocessing), the data and the evaluator."""
+
+    model: nn.Module
+    model_kwargs: dict
+    class_names: list[str] | dict[str, list[str]]
+    preprocessing: dict
+    train_set: Dataset
+    val_set: Dataset
+    make_evaluator: Callable[[], Evaluator]
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A task's own option of `val` or `predict` (--multiscale, --topk): a keyword its runner hook takes."""
+
+    name: str
+    default: Any
+    help: str
+
+
+class Task:
+    """The interface. Class attributes describe the task; methods do its part of each mode."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]  # one line for --help
+    description: ClassVar[str]  # the command group's --help text
+    config_class: ClassVar[type[TrainConfig]]
+    recipes: ClassVar[dict[str, Recipe]]
+    data_layouts: ClassVar[str]  # the --data it reads, for help texts and errors
+    main_metric: ClassVar[str]  # the key of its metrics that picks best.pt and that bench reports
+    collate: ClassVar[Callable]
+    val_batch: ClassVar[int] = 16
+    val_flags: ClassVar[tuple[Flag, ...]] = ()
+    predict_flags: ClassVar[tuple[Flag, ...]] = ()
+    predictions_file: ClassVar[str] = "predictions.json"
+    composite: ClassVar[bool] = False  # made of the other tasks' heads (multitask)
+    background_classes: ClassVar[int] = 0  # classes the model has beyond its names (detection's background)
+    bench_imgsz: ClassVar[int] = 224
+    timed_from_frames: ClassVar[bool] = False  # bench times it end to end from camera frames (detection)
+    exports_class_map: ClassVar[bool] = False  # its ONNX graph ends in its argmax too (segmentation)
+    default_mean: ClassVar[tuple[float, ...]] = IMAGENET_MEAN
+    default_std: ClassVar[tuple[float, ...]] = IMAGENET_STD
+    other_sources: ClassVar[str] = ""  # where else its checkpoints come from, for load's error
+
+    # --- models -----------------------------------------------------------------------------
+
+    def model_names(self) -> list[str]:
+        from mobilevision.tasks.registry import MODELS
+
+        return [name for name, entry in MODELS.items() if entry.task == self.name]
+
+    def check_model(self, name: str) -> None:
+        """--model must name one of this task's registered models."""
+        from mobilevision.tasks.registry import model_entry
+
+        if (found := model_entry(name).task) != self.name:
+            raise MobileVisionError(f"--model {name} is a {found} model; {self.name} needs one of "
+                                    f"{', '.join(self.model_names())} (`mobilevision info`)")
+
+    def load(self, weights: str, *, model: str | None = None, width: float = 1.0) -> TrainedModel:
+        """A checkpoint of `mobilevision <task> train` in eval mode. (`model` and `width` name the
+        network of published weights, which only the classifier loads today.)"""
+        from mobilevision.tasks.registry import load_checkpoint
+
+        network, checkpoint = load_checkpoint(weights)
+        if checkpoint["task"] != self.name:
+            raise MobileVisionError(f"--weights {weights}: a {checkpoint['task']} checkpoint; {self.name} needs one "
+                                    f"written by `mobilevision {self.name} train`{self.other_sources}")
+        return TrainedModel(network, task=self.name, model_name=checkpoint["model_name"],
+                            class_names=checkpoint["class_names"], preprocessing=checkpoint["preprocessing"],
+                            weights=str(weights))
+
+    def fresh_model_kwargs(self, *, width: float, num_classes: int, imgsz: int) -> dict:
+        """Builder keyword arguments of a model of `num_classes` (background included) for `imgsz`."""
+        return {"width": width, "num_classes": num_classes}
+
+    # --- training ---------------------------------------------------------------------------
+
+    def training_setup(self, config: TrainConfig, *, resume_from: dict | None) -> TrainingSetup:
+        raise NotImplementedError
+
+    # --- evaluation -------------------------------------------------------------------------
+
+    def eval_transform(self, *, size: int, preprocessing: Mapping):
+        """The validation pipeline at `size` with the weights' normalisation."""
+        raise NotImplementedError
+
+    def dataset(self, data: str, *, split: str, transform=None) -> Dataset:
+        return build_dataset(data, task=self.name, split=split, transform=transform)
+
+    def check_classes(self, dataset: Dataset, trained: TrainedModel, *, data: str) -> None:
+        """The data's classes must be the ones the weights were trained on, in their order."""
+        found, expected = list(dataset.class_names), list(trained.class_names)
+        if found != expected:
+            raise MobileVisionError(f"--data {data}: its classes {found[:5]} are not the {len(expected)} classes the "
+                                    f"weights were trained on ({expected[:5]}); evaluate on the dataset they were "
+                                    "trained for")
+
+    def make_evaluator(self, data: str, class_names, *, imgsz: int, split: str = "val") -> Callable[[], Evaluator]:
+        """A maker of fresh evaluators (one per validation pass) for `data`'s split, whatever it
+        must read of the data read once, here."""
+        raise NotImplementedError
+
+    def val_network(self, network: nn.Module, **options) -> nn.Module:
+        """The network `val` evaluates, given the task's val_flags (segment: multi-scale)."""
+        return network
+
+    def val_metrics(self, evaluator: Evaluator, *, dataset: Dataset) -> dict:
+        """What `val` reports beside compute()'s metrics: at least "images", the images evaluated."""
+        return {"images": len(dataset)}
+
+    def save_val_outputs(self, evaluator: Evaluator, run_dir: Path) -> None:
+        """The val run folder's files: the evaluator's plots (detection adds predictions.json)."""
+        evaluator.plot(run_dir)
+
+    # --- prediction -------------------------------------------------------------------------
+
+    def predictor(self, trained: TrainedModel, *, imgsz: int, device, min_conf: float = 0.0):
+        """A FramePredictor (predictor.py) of the trained model; min_conf: the lowest `conf` it will get."""
+        raise NotImplementedError
+
+    def describe(self, result: Any, class_names: Sequence[str], **options) -> dict:
+        """This task's result on one image as JSON, under this task's own keys ({"top": ...})."""
+        raise NotImplementedError
+
+    def headline(self, described: dict) -> str | None:
+        """This task's part of a predict line, from describe's keys; None when they are absent."""
+        raise NotImplementedError
+
+    def overlays(self, result: Any, class_names: Sequence[str]) -> list[Overlay]:
+        """How this task's result is drawn (visualize.compose)."""
+        raise NotImplementedError
+
+    def entries(self, result: Any, class_names: Sequence[str]) -> list[dict]:
+        """This task's findings on one image as a list of JSON entries, for the web demo's results."""
+        raise NotImplementedError
+
+    def save_extras(self, result: Any, *, run_dir: Path, stem: str, output: Path, video: bool) -> dict:
+        """Files `predict` writes beside the drawn image for this task, and their keys in its JSON."""
+        return {}
+
+    # The four below work on a predictor's whole result, {task: result}, for any task or mix of
+    # tasks (a multi-task model's, several models' in a demo): each part by its own task.
+
+    def describe_results(self, results: Mapping[str, Any], class_names: Mapping[str, Sequence[str]],
+                         **options) -> dict:
+        from mobilevision.tasks.registry import get_task
+
+        described = {}
+        for task, result in results.items():
+            described.update(get_task(task).describe(result, class_names[task], **options))
+        return described
+
+    def draw_results(self, image: np.ndarray, results: Mapping[str, Any],
+                     class_names: Mapping[str, Sequence[str]]) -> np.ndarray:
+        from mobilevision.tasks.registry import get_task
+
+        return compose(image, [overlay for task, result in results.items()
+                               for overlay in get_task(task).overlays(result, class_names[task])])
+
+    def save_extras_of(self, results: Mapping[str, Any], *, run_dir: Path, stem: str, output: Path,
+                       video: bool) -> dict:
+        from mobilevision.tasks.registry import get_task
+
+        extras = {}
+        for task, result in results.items():
+            extras.update(get_task(task).save_extras(result, run_dir=run_dir, stem=stem, output=output, video=video))
+        return extras
+
+    def headline_of(self, described: dict) -> str:
+        from mobilevision.tasks.registry import get_task, single_tasks
+
+        parts = [get_task(task).headline(described) for task in single_tasks()]
+        return "; ".join(part for part in parts if part is not None)
+
+    # --- export -----------------------------------------------------------------------------
+
+    def output_names(self, model: nn.Module) -> list[str]:
+        """ONNX names of the network's raw outputs, in order."""
+        return list(model.raw_output_names)
+

@@ -1,0 +1,107 @@
+"""Image classification as one Task: class folders in, top-1 / top-5 out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from mobilevision.conventions import IMAGENET_MEAN, IMAGENET_STD
+from mobilevision.datasets.collate import classification_collate
+from mobilevision.datasets.transforms import classification_transforms
+from mobilevision.engine.checkpoint import is_checkpoint
+from mobilevision.engine.config import as_kwargs, options_of
+from mobilevision.engine.loop import seed_everything
+from mobilevision.engine.weights import load_backbone_weights, load_weights
+from mobilevision.errors import MobileVisionError
+from mobilevision.tasks.base import Flag, Task, TrainedModel, TrainingSetup
+from mobilevision.tasks.classify.config import RECIPES, ClassifyTrainConfig
+from mobilevision.tasks.classify.evaluator import ClassificationEvaluator
+from mobilevision.tasks.classify.options import ClassifierOptions
+from mobilevision.tasks.classify.predictor import ClassifyPredictor, top_classes
+from mobilevision.visualize.compose import Overlay
+
+SHOWN = 3  # classes drawn per image
+
+
+class ClassifyTask(Task):
+    name = "classify"
+    title = "image classification: train, val, predict"
+    description = "Image classification on class folders (root/train/<class>/, root/val/<class>/) or the built-in dataset."
+    config_class = ClassifyTrainConfig
+    recipes = RECIPES
+    data_layouts = ("a class-folder dataset (train/<class>/, val/<class>/), a dataset YAML or a built-in dataset "
+                    "folder")
+    main_metric = "top1"
+    collate = staticmethod(classification_collate)
+    val_batch = 64
+    predict_flags = (Flag("topk", 5, "classes listed per image"),)
+
+    def load(self, weights: str, *, model: str | None = None, width: float = 1.0) -> TrainedModel:
+        """A `classify train` checkpoint, or published weights of `model` (default mobilenet_v2) at `width`."""
+        if is_checkpoint(weights):
+            return super().load(weights)
+        from mobilevision.tasks.classify.published import load_published
+
+        model = model or "mobilenet_v2"
+        self.check_model(model)
+        return load_published(weights, model=model, width=width)
+
+    def training_setup(self, config: ClassifyTrainConfig, *, resume_from: dict | None) -> TrainingSetup:
+        from mobilevision.tasks.classify.published import head_classes
+        from mobilevision.tasks.registry import build_model
+
+        preprocessing = {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "input_size": config.imgsz}
+        transform = {"size": config.imgsz, "mean": preprocessing["mean"], "std": preprocessing["std"]}
+        train_set = self.dataset(config.data, split="train", transform=classification_transforms(
+            True, min_crop_area=config.min_crop_area, **transform))
+        val_set = self.dataset(config.data, split="val", transform=classification_transforms(False, **transform))
+        class_names = list(train_set.class_names)
+        model_kwargs = {"width": config.width, "num_classes": len(class_names),
+                        "classifier": as_kwargs(options_of(ClassifierOptions, config)),
+                        "freeze_bn": config.freeze_bn or config.freeze_backbone}
+        seed_everything(config.seed)  # the same initial weights on every rank and every rerun
+        model = build_model(config.model, **model_kwargs)
+        if resume_from is None and config.weights:
+            # Other classes than the weights were trained on: keep the new, randomly initialised head.
+            load_weights(model, config.weights, include_head=head_classes(config.weights) == len(class_names))
+        elif resume_from is None and config.weights_backbone:
+            load_backbone_weights(model.backbone, config.weights_backbone)
+        return TrainingSetup(model=model, model_kwargs=model_kwargs, class_names=class_names,
+                             preprocessing=preprocessing, train_set=train_set, val_set=val_set,
+                             make_evaluator=self.make_evaluator(config.data, class_names, imgsz=config.imgsz))
+
+    def eval_transform(self, *, size: int, preprocessing: Mapping):
+        return classification_transforms(False, size=size, mean=preprocessing["mean"], std=preprocessing["std"])
+
+    def check_classes(self, dataset, trained: TrainedModel, *, data: str) -> None:
+        # Published weights name classes in words, ImageNet folders by synset: there only the count
+        # can be checked (folders sort into torchvision's class order).
+        if trained.from_checkpoint:
+            super().check_classes(dataset, trained, data=data)
+        elif len(dataset.class_names) != len(trained.class_names):
+            raise MobileVisionError(f"--data {data}: its {len(dataset.class_names)} classes are not the "
+                                    f"{len(trained.class_names)} classes the weights were trained on")
+
+    def make_evaluator(self, data: str, class_names, *, imgsz: int, split: str = "val"):
+        return lambda: ClassificationEvaluator(class_names)
+
+    def val_metrics(self, evaluator: ClassificationEvaluator, *, dataset) -> dict:
+        return {"images": int(evaluator.confusion.sum())}  # readable images only: the ones counted
+
+    def predictor(self, trained: TrainedModel, *, imgsz: int, device, min_conf: float = 0.0) -> ClassifyPredictor:
+        return ClassifyPredictor(trained, imgsz=imgsz, device=device)
+
+    def describe(self, result, class_names: Sequence[str], *, topk: int = 5, **options) -> dict:
+        return {"top": top_classes(result, class_names=class_names, k=topk)}
+
+    def headline(self, described: dict) -> str | None:
+        if "top" not in described:
+            return None
+        return ", ".join(f"{top['name']} {top['score']:.3f}" for top in described["top"])
+
+    def overlays(self, result, class_names: Sequence[str]) -> list[Overlay]:
+        rows = [(f"{top['name']} {top['score']:.0%}", None) for top in top_classes(result, class_names=class_names,
+                                                                                   k=SHOWN)]
+        return [Overlay(depth=2, corner="top-left", rows=rows)]
+
+    def entries(self, result, class_names: Sequence[str]) -> list[dict]:
+        return top_classes(result, class_names=class_names, k=SHOWN)

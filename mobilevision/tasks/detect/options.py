@@ -1,0 +1,52 @@
+"""SSDLite's head options, one object that the detector, the multi-task model, their training
+configs (one flag per field) and their checkpoints share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mobilevision.datasets.transforms import DETECTION_AUGMENTATIONS
+from mobilevision.engine.config import option
+from mobilevision.errors import MobileVisionError
+from mobilevision.heads.anchors import ANCHOR_LAYOUTS
+
+CLASS_LOSSES = ("cross_entropy", "focal")
+
+
+@dataclass(frozen=True)
+class SSDLiteOptions:
+    """How SSDLite places its anchors, learns and suppresses boxes. Defaults: TF's ssdlite_mobilenet_v2_coco."""
+
+    anchor_layout: str = option("tf", "anchor shapes: TF ssdlite_mobilenet_v2_coco or torchvision's ssdlite320",
+                                ANCHOR_LAYOUTS)
+    anchor_min_scale: float = option(0.2, "anchor scale of the lowest level, a fraction of the image side (TF's "
+                                     "min_scale; its lowest level also holds a fixed 0.1 box)")
+    anchor_max_scale: float = option(0.95, "anchor scale of the highest level, a fraction of the image side (TF's "
+                                     "max_scale)")
+    class_loss: str = option("cross_entropy", "softmax cross-entropy with 3:1 hard negatives (SSD) or sigmoid focal "
+                             "loss on every anchor (RetinaNet)", CLASS_LOSSES)
+    match_iou: float = option(0.5, "IoU at which an anchor is matched to an object in training (SSD's and TF's 0.5; "
+                              "every object also takes its best anchor); lower gives small objects more positives")
+    nms_iou: float = option(0.6, "IoU above which NMS drops the lower-scored of two boxes of one class when the model "
+                            "predicts, validates and exports (TF's 0.6; torchvision's SSDLite 0.55, SSD's 0.45)")
+
+    def __post_init__(self) -> None:
+        if not 0 < self.anchor_min_scale < self.anchor_max_scale <= 1:
+            raise MobileVisionError(f"anchor scales must satisfy 0 < min < max <= 1 (fractions of the image side); "
+                                    f"got {self.anchor_min_scale} and {self.anchor_max_scale}")
+        if not 0 < self.match_iou <= 1:
+            raise MobileVisionError(f"match_iou must be in (0, 1] (an anchor's IoU with an object); got {self.match_iou}")
+        if not 0 < self.nms_iou <= 1:
+            raise MobileVisionError(f"nms_iou must be in (0, 1] (the IoU of two boxes above which NMS keeps only the "
+                                    f"better one); got {self.nms_iou}")
+        if self.class_loss not in CLASS_LOSSES:
+            raise MobileVisionError(f"class_loss must be one of {', '.join(CLASS_LOSSES)}; got {self.class_loss!r}")
+
+
+@dataclass(frozen=True)
+class BoxAugmentation:
+    """The training augmentation of images with boxes (detection, and the multi-task model's)."""
+
+    augment: str = option("ssd", "training augmentation: SSD's (colour, zoom out, IoU crop, flip) or only flips and "
+                          "light colour jitter (short budgets)", DETECTION_AUGMENTATIONS)
+

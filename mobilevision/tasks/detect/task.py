@@ -1,0 +1,138 @@
+"""SSDLite detection as one Task: COCO / VOC boxes in, COCO mAP (and VOC mAP) out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import partial
+from pathlib import Path
+
+from mobilevision.datasets.collate import detection_collate
+from mobilevision.datasets.multitask import DetectionWithClassMaps
+from mobilevision.datasets.resolve import resolve_data
+from mobilevision.datasets.transforms import detection_transforms
+from mobilevision.engine.checkpoint import read_checkpoint
+from mobilevision.engine.config import as_kwargs, options_of
+from mobilevision.engine.loop import seed_everything
+from mobilevision.engine.weights import (
+    initial_preprocessing,
+    load_backbone_weights,
+    load_weights,
+)
+from mobilevision.errors import MobileVisionError
+from mobilevision.tasks.base import Task, TrainedModel, TrainingSetup
+from mobilevision.tasks.detect.coco_eval import save_coco_results
+from mobilevision.tasks.detect.config import RECIPES, DetectTrainConfig
+from mobilevision.tasks.detect.evaluator import DetectionEvaluator, evaluator_factory
+from mobilevision.tasks.detect.model import SSDLite
+from mobilevision.tasks.detect.options import SSDLiteOptions
+from mobilevision.tasks.detect.predictor import DetectPredictor, describe_detections
+from mobilevision.visualize.compose import Overlay
+from mobilevision.visualize.draw import draw_detections
+
+SHOWN_IN_LINE = 10  # detections named in a predict line
+
+
+class DetectTask(Task):
+    name = "detect"
+    title = "SSDLite object detection: train, val, predict"
+    description = ("SSDLite on MobileNetV2 / MobileNetV1 for COCO-form, VOC-form or the built-in dataset (its COCO "
+                   "view). val: pycocotools' COCOeval in original-image coordinates (and VOC07 / VOC12 mAP on VOC "
+                   "data), predictions.json and PR_curve.png; predict: annotated copies and detections.json.")
+    config_class = DetectTrainConfig
+    recipes = RECIPES
+    data_layouts = ("a COCO folder (annotations/instances_{train,val}.json), a VOC folder, a dataset YAML or a "
+                    "built-in dataset")
+    main_metric = "mAP"
+    collate = staticmethod(detection_collate)
+    predictions_file = "detections.json"
+    background_classes = 1
+    bench_imgsz = 320  # torchvision's SSDLite anchor's; the paper's 300 is not a multiple of 32
+    timed_from_frames = True
+    default_mean, default_std = SSDLite.mean, SSDLite.std  # TF trained SSDLite on [-1, 1] inputs
+
+    def fresh_model_kwargs(self, *, width: float, num_classes: int, imgsz: int) -> dict:
+        return {"width": width, "num_classes": num_classes, "imgsz": imgsz}
+
+    def training_setup(self, config: DetectTrainConfig, *, resume_from: dict | None) -> TrainingSetup:
+        from mobilevision.tasks.registry import build_model
+
+        preprocessing = (resume_from["preprocessing"] if resume_from
+                         else initial_preprocessing(config, mean=self.default_mean, std=self.default_std))
+        transform = {"size": config.imgsz, "mean": preprocessing["mean"], "std": preprocessing["std"]}
+        train_set = self._training_set(config, transform=detection_transforms(True, augment=config.augment,
+                                                                              **transform))
+        val_set = self.dataset(config.data, split="val", transform=detection_transforms(False, **transform))
+        class_names = list(train_set.class_names)
+        if list(val_set.class_names) != class_names:
+            raise MobileVisionError(f"--data {config.data}: the val split's classes {val_set.class_names} differ from "
+                                    f"the train split's {class_names}; both must list the same categories")
+        model_kwargs = {"width": config.width, "num_classes": len(class_names) + self.background_classes,
+                        "imgsz": config.imgsz, "ssdlite": as_kwargs(options_of(SSDLiteOptions, config)),
+                        "freeze_bn": config.freeze_bn or config.freeze_backbone}
+        if config.aux_segment:
+            model_kwargs |= {"aux_segment_classes": len(train_set.segment_class_names),
+                             "aux_segment_weight": config.aux_segment}
+        seed_everything(config.seed)  # the same initial weights on every rank and every rerun
+        model = build_model(config.model, **model_kwargs)
+        if resume_from is None:
+            _load_initial_weights(model, config)
+        return TrainingSetup(model=model, model_kwargs=model_kwargs, class_names=class_names,
+                             preprocessing=preprocessing, train_set=train_set, val_set=val_set,
+                             make_evaluator=self.make_evaluator(config.data, class_names, imgsz=config.imgsz))
+
+    def _training_set(self, config: DetectTrainConfig, *, transform):
+        """The train split's samples; with --aux-segment each target also holds its class map, which
+        only COCO-form data (boxes and masks in one instances JSON) provides."""
+        if not config.aux_segment:
+            return self.dataset(config.data, split="train", transform=transform)
+        if resolve_data(config.data).view("detect").format != "coco":
+            raise MobileVisionError(f"--aux-segment needs masks, which --data {config.data} (not COCO-form) lacks; "
+                                    "use COCO or the built-in dataset, or leave --aux-segment at 0")
+        from mobilevision.datasets.build import build_dataset
+
+        return DetectionWithClassMaps(build_dataset(config.data, task="multitask", split="train", transform=transform))
+
+    def eval_transform(self, *, size: int, preprocessing: Mapping):
+        return detection_transforms(False, size=size, mean=preprocessing["mean"], std=preprocessing["std"])
+
+    def make_evaluator(self, data: str, class_names, *, imgsz: int, split: str = "val"):
+        return evaluator_factory(data, list(class_names), imgsz=imgsz, split=split)
+
+    def val_metrics(self, evaluator: DetectionEvaluator, *, dataset) -> dict:
+        return {"images": len(evaluator.targets), "per_class_AP": evaluator.per_class()}
+
+    def save_val_outputs(self, evaluator: DetectionEvaluator, run_dir: Path) -> None:
+        save_coco_results(evaluator.results, run_dir / "predictions.json")
+        evaluator.plot(run_dir)
+
+    def predictor(self, trained: TrainedModel, *, imgsz: int, device, min_conf: float = 0.0) -> DetectPredictor:
+        return DetectPredictor(trained, imgsz=imgsz, device=device, min_conf=min_conf)
+
+    def describe(self, result, class_names: Sequence[str], **options) -> dict:
+        return {"detections": describe_detections(result, class_names=class_names)}
+
+    def headline(self, described: dict) -> str | None:
+        if "detections" not in described:
+            return None
+        return (", ".join(f"{d['name']} {d['score']:.2f}" for d in described["detections"][:SHOWN_IN_LINE])
+                or "no detections")
+
+    def overlays(self, result, class_names: Sequence[str]) -> list[Overlay]:
+        return [Overlay(depth=1, paint=partial(draw_detections, boxes=result["boxes"], labels=result["labels"],
+                                               scores=result["scores"], class_names=class_names))]
+
+    def entries(self, result, class_names: Sequence[str]) -> list[dict]:
+        return describe_detections(result, class_names=class_names)
+
+
+def _load_initial_weights(model: SSDLite, config: DetectTrainConfig) -> None:
+    """--weights (a detector of this suite; its head too when the classes match) or else
+    --weights-backbone (ImageNet weights into the backbone only)."""
+    if config.weights:
+        checkpoint = read_checkpoint(config.weights)
+        if checkpoint["task"] != "detect":
+            raise MobileVisionError(f"--weights {config.weights}: a {checkpoint['task']} checkpoint; for a classifier's "
+                                    "backbone use --weights-backbone")
+        load_weights(model, config.weights, include_head=checkpoint["model_kwargs"]["num_classes"] == model.num_classes)
+    elif config.weights_backbone:
+        load_backbone_weights(model.backbone, config.weights_backbone)

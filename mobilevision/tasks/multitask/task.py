@@ -1,0 +1,117 @@
+"""The multi-task model as one Task: classification, detection and segmentation from one backbone
+pass, on COCO-form data; each head's results are its single task's (registry.get_task)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from mobilevision.backbones.key_mapping import load_strict
+from mobilevision.conventions import IMAGENET_MEAN, IMAGENET_STD
+from mobilevision.datasets.collate import multitask_collate
+from mobilevision.datasets.transforms import detection_transforms
+from mobilevision.engine.checkpoint import read_checkpoint
+from mobilevision.engine.config import as_kwargs, options_of
+from mobilevision.engine.loop import seed_everything
+from mobilevision.engine.weights import initial_preprocessing, load_backbone_weights
+from mobilevision.errors import MobileVisionError
+from mobilevision.tasks.base import Flag, Task, TrainedModel, TrainingSetup
+from mobilevision.tasks.classify.options import ClassifierOptions
+from mobilevision.tasks.detect.coco_eval import save_coco_results
+from mobilevision.tasks.detect.options import SSDLiteOptions
+from mobilevision.tasks.multitask.config import RECIPES, MultitaskTrainConfig
+from mobilevision.tasks.multitask.evaluator import MultiTaskEvaluator, evaluator_factory
+from mobilevision.tasks.multitask.model import MultiTaskModel, task_list
+from mobilevision.tasks.multitask.predictor import MultiTaskPredictor
+from mobilevision.tasks.segment.options import DeepLabOptions
+
+
+class MultitaskTask(Task):
+    name = "multitask"
+    title = "classify + detect + segment from one backbone pass: train, val, predict, assemble"
+    description = ("One MobileNet backbone pass feeding the classifier, SSDLite and DeepLabv3 heads, on COCO-form "
+                   "data (COCO: boxes and masks; the built-in dataset: image labels too). val: every task's "
+                   "metrics (top-1 / top-5, COCO's 12 numbers, mIoU) and their mean, `score`.")
+    config_class = MultitaskTrainConfig
+    recipes = RECIPES
+    data_layouts = ("a COCO folder or YAML (boxes and masks in one instances JSON) or a built-in dataset folder "
+                    "(`mobilevision data synth`)")
+    main_metric = "score"
+    collate = staticmethod(multitask_collate)
+    predict_flags = (Flag("topk", 3, "classes listed per image"),)
+    composite = True
+    bench_imgsz = 320
+    other_sources = " or `mobilevision multitask assemble`"
+
+    def fresh_model_kwargs(self, *, width: float, num_classes: int, imgsz: int) -> dict:
+        return {"width": width, "num_classes": num_classes, "imgsz": imgsz}
+
+    def training_setup(self, config: MultitaskTrainConfig, *, resume_from: dict | None) -> TrainingSetup:
+        from mobilevision.tasks.registry import build_model, get_task
+
+        tasks = task_list(config.tasks)
+        preprocessing = (resume_from["preprocessing"] if resume_from
+                         else initial_preprocessing(config, mean=IMAGENET_MEAN, std=IMAGENET_STD))
+        transform = {"size": config.imgsz, "mean": preprocessing["mean"], "std": preprocessing["std"]}
+        train_set = self.dataset(config.data, split="train",
+                                 transform=detection_transforms(True, augment=config.augment, **transform))
+        val_set = self.dataset(config.data, split="val", transform=detection_transforms(False, **transform))
+        missing = [task for task in tasks if task not in train_set.tasks]
+        if missing:
+            raise MobileVisionError(f"--data {config.data} has no {'/'.join(missing)} labels; it serves "
+                                    f"{','.join(train_set.tasks)}, so pass --tasks with those")
+        class_names = {task: list(train_set.class_names[task]) for task in tasks}
+        # Detection counts the background class in num_classes; its names leave it out.
+        model_kwargs = {
+            "width": config.width, "tasks": list(tasks), "imgsz": config.imgsz,
+            "num_classes": {task: len(names) + get_task(task).background_classes for task, names in class_names.items()},
+            "loss_weights": {task: getattr(config, f"{task}_loss_weight") for task in tasks},
+            "ssdlite": as_kwargs(options_of(SSDLiteOptions, config)),
+            "deeplab": as_kwargs(options_of(DeepLabOptions, config)),
+            "classifier": as_kwargs(options_of(ClassifierOptions, config)),
+            "freeze_bn": config.freeze_bn or config.freeze_backbone,
+            "classify_from_segment": config.classify_from_segment,
+        }
+        seed_everything(config.seed)  # the same initial weights on every rank and every rerun
+        model = build_model(config.model, **model_kwargs)
+        if resume_from is None:
+            _load_initial_weights(model, config)
+        return TrainingSetup(model=model, model_kwargs=model_kwargs, class_names=class_names,
+                             preprocessing=preprocessing, train_set=train_set, val_set=val_set,
+                             make_evaluator=self.make_evaluator(config.data, class_names, imgsz=config.imgsz))
+
+    def eval_transform(self, *, size: int, preprocessing: Mapping):
+        # The square resize the model trains on, with every task's targets.
+        return detection_transforms(False, size=size, mean=preprocessing["mean"], std=preprocessing["std"])
+
+    def check_classes(self, dataset, trained: TrainedModel, *, data: str) -> None:
+        for task, names in trained.names_per_task().items():
+            found = list(dataset.class_names.get(task, []))
+            if found != names:
+                raise MobileVisionError(f"--data {data}: its {task} classes {found[:5]} are not the {len(names)} the "
+                                        f"weights were trained on ({names[:5]}); evaluate on the dataset they were "
+                                        "trained for")
+
+    def make_evaluator(self, data: str, class_names, *, imgsz: int, split: str = "val"):
+        return evaluator_factory(data, class_names, imgsz=imgsz, split=split)
+
+    def save_val_outputs(self, evaluator: MultiTaskEvaluator, run_dir: Path) -> None:
+        evaluator.plot(run_dir)
+        if "detect" in evaluator.evaluators:
+            save_coco_results(evaluator.evaluators["detect"].results, run_dir / "predictions.json")
+
+    def predictor(self, trained: TrainedModel, *, imgsz: int, device, min_conf: float = 0.0) -> MultiTaskPredictor:
+        return MultiTaskPredictor(trained, imgsz=imgsz, device=device, min_conf=min_conf)
+
+
+def _load_initial_weights(model: MultiTaskModel, config: MultitaskTrainConfig) -> None:
+    """--weights (a multi-task checkpoint with the same heads) or else --weights-backbone."""
+    if config.weights:
+        checkpoint = read_checkpoint(config.weights)
+        if checkpoint["task"] != "multitask":
+            raise MobileVisionError(f"--weights {config.weights}: a {checkpoint['task']} checkpoint; for its backbone "
+                                    "use --weights-backbone, or combine task checkpoints with `multitask assemble`")
+        # The EMA weights when the run kept them: they are the ones its metrics describe.
+        load_strict(model, checkpoint.get("ema_state_dict") or checkpoint["state_dict"], source=config.weights)
+    elif config.weights_backbone:
+        load_backbone_weights(model.backbone, config.weights_backbone)

@@ -1,0 +1,40 @@
+"""DeepLab's head options, one object that the segmenter, the multi-task model, their training
+configs (one flag per field) and their checkpoints share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mobilevision.engine.config import option
+from mobilevision.errors import MobileVisionError
+
+# The decoder's output stride -> the backbone role it fuses (TF DeepLab's decoder_output_stride):
+# 4 is the DeepLabv3+ paper's; 8 fuses deeper features on a 4x smaller grid, for a cheaper step.
+DECODER_FEATURE_ROLES = {4: "deeplab_low", 8: "aux"}
+
+
+@dataclass(frozen=True)
+class DeepLabOptions:
+    """The DeepLabv3 head on the backbone's deepest features, and how its loss is computed.
+    Defaults: the MobileNetV2 paper's mobile head, loss at full resolution over every pixel."""
+
+    head: str = option("mobile", "mobile: 1x1 + image pooling (the MobileNetV2 paper's head); aspp: full ASPP",
+                       ("mobile", "aspp"))
+    decoder: bool = option(False, "add the DeepLabv3+ decoder on the stride-4 features (sharper boundaries)")
+    decoder_stride: int = option(4, "the decoder's output stride: the backbone features it fuses (TF DeepLab's "
+                                 "decoder_output_stride; 8: deeper features, a 4x smaller grid, a cheaper step)",
+                                 tuple(DECODER_FEATURE_ROLES))
+    aux: bool = option(False, "add an auxiliary FCN loss on the stride-8 features (training only)")
+    loss_stride: int = option(1, "compute the training loss on a grid this many times coarser than the input "
+                              "(logits resized to it, labels sampled; TF DeepLab's upsample_logits=False): cheaper "
+                              "steps on a CPU; 1 = full resolution, as torchvision and DeepLab")
+    top_k_pixels: float = option(1.0, "average the loss over only this fraction of the batch's labelled pixels, "
+                                 "the hardest (TF DeepLab's top_k_percent_pixels; 1 = all)")
+
+    def __post_init__(self) -> None:
+        # Checked here, as one-line user errors, not by the loss mid-run (head and decoder_stride are
+        # flags with choices, and the model refuses other values as it is built).
+        if self.loss_stride < 1:
+            raise MobileVisionError(f"--loss-stride must be at least 1 (1: full resolution), got {self.loss_stride}")
+        if not 0 < self.top_k_pixels <= 1:
+            raise MobileVisionError(f"--top-k-pixels must be in (0, 1], got {self.top_k_pixels}")

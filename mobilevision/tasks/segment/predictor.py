@@ -1,0 +1,45 @@
+"""The segmenter on frames: a class map at each image's own size."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from mobilevision.conventions import IGNORE_INDEX
+from mobilevision.datasets.transforms import segmentation_transforms
+from mobilevision.heads.resize import resize_bilinear
+from mobilevision.tasks.base import TrainedModel
+from mobilevision.tasks.predictor import FramePredictor
+
+
+class SegmentPredictor(FramePredictor):
+    """__call__(image (H, W, 3) uint8 RGB, *, conf) -> {"segment": class map (H, W) uint8}.
+
+    The network sees the image scaled (longer side) to the input size and padded bottom/right, as
+    in validation; the padding is cut off the logits, which are then resized to (H, W) before the
+    argmax, so odd sizes (97 x 131) and large images get a map pixel for pixel.
+    """
+
+    def __init__(self, trained: TrainedModel, *, imgsz: int, device: torch.device, name: str | None = None) -> None:
+        super().__init__(trained, imgsz=imgsz, device=device, name=name)
+        self.transform = segmentation_transforms(False, size=imgsz, mean=self.mean, std=self.std)
+
+    @torch.no_grad()
+    def __call__(self, image: np.ndarray, *, conf: float = 0.0) -> dict:
+        height, width = image.shape[:2]
+        # The transform's mask marks its own padding with IGNORE_INDEX: what is left is the image.
+        out = self.transform(image=image, mask=np.zeros((height, width), dtype=np.uint8))
+        content = np.asarray(out["mask"]) != IGNORE_INDEX
+        rows, columns = int(content.any(axis=1).sum()), int(content.any(axis=0).sum())
+        logits = self.network.raw_outputs(self.batch(out["image"]))[:, :, :rows, :columns].float()
+        return {"segment": class_map(logits, size=(height, width))}
+
+
+def class_map(logits: torch.Tensor, *, size: tuple[int, int]) -> np.ndarray:
+    """Logits (1, K, h, w) -> class map (H, W) uint8 at `size`: resized bilinearly before the
+    argmax, so the map is not blocky. On a CPU the argmax is numpy's, which is several times faster
+    than torch's over the channel axis of an NCHW tensor (docs/benchmarks.md)."""
+    resized = resize_bilinear(logits, size)[0]
+    if resized.device.type == "cpu":
+        return resized.numpy().argmax(axis=0).astype(np.uint8)
+    return resized.argmax(dim=0).to(torch.uint8).cpu().numpy()
