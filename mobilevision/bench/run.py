@@ -9,15 +9,16 @@ mode, each block in the fewest channel groups whose fp32 activations fit the bud
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import itertools
 import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from mobilevision.bench.cases import DEFAULT_CASES, BenchCase
+from mobilevision.bench.cases import DEFAULT_CASES, RUNTIMES, BenchCase
 from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.registry import get_task, model_entry
 
@@ -25,7 +26,34 @@ from mobilevision.tasks.registry import get_task, model_entry
 DEFAULT_TIMING = {"warmup": 10, "iters": 50, "batch": 8, "batch_iters": 3, "seed": 0}
 
 
-def _cases(args: argparse.Namespace, folder: Path) -> list[BenchCase]:
+@dataclass(frozen=True)
+class BenchSettings:
+    """What one benchmark measures: `mobilevision bench`'s flags (cli/bench.py), the Python API's
+    `benchmark` keywords. None for models / widths / imgsz: the default cases (cases.DEFAULT_CASES)."""
+
+    models: list[str] | None = None
+    widths: list[float] | None = None
+    imgsz: list[int] | None = None
+    weights: list[str] | None = None
+    runtimes: list[str] = field(default_factory=lambda: list(RUNTIMES))
+    data: str | None = None
+    data_images: int = 200
+    calib_images: int = 32
+    threads: int = field(default_factory=lambda: os.cpu_count() or 1)
+    warmup: int = DEFAULT_TIMING["warmup"]
+    iters: int = DEFAULT_TIMING["iters"]
+    batch: int = DEFAULT_TIMING["batch"]
+    batch_iters: int = DEFAULT_TIMING["batch_iters"]
+    rounds: int = 1
+    seed: int = DEFAULT_TIMING["seed"]
+    memory_budget: int | None = None
+    compare: str | None = None
+    project: str = "runs"
+    name: str | None = None
+    exist_ok: bool = False
+
+
+def _cases(args: BenchSettings, folder: Path) -> list[BenchCase]:
     from mobilevision.bench.accuracy import dataset_class_names
     from mobilevision.bench.cases import checkpoint_case, fresh_case
 
@@ -59,7 +87,7 @@ def _measure(spec: dict) -> dict:
     return json.loads(process.stdout.strip().splitlines()[-1])
 
 
-def _timing(args: argparse.Namespace) -> dict:
+def _timing(args: BenchSettings) -> dict:
     return {"threads": args.threads, "warmup": args.warmup, "iters": args.iters, "batch": args.batch,
             "batch_iters": args.batch_iters, "seed": args.seed}
 
@@ -103,7 +131,7 @@ def measure_case(case: BenchCase, *, runtimes: list[str], timing: dict, data: st
     return rows
 
 
-def _anchor_rows(args: argparse.Namespace, folder: Path) -> list[dict]:
+def _anchor_rows(args: BenchSettings, folder: Path) -> list[dict]:
     from mobilevision.bench.anchors import (
         ANCHORS,
         anchor_label,
@@ -136,7 +164,7 @@ def fastest_rounds(sweeps: list[list[dict]]) -> list[dict]:
     return rows
 
 
-def _settings_note(args: argparse.Namespace) -> str:
+def _settings_note(args: BenchSettings) -> str:
     return (f"Each runtime timed in its own fresh process, {args.threads} threads (torch intra-op and ONNX Runtime "
             f"intra-op; ORT workers run pre/post-processing in torch on 1 thread). Batch 1: {args.warmup} warm-up + "
             f"{args.iters} timed calls, median and p90; throughput: batch {args.batch}, median of {args.batch_iters}. "
@@ -161,15 +189,8 @@ def load_note(load_before: float, load_after: float) -> str:
     return note
 
 
-def run_bench(args: argparse.Namespace) -> int:
-    """`mobilevision bench` with its parsed flags (cli/bench.py)."""
-    if args.paper:
-        from mobilevision.bench.paper import paper_markdown, paper_rows
-
-        print("Our parameters and multiply-adds beside the published ones (shared/reference/numbers.md; "
-              "ImageNet rows with a 1001-way classifier as TF-slim):")
-        print(paper_markdown(paper_rows()))
-        return 0
+def run_bench(args: BenchSettings) -> tuple[list[dict], Path]:
+    """Measure, print the tables and write runs/bench/<name>/; returns (its rows, its folder)."""
     from mobilevision.bench.anchors import goal_ratios
     from mobilevision.bench.cases import prepare
     from mobilevision.bench.plots import write_plots
@@ -203,8 +224,7 @@ def run_bench(args: argparse.Namespace) -> int:
     rows = fastest_rounds(sweeps)
     ratios = goal_ratios(rows)
     note = _settings_note(args) + load_note(load_before, os.getloadavg()[0])
-    options = {key: value for key, value in vars(args).items() if key != "run"}
-    write_results(folder, rows=rows, ratios=ratios, settings={**options, "note": note})
+    write_results(folder, rows=rows, ratios=ratios, settings={**dataclasses.asdict(args), "note": note})
     write_plots(folder, rows)
     print(note)
     print(results_markdown(rows, batch=args.batch))
@@ -215,4 +235,4 @@ def run_bench(args: argparse.Namespace) -> int:
         print("\nRatios of median batch-1 latency, ours / theirs (same run):")
         print(ratios_markdown(ratios))
     print(f"\nResults in {folder}/ (results.csv, results.json, *.png)")
-    return 0
+    return rows, folder

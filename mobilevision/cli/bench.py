@@ -9,6 +9,7 @@ mode, each block in the fewest channel groups whose fp32 activations fit the bud
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 
 from mobilevision.bench.cases import RUNTIMES
@@ -68,6 +69,14 @@ def _memory_size(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mobilevision.bench.run import run_bench
+    from mobilevision.bench.run import BenchSettings, run_bench
 
-    return run_bench(args)
+    if args.paper:
+        from mobilevision.bench.paper import paper_markdown, paper_rows
+
+        print("Our parameters and multiply-adds beside the published ones (shared/reference/numbers.md; "
+              "ImageNet rows with a 1001-way classifier as TF-slim):")
+        print(paper_markdown(paper_rows()))
+        return 0
+    run_bench(BenchSettings(**{item.name: getattr(args, item.name) for item in dataclasses.fields(BenchSettings)}))
+    return 0

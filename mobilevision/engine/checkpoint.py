@@ -94,8 +94,8 @@ def restore_rng_states(states: dict) -> None:
 def package_versions() -> dict[str, str]:
     import torchvision
 
-    import mobilevision
+    from mobilevision.version import __version__
 
-    versions = {"mobilevision": mobilevision.__version__, "torch": torch.__version__,
+    versions = {"mobilevision": __version__, "torch": torch.__version__,
                 "torchvision": torchvision.__version__, "numpy": np.__version__, "python": platform.python_version()}
     return {name: str(version) for name, version in versions.items()}  # TorchVersion is not weights_only-safe
