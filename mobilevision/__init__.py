@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from mobilevision.errors import MobileVisionError
 from mobilevision.version import __version__
+
 __all__ = ["MobileVisionError", "__version__", "benchmark", "create_model", "list_models", "load"]
 
 _API = ("benchmark", "create_model", "list_models", "load")

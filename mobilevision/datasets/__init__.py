@@ -21,7 +21,6 @@ _EXPORTS = {
     "detection_collate": "collate",
     "segmentation_collate": "collate",
     "classification_collate": "collate",
-    "multitask_collate": "collate",
     "Batch": "collate",
     "read_image": "image_io",
     "generate_dataset": "synth.generate",

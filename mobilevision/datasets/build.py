@@ -7,18 +7,18 @@ from pathlib import Path
 from mobilevision.datasets.resolve import DataSpec, resolve_data
 from mobilevision.errors import MobileVisionError
 
-TASKS = ("classify", "detect", "segment", "multitask")
+VIEWS = ("classify", "detect", "segment", "joint")  # what each task reads; joint: every target of an image
 
 
 def build_dataset(data: str | Path | DataSpec, *, task: str, split: str, transform=None):
     """The dataset `task` reads from `data` (a path, a YAML file or a resolved DataSpec).
 
-    task: "classify" | "detect" | "segment" | "multitask" (every target of COCO-form data, see
-    multitask.py); split: "train" | "val"; transform: one of the pipelines in transforms.py for
-    that task, detection's for multitask (None: image as float in [0, 1], targets untouched).
+    task: the view, "classify" | "detect" | "segment" | "joint" (every target of COCO-form data,
+    coco_joint.py); split: "train" | "val"; transform: one of the pipelines in transforms.py for
+    that view, detection's for joint (None: image as float in [0, 1], targets untouched).
     """
-    if task not in TASKS:
-        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    if task not in VIEWS:
+        raise ValueError(f"task must be one of {VIEWS}, got {task!r}")
     resolved = data if isinstance(data, DataSpec) else resolve_data(data)
     spec = resolved.view(task)
     if split not in spec.splits:
@@ -27,13 +27,13 @@ def build_dataset(data: str | Path | DataSpec, *, task: str, split: str, transfo
     entry = spec.splits[split]
     categories = spec.segmentation_categories
     categories = list(categories) if isinstance(categories, tuple) else categories
-    if task == "multitask":
+    if task == "joint":
         if spec.format != "coco":
-            raise MobileVisionError(f"{spec.source or spec.root}: multitask reads boxes and masks from one COCO "
-                                    f"instances JSON (COCO or the built-in dataset), not a {spec.format} dataset")
-        from mobilevision.datasets.multitask import CocoMultiTask
+            raise MobileVisionError(f"{spec.source or spec.root}: the multi-task model reads boxes and masks from one "
+                                    f"COCO instances JSON (COCO or the built-in dataset), not a {spec.format} dataset")
+        from mobilevision.datasets.coco_joint import CocoJoint
 
-        return CocoMultiTask(images_dir=entry["images"], annotation_file=entry["annotations"], transform=transform,
+        return CocoJoint(images_dir=entry["images"], annotation_file=entry["annotations"], transform=transform,
                              segmentation_categories=categories, image_labels=resolved.format == "builtin")
     if task == "classify":
         if spec.format != "folder":

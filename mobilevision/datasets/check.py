@@ -16,6 +16,7 @@ import numpy as np
 from mobilevision.datasets.build import build_dataset
 from mobilevision.datasets.problems import Problem
 from mobilevision.datasets.resolve import SPLITS, DataSpec, resolve_data
+from mobilevision.datasets.voc import VocDetection, VocSegmentation
 
 
 @dataclass
@@ -24,18 +25,18 @@ class ViewReport:
     split: str
     format: str
     samples: int
-    class_counts: dict[str, int]  # detect: objects; segment and classify: images holding the class
+    class_counts: dict[str, int]  # `unit` per class: objects, or images holding the class
+    unit: str = "images"
     sizes: list[tuple[int, int]] = field(default_factory=list)  # (h, w) of every readable image
     problems: list[Problem] = field(default_factory=list)
 
     def lines(self) -> list[str]:
-        unit = {"detect": "objects", "segment": "images containing", "classify": "images"}[self.task]
         out = [f"{self.task}/{self.split} ({self.format}): {self.samples} samples, {len(self.problems)} problem(s)"]
         if self.sizes:
             heights, widths = np.array(self.sizes).T
             out.append(f"  image size: width {widths.min()}..{widths.max()} (median {int(np.median(widths))}), "
                        f"height {heights.min()}..{heights.max()} (median {int(np.median(heights))})")
-        out.append(f"  {unit} per class: " + ", ".join(f"{name} {count}" for name, count in self.class_counts.items()))
+        out.append(f"  {self.unit} per class: " + ", ".join(f"{name} {count}" for name, count in self.class_counts.items()))
         return out
 
 
@@ -48,28 +49,22 @@ def tasks_of(spec: DataSpec, split: str) -> list[str]:
     if spec.format == "coco":
         return ["detect", "segment"]
     image_set = spec.splits.get(split, split)
-    lists = {"detect": "Main", "segment": "Segmentation"}
-    return [task for task, folder in lists.items() if (spec.root / "ImageSets" / folder / f"{image_set}.txt").is_file()]
+    return [task for task, reader in (("detect", VocDetection), ("segment", VocSegmentation))
+            if (spec.root / "ImageSets" / reader.image_set_folder / f"{image_set}.txt").is_file()]
 
 
 def check_view(spec: DataSpec, *, task: str, split: str) -> ViewReport:
     dataset = build_dataset(spec, task=task, split=split)
     counts: Counter = Counter()
-    names = dataset.class_names
-    report = ViewReport(task, split, spec.view(task).format, len(dataset), {})
+    report = ViewReport(task, split, spec.view(task).format, len(dataset), {}, unit=dataset.count_unit)
     for index in range(len(dataset)):
         sample = dataset[index]
         if sample is None:
             continue
         image, target = sample
         report.sizes.append((int(image.shape[1]), int(image.shape[2])))
-        if task == "detect":
-            counts.update(names[label - 1] for label in target["labels"].tolist())
-        elif task == "segment":
-            counts.update(names[v] for v in target.unique().tolist() if v < len(names))
-        else:
-            counts[names[target]] += 1
-    report.class_counts = {name: counts[name] for name in names}
+        counts.update(dataset.classes_of(target))
+    report.class_counts = {name: counts[name] for name in dataset.class_names}
     report.problems = list(dataset.problems)
     return report
 

@@ -1,4 +1,4 @@
-"""Collate functions for the three tasks and the multi-task view: drop the samples a reader refused (None) and count them.
+"""Collate functions for the three views: drop the samples a reader refused (None) and count them.
 
 Each returns a `Batch`, a 2-tuple (so `images, targets = batch` works) that also carries
 `dropped`, the number of None samples left out; summing it over an epoch gives the skipped count
@@ -73,19 +73,3 @@ def classification_collate(samples: list) -> Batch:
     kept, dropped = _kept(samples)
     labels = torch.tensor([label for _, label in kept], dtype=torch.int64)
     return Batch(pad_stack([image for image, _ in kept], fill=0.0), labels, dropped)
-
-
-def multitask_collate(samples: list) -> Batch:
-    """-> Batch(images (N, 3, H, W) float, {"classify": labels (N,) int64, "detect": list of N
-    target dicts, "segment": masks (N, H, W) int64}) with the tasks the samples have."""
-    kept, dropped = _kept(samples)
-    images = pad_stack([image for image, _ in kept], fill=0.0)
-    tasks = kept[0][1] if kept else {}
-    targets = {}
-    if "classify" in tasks:
-        targets["classify"] = torch.tensor([target["classify"] for _, target in kept], dtype=torch.int64)
-    if "detect" in tasks:
-        targets["detect"] = [target["detect"] for _, target in kept]
-    if "segment" in tasks:
-        targets["segment"] = pad_stack([target["segment"] for _, target in kept], fill=IGNORE_INDEX)
-    return Batch(images, targets, dropped)

@@ -69,6 +69,12 @@ def clean_boxes(boxes: np.ndarray, *, size: tuple[int, int] | None, file: object
 class DetectionDataset(ReportsProblems, Dataset):
     """Base for detection readers: subclasses fill `records` and `class_names` (without background)."""
 
+    count_unit = "objects"  # what `data check` counts per class
+
+    def classes_of(self, target: dict) -> list[str]:
+        """The class name of each object of a sample's target."""
+        return [self.class_names[label - 1] for label in target["labels"].tolist()]
+
     def __init__(self, *, transform=None) -> None:
         self.transform = transform or to_tensor
         self.log = ProblemLog()

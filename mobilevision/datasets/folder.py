@@ -21,6 +21,11 @@ class ImageFolder(ReportsProblems, Dataset):
     With explicit `class_names`, folders not in the list are reported and left out.
     """
 
+    count_unit = "images"  # what `data check` counts per class
+
+    def classes_of(self, target: int) -> list[str]:
+        return [self.class_names[target]]
+
     def __init__(self, *, root: str | Path, transform=None, class_names: list[str] | None = None) -> None:
         root = Path(root)
         if not root.is_dir():

@@ -43,13 +43,13 @@ class DataSpec:
 
     def view(self, task: str) -> DataSpec:
         """For the built-in dataset, the view a task reads: COCO for detection (the path used on
-        COCO) and multitask (boxes and masks in one file), VOC for segmentation (palette PNGs),
+        COCO) and the joint view (boxes and masks in one file), VOC for segmentation (palette PNGs),
         class folders for classification."""
         if self.format != "builtin":
             return self
         marker = json.loads((self.root / MARKER).read_text())
         names = tuple(marker["class_names"])
-        if task in ("detect", "multitask"):
+        if task in ("detect", "joint"):
             return _coco_spec(self.root / "coco", source=self.source)
         if task == "segment":
             return DataSpec("voc", self.root / "voc", {s: s for s in SPLITS}, class_names=names, source=self.source)

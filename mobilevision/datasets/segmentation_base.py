@@ -22,6 +22,12 @@ class SegmentationDataset(ReportsProblems, Dataset, ABC):
     """Base for segmentation readers: subclasses set `files` (image paths) and `class_names`
     (background first) and implement `load_mask(index) -> (H, W) uint8`."""
 
+    count_unit = "images containing"  # what `data check` counts per class
+
+    def classes_of(self, target) -> list[str]:
+        """The names of the classes present in a sample's class map (H, W)."""
+        return [self.class_names[value] for value in target.unique().tolist() if value < len(self.class_names)]
+
     def __init__(self, *, transform=None) -> None:
         self.transform = transform or to_tensor
         self.log = ProblemLog()

@@ -41,13 +41,15 @@ def read_list(path: Path) -> list[list[str]]:
 class VocDetection(DetectionDataset):
     """VOC detection for the image set `image_set` (e.g. train, val, trainval) under `root`."""
 
+    image_set_folder = "Main"  # ImageSets/<this>/<image_set>.txt lists the images
+
     def __init__(self, *, root: str | Path, image_set: str = "train", transform=None,
                  class_names: tuple[str, ...] | list[str] = VOC_CLASSES) -> None:
         super().__init__(transform=transform)
         root = Path(root)
         self.class_names = list(class_names)
         label_of = {name: label for label, name in enumerate(self.class_names, start=1)}
-        for image_id, fields in enumerate(read_list(root / "ImageSets" / "Main" / f"{image_set}.txt")):
+        for image_id, fields in enumerate(read_list(root / "ImageSets" / self.image_set_folder / f"{image_set}.txt")):
             stem = fields[0]
             xml_file = root / "Annotations" / f"{stem}.xml"
             try:
@@ -92,13 +94,15 @@ def _xml_size(annotation: ElementTree.Element) -> tuple[int, int] | None:
 class VocSegmentation(SegmentationDataset):
     """VOC segmentation: `class_names` includes "background" first (index 0)."""
 
+    image_set_folder = "Segmentation"  # ImageSets/<this>/<image_set>.txt lists the images
+
     def __init__(self, *, root: str | Path, image_set: str = "train", transform=None,
                  class_names: tuple[str, ...] | list[str] = ("background", *VOC_CLASSES),
                  extra_lists: tuple[str | Path, ...] = ()) -> None:
         super().__init__(transform=transform)
         root = Path(root)
         self.class_names = list(class_names)
-        lists = [root / "ImageSets" / "Segmentation" / f"{image_set}.txt", *(root / path for path in extra_lists)]
+        lists = [root / "ImageSets" / self.image_set_folder / f"{image_set}.txt", *(root / path for path in extra_lists)]
         pairs: dict[Path, Path] = {}  # image -> mask, first listing wins, order kept
         for list_file in lists:
             for fields in read_list(list_file):

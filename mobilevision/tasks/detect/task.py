@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
 
+from mobilevision.datasets.coco_joint import DetectionWithClassMaps
 from mobilevision.datasets.collate import detection_collate
-from mobilevision.datasets.multitask import DetectionWithClassMaps
 from mobilevision.datasets.resolve import resolve_data
 from mobilevision.datasets.transforms import detection_transforms
 from mobilevision.engine.checkpoint import read_checkpoint
@@ -90,7 +90,7 @@ class DetectTask(Task):
                                     "use COCO or the built-in dataset, or leave --aux-segment at 0")
         from mobilevision.datasets.build import build_dataset
 
-        return DetectionWithClassMaps(build_dataset(config.data, task="multitask", split="train", transform=transform))
+        return DetectionWithClassMaps(build_dataset(config.data, task="joint", split="train", transform=transform))
 
     def eval_transform(self, *, size: int, preprocessing: Mapping):
         return detection_transforms(False, size=size, mean=preprocessing["mean"], std=preprocessing["std"])

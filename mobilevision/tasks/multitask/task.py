@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mobilevision.backbones.key_mapping import load_strict
 from mobilevision.conventions import IMAGENET_MEAN, IMAGENET_STD
-from mobilevision.datasets.collate import multitask_collate
+from mobilevision.datasets.build import build_dataset
 from mobilevision.datasets.transforms import detection_transforms
 from mobilevision.engine.checkpoint import read_checkpoint
 from mobilevision.engine.config import as_kwargs, options_of
@@ -20,6 +20,7 @@ from mobilevision.tasks.classify.options import ClassifierOptions
 from mobilevision.tasks.detect.coco_eval import save_coco_results
 from mobilevision.tasks.detect.options import SSDLiteOptions
 from mobilevision.tasks.multitask.config import RECIPES, MultitaskTrainConfig
+from mobilevision.tasks.multitask.dataset import MultiTaskDataset, multitask_collate
 from mobilevision.tasks.multitask.evaluator import MultiTaskEvaluator, evaluator_factory
 from mobilevision.tasks.multitask.model import MultiTaskModel, task_list
 from mobilevision.tasks.multitask.predictor import MultiTaskPredictor
@@ -79,6 +80,9 @@ class MultitaskTask(Task):
         return TrainingSetup(model=model, model_kwargs=model_kwargs, class_names=class_names,
                              preprocessing=preprocessing, train_set=train_set, val_set=val_set,
                              make_evaluator=self.make_evaluator(config.data, class_names, imgsz=config.imgsz))
+
+    def dataset(self, data: str, *, split: str, transform=None) -> MultiTaskDataset:
+        return MultiTaskDataset(build_dataset(data, task="joint", split=split, transform=transform))
 
     def eval_transform(self, *, size: int, preprocessing: Mapping):
         # The square resize the model trains on, with every task's targets.

@@ -9,13 +9,15 @@ import pytest
 import torch
 
 from mobilevision.conventions import IGNORE_INDEX
-from mobilevision.datasets import build_dataset, detection_transforms, multitask_collate
+from mobilevision.datasets import detection_transforms
 from mobilevision.datasets.synth.scene import render_scene
 from mobilevision.errors import MobileVisionError
+from mobilevision.tasks.multitask.dataset import multitask_collate
+from mobilevision.tasks.registry import get_task
 
 
 def test_image_labels_are_the_generators(synth):
-    dataset = build_dataset(synth, task="multitask", split="val", transform=detection_transforms(False, size=128))
+    dataset = get_task("multitask").dataset(synth, split="val", transform=detection_transforms(False, size=128))
     assert dataset.tasks == ("classify", "detect", "segment")
     assert dataset.class_names["classify"] == dataset.class_names["segment"] == ["background",
                                                                                  *dataset.class_names["detect"]]
@@ -27,7 +29,7 @@ def test_image_labels_are_the_generators(synth):
 
 
 def test_augmented_targets_describe_one_image(synth):
-    dataset = build_dataset(synth, task="multitask", split="train", transform=detection_transforms(True, size=96))
+    dataset = get_task("multitask").dataset(synth, split="train", transform=detection_transforms(True, size=96))
     for index in range(len(dataset)):
         image, targets = dataset[index]
         mask, found = targets["segment"], targets["detect"]
@@ -41,7 +43,7 @@ def test_augmented_targets_describe_one_image(synth):
 
 
 def test_collate_batches_every_task(synth):
-    dataset = build_dataset(synth, task="multitask", split="val", transform=detection_transforms(False, size=64))
+    dataset = get_task("multitask").dataset(synth, split="val", transform=detection_transforms(False, size=64))
     images, targets = multitask_collate([dataset[0], None, dataset[1]])
     assert images.shape == (2, 3, 64, 64)
     assert targets["classify"].shape == (2,) and targets["segment"].shape == (2, 64, 64)
@@ -49,11 +51,11 @@ def test_collate_batches_every_task(synth):
 
 
 def test_coco_data_has_boxes_and_masks_but_no_image_labels(synth):
-    dataset = build_dataset(synth / "coco", task="multitask", split="val")
+    dataset = get_task("multitask").dataset(synth / "coco", split="val")
     assert dataset.tasks == ("detect", "segment") and set(dataset[0][1]) == {"detect", "segment"}
 
 
 def test_voc_data_is_refused_in_one_line(synth):
     with pytest.raises(MobileVisionError, match="COCO instances JSON") as error:
-        build_dataset(synth / "voc", task="multitask", split="val")
+        get_task("multitask").dataset(synth / "voc", split="val")
     assert "\n" not in str(error.value)

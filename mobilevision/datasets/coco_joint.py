@@ -1,4 +1,5 @@
-"""The multi-task view: each image with its boxes, its class map and its image label, augmented together.
+"""The joint view of COCO-form data: each image with its boxes, its class map and its image label,
+augmented together (what the multi-task model and a detector's auxiliary segmentation loss read).
 
 COCO-form data holds all of them in one instances JSON: boxes and masks (COCO itself), and for the
 built-in dataset's coco/ view an image label too, which its generator defines as the class of the
@@ -7,9 +8,9 @@ share the opened file; one box- and mask-aware pipeline (transforms.detection_tr
 the image, its class map and, for the image label, its instance map, so every target describes the
 same augmented image: a crop that cuts the largest object away labels the object left largest.
 
-Sample: (image (3, H, W) float, {"detect": the detection target dict (detection_base.py),
-"segment": class map (H, W) int64 (255 = ignore), "classify": label int}), "classify" only with
-image labels; None for an unreadable image, as the other readers.
+Sample: (image (3, H, W) float, {"boxes": the detection target dict (detection_base.py),
+"class_map": (H, W) int64 (255 = ignore), "label": int}), "label" only with image labels; None for
+an unreadable image, as the other readers.
 """
 
 from __future__ import annotations
@@ -19,17 +20,18 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import Dataset
 
+from mobilevision.conventions import IGNORE_INDEX
 from mobilevision.datasets.coco import CocoDetection, CocoSegmentation, load_coco
 from mobilevision.datasets.problems import ReportsProblems
-from mobilevision.datasets.transforms import IGNORE_INDEX, to_tensor
+from mobilevision.datasets.transforms import to_tensor
 from mobilevision.errors import MobileVisionError
 
 
-class CocoMultiTask(ReportsProblems, Dataset):
-    """Detection, segmentation and (with `image_labels`) classification targets of one COCO split.
+class CocoJoint(ReportsProblems, Dataset):
+    """Boxes, class maps and (with `image_labels`) image labels of one COCO split.
 
-    `tasks` lists the targets each sample has; `class_names` maps each of them to its names:
-    detection without the background (labels 1..C), segmentation and classification with it first.
+    `targets` lists the targets each sample has; `class_names` maps each of them to its names:
+    the boxes' without the background (labels 1..C), the class map's and the labels' with it first.
     """
 
     def __init__(self, *, images_dir: str | Path, annotation_file: str | Path, transform=None,
@@ -41,10 +43,10 @@ class CocoMultiTask(ReportsProblems, Dataset):
         # One log: both readers found the same annotation problems when they read the file.
         self.log = self.segmentation.log = self.detection.log
         self.transform = transform or to_tensor
-        self.tasks = ("classify", "detect", "segment") if image_labels else ("detect", "segment")
-        self.class_names = {"detect": self.detection.class_names, "segment": self.segmentation.class_names}
+        self.targets = ("label", "boxes", "class_map") if image_labels else ("boxes", "class_map")
+        self.class_names = {"boxes": self.detection.class_names, "class_map": self.segmentation.class_names}
         if image_labels:
-            self.class_names = {"classify": self.segmentation.class_names, **self.class_names}
+            self.class_names["label"] = self.segmentation.class_names
 
     def __len__(self) -> int:
         return len(self.detection)
@@ -57,16 +59,16 @@ class CocoMultiTask(ReportsProblems, Dataset):
             return None
         image, boxes = loaded
         class_map = self.segmentation.load_mask(index)
-        if "classify" in self.tasks:
+        if "label" in self.targets:
             instance_map, instance_labels = self._instances(index)
             class_map = np.dstack([class_map, instance_map])
         out = self.transform(image=image, mask=class_map, **boxes)
         mask = np.asarray(out["mask"])
-        targets = {"detect": self.detection.target(index, out, orig_size=image.shape[:2])}
-        if "classify" in self.tasks:
-            targets["classify"] = largest_visible(mask[..., 1], instance_labels)
+        targets = {"boxes": self.detection.target(index, out, orig_size=image.shape[:2])}
+        if "label" in self.targets:
+            targets["label"] = largest_visible(mask[..., 1], instance_labels)
             mask = mask[..., 0]
-        targets["segment"] = torch.from_numpy(mask.astype(np.int64))
+        targets["class_map"] = torch.from_numpy(mask.astype(np.int64))
         return out["image"], targets
 
     def _instances(self, index: int) -> tuple[np.ndarray, list[int]]:
@@ -95,25 +97,25 @@ def largest_visible(instance_map: np.ndarray, labels: list[int]) -> int:
 
 
 class DetectionWithClassMaps(ReportsProblems, Dataset):
-    """The multi-task view as detection samples for a detector trained with an auxiliary
+    """The joint view as detection samples for a detector trained with an auxiliary
     segmentation loss: (image, the detection target dict plus "class_map" (H, W) int64, 255 = ignore).
 
     `class_names` are detection's (without the background); `segment_class_names` the class map's
     (background first).
     """
 
-    def __init__(self, multitask: CocoMultiTask) -> None:
-        self.multitask = multitask
-        self.log = multitask.log
-        self.class_names = multitask.class_names["detect"]
-        self.segment_class_names = multitask.class_names["segment"]
+    def __init__(self, joint: CocoJoint) -> None:
+        self.joint = joint
+        self.log = joint.log
+        self.class_names = joint.class_names["boxes"]
+        self.segment_class_names = joint.class_names["class_map"]
 
     def __len__(self) -> int:
-        return len(self.multitask)
+        return len(self.joint)
 
     def __getitem__(self, index: int):
-        sample = self.multitask[index]
+        sample = self.joint[index]
         if sample is None:
             return None
         image, targets = sample
-        return image, {**targets["detect"], "class_map": targets["segment"]}
+        return image, {**targets["boxes"], "class_map": targets["class_map"]}
