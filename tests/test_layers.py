@@ -3,6 +3,7 @@ passes on the package, and fails once a lower layer imports a higher one."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -48,3 +49,19 @@ def test_a_task_importing_another_fails_the_build(tmp_path):
     _add_import(copy / "mobilevision" / "tasks" / "segment" / "model.py", "from mobilevision.tasks.detect import loss")
     result = lint_imports(copy)
     assert result.returncode != 0 and "segment imports no other task BROKEN" in result.stdout
+
+
+def test_no_dict_outside_tasks_is_keyed_by_task_name():
+    """Anything that looks a task up goes through the registry (tasks/registry.py), never a dict of
+    its own: no `"detect": ...` key in the code outside tasks/ (comparisons such as the data layer's
+    `task == "detect"`, which picks a dataset view, are not keys)."""
+    key = re.compile(r"""["'](classify|detect|segment|multitask)["']\s*:""")
+    found = []
+    for path in (ROOT / "mobilevision").rglob("*.py"):
+        if "tasks" in path.relative_to(ROOT / "mobilevision").parts:
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            for match in key.finditer(line):
+                if not line[:match.start()].rstrip().endswith("=="):
+                    found.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert found == []

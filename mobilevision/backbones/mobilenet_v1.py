@@ -13,12 +13,7 @@ import torch
 from torch import nn
 
 from mobilevision.backbones.base import Backbone, FeatureSpec, dilated_strides
-from mobilevision.backbones.blocks import (
-    ConvBNAct,
-    DepthwiseSeparable,
-    init_conv_bn,
-    make_divisible,
-)
+from mobilevision.backbones.blocks import ConvBNAct, DepthwiseSeparable, init_conv_bn, make_divisible
 
 # (pointwise output channels, depthwise stride) of the 13 blocks, paper Table 1.
 DEPTHWISE_SEPARABLE_SETTINGS = (

@@ -132,11 +132,7 @@ def measure_case(case: BenchCase, *, runtimes: list[str], timing: dict, data: st
 
 
 def _anchor_rows(args: BenchSettings, folder: Path) -> list[dict]:
-    from mobilevision.bench.anchors import (
-        ANCHORS,
-        anchor_label,
-        export_torchvision_mobilenet_v2,
-    )
+    from mobilevision.bench.anchors import ANCHORS, anchor_label, export_torchvision_mobilenet_v2
 
     rows = []
     for name, task, size, runtimes in ANCHORS:
@@ -194,11 +190,7 @@ def run_bench(args: BenchSettings) -> tuple[list[dict], Path]:
     from mobilevision.bench.anchors import goal_ratios
     from mobilevision.bench.cases import prepare
     from mobilevision.bench.plots import write_plots
-    from mobilevision.bench.report import (
-        ratios_markdown,
-        results_markdown,
-        write_results,
-    )
+    from mobilevision.bench.report import ratios_markdown, results_markdown, write_results
     from mobilevision.engine.run_dir import new_run_dir
 
     folder = new_run_dir(args.project, "bench", args.name, exist_ok=args.exist_ok)

@@ -91,10 +91,7 @@ def activation_memory(spec: dict, model: torch.nn.Module | None) -> dict:
     runtimes only; ONNX Runtime plans its own buffers, out of torch's sight. The network is counted
     as complexity.py counts it: `raw_outputs` for ours, a torchvision model's whole forward.
     """
-    from mobilevision.analysis.memory import (
-        analytic_activation_memory,
-        measured_activation_peak,
-    )
+    from mobilevision.analysis.memory import analytic_activation_memory, measured_activation_peak
 
     runtime = spec["runtime"]
     if spec["source"] == "ours":

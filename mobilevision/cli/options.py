@@ -33,7 +33,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_class: type[Tra
 
 def explicit_options(args: argparse.Namespace, config_class: type[TrainConfig]) -> dict[str, Any]:
     """The options the user typed (flags left out are not in the namespace)."""
-    return {item.name: getattr(args, item.name) for item in dataclasses.fields(config_class) if hasattr(args, item.name)}
+    return {item.name: getattr(args, item.name) for item in dataclasses.fields(config_class)
+            if hasattr(args, item.name)}
 
 
 def add_weights_arguments(parser: argparse.ArgumentParser, *, task: str, runtime: str = "torch") -> None:

@@ -5,13 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mobilevision.bench.cases import RUNTIMES
-from mobilevision.demos.quickstart.settings import (
-    DATASET_IMAGES,
-    RECIPE,
-    TRAIN_MINUTES,
-    VAL_IMAGES,
-    QuickstartSettings,
-)
+from mobilevision.demos.quickstart.settings import DATASET_IMAGES, RECIPE, TRAIN_MINUTES, VAL_IMAGES, QuickstartSettings
 
 MIN_TRAIN_IMAGES = 8  # one batch of the recipe
 DESCRIPTION = f"""On the built-in dataset: generate it; train a MobileNetV2 multi-task model (classification,

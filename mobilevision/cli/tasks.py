@@ -65,7 +65,7 @@ def _add_val(modes: argparse._SubParsersAction, task: Task) -> None:
 
 
 def _add_predict(modes: argparse._SubParsersAction, task: Task) -> None:
-    predict = modes.add_parser("predict", help="predictions on an image, a folder of images or a video, drawn and saved",
+    predict = modes.add_parser("predict", help="predictions on an image, a folder or a video, drawn and saved",
                                description=f"Run the model on each image or frame and save it drawn (a video becomes "
                                f"an annotated .mp4) with {task.predictions_file}, into runs/{task.name}/predict*.")
     predict.add_argument("source", help="an image file, a folder of images or a video file")

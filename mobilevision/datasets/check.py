@@ -36,7 +36,8 @@ class ViewReport:
             heights, widths = np.array(self.sizes).T
             out.append(f"  image size: width {widths.min()}..{widths.max()} (median {int(np.median(widths))}), "
                        f"height {heights.min()}..{heights.max()} (median {int(np.median(heights))})")
-        out.append(f"  {self.unit} per class: " + ", ".join(f"{name} {count}" for name, count in self.class_counts.items()))
+        counts = ", ".join(f"{name} {count}" for name, count in self.class_counts.items())
+        out.append(f"  {self.unit} per class: {counts}")
         return out
 
 

@@ -18,12 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from mobilevision.conventions import IGNORE_INDEX
-from mobilevision.datasets.detection_base import (
-    FLAG_CROWD,
-    DetectionDataset,
-    DetectionRecord,
-    clean_boxes,
-)
+from mobilevision.datasets.detection_base import FLAG_CROWD, DetectionDataset, DetectionRecord, clean_boxes
 from mobilevision.datasets.segmentation_base import SegmentationDataset
 from mobilevision.errors import MobileVisionError
 

@@ -15,12 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mobilevision.datasets.detection_base import (
-    FLAG_DIFFICULT,
-    DetectionDataset,
-    DetectionRecord,
-    clean_boxes,
-)
+from mobilevision.datasets.detection_base import FLAG_DIFFICULT, DetectionDataset, DetectionRecord, clean_boxes
 from mobilevision.datasets.image_io import read_label_mask
 from mobilevision.datasets.segmentation_base import SegmentationDataset
 from mobilevision.errors import MobileVisionError

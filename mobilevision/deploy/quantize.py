@@ -34,12 +34,7 @@ def quantize_int8(fp32_path: Path, int8_path: Path, *, calibration: Iterable[np.
     pre-processed (shape inference, fusion) first, as ONNX Runtime recommends for static
     quantisation.
     """
-    from onnxruntime.quantization import (
-        CalibrationMethod,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     metadata = read_metadata(fp32_path)

@@ -54,7 +54,8 @@ class TrainConfig:
     optimizer: str = option("sgd", "optimizer", ("sgd", "rmsprop", "adamw"))
     momentum: float = option(0.9, "SGD / RMSProp momentum")
     nesterov: bool = option(False, "Nesterov momentum for SGD")
-    schedule: str = option("cosine", "learning-rate schedule after warm-up, stepped every step", ("cosine", "poly", "step"))
+    schedule: str = option("cosine", "learning-rate schedule after warm-up, stepped every step",
+                           ("cosine", "poly", "step"))
     warmup_epochs: float = option(0.0, "linear warm-up length in epochs (fractions allowed)")
     step_epochs: float = option(1.0, "step schedule: epochs between learning-rate decays")
     step_gamma: float = option(0.98, "step schedule: factor applied at each decay")

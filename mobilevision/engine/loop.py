@@ -29,31 +29,15 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from mobilevision.engine.checkpoint import (
-    package_versions,
-    restore_rng_states,
-    rng_states,
-    save_atomic,
-)
+from mobilevision.engine.checkpoint import package_versions, restore_rng_states, rng_states, save_atomic
 from mobilevision.engine.config import TrainConfig
 from mobilevision.engine.device import amp_dtype, autocast, select_device, to_device
-from mobilevision.engine.distributed import (
-    any_rank,
-    barrier,
-    broadcast_buffers,
-    dist_info,
-    reduce_sum,
-)
+from mobilevision.engine.distributed import any_rank, barrier, broadcast_buffers, dist_info, reduce_sum
 from mobilevision.engine.ema import ModelEMA
 from mobilevision.engine.evaluation import Evaluator, evaluate
 from mobilevision.engine.optim import LearningRateSchedule, build_optimizer
 from mobilevision.engine.run_dir import ResultsLog
-from mobilevision.engine.sampling import (
-    ResumableDistributedSampler,
-    SeededAugmentation,
-    eval_loader,
-    train_loader,
-)
+from mobilevision.engine.sampling import ResumableDistributedSampler, SeededAugmentation, eval_loader, train_loader
 from mobilevision.engine.time_budget import steps_within
 from mobilevision.errors import MobileVisionError
 from mobilevision.visualize.plots import plot_results

@@ -11,12 +11,7 @@ from typing import Any, Protocol
 
 from mobilevision.engine.checkpoint import read_checkpoint
 from mobilevision.engine.config import Recipe, TrainConfig, config_from_options
-from mobilevision.engine.distributed import (
-    broadcast_object,
-    dist_info,
-    init_distributed,
-    shutdown,
-)
+from mobilevision.engine.distributed import broadcast_object, dist_info, init_distributed, shutdown
 from mobilevision.engine.loop import ModelSpec, fit
 from mobilevision.engine.run_dir import new_run_dir, write_args
 from mobilevision.errors import MobileVisionError
@@ -46,7 +41,8 @@ def resumed_config(resume: str, options: dict, *, task: str,
     if checkpoint["task"] != task:
         raise MobileVisionError(f"--resume {resume}: a {checkpoint['task']} run, not a {task} run")
     if checkpoint["epoch"] >= checkpoint["args"]["epochs"] and checkpoint["sampler"]["position"] == 0:
-        raise MobileVisionError(f"--resume {resume}: that run already finished all {checkpoint['args']['epochs']} epochs")
+        raise MobileVisionError(f"--resume {resume}: that run already finished all "
+                                f"{checkpoint['args']['epochs']} epochs")
     names = {item.name for item in dataclasses.fields(config_class)}
     args = {key: value for key, value in checkpoint["args"].items() if key in names}
     args.update({key: options[key] for key in RESUME_OVERRIDES if key in options})

@@ -8,11 +8,7 @@ from collections.abc import Sequence
 from torch import nn
 
 from mobilevision.backbones.key_mapping import load_strict, to_our_keys
-from mobilevision.backbones.pretrained import (
-    PretrainedWeights,
-    read_state_dict,
-    resolve_weights,
-)
+from mobilevision.backbones.pretrained import PretrainedWeights, read_state_dict, resolve_weights
 from mobilevision.engine.checkpoint import is_checkpoint, read_checkpoint
 
 

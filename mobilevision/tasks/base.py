@@ -23,6 +23,8 @@ from mobilevision.conventions import IMAGENET_MEAN, IMAGENET_STD
 from mobilevision.datasets.build import build_dataset
 from mobilevision.engine.config import Recipe, TrainConfig
 from mobilevision.engine.evaluation import Evaluator
+from mobilevision.engine.loop import seed_everything
+from mobilevision.engine.weights import initial_preprocessing
 from mobilevision.errors import MobileVisionError
 from mobilevision.visualize.compose import Overlay, compose
 
@@ -129,6 +131,37 @@ class Task:
     # --- training ---------------------------------------------------------------------------
 
     def training_setup(self, config: TrainConfig, *, resume_from: dict | None) -> TrainingSetup:
+        """The same steps for every task: normalisation (the weights' it starts from, or a resumed
+        run's), the data, the model of its classes, its initial weights; the hooks below fill them."""
+        from mobilevision.tasks.registry import build_model
+
+        preprocessing = (resume_from["preprocessing"] if resume_from
+                         else initial_preprocessing(config, mean=self.default_mean, std=self.default_std))
+        train_set, val_set = self.training_data(config, preprocessing=preprocessing)
+        class_names = self.training_classes(train_set, config)
+        model_kwargs = self.model_kwargs(config, train_set=train_set, class_names=class_names)
+        seed_everything(config.seed)  # the same initial weights on every rank and every rerun
+        model = build_model(config.model, **model_kwargs)
+        if resume_from is None:
+            self.load_initial_weights(model, config, class_names=class_names)
+        return TrainingSetup(model=model, model_kwargs=model_kwargs, class_names=class_names,
+                             preprocessing=preprocessing, train_set=train_set, val_set=val_set,
+                             make_evaluator=self.make_evaluator(config.data, class_names, imgsz=config.imgsz))
+
+    def training_data(self, config: TrainConfig, *, preprocessing: Mapping) -> tuple[Dataset, Dataset]:
+        """(train split with the training augmentation, val split with the eval transform)."""
+        raise NotImplementedError
+
+    def training_classes(self, train_set: Dataset, config: TrainConfig) -> list[str] | dict[str, list[str]]:
+        """The class names the checkpoint records."""
+        return list(train_set.class_names)
+
+    def model_kwargs(self, config: TrainConfig, *, train_set: Dataset, class_names) -> dict:
+        """The builder's keyword arguments for the model `config` trains, as the checkpoint records them."""
+        raise NotImplementedError
+
+    def load_initial_weights(self, model: nn.Module, config: TrainConfig, *, class_names) -> None:
+        """--weights (the whole model, its class layers when the classes match), else --weights-backbone."""
         raise NotImplementedError
 
     # --- evaluation -------------------------------------------------------------------------

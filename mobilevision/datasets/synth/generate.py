@@ -26,12 +26,7 @@ from mobilevision.datasets.image_io import encode_label_png
 from mobilevision.datasets.resolve import MARKER
 from mobilevision.datasets.synth.scene import render_scene
 from mobilevision.datasets.synth.shapes import CLASS_NAMES
-from mobilevision.datasets.synth.writers import (
-    coco_categories,
-    coco_records,
-    encode_jpeg,
-    voc_xml,
-)
+from mobilevision.datasets.synth.writers import coco_categories, coco_records, encode_jpeg, voc_xml
 from mobilevision.errors import MobileVisionError
 
 BACKGROUND = "background"

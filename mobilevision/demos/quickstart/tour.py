@@ -16,10 +16,7 @@ from mobilevision.demos.quickstart.benchmark import (
     untrained_checkpoint,
 )
 from mobilevision.demos.quickstart.dataset import prepare_dataset
-from mobilevision.demos.quickstart.evaluation import (
-    evaluate_checkpoint,
-    evaluation_markdown,
-)
+from mobilevision.demos.quickstart.evaluation import evaluate_checkpoint, evaluation_markdown
 from mobilevision.demos.quickstart.export import export_onnx
 from mobilevision.demos.quickstart.gallery import render_gallery
 from mobilevision.demos.quickstart.settings import BACKBONES, RECIPE, QuickstartSettings

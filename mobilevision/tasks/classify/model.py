@@ -6,15 +6,15 @@ from collections.abc import Mapping
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from mobilevision.backbones import FeatureSpec, backbone_class, build_backbone
+from mobilevision.backbones import FeatureSpec, backbone_class
 from mobilevision.engine.config import options_of
 from mobilevision.heads.classifier import ClassifierHead
 from mobilevision.tasks.classify.options import ClassifierOptions
+from mobilevision.tasks.model import TaskModel
 
 
-class ImageClassifier(nn.Module):
+class ImageClassifier(TaskModel):
     """Backbone + global pooling + linear classifier.
 
     Training mode: forward(images (N, 3, H, W), targets (N,) int64) -> {"classification": loss}.
@@ -25,37 +25,22 @@ class ImageClassifier(nn.Module):
     through head_outputs, losses and postprocess.
     """
 
-    raw_output_names = ("logits",)  # raw_outputs' tensors, as the ONNX export names them
+    raw_output_names = ("logits",)
 
-    def __init__(
-        self,
-        *,
-        backbone: str = "mobilenet_v2",
-        width: float = 1.0,
-        num_classes: int = 1000,
-        classifier: ClassifierOptions | Mapping | None = None,
-        dropout: float = 0.2,
-        freeze_bn: bool = False,
-        backbone_features: Mapping[str, FeatureSpec] | None = None,
-    ) -> None:
+    def __init__(self, *, backbone: str = "mobilenet_v2", width: float = 1.0, num_classes: int = 1000,
+                 classifier: ClassifierOptions | Mapping | None = None, dropout: float = 0.2, freeze_bn: bool = False,
+                 backbone_features: Mapping[str, FeatureSpec] | None = None) -> None:
         super().__init__()
         self.options = options_of(ClassifierOptions, classifier)
         self.feature_name = backbone_class(backbone).roles["classifier"]
-        self.backbone = None
-        if backbone_features is None:
-            self.backbone = build_backbone(backbone, width=width, out_features=[self.feature_name], freeze_bn=freeze_bn)
-            backbone_features = self.backbone.feature_info()
-        in_channels = backbone_features[self.feature_name].channels
-        self.head = ClassifierHead(in_channels, num_classes, dropout=dropout)
+        info = self.attach_backbone(backbone, width=width, out_features=[self.feature_name], freeze_bn=freeze_bn,
+                                    backbone_features=backbone_features)
+        self.head = ClassifierHead(info[self.feature_name].channels, num_classes, dropout=dropout)
         self.num_classes = num_classes
 
     def head_outputs(self, features: dict[str, torch.Tensor], *, image_size: tuple[int, int]) -> torch.Tensor:
         """The backbone's feature maps -> logits (N, num_classes)."""
         return self.head(features[self.feature_name])
-
-    def raw_outputs(self, images: torch.Tensor) -> torch.Tensor:
-        """The exported and counted part of the model: (N, 3, H, W) -> logits (N, num_classes)."""
-        return self.head_outputs(self.backbone(images), image_size=tuple(images.shape[-2:]))
 
     def losses(self, logits: torch.Tensor, targets: torch.Tensor, *, features: dict[str, torch.Tensor],
                image_size: tuple[int, int]) -> dict[str, torch.Tensor]:
@@ -66,39 +51,16 @@ class ImageClassifier(nn.Module):
         """Eval-mode predictions from raw outputs (any runtime's): the logits themselves."""
         return logits
 
-    def forward(self, images: torch.Tensor, targets: torch.Tensor | None = None):
-        image_size = tuple(images.shape[-2:])
-        features = self.backbone(images)
-        logits = self.head_outputs(features, image_size=image_size)
-        if not self.training:
-            return self.postprocess(logits, image_size=image_size)
-        if targets is None:
-            raise ValueError("ImageClassifier in training mode needs targets; call model.eval() to predict")
-        return self.losses(logits, targets, features=features, image_size=image_size)
 
-
-def build_classifier(
-    *,
-    backbone: str = "mobilenet_v2",
-    width: float = 1.0,
-    num_classes: int = 1000,
-    classifier: ClassifierOptions | Mapping | None = None,
-    dropout: float | None = None,
-    freeze_bn: bool = False,
-    backbone_features: Mapping[str, FeatureSpec] | None = None,
-) -> ImageClassifier:
+def build_classifier(*, backbone: str = "mobilenet_v2", width: float = 1.0, num_classes: int = 1000,
+                     classifier: ClassifierOptions | Mapping | None = None, dropout: float | None = None,
+                     freeze_bn: bool = False, backbone_features: Mapping[str, FeatureSpec] | None = None
+                     ) -> ImageClassifier:
     """The ImageNet network of the chosen backbone. Dropout defaults follow the reference models:
     0.2 for MobileNetV2 (torchvision), 0 for MobileNetV1 (timm). `classifier`: the head's options
     (a ClassifierOptions or its dict). `backbone_features`: the head only, on a backbone the
     multi-task model shares."""
     if dropout is None:
         dropout = 0.2 if backbone == "mobilenet_v2" else 0.0
-    return ImageClassifier(
-        backbone=backbone,
-        width=width,
-        num_classes=num_classes,
-        classifier=classifier,
-        dropout=dropout,
-        freeze_bn=freeze_bn,
-        backbone_features=backbone_features,
-    )
+    return ImageClassifier(backbone=backbone, width=width, num_classes=num_classes, classifier=classifier,
+                           dropout=dropout, freeze_bn=freeze_bn, backbone_features=backbone_features)

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from mobilevision.conventions import IMAGENET_MEAN, IMAGENET_STD
 from mobilevision.datasets.collate import classification_collate
 from mobilevision.datasets.transforms import classification_transforms
 from mobilevision.engine.checkpoint import is_checkpoint
 from mobilevision.engine.config import as_kwargs, options_of
-from mobilevision.engine.loop import seed_everything
 from mobilevision.engine.weights import load_backbone_weights, load_weights
 from mobilevision.errors import MobileVisionError
-from mobilevision.tasks.base import Flag, Task, TrainedModel, TrainingSetup
+from mobilevision.tasks.base import Flag, Task, TrainedModel
 from mobilevision.tasks.classify.config import RECIPES, ClassifyTrainConfig
 from mobilevision.tasks.classify.evaluator import ClassificationEvaluator
 from mobilevision.tasks.classify.options import ClassifierOptions
@@ -25,7 +23,8 @@ SHOWN = 3  # classes drawn per image
 class ClassifyTask(Task):
     name = "classify"
     title = "image classification: train, val, predict"
-    description = "Image classification on class folders (root/train/<class>/, root/val/<class>/) or the built-in dataset."
+    description = ("Image classification on class folders (root/train/<class>/, root/val/<class>/) or the built-in "
+                   "dataset.")
     config_class = ClassifyTrainConfig
     recipes = RECIPES
     data_layouts = ("a class-folder dataset (train/<class>/, val/<class>/), a dataset YAML or a built-in dataset "
@@ -45,29 +44,25 @@ class ClassifyTask(Task):
         self.check_model(model)
         return load_published(weights, model=model, width=width)
 
-    def training_setup(self, config: ClassifyTrainConfig, *, resume_from: dict | None) -> TrainingSetup:
-        from mobilevision.tasks.classify.published import head_classes
-        from mobilevision.tasks.registry import build_model
-
-        preprocessing = {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "input_size": config.imgsz}
+    def training_data(self, config: ClassifyTrainConfig, *, preprocessing: Mapping):
         transform = {"size": config.imgsz, "mean": preprocessing["mean"], "std": preprocessing["std"]}
-        train_set = self.dataset(config.data, split="train", transform=classification_transforms(
-            True, min_crop_area=config.min_crop_area, **transform))
-        val_set = self.dataset(config.data, split="val", transform=classification_transforms(False, **transform))
-        class_names = list(train_set.class_names)
-        model_kwargs = {"width": config.width, "num_classes": len(class_names),
-                        "classifier": as_kwargs(options_of(ClassifierOptions, config)),
-                        "freeze_bn": config.freeze_bn or config.freeze_backbone}
-        seed_everything(config.seed)  # the same initial weights on every rank and every rerun
-        model = build_model(config.model, **model_kwargs)
-        if resume_from is None and config.weights:
+        return (self.dataset(config.data, split="train", transform=classification_transforms(
+                    True, min_crop_area=config.min_crop_area, **transform)),
+                self.dataset(config.data, split="val", transform=classification_transforms(False, **transform)))
+
+    def model_kwargs(self, config: ClassifyTrainConfig, *, train_set, class_names) -> dict:
+        return {"width": config.width, "num_classes": len(class_names),
+                "classifier": as_kwargs(options_of(ClassifierOptions, config)),
+                "freeze_bn": config.freeze_bn or config.freeze_backbone}
+
+    def load_initial_weights(self, model, config: ClassifyTrainConfig, *, class_names) -> None:
+        from mobilevision.tasks.classify.published import head_classes
+
+        if config.weights:
             # Other classes than the weights were trained on: keep the new, randomly initialised head.
             load_weights(model, config.weights, include_head=head_classes(config.weights) == len(class_names))
-        elif resume_from is None and config.weights_backbone:
+        elif config.weights_backbone:
             load_backbone_weights(model.backbone, config.weights_backbone)
-        return TrainingSetup(model=model, model_kwargs=model_kwargs, class_names=class_names,
-                             preprocessing=preprocessing, train_set=train_set, val_set=val_set,
-                             make_evaluator=self.make_evaluator(config.data, class_names, imgsz=config.imgsz))
 
     def eval_transform(self, *, size: int, preprocessing: Mapping):
         return classification_transforms(False, size=size, mean=preprocessing["mean"], std=preprocessing["std"])

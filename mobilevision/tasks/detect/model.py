@@ -17,20 +17,18 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 
-from mobilevision.backbones import FeatureSpec, backbone_class, build_backbone
+from mobilevision.backbones import FeatureSpec, backbone_class
 from mobilevision.engine.config import options_of
 from mobilevision.errors import MobileVisionError
 from mobilevision.heads.anchors import AnchorGenerator, feature_map_sizes
 from mobilevision.heads.deeplab import DeepLabV3Head
 from mobilevision.heads.resize import resize_bilinear
-from mobilevision.heads.segmentation_loss import (
-    sample_labels,
-    segmentation_cross_entropy,
-)
+from mobilevision.heads.segmentation_loss import sample_labels, segmentation_cross_entropy
 from mobilevision.heads.ssdlite import EXTRA_CHANNELS, MIN_DEPTH, SSDLiteHead
 from mobilevision.tasks.detect.loss import multibox_loss
 from mobilevision.tasks.detect.options import SSDLiteOptions
 from mobilevision.tasks.detect.postprocess import postprocess_detections
+from mobilevision.tasks.model import TaskModel
 
 # A 1% foreground prior for the focal loss's class logits (RetinaNet; TF's class_prediction_bias_init).
 FOCAL_PRIOR_BIAS = -4.6
@@ -56,7 +54,7 @@ class AuxiliarySegmentation(nn.Module):
         return segmentation_cross_entropy(logits, sample_labels(class_maps, size))
 
 
-class SSDLite(nn.Module):
+class SSDLite(TaskModel):
     """Backbone + SSDLiteHead; anchors for each input size are made on first use and cached.
 
     aux_segment_classes > 0 adds an auxiliary segmentation loss for training only, weighted
@@ -66,38 +64,22 @@ class SSDLite(nn.Module):
     reason); eval mode, raw_outputs, export and the counted model never run it.
     """
 
-    raw_output_names = ("box_deltas", "class_logits")  # raw_outputs' tensors, as the ONNX export names them
-
+    raw_output_names = ("box_deltas", "class_logits")
     mean = (0.5, 0.5, 0.5)
     std = (0.5, 0.5, 0.5)
 
-    def __init__(
-        self,
-        *,
-        backbone: str = "mobilenet_v2",
-        width: float = 1.0,
-        num_classes: int = 91,
-        imgsz: int = 320,
-        ssdlite: SSDLiteOptions | Mapping | None = None,
-        freeze_bn: bool = False,
-        box_loss: str = "smooth_l1",
-        score_threshold: float = 0.001,
-        max_detections: int = 100,
-        aux_segment_classes: int = 0,
-        aux_segment_weight: float = 1.0,
-        backbone_features: Mapping[str, FeatureSpec] | None = None,
-    ) -> None:
+    def __init__(self, *, backbone: str = "mobilenet_v2", width: float = 1.0, num_classes: int = 91, imgsz: int = 320,
+                 ssdlite: SSDLiteOptions | Mapping | None = None, freeze_bn: bool = False, box_loss: str = "smooth_l1",
+                 score_threshold: float = 0.001, max_detections: int = 100, aux_segment_classes: int = 0,
+                 aux_segment_weight: float = 1.0, backbone_features: Mapping[str, FeatureSpec] | None = None) -> None:
         super().__init__()
         self.options = options = options_of(SSDLiteOptions, ssdlite)
         roles = backbone_class(backbone).roles
         self.feature_names = tuple(roles["ssdlite"])
         self.segment_feature = roles["deeplab"]
-        self.backbone = None
-        if backbone_features is None:
-            wanted = [*self.feature_names, *([self.segment_feature] if aux_segment_classes else [])]
-            self.backbone = build_backbone(backbone, width=width, out_features=wanted, freeze_bn=freeze_bn)
-            backbone_features = self.backbone.feature_info()
-        info = backbone_features
+        wanted = [*self.feature_names, *([self.segment_feature] if aux_segment_classes else [])]
+        info = self.attach_backbone(backbone, width=width, out_features=wanted, freeze_bn=freeze_bn,
+                                    backbone_features=backbone_features)
         self.anchor_generator = AnchorGenerator(layout=options.anchor_layout, min_scale=options.anchor_min_scale,
                                                 max_scale=options.anchor_max_scale)
         # TF scales the extra blocks with the backbone's depth multiplier, never below min_depth.
@@ -136,10 +118,6 @@ class SSDLite(nn.Module):
         """The backbone's feature maps -> box_deltas (N, A, 4), class_logits (N, A, num_classes)."""
         return self.head([features[name] for name in self.feature_names])
 
-    def raw_outputs(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(N, 3, H, W) -> box_deltas (N, A, 4), class_logits (N, A, num_classes)."""
-        return self.head_outputs(self.backbone(images), image_size=tuple(images.shape[-2:]))
-
     def losses(self, raw: tuple[torch.Tensor, torch.Tensor], targets: list[dict], *,
                features: dict[str, torch.Tensor], image_size: tuple[int, int]) -> dict[str, torch.Tensor]:
         """{"bbox_regression", "classification"}: the MultiBox (or focal) loss of the raw outputs;
@@ -152,22 +130,6 @@ class SSDLite(nn.Module):
             losses["aux_segment"] = self.aux_segment_weight * self.aux_segment.loss(features[self.segment_feature],
                                                                                     class_maps)
         return losses
-
-    def forward(
-        self,
-        images: torch.Tensor,
-        targets: list[dict] | None = None,
-        *,
-        orig_sizes: Sequence[Sequence[int]] | None = None,
-    ):
-        image_size = tuple(images.shape[-2:])
-        features = self.backbone(images)
-        raw = self.head_outputs(features, image_size=image_size)
-        if self.training:
-            if targets is None:
-                raise MobileVisionError("SSDLite in training mode needs targets; call model.eval() to predict")
-            return self.losses(raw, targets, features=features, image_size=image_size)
-        return self.postprocess(raw, image_size=image_size, orig_sizes=orig_sizes)
 
     def postprocess(
         self,
@@ -191,22 +153,11 @@ class SSDLite(nn.Module):
             max_detections=self.max_detections,
         )
 
-def build_ssdlite(
-    *,
-    backbone: str = "mobilenet_v2",
-    width: float = 1.0,
-    num_classes: int = 91,
-    imgsz: int = 320,
-    ssdlite: SSDLiteOptions | Mapping | None = None,
-    output_stride: int = 32,
-    freeze_bn: bool = False,
-    box_loss: str = "smooth_l1",
-    score_threshold: float = 0.001,
-    max_detections: int = 100,
-    aux_segment_classes: int = 0,
-    aux_segment_weight: float = 1.0,
-    backbone_features: Mapping[str, FeatureSpec] | None = None,
-) -> SSDLite:
+def build_ssdlite(*, backbone: str = "mobilenet_v2", width: float = 1.0, num_classes: int = 91, imgsz: int = 320,
+                  ssdlite: SSDLiteOptions | Mapping | None = None, output_stride: int = 32, freeze_bn: bool = False,
+                  box_loss: str = "smooth_l1", score_threshold: float = 0.001, max_detections: int = 100,
+                  aux_segment_classes: int = 0, aux_segment_weight: float = 1.0,
+                  backbone_features: Mapping[str, FeatureSpec] | None = None) -> SSDLite:
     """SSDLite on MobileNetV2 or MobileNetV1 as published (TF ssdlite_mobilenet_v2_coco).
 
     num_classes counts the background (COCO: 91, as torchvision's detectors). `imgsz` is the

@@ -35,7 +35,8 @@ class SSDLiteOptions:
             raise MobileVisionError(f"anchor scales must satisfy 0 < min < max <= 1 (fractions of the image side); "
                                     f"got {self.anchor_min_scale} and {self.anchor_max_scale}")
         if not 0 < self.match_iou <= 1:
-            raise MobileVisionError(f"match_iou must be in (0, 1] (an anchor's IoU with an object); got {self.match_iou}")
+            raise MobileVisionError(f"match_iou must be in (0, 1] (an anchor's IoU with an object); "
+                                    f"got {self.match_iou}")
         if not 0 < self.nms_iou <= 1:
             raise MobileVisionError(f"nms_iou must be in (0, 1] (the IoU of two boxes above which NMS keeps only the "
                                     f"better one); got {self.nms_iou}")

@@ -12,14 +12,9 @@ from mobilevision.datasets.resolve import resolve_data
 from mobilevision.datasets.transforms import detection_transforms
 from mobilevision.engine.checkpoint import read_checkpoint
 from mobilevision.engine.config import as_kwargs, options_of
-from mobilevision.engine.loop import seed_everything
-from mobilevision.engine.weights import (
-    initial_preprocessing,
-    load_backbone_weights,
-    load_weights,
-)
+from mobilevision.engine.weights import load_backbone_weights, load_weights
 from mobilevision.errors import MobileVisionError
-from mobilevision.tasks.base import Task, TrainedModel, TrainingSetup
+from mobilevision.tasks.base import Task, TrainedModel
 from mobilevision.tasks.detect.coco_eval import save_coco_results
 from mobilevision.tasks.detect.config import RECIPES, DetectTrainConfig
 from mobilevision.tasks.detect.evaluator import DetectionEvaluator, evaluator_factory
@@ -53,32 +48,37 @@ class DetectTask(Task):
     def fresh_model_kwargs(self, *, width: float, num_classes: int, imgsz: int) -> dict:
         return {"width": width, "num_classes": num_classes, "imgsz": imgsz}
 
-    def training_setup(self, config: DetectTrainConfig, *, resume_from: dict | None) -> TrainingSetup:
-        from mobilevision.tasks.registry import build_model
-
-        preprocessing = (resume_from["preprocessing"] if resume_from
-                         else initial_preprocessing(config, mean=self.default_mean, std=self.default_std))
+    def training_data(self, config: DetectTrainConfig, *, preprocessing: Mapping):
         transform = {"size": config.imgsz, "mean": preprocessing["mean"], "std": preprocessing["std"]}
         train_set = self._training_set(config, transform=detection_transforms(True, augment=config.augment,
                                                                               **transform))
         val_set = self.dataset(config.data, split="val", transform=detection_transforms(False, **transform))
-        class_names = list(train_set.class_names)
-        if list(val_set.class_names) != class_names:
+        if list(val_set.class_names) != list(train_set.class_names):
             raise MobileVisionError(f"--data {config.data}: the val split's classes {val_set.class_names} differ from "
-                                    f"the train split's {class_names}; both must list the same categories")
-        model_kwargs = {"width": config.width, "num_classes": len(class_names) + self.background_classes,
-                        "imgsz": config.imgsz, "ssdlite": as_kwargs(options_of(SSDLiteOptions, config)),
-                        "freeze_bn": config.freeze_bn or config.freeze_backbone}
+                                    f"the train split's {train_set.class_names}; both must list the same categories")
+        return train_set, val_set
+
+    def model_kwargs(self, config: DetectTrainConfig, *, train_set, class_names) -> dict:
+        kwargs = {"width": config.width, "num_classes": len(class_names) + self.background_classes,
+                  "imgsz": config.imgsz, "ssdlite": as_kwargs(options_of(SSDLiteOptions, config)),
+                  "freeze_bn": config.freeze_bn or config.freeze_backbone}
         if config.aux_segment:
-            model_kwargs |= {"aux_segment_classes": len(train_set.segment_class_names),
-                             "aux_segment_weight": config.aux_segment}
-        seed_everything(config.seed)  # the same initial weights on every rank and every rerun
-        model = build_model(config.model, **model_kwargs)
-        if resume_from is None:
-            _load_initial_weights(model, config)
-        return TrainingSetup(model=model, model_kwargs=model_kwargs, class_names=class_names,
-                             preprocessing=preprocessing, train_set=train_set, val_set=val_set,
-                             make_evaluator=self.make_evaluator(config.data, class_names, imgsz=config.imgsz))
+            kwargs |= {"aux_segment_classes": len(train_set.segment_class_names),
+                       "aux_segment_weight": config.aux_segment}
+        return kwargs
+
+    def load_initial_weights(self, model: SSDLite, config: DetectTrainConfig, *, class_names) -> None:
+        """--weights (a detector of this suite; its head too when the classes match) or else
+        --weights-backbone (ImageNet weights into the backbone only)."""
+        if config.weights:
+            checkpoint = read_checkpoint(config.weights)
+            if checkpoint["task"] != "detect":
+                raise MobileVisionError(f"--weights {config.weights}: a {checkpoint['task']} checkpoint; for a "
+                                        "classifier's backbone use --weights-backbone")
+            load_weights(model, config.weights,
+                         include_head=checkpoint["model_kwargs"]["num_classes"] == model.num_classes)
+        elif config.weights_backbone:
+            load_backbone_weights(model.backbone, config.weights_backbone)
 
     def _training_set(self, config: DetectTrainConfig, *, transform):
         """The train split's samples; with --aux-segment each target also holds its class map, which
@@ -124,15 +124,3 @@ class DetectTask(Task):
     def entries(self, result, class_names: Sequence[str]) -> list[dict]:
         return describe_detections(result, class_names=class_names)
 
-
-def _load_initial_weights(model: SSDLite, config: DetectTrainConfig) -> None:
-    """--weights (a detector of this suite; its head too when the classes match) or else
-    --weights-backbone (ImageNet weights into the backbone only)."""
-    if config.weights:
-        checkpoint = read_checkpoint(config.weights)
-        if checkpoint["task"] != "detect":
-            raise MobileVisionError(f"--weights {config.weights}: a {checkpoint['task']} checkpoint; for a classifier's "
-                                    "backbone use --weights-backbone")
-        load_weights(model, config.weights, include_head=checkpoint["model_kwargs"]["num_classes"] == model.num_classes)
-    elif config.weights_backbone:
-        load_backbone_weights(model.backbone, config.weights_backbone)

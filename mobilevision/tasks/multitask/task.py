@@ -7,15 +7,13 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from mobilevision.backbones.key_mapping import load_strict
-from mobilevision.conventions import IMAGENET_MEAN, IMAGENET_STD
 from mobilevision.datasets.build import build_dataset
 from mobilevision.datasets.transforms import detection_transforms
 from mobilevision.engine.checkpoint import read_checkpoint
 from mobilevision.engine.config import as_kwargs, options_of
-from mobilevision.engine.loop import seed_everything
-from mobilevision.engine.weights import initial_preprocessing, load_backbone_weights
+from mobilevision.engine.weights import load_backbone_weights
 from mobilevision.errors import MobileVisionError
-from mobilevision.tasks.base import Flag, Task, TrainedModel, TrainingSetup
+from mobilevision.tasks.base import Flag, Task, TrainedModel
 from mobilevision.tasks.classify.options import ClassifierOptions
 from mobilevision.tasks.detect.coco_eval import save_coco_results
 from mobilevision.tasks.detect.options import SSDLiteOptions
@@ -47,39 +45,48 @@ class MultitaskTask(Task):
     def fresh_model_kwargs(self, *, width: float, num_classes: int, imgsz: int) -> dict:
         return {"width": width, "num_classes": num_classes, "imgsz": imgsz}
 
-    def training_setup(self, config: MultitaskTrainConfig, *, resume_from: dict | None) -> TrainingSetup:
-        from mobilevision.tasks.registry import build_model, get_task
-
-        tasks = task_list(config.tasks)
-        preprocessing = (resume_from["preprocessing"] if resume_from
-                         else initial_preprocessing(config, mean=IMAGENET_MEAN, std=IMAGENET_STD))
+    def training_data(self, config: MultitaskTrainConfig, *, preprocessing: Mapping):
         transform = {"size": config.imgsz, "mean": preprocessing["mean"], "std": preprocessing["std"]}
-        train_set = self.dataset(config.data, split="train",
-                                 transform=detection_transforms(True, augment=config.augment, **transform))
-        val_set = self.dataset(config.data, split="val", transform=detection_transforms(False, **transform))
+        return (self.dataset(config.data, split="train",
+                             transform=detection_transforms(True, augment=config.augment, **transform)),
+                self.dataset(config.data, split="val", transform=detection_transforms(False, **transform)))
+
+    def training_classes(self, train_set: MultiTaskDataset, config: MultitaskTrainConfig) -> dict[str, list[str]]:
+        tasks = task_list(config.tasks)
         missing = [task for task in tasks if task not in train_set.tasks]
         if missing:
             raise MobileVisionError(f"--data {config.data} has no {'/'.join(missing)} labels; it serves "
                                     f"{','.join(train_set.tasks)}, so pass --tasks with those")
-        class_names = {task: list(train_set.class_names[task]) for task in tasks}
-        # Detection counts the background class in num_classes; its names leave it out.
-        model_kwargs = {
-            "width": config.width, "tasks": list(tasks), "imgsz": config.imgsz,
-            "num_classes": {task: len(names) + get_task(task).background_classes for task, names in class_names.items()},
-            "loss_weights": {task: getattr(config, f"{task}_loss_weight") for task in tasks},
+        return {task: list(train_set.class_names[task]) for task in tasks}
+
+    def model_kwargs(self, config: MultitaskTrainConfig, *, train_set, class_names) -> dict:
+        from mobilevision.tasks.registry import get_task
+
+        return {
+            "width": config.width, "tasks": list(class_names), "imgsz": config.imgsz,
+            # Detection counts the background class in num_classes; its names leave it out.
+            "num_classes": {task: len(names) + get_task(task).background_classes
+                            for task, names in class_names.items()},
+            "loss_weights": {task: getattr(config, f"{task}_loss_weight") for task in class_names},
             "ssdlite": as_kwargs(options_of(SSDLiteOptions, config)),
             "deeplab": as_kwargs(options_of(DeepLabOptions, config)),
             "classifier": as_kwargs(options_of(ClassifierOptions, config)),
             "freeze_bn": config.freeze_bn or config.freeze_backbone,
             "classify_from_segment": config.classify_from_segment,
         }
-        seed_everything(config.seed)  # the same initial weights on every rank and every rerun
-        model = build_model(config.model, **model_kwargs)
-        if resume_from is None:
-            _load_initial_weights(model, config)
-        return TrainingSetup(model=model, model_kwargs=model_kwargs, class_names=class_names,
-                             preprocessing=preprocessing, train_set=train_set, val_set=val_set,
-                             make_evaluator=self.make_evaluator(config.data, class_names, imgsz=config.imgsz))
+
+    def load_initial_weights(self, model: MultiTaskModel, config: MultitaskTrainConfig, *, class_names) -> None:
+        """--weights (a multi-task checkpoint with the same heads) or else --weights-backbone."""
+        if config.weights:
+            checkpoint = read_checkpoint(config.weights)
+            if checkpoint["task"] != "multitask":
+                raise MobileVisionError(f"--weights {config.weights}: a {checkpoint['task']} checkpoint; for its "
+                                        "backbone use --weights-backbone, or combine task checkpoints with "
+                                        "`multitask assemble`")
+            # The EMA weights when the run kept them: they are the ones its metrics describe.
+            load_strict(model, checkpoint.get("ema_state_dict") or checkpoint["state_dict"], source=config.weights)
+        elif config.weights_backbone:
+            load_backbone_weights(model.backbone, config.weights_backbone)
 
     def dataset(self, data: str, *, split: str, transform=None) -> MultiTaskDataset:
         return MultiTaskDataset(build_dataset(data, task="joint", split=split, transform=transform))
@@ -107,15 +114,3 @@ class MultitaskTask(Task):
     def predictor(self, trained: TrainedModel, *, imgsz: int, device, min_conf: float = 0.0) -> MultiTaskPredictor:
         return MultiTaskPredictor(trained, imgsz=imgsz, device=device, min_conf=min_conf)
 
-
-def _load_initial_weights(model: MultiTaskModel, config: MultitaskTrainConfig) -> None:
-    """--weights (a multi-task checkpoint with the same heads) or else --weights-backbone."""
-    if config.weights:
-        checkpoint = read_checkpoint(config.weights)
-        if checkpoint["task"] != "multitask":
-            raise MobileVisionError(f"--weights {config.weights}: a {checkpoint['task']} checkpoint; for its backbone "
-                                    "use --weights-backbone, or combine task checkpoints with `multitask assemble`")
-        # The EMA weights when the run kept them: they are the ones its metrics describe.
-        load_strict(model, checkpoint.get("ema_state_dict") or checkpoint["state_dict"], source=config.weights)
-    elif config.weights_backbone:
-        load_backbone_weights(model.backbone, config.weights_backbone)

@@ -5,16 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import torch
-from torch import nn
 
-from mobilevision.backbones import FeatureSpec, backbone_class, build_backbone
+from mobilevision.backbones import FeatureSpec, backbone_class
 from mobilevision.engine.config import options_of
 from mobilevision.heads.deeplab import AuxiliaryHead, DeepLabV3Head
 from mobilevision.heads.resize import resize_bilinear
-from mobilevision.heads.segmentation_loss import (
-    sample_labels,
-    segmentation_cross_entropy,
-)
+from mobilevision.heads.segmentation_loss import sample_labels, segmentation_cross_entropy
+from mobilevision.tasks.model import TaskModel
 from mobilevision.tasks.segment.options import DECODER_FEATURE_ROLES, DeepLabOptions
 
 # torchvision's references/segmentation/train.py weighs the auxiliary loss 0.5 (PSPNet and
@@ -22,7 +19,7 @@ from mobilevision.tasks.segment.options import DECODER_FEATURE_ROLES, DeepLabOpt
 AUX_LOSS_WEIGHT = 0.5
 
 
-class DeepLabV3(nn.Module):
+class DeepLabV3(TaskModel):
     """Backbone (dilated to `output_stride`) + DeepLabv3 head (+ decoder) (+ auxiliary head).
 
     Training mode: forward(images (N, 3, H, W), targets (N, H, W) int64, 255 = ignore) ->
@@ -34,19 +31,11 @@ class DeepLabV3(nn.Module):
     that model through head_outputs, losses and postprocess.
     """
 
-    raw_output_names = ("logits",)  # raw_outputs' tensors, as the ONNX export names them
+    raw_output_names = ("logits",)
 
-    def __init__(
-        self,
-        *,
-        backbone: str = "mobilenet_v2",
-        width: float = 1.0,
-        num_classes: int = 21,
-        output_stride: int = 16,
-        deeplab: DeepLabOptions | Mapping | None = None,
-        freeze_bn: bool = False,
-        backbone_features: Mapping[str, FeatureSpec] | None = None,
-    ) -> None:
+    def __init__(self, *, backbone: str = "mobilenet_v2", width: float = 1.0, num_classes: int = 21,
+                 output_stride: int = 16, deeplab: DeepLabOptions | Mapping | None = None, freeze_bn: bool = False,
+                 backbone_features: Mapping[str, FeatureSpec] | None = None) -> None:
         super().__init__()
         self.options = options = options_of(DeepLabOptions, deeplab)
         if options.decoder_stride not in DECODER_FEATURE_ROLES:
@@ -60,13 +49,8 @@ class DeepLabV3(nn.Module):
         # The paper's "MobileNetV2*": the head reads the 320-channel bottleneck, so the 1280-channel
         # last layer would only add 0.4M parameters and 0.4B multiply-adds at 513 px.
         extra = {"include_last_layer": False} if backbone == "mobilenet_v2" else {}
-        self.backbone = None
-        if backbone_features is None:
-            self.backbone = build_backbone(
-                backbone, width=width, output_stride=output_stride, out_features=wanted, freeze_bn=freeze_bn, **extra
-            )
-            backbone_features = self.backbone.feature_info()
-        info = backbone_features
+        info = self.attach_backbone(backbone, width=width, out_features=wanted, freeze_bn=freeze_bn,
+                                    backbone_features=backbone_features, output_stride=output_stride, **extra)
         if info[self.feature_name].stride != output_stride:
             raise ValueError(f"output_stride={output_stride} but the backbone's {self.feature_name} has stride "
                              f"{info[self.feature_name].stride}")
@@ -91,10 +75,6 @@ class DeepLabV3(nn.Module):
             size = tuple((side - 1) // self.options.loss_stride + 1 for side in image_size)
         return resize_bilinear(self.head(features[self.feature_name], low_level), size)
 
-    def raw_outputs(self, images: torch.Tensor) -> torch.Tensor:
-        """The exported and counted part: (N, 3, H, W) -> logits (N, num_classes, H, W)."""
-        return self.head_outputs(self.backbone(images), image_size=tuple(images.shape[2:]))
-
     def losses(self, logits: torch.Tensor, targets: torch.Tensor, *, features: dict[str, torch.Tensor],
                image_size: tuple[int, int]) -> dict[str, torch.Tensor]:
         """{"segmentation"} (+ {"aux"}, weighted AUX_LOSS_WEIGHT) of logits (N, K, H, W) against
@@ -115,27 +95,10 @@ class DeepLabV3(nn.Module):
         """Eval-mode predictions from raw outputs (any runtime's): class map (N, H, W) int64."""
         return logits.argmax(dim=1)
 
-    def forward(self, images: torch.Tensor, targets: torch.Tensor | None = None):
-        image_size = tuple(images.shape[-2:])
-        if self.training and targets is None:
-            raise ValueError("DeepLabV3 in training mode needs targets (N, H, W); call model.eval() to predict")
-        features = self.backbone(images)
-        logits = self.head_outputs(features, image_size=image_size)
-        if not self.training:
-            return self.postprocess(logits, image_size=image_size)
-        return self.losses(logits, targets, features=features, image_size=image_size)
 
-
-def build_deeplabv3(
-    *,
-    backbone: str = "mobilenet_v2",
-    width: float = 1.0,
-    num_classes: int = 21,
-    output_stride: int = 16,
-    deeplab: DeepLabOptions | Mapping | None = None,
-    freeze_bn: bool = False,
-    backbone_features: Mapping[str, FeatureSpec] | None = None,
-) -> DeepLabV3:
+def build_deeplabv3(*, backbone: str = "mobilenet_v2", width: float = 1.0, num_classes: int = 21,
+                    output_stride: int = 16, deeplab: DeepLabOptions | Mapping | None = None, freeze_bn: bool = False,
+                    backbone_features: Mapping[str, FeatureSpec] | None = None) -> DeepLabV3:
     """Mobile DeepLabv3. Defaults are the MobileNetV2 paper's Table 7 row at 2.11M / 2.75B:
     MobileNetV2* at output stride 16, the mobile head, 21 VOC classes. `deeplab`: the head's options
     (DeepLabOptions or its dict): head="aspp" for full ASPP; decoder=True adds the DeepLabv3+

@@ -12,15 +12,13 @@ from torch import nn
 
 from mobilevision.backbones.key_mapping import load_strict
 from mobilevision.backbones.pretrained import read_state_dict, resolve_weights
-from mobilevision.conventions import IMAGENET_MEAN, IMAGENET_STD
 from mobilevision.datasets.collate import segmentation_collate
 from mobilevision.datasets.image_io import encode_label_png
 from mobilevision.datasets.transforms import segmentation_transforms
 from mobilevision.engine.config import as_kwargs, options_of
-from mobilevision.engine.loop import seed_everything
 from mobilevision.engine.weights import load_backbone_weights
 from mobilevision.errors import MobileVisionError
-from mobilevision.tasks.base import Flag, Task, TrainedModel, TrainingSetup
+from mobilevision.tasks.base import Flag, Task, TrainedModel
 from mobilevision.tasks.segment.config import RECIPES, SegmentTrainConfig
 from mobilevision.tasks.segment.evaluator import SegmentationEvaluator
 from mobilevision.tasks.segment.inference import MultiscaleSegmenter
@@ -50,28 +48,34 @@ class SegmentTask(Task):
     bench_imgsz = 512
     exports_class_map = True
 
-    def training_setup(self, config: SegmentTrainConfig, *, resume_from: dict | None) -> TrainingSetup:
+    def training_data(self, config: SegmentTrainConfig, *, preprocessing: Mapping):
         """Validation runs on whole images scaled (longer side) to imgsz and padded with ignore, so the
         metrics are those of the padded-input size; `segment val` can evaluate at other sizes."""
-        from mobilevision.tasks.registry import build_model
-
-        preprocessing = {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "input_size": config.imgsz}
         transform = {"size": config.imgsz, "mean": preprocessing["mean"], "std": preprocessing["std"]}
-        train_set = self.dataset(config.data, split="train", transform=segmentation_transforms(
-            True, crop=config.crop, scale_range=(config.scale_min, config.scale_max), **transform))
-        val_set = self.dataset(config.data, split="val", transform=segmentation_transforms(False, **transform))
-        class_names = list(train_set.class_names)
-        model_kwargs = {"width": config.width, "num_classes": len(class_names), "output_stride": config.output_stride,
-                        "deeplab": as_kwargs(options_of(DeepLabOptions, config)),
-                        "freeze_bn": config.freeze_bn or config.freeze_backbone}
-        seed_everything(config.seed)  # the same initial weights on every rank and every rerun
-        model = build_model(config.model, **model_kwargs)
-        if resume_from is None:
-            _load_initial_weights(model, weights=config.weights, weights_backbone=config.weights_backbone,
-                                  class_names=class_names)
-        return TrainingSetup(model=model, model_kwargs=model_kwargs, class_names=class_names,
-                             preprocessing=preprocessing, train_set=train_set, val_set=val_set,
-                             make_evaluator=self.make_evaluator(config.data, class_names, imgsz=config.imgsz))
+        return (self.dataset(config.data, split="train", transform=segmentation_transforms(
+                    True, crop=config.crop, scale_range=(config.scale_min, config.scale_max), **transform)),
+                self.dataset(config.data, split="val", transform=segmentation_transforms(False, **transform)))
+
+    def model_kwargs(self, config: SegmentTrainConfig, *, train_set, class_names) -> dict:
+        return {"width": config.width, "num_classes": len(class_names), "output_stride": config.output_stride,
+                "deeplab": as_kwargs(options_of(DeepLabOptions, config)),
+                "freeze_bn": config.freeze_bn or config.freeze_backbone}
+
+    def load_initial_weights(self, model: nn.Module, config: SegmentTrainConfig, *, class_names) -> None:
+        """--weights: a whole segmenter (its classifier too when it has as many classes); else
+        --weights-backbone: a classifier's backbone (ImageNet), the head keeps its initialisation.
+        --weights wins over a recipe's --weights-backbone: it holds a backbone already."""
+        if not config.weights:
+            if config.weights_backbone:
+                load_backbone_weights(model.backbone, config.weights_backbone)
+            return
+        path, _ = resolve_weights(config.weights)
+        state_dict = read_state_dict(path)
+        classifier = state_dict.get("head.classifier.weight")
+        same_classes = classifier is not None and classifier.shape[0] == len(class_names)
+        # The auxiliary head only shapes training gradients (and a file may lack it): it starts fresh.
+        ignored = ("aux_head.",) if same_classes else ("aux_head.", "head.classifier.")
+        load_strict(model, state_dict, source=str(path), ignore_prefixes=ignored)
 
     def eval_transform(self, *, size: int, preprocessing: Mapping):
         return segmentation_transforms(False, size=size, mean=preprocessing["mean"], std=preprocessing["std"])
@@ -124,20 +128,3 @@ class SegmentTask(Task):
         mask.write_bytes(encode_label_png(result))
         return {"overlay": str(output), "mask": str(mask)}
 
-
-def _load_initial_weights(model: nn.Module, *, weights: str | None, weights_backbone: str | None,
-                          class_names: list[str]) -> None:
-    """--weights: a whole segmenter (its classifier too when it has as many classes); else
-    --weights-backbone: a classifier's backbone (ImageNet), the head keeps its initialisation.
-    --weights wins over a recipe's --weights-backbone: it holds a backbone already."""
-    if not weights:
-        if weights_backbone:
-            load_backbone_weights(model.backbone, weights_backbone)
-        return
-    path, _ = resolve_weights(weights)
-    state_dict = read_state_dict(path)
-    classifier = state_dict.get("head.classifier.weight")
-    same_classes = classifier is not None and classifier.shape[0] == len(class_names)
-    # The auxiliary head only shapes training gradients (and a file may lack it): it starts fresh.
-    ignored = ("aux_head.",) if same_classes else ("aux_head.", "head.classifier.")
-    load_strict(model, state_dict, source=str(path), ignore_prefixes=ignored)
