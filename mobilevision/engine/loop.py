@@ -19,7 +19,7 @@ import random
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -105,6 +105,158 @@ def _check_finite(model: nn.Module, *, epoch: int, last_path: Path) -> None:
                                f"{_last_good(last_path)} (lower --lr or set --clip-grad)")
 
 
+@dataclass
+class _Run:
+    """One training run: what its steps change and what its checkpoints record."""
+
+    config: TrainConfig  # re-sized by --time as the run goes
+    spec: ModelSpec
+    model: nn.Module
+    train_model: nn.Module  # the model, or its DistributedDataParallel wrapper
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    ema: ModelEMA | None
+    schedule: LearningRateSchedule
+    device: torch.device
+    amp: torch.dtype | None
+    memory_format: torch.memory_format
+    epoch: int = 0
+    position: int = 0  # samples of the current epoch done
+    global_step: int = 0
+    best: float | None = None
+    metrics: dict = field(default_factory=dict)
+    elapsed: float = 0.0  # seconds of training and validation, mean over ranks
+    val_time: float = 0.0  # seconds of the last validation
+
+    def checkpoint(self, *, next_epoch: int, next_position: int) -> dict:
+        return {
+            "task": self.spec.task, "model_name": self.spec.model_name, "model_kwargs": dict(self.spec.model_kwargs),
+            "state_dict": self.model.state_dict(), "ema_state_dict": self.ema.state_dict() if self.ema else None,
+            "class_names": copy.deepcopy(self.spec.class_names), "preprocessing": dict(self.spec.preprocessing),
+            "metrics": dict(self.metrics), "best_metric": self.best, "epoch": next_epoch,
+            "global_step": self.global_step, "optimizer": self.optimizer.state_dict(),
+            "scheduler": {"global_step": self.global_step, "total_steps": self.schedule.total_steps},
+            "scaler": self.scaler.state_dict(), "ema_updates": self.ema.updates if self.ema else 0,
+            "sampler": {"epoch": next_epoch, "position": next_position}, "rng": rng_states(),
+            "elapsed_seconds": self.elapsed, "args": dataclasses.asdict(self.config), "versions": package_versions(),
+        }
+
+    def resume(self, checkpoint: dict) -> None:
+        """Continue at the checkpoint's next step: weights, optimizer, EMA, data position, RNG."""
+        self.model.load_state_dict(checkpoint["state_dict"])
+        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        self.scaler.load_state_dict(checkpoint["scaler"])
+        if self.ema is not None:
+            self.ema.load_state_dict(checkpoint["ema_state_dict"], updates=checkpoint["ema_updates"])
+        self.epoch, self.position = checkpoint["sampler"]["epoch"], checkpoint["sampler"]["position"]
+        self.global_step, self.best = checkpoint["global_step"], checkpoint["best_metric"]
+        self.metrics = checkpoint["metrics"]
+        self.elapsed = checkpoint.get("elapsed_seconds", 0.0)  # absent from checkpoints of earlier versions
+        restore_rng_states(checkpoint["rng"])
+        # A --time run's last epoch may be partial: its step count is not epochs x steps per epoch.
+        total = checkpoint["scheduler"].get("total_steps", self.schedule.total_steps)
+        self.schedule = dataclasses.replace(self.schedule, total_steps=total)
+
+    def resize(self, *, steps_per_epoch: int, elapsed: float) -> None:
+        """--time: the run re-sized to what the budget holds after `elapsed` seconds."""
+        self.config, self.schedule = _sized(self.config, self.schedule, steps_per_epoch=steps_per_epoch,
+                                            elapsed=elapsed, steps=self.global_step, val_seconds=self.val_time)
+
+
+@dataclass
+class _EpochStats:
+    loss_sums: dict[str, float] = field(default_factory=dict)  # "loss" and "loss_<name>", summed over steps
+    steps: int = 0
+    images: int = 0
+    started: float = field(default_factory=time.perf_counter)
+    train_time: float = 0.0
+
+
+def _start(model: nn.Module, *, spec: ModelSpec, config: TrainConfig, steps_per_epoch: int) -> _Run:
+    """The run's device, mixed precision, optimizer, gradient scaler, EMA and schedule."""
+    dist = dist_info()
+    device = select_device(config.device, local_rank=dist.local_rank)
+    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+    model.to(device=device, memory_format=memory_format)
+    if config.sync_bn and dist.world_size > 1:
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    amp = amp_dtype(config.amp, device)
+    schedule = LearningRateSchedule(
+        kind=config.schedule, lr=config.lr, total_steps=config.epochs * steps_per_epoch,
+        warmup_steps=round(config.warmup_epochs * steps_per_epoch),
+        step_steps=round(config.step_epochs * steps_per_epoch), step_gamma=config.step_gamma,
+    )
+    return _Run(config=config, spec=spec, model=model, train_model=model,
+                optimizer=build_optimizer(model, name=config.optimizer, lr=config.lr, momentum=config.momentum,
+                                          nesterov=config.nesterov, weight_decay=config.weight_decay),
+                scaler=torch.amp.GradScaler(device.type, enabled=amp == torch.float16),
+                ema=ModelEMA(model, decay=config.ema_decay, ramp_steps=config.ema_ramp) if config.ema else None,
+                schedule=schedule, device=device, amp=amp, memory_format=memory_format)
+
+
+def _step(run: _Run, images: torch.Tensor, targets, *, last_path: Path) -> tuple[torch.Tensor, dict, float]:
+    """One optimizer step on a batch: (summed loss, the named losses, the learning rate used)."""
+    lr = run.schedule(run.global_step)
+    for group in run.optimizer.param_groups:
+        group["lr"] = lr
+    with autocast(run.device, run.amp):
+        losses = run.train_model(images, to_device(targets, run.device))
+    loss = sum(losses.values())
+    if any_rank(not bool(torch.isfinite(loss))):
+        raise TrainingDiverged(f"step {run.global_step + 1}: loss is {loss.item()} (not finite); training "
+                               f"stopped, last good checkpoint: {_last_good(last_path)}")
+    run.optimizer.zero_grad(set_to_none=True)
+    run.scaler.scale(loss).backward()
+    if run.config.clip_grad > 0:
+        run.scaler.unscale_(run.optimizer)
+        nn.utils.clip_grad_norm_(run.model.parameters(), run.config.clip_grad)
+    run.scaler.step(run.optimizer)
+    run.scaler.update()
+    if run.ema is not None:
+        run.ema.update(run.model)
+    run.global_step += 1
+    return loss, losses, lr
+
+
+def _train_epoch(run: _Run, loader, *, steps_per_epoch: int, last_path: Path) -> _EpochStats:
+    """The steps of epoch `run.epoch` from `run.position` on, each batch once; a --time budget may
+    end it part-way (no batch past it is loaded)."""
+    dist, config, stats = dist_info(), run.config, _EpochStats()
+    # Every epoch starts in training mode (a new model is in it, but only Module.train() applies a
+    # backbone's --freeze-bn, and validation restores whatever mode it found).
+    run.train_model.train()
+    batches = min(len(loader), max(0, run.schedule.total_steps - run.global_step))
+    bar = tqdm(itertools.islice(loader, batches), desc=f"epoch {run.epoch + 1}/{config.epochs}", total=batches,
+               disable=not dist.is_main, dynamic_ncols=True)
+    for batch in bar:
+        images, targets = batch[0], batch[1]
+        run.position += config.batch
+        if images.shape[0] == 0:  # every sample of the batch was unreadable and dropped
+            continue
+        images = images.to(run.device, non_blocking=True, memory_format=run.memory_format)
+        loss, losses, lr = _step(run, images, targets, last_path=last_path)
+        stats.steps += 1
+        stats.images += images.shape[0]
+        for name, value in (("loss", loss), *((f"loss_{key}", item) for key, item in losses.items())):
+            stats.loss_sums[name] = stats.loss_sums.get(name, 0.0) + value.item()
+        rate = stats.images * dist.world_size / (time.perf_counter() - stats.started)
+        bar.set_postfix(loss=f"{loss.item():.4f}", lr=f"{lr:.3g}", img_s=f"{rate:.1f}")
+        if config.save_period_steps and run.global_step % config.save_period_steps == 0 and dist.is_main:
+            save_atomic(run.checkpoint(next_epoch=run.epoch, next_position=run.position), last_path)
+        if config.time > 0 and run.global_step % SIZING_PERIOD_STEPS == 0:
+            so_far = reduce_sum(torch.tensor([time.perf_counter() - stats.started], dtype=torch.float64)).item()
+            run.resize(steps_per_epoch=steps_per_epoch, elapsed=run.elapsed + so_far / dist.world_size)
+        if run.global_step >= run.schedule.total_steps:  # where a budget re-sized within the epoch ends
+            break
+    stats.train_time = time.perf_counter() - stats.started
+    return stats
+
+
+def _mean_over_ranks(seconds: float) -> float:
+    """One mean over the ranks, so every rank sizes the run alike and they stop together."""
+    return reduce_sum(torch.tensor([seconds], dtype=torch.float64)).item() / dist_info().world_size
+
+
 def fit(*, model: nn.Module, spec: ModelSpec, train_set: Dataset, val_set: Dataset, collate_fn: Callable,
         make_evaluator: Callable[[], Evaluator], config: TrainConfig, run_dir: Path,
         resume_from: dict | None = None) -> dict[str, float]:
@@ -116,17 +268,6 @@ def fit(*, model: nn.Module, spec: ModelSpec, train_set: Dataset, val_set: Datas
     Under torchrun every rank calls fit; only rank 0 prints and writes into `run_dir`.
     """
     dist = dist_info()
-    device = select_device(config.device, local_rank=dist.local_rank)
-    amp = amp_dtype(config.amp, device)
-    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
-    model.to(device=device, memory_format=memory_format)
-    if config.sync_bn and dist.world_size > 1:
-        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    optimizer = build_optimizer(model, name=config.optimizer, lr=config.lr, momentum=config.momentum,
-                                nesterov=config.nesterov, weight_decay=config.weight_decay)
-    scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
-    ema = ModelEMA(model, decay=config.ema_decay, ramp_steps=config.ema_ramp) if config.ema else None
-
     train_data = SeededAugmentation(train_set, seed=config.seed)
     sampler = ResumableDistributedSampler(train_data, num_replicas=dist.world_size, rank=dist.rank, seed=config.seed)
     loader = train_loader(train_data, sampler, batch=config.batch, workers=config.workers, collate_fn=collate_fn,
@@ -134,141 +275,59 @@ def fit(*, model: nn.Module, spec: ModelSpec, train_set: Dataset, val_set: Datas
     val_loader = eval_loader(val_set, rank=dist.rank, world_size=dist.world_size, batch=config.batch,
                              workers=config.workers, collate_fn=collate_fn)
     steps_per_epoch = len(loader)
-    schedule = LearningRateSchedule(
-        kind=config.schedule, lr=config.lr, total_steps=config.epochs * steps_per_epoch,
-        warmup_steps=round(config.warmup_epochs * steps_per_epoch),
-        step_steps=round(config.step_epochs * steps_per_epoch), step_gamma=config.step_gamma,
-    )
-
-    last_path, best_path = run_dir / "weights" / "last.pt", run_dir / "weights" / "best.pt"
-    epoch, position, global_step, best, metrics, elapsed, val_time = 0, 0, 0, None, {}, 0.0, 0.0
+    run = _start(model, spec=spec, config=config, steps_per_epoch=steps_per_epoch)
     if resume_from is not None:
-        model.load_state_dict(resume_from["state_dict"])
-        optimizer.load_state_dict(resume_from["optimizer"])
-        scaler.load_state_dict(resume_from["scaler"])
-        if ema is not None:
-            ema.load_state_dict(resume_from["ema_state_dict"], updates=resume_from["ema_updates"])
-        epoch, position = resume_from["sampler"]["epoch"], resume_from["sampler"]["position"]
-        global_step, best, metrics = resume_from["global_step"], resume_from["best_metric"], resume_from["metrics"]
-        elapsed = resume_from.get("elapsed_seconds", 0.0)  # absent from checkpoints of earlier versions
-        restore_rng_states(resume_from["rng"])
-        # A --time run's last epoch may be partial: its step count is not epochs x steps per epoch.
-        schedule = dataclasses.replace(schedule, total_steps=resume_from["scheduler"].get("total_steps",
-                                                                                           schedule.total_steps))
+        run.resume(resume_from)
     else:
         seed_everything(config.seed + dist.rank)  # ranks differ in dropout; weights are broadcast by DDP
-    train_model = model
     if dist.world_size > 1:
-        train_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-
-    results = ResultsLog(run_dir / "results.csv", resume_epoch=epoch) if dist.is_main else None
+        run.train_model = DistributedDataParallel(run.model, device_ids=[run.device.index]
+                                                  if run.device.type == "cuda" else None)
+    last_path, best_path = run_dir / "weights" / "last.pt", run_dir / "weights" / "best.pt"
+    results = ResultsLog(run_dir / "results.csv", resume_epoch=run.epoch) if dist.is_main else None
     main_metric = make_evaluator().main_metric
 
-    def checkpoint(*, next_epoch: int, next_position: int) -> dict:
-        return {
-            "task": spec.task, "model_name": spec.model_name, "model_kwargs": dict(spec.model_kwargs),
-            "state_dict": model.state_dict(), "ema_state_dict": ema.state_dict() if ema else None,
-            "class_names": copy.deepcopy(spec.class_names), "preprocessing": dict(spec.preprocessing),
-            "metrics": dict(metrics), "best_metric": best, "epoch": next_epoch, "global_step": global_step,
-            "optimizer": optimizer.state_dict(),
-            "scheduler": {"global_step": global_step, "total_steps": schedule.total_steps},
-            "scaler": scaler.state_dict(), "ema_updates": ema.updates if ema else 0,
-            "sampler": {"epoch": next_epoch, "position": next_position}, "rng": rng_states(),
-            "elapsed_seconds": elapsed, "args": dataclasses.asdict(config), "versions": package_versions(),
-        }
-
-    while epoch < config.epochs:
-        # Every epoch starts in training mode (a new model is in it, but only Module.train() applies
-        # a backbone's --freeze-bn, and validation restores whatever mode it found).
-        train_model.train()
-        sampler.set_position(epoch, position)
-        train_data.epoch = epoch
-        loss_sums: dict[str, float] = {}
-        steps, images_seen, started = 0, 0, time.perf_counter()
-        # A --time budget may end part-way through its last epoch: no batch past it is loaded.
-        batches = min(len(loader), max(0, schedule.total_steps - global_step))
-        bar = tqdm(itertools.islice(loader, batches), desc=f"epoch {epoch + 1}/{config.epochs}", total=batches,
-                   disable=not dist.is_main, dynamic_ncols=True)
-        for batch in bar:
-            images, targets = batch[0], batch[1]
-            position += config.batch
-            if images.shape[0] == 0:  # every sample of the batch was unreadable and dropped
-                continue
-            images = images.to(device, non_blocking=True, memory_format=memory_format)
-            lr = schedule(global_step)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            with autocast(device, amp):
-                losses = train_model(images, to_device(targets, device))
-            loss = sum(losses.values())
-            if any_rank(not bool(torch.isfinite(loss))):
-                raise TrainingDiverged(f"step {global_step + 1}: loss is {loss.item()} (not finite); training "
-                                       f"stopped, last good checkpoint: {_last_good(last_path)}")
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            if config.clip_grad > 0:
-                scaler.unscale_(optimizer)
-                nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad)
-            scaler.step(optimizer)
-            scaler.update()
-            if ema is not None:
-                ema.update(model)
-            global_step += 1
-            steps += 1
-            images_seen += images.shape[0]
-            for name, value in (("loss", loss), *((f"loss_{key}", item) for key, item in losses.items())):
-                loss_sums[name] = loss_sums.get(name, 0.0) + value.item()
-            rate = images_seen * dist.world_size / (time.perf_counter() - started)
-            bar.set_postfix(loss=f"{loss.item():.4f}", lr=f"{lr:.3g}", img_s=f"{rate:.1f}")
-            if config.save_period_steps and global_step % config.save_period_steps == 0 and dist.is_main:
-                save_atomic(checkpoint(next_epoch=epoch, next_position=position), last_path)
-            if config.time > 0 and global_step % SIZING_PERIOD_STEPS == 0:
-                so_far = reduce_sum(torch.tensor([time.perf_counter() - started], dtype=torch.float64)).item()
-                config, schedule = _sized(config, schedule, steps_per_epoch=steps_per_epoch,
-                                          elapsed=elapsed + so_far / dist.world_size, steps=global_step,
-                                          val_seconds=val_time)
-            if global_step >= schedule.total_steps:  # where a budget re-sized within the epoch ends
-                break
-        train_time = time.perf_counter() - started
-        _check_finite(model, epoch=epoch, last_path=last_path)  # the EMA averages its states
-        epoch += 1
-        position = 0
-        # One mean over the ranks, so every rank sizes the run alike and they stop together.
-        elapsed += reduce_sum(torch.tensor([train_time], dtype=torch.float64)).item() / dist.world_size
-        if config.time > 0:  # sized before deciding to validate: the budget's last epoch always validates
-            config, schedule = _sized(config, schedule, steps_per_epoch=steps_per_epoch, elapsed=elapsed,
-                                      steps=global_step, val_seconds=val_time)
+    while run.epoch < run.config.epochs:
+        sampler.set_position(run.epoch, run.position)
+        train_data.epoch = run.epoch
+        stats = _train_epoch(run, loader, steps_per_epoch=steps_per_epoch, last_path=last_path)
+        _check_finite(run.model, epoch=run.epoch, last_path=last_path)  # the EMA averages its states
+        run.epoch, run.position = run.epoch + 1, 0
+        run.elapsed += _mean_over_ranks(stats.train_time)
+        if run.config.time > 0:  # sized before deciding to validate: the budget's last epoch always validates
+            run.resize(steps_per_epoch=steps_per_epoch, elapsed=run.elapsed)
+        epoch, config = run.epoch, run.config
         validated = epoch == 1 or epoch == config.epochs or epoch % config.val_period == 0
         if validated:
-            evaluated = ema.module if ema is not None else model
+            evaluated = run.ema.module if run.ema is not None else run.model
             broadcast_buffers(evaluated)
             # Validation in full precision: the metrics in the checkpoint are the ones `val` reproduces.
-            metrics = evaluate(evaluated, val_loader, (evaluator := make_evaluator()), device=device,
-                               memory_format=memory_format, progress=dist.is_main)
-            val_time = time.perf_counter() - started - train_time
-            elapsed += reduce_sum(torch.tensor([val_time], dtype=torch.float64)).item() / dist.world_size
+            run.metrics = evaluate(evaluated, val_loader, (evaluator := make_evaluator()), device=run.device,
+                                   memory_format=run.memory_format, progress=dist.is_main)
+            run.val_time = time.perf_counter() - stats.started - stats.train_time
+            run.elapsed += _mean_over_ranks(run.val_time)
             if config.time > 0:
-                config, schedule = _sized(config, schedule, steps_per_epoch=steps_per_epoch, elapsed=elapsed,
-                                          steps=global_step, val_seconds=val_time)
-        totals = reduce_sum(torch.tensor([*loss_sums.values(), steps], dtype=torch.float64)).tolist()
-        mean_losses = {name: total / max(1.0, totals[-1]) for name, total in zip(loss_sums, totals)}
-        improved = validated and (best is None or metrics[main_metric] > best)
-        best = metrics[main_metric] if improved else best
+                run.resize(steps_per_epoch=steps_per_epoch, elapsed=run.elapsed)
+                config = run.config
+        totals = reduce_sum(torch.tensor([*stats.loss_sums.values(), stats.steps], dtype=torch.float64)).tolist()
+        mean_losses = {name: total / max(1.0, totals[-1]) for name, total in zip(stats.loss_sums, totals)}
+        improved = validated and (run.best is None or run.metrics[main_metric] > run.best)
+        run.best = run.metrics[main_metric] if improved else run.best
         if dist.is_main:
-            save_atomic(checkpoint(next_epoch=epoch, next_position=0), last_path)
+            save_atomic(run.checkpoint(next_epoch=epoch, next_position=0), last_path)
             if improved:
-                save_atomic(checkpoint(next_epoch=epoch, next_position=0), best_path)
-            results.append({"epoch": epoch, "lr": schedule(max(0, global_step - 1)), **mean_losses,
-                            **(metrics if validated else {}), "time": train_time,
-                            "val_time": val_time if validated else 0.0,
-                            "images_per_s": images_seen * dist.world_size / max(train_time, 1e-9)})
+                save_atomic(run.checkpoint(next_epoch=epoch, next_position=0), best_path)
+            results.append({"epoch": epoch, "lr": run.schedule(max(0, run.global_step - 1)), **mean_losses,
+                            **(run.metrics if validated else {}), "time": stats.train_time,
+                            "val_time": run.val_time if validated else 0.0,
+                            "images_per_s": stats.images * dist.world_size / max(stats.train_time, 1e-9)})
             if epoch == config.epochs:  # plotting costs seconds; tiny epochs would spend most time on it
                 plot_results(results.path, run_dir / "results.png")
                 evaluator.plot(run_dir)
-            shown = ("  ".join(f"{name} {value:.4f}" for name, value in metrics.items()) if validated
+            shown = ("  ".join(f"{name} {value:.4f}" for name, value in run.metrics.items()) if validated
                      else f"(validated every {config.val_period} epochs)")
             # stderr, like the progress bars: stdout stays free for a command's --json result.
             tqdm.write(f"epoch {epoch}/{config.epochs}: loss {mean_losses.get('loss', float('nan')):.4f}  {shown}",
                        file=sys.stderr)
     barrier()
-    return metrics
+    return run.metrics
