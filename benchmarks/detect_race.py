@@ -26,12 +26,14 @@ import torchvision
 from torch.utils.data import DataLoader
 
 from mobilevision.datasets import build_dataset, detection_collate, detection_transforms
+from mobilevision.engine.allocator import keep_freed_memory
+from mobilevision.engine.config import as_kwargs, options_of
+from mobilevision.engine.evaluation import evaluate
+from mobilevision.engine.optim import build_optimizer
 from mobilevision.tasks.detect.config import RECIPES
 from mobilevision.tasks.detect.evaluator import DetectionEvaluator
 from mobilevision.tasks.detect.model import SSDLite
-from mobilevision.engine.allocator import keep_freed_memory
-from mobilevision.engine.evaluation import evaluate
-from mobilevision.engine.optim import build_optimizer
+from mobilevision.tasks.detect.options import SSDLiteOptions
 from mobilevision.tasks.registry import build_model
 
 TORCHVISION_SIZE = 320
@@ -125,9 +127,7 @@ def main() -> None:
     def build_ours() -> Arm:
         torch.manual_seed(args.seed)
         model = build_model(recipe.model, width=recipe.width, imgsz=recipe.imgsz, num_classes=len(class_names) + 1,
-                            anchor_layout=recipe.anchor_layout,
-                            anchor_scales=(recipe.anchor_min_scale, recipe.anchor_max_scale),
-                            class_loss=recipe.class_loss, match_iou=recipe.match_iou)
+                            ssdlite=as_kwargs(options_of(SSDLiteOptions, recipe)))
         return Arm("ours_ssdlite_mobilenet_v2", model, data=args.data, size=recipe.imgsz, mean=SSDLite.mean,
                    std=SSDLite.std, batch=batch, lr=recipe.lr, recipe=recipe,
                    memory_format=torch.channels_last, seconds=args.seconds, warmup_seconds=warmup,

@@ -21,8 +21,8 @@ import torch
 import torchvision
 
 from mobilevision.datasets import build_dataset, detection_collate, detection_transforms
-from mobilevision.tasks.detect.model import build_ssdlite
 from mobilevision.engine.allocator import keep_freed_memory
+from mobilevision.tasks.detect.model import build_ssdlite
 
 
 def load_batches(data: str, *, imgsz: int, batch: int, count: int):

@@ -24,10 +24,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from mobilevision.backbones.memory_efficient import disable_memory_efficient, enable_memory_efficient, split_units
-from mobilevision.deploy.fold import optimize_for_inference
 from mobilevision.analysis.memory import analytic_activation_memory, measured_activation_peak, parse_bytes
 from mobilevision.analysis.memory_budget import plan_memory_budget, unit_inputs
+from mobilevision.backbones.memory_efficient import disable_memory_efficient, enable_memory_efficient, split_units
+from mobilevision.deploy.fold import optimize_for_inference
 from mobilevision.tasks.registry import build_model
 
 # Blocks of different shapes: block 1 has few channels at high resolution (96 expanded at 112 px),

@@ -74,10 +74,10 @@ def random_checkpoints(*, folder: Path, imgsz: int, width: float, decoder: bool)
     segment = SEGMENT["quick"].config
     specs = {  # arm -> (model name, builder keyword arguments)
         "multitask": (MULTITASK["quick"].config.model, {"tasks": ["detect", "segment"], "imgsz": imgsz,
-                                                        "decoder": decoder}),
+                                                        "deeplab": {"decoder": decoder}}),
         "detect": (DETECT["quick"].config.model, {"imgsz": imgsz}),
-        "segment": (segment.model, {"output_stride": segment.output_stride, "head": segment.head,
-                                    "decoder": segment.decoder}),
+        "segment": (segment.model, {"output_stride": segment.output_stride,
+                                    "deeplab": {"head": segment.head, "decoder": segment.decoder}}),
     }
     paths = {}
     for arm, (name, kwargs) in specs.items():
@@ -90,8 +90,8 @@ def random_checkpoints(*, folder: Path, imgsz: int, width: float, decoder: bool)
 def runtime_models(checkpoints: dict[str, Path], *, runtime: str, imgsz: int, folder: Path) -> dict:
     """{arm: model in eval mode} in `runtime`, as `mobilevision bench` loads them: BatchNorm folded +
     channels_last, or ONNX Runtime on the `mobilevision export` of each checkpoint."""
-    from mobilevision.bench.runtimes import load_ours
     from mobilevision.deploy.export import export
+    from mobilevision.deploy.runtime import load_runtime
 
     loaded = {}
     for arm, checkpoint in checkpoints.items():
@@ -99,7 +99,7 @@ def runtime_models(checkpoints: dict[str, Path], *, runtime: str, imgsz: int, fo
         if runtime == "onnxruntime":
             onnx = export(str(checkpoint), fmt="onnx", imgsz=imgsz, int8=False, calib=None, calib_images=0,
                           out=str(folder / f"{arm}-{imgsz}.onnx"))["onnx"]
-        loaded[arm], _ = load_ours(runtime="ort_fp32" if onnx else "optimized", checkpoint=str(checkpoint), onnx=onnx,
+        loaded[arm], _ = load_runtime(runtime="ort_fp32" if onnx else "optimized", checkpoint=str(checkpoint), onnx=onnx,
                                    threads=os.cpu_count() or 1)
     return loaded
 

@@ -31,7 +31,7 @@ def main() -> None:
     for small_classifier in (False, True):
         torch.manual_seed(0)
         model = build_model("deeplabv3_mobilenet_v2", width=0.5, num_classes=len(dataset.class_names),
-                            decoder=True).train()
+                            deeplab={"decoder": True}).train()
         if small_classifier:
             torch.nn.init.normal_(model.head.classifier.weight, std=0.01)
             torch.nn.init.zeros_(model.head.classifier.bias)

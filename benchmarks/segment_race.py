@@ -34,15 +34,17 @@ from mobilevision.datasets import generate_dataset
 from mobilevision.datasets.build import build_dataset
 from mobilevision.datasets.collate import segmentation_collate
 from mobilevision.datasets.transforms import IGNORE_INDEX, segmentation_transforms
-from mobilevision.heads.resize import resize_bilinear
 from mobilevision.engine.allocator import keep_freed_memory
+from mobilevision.engine.config import as_kwargs, options_of
 from mobilevision.engine.device import amp_dtype, autocast
 from mobilevision.engine.evaluation import evaluate
 from mobilevision.engine.optim import build_optimizer
 from mobilevision.engine.sampling import eval_loader
+from mobilevision.heads.resize import resize_bilinear
 from mobilevision.tasks.registry import build_model
 from mobilevision.tasks.segment.config import RECIPES
 from mobilevision.tasks.segment.evaluator import SegmentationEvaluator
+from mobilevision.tasks.segment.options import DeepLabOptions
 
 WARMUP_FRACTION = 0.03
 CPU = torch.device("cpu")
@@ -169,10 +171,9 @@ def main() -> None:
                                            generator=torch.Generator().manual_seed(seed))
 
     def build_ours() -> Contestant:
-        model = build_model(recipe.model, width=args.width, num_classes=classes, head=recipe.head,
-                            output_stride=recipe.output_stride, decoder=args.decoder,
-                            decoder_stride=recipe.decoder_stride, loss_stride=recipe.loss_stride,
-                            top_k_pixels=recipe.top_k_pixels).to(memory_format=torch.channels_last)
+        deeplab = {**as_kwargs(options_of(DeepLabOptions, recipe)), "decoder": args.decoder}
+        model = build_model(recipe.model, width=args.width, num_classes=classes, output_stride=recipe.output_stride,
+                            deeplab=deeplab).to(memory_format=torch.channels_last)
         optimizer = build_optimizer(model, name=recipe.optimizer, lr=args.lr, momentum=recipe.momentum,
                                     nesterov=recipe.nesterov, weight_decay=recipe.weight_decay)
         return Contestant("ours", model, optimizer, ours_loss, lr=args.lr, seconds=args.seconds,

@@ -21,11 +21,11 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
-
 from mobilevision.datasets.collate import classification_collate
-from mobilevision.tasks.classify.evaluator import ClassificationEvaluator
-from mobilevision.engine import ModelSpec, TrainConfig, fit
 from mobilevision.engine.allocator import keep_freed_memory
+from mobilevision.engine.config import TrainConfig
+from mobilevision.engine.loop import ModelSpec, fit
+from mobilevision.tasks.classify.evaluator import ClassificationEvaluator
 from mobilevision.tasks.registry import build_model
 
 CLASSES = 7

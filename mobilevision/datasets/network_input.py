@@ -21,7 +21,7 @@ def network_input(image: np.ndarray, *, size: int, mean: Sequence[float], std: S
     height, width = image.shape[:2]
     interpolation = cv2.INTER_AREA if max(height, width) > 2 * size else cv2.INTER_LINEAR
     resized = cv2.resize(image, (size, size), interpolation=interpolation)
-    # Plane by plane: the interleaved (S, S, 3) -> float (3, S, S) conversion, strided, took 0.77 ms
-    # at 320 px on one core; three contiguous planes take 0.12 ms.
+    # Plane by plane: the interleaved (S, S, 3) -> float (3, S, S) conversion, strided, is several
+    # times slower than three contiguous planes (docs/benchmarks.md).
     return np.stack([(plane.astype(np.float32) - 255 * m) * (1 / (255 * s))
                      for plane, m, s in zip(cv2.split(resized), mean, std, strict=True)])

@@ -93,7 +93,7 @@ class Pipeline:
     """An albumentations Compose, then normalisation to a float32 (3, H, W) tensor done in numpy.
 
     Not A.Normalize + ToTensorV2: on uint8 images A.Normalize was the most expensive step of every
-    pipeline (~2.4 ms at 320 px against ~0.6 ms here), and torch ops here would use intra-op threads
+    pipeline (docs/benchmarks.md), and torch ops here would use intra-op threads
     that fight the training process for the cores when the DataLoader has no workers.
     Masks stay uint8 numpy arrays; the readers convert them.
     """

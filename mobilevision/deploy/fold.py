@@ -29,11 +29,6 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
     return folded
 
 
-def count_batchnorms(model: nn.Module) -> int:
-    """BatchNorm layers left in a model (0 after folding a model built from ConvBNAct blocks)."""
-    return sum(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
-
-
 def optimize_for_inference(model: nn.Module) -> nn.Module:
     """Folded BatchNorm and channels_last memory: roughly 2x faster eager PyTorch on CPU."""
     return fold_batchnorm(model).to(memory_format=torch.channels_last)

@@ -30,7 +30,7 @@ def quantize_int8(fp32_path: Path, int8_path: Path, *, calibration: Iterable[np.
     """Write an INT8 copy of `fp32_path`, with activation ranges from the `calibration` batches.
 
     QOperator format with per-channel weights: on x86 CPUs ONNX Runtime runs it faster than the
-    QDQ format (3.7 vs 4.4 ms for MobileNetV2 in shared/reference/numbers.md). The graph is
+    QDQ format (shared/reference/numbers.md). The graph is
     pre-processed (shape inference, fusion) first, as ONNX Runtime recommends for static
     quantisation.
     """

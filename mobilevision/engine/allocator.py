@@ -2,11 +2,9 @@
 
 glibc serves big blocks with mmap and gives them back with munmap, and trims the heap top when
 it is free; a training step frees and re-allocates the same activations each time, so the kernel
-zero-fills fresh pages for every step. On this project's 2-core VMs (one run each): six fp32
-steps of SSDLite width 0.5 at 384 px, batch 16, ran at 9.9 img/s with 28 s of system time in
-46 s, and at 18.9 img/s with 5 s once freed memory stayed in the process; under bf16 autocast
-(smaller activations) the gain is smaller, one epoch of `detect train --recipe quick` at 15.9 and
-16.7 img/s. The cost is a resident size that stays at its peak, which training reaches anyway.
+zero-fills fresh pages for every step: on a 2-core CPU that system time nearly halved the
+images/s of a detection step (docs/benchmarks.md). The cost is a resident size that stays at its
+peak, which training reaches anyway.
 
 Set MOBILEVISION_SYSTEM_MALLOC=1 to leave the allocator as the system configured it; MALLOC_*
 variables of your own also take precedence (glibc reads them at start-up, before this runs).

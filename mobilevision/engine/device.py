@@ -34,8 +34,8 @@ def amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
     """The autocast dtype, or None for full precision.
 
     auto: bf16 on CUDA when supported (no loss scaling needed), else fp16; on CPU bf16 when oneDNN has
-    native bf16 kernels (avx512_bf16 / AMX: 1.7-2.8x faster than fp32 training on this project's
-    2-core EPYC, benchmarks/amp_cpu.py), else off, since emulated bf16 is slower than fp32; off on MPS.
+    native bf16 kernels (avx512_bf16 / AMX; benchmarks/amp_cpu.py measures it), else off, since
+    emulated bf16 is slower than fp32; off on MPS.
     """
     if amp == "off":
         return None

@@ -8,8 +8,7 @@ from torch import nn
 # Keeps the log finite for a class the segmentation gives no pixel; a fraction below it is as good as none.
 MIN_AREA_FRACTION = 1e-4
 # Scales the log areas, so that the zero-initialised weights reach a decisive comparison within a
-# short run: the quick recipe's 10-minute run (AdamW 3.5e-3) left them at 0.4-0.6 on the diagonal
-# without it, where weights refitted to the finished model were 1.6-3 (val top-1 0.918 against 0.883).
+# short run (without it, a 10-minute run left them a third of what they fit to: docs/benchmarks.md).
 LOG_AREA_GAIN = 4.0
 
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from mobilevision.visualize.draw import PALETTE, class_colour, draw_panel
+from mobilevision.visualize.draw import PALETTE, class_colour
 
 LEGEND_ROWS = 8  # more classes than this are summed up in one "+N more" row
 
@@ -41,9 +41,3 @@ def mask_legend(fractions: dict[int, float], *, class_names: Sequence[str]) -> l
         rows = rows[: LEGEND_ROWS - 1] + [(f"+{len(rows) - LEGEND_ROWS + 1} more", None)]
     return rows
 
-
-def draw_segmentation(image: np.ndarray, class_map: np.ndarray, *, class_names: Sequence[str],
-                      alpha: float = 0.5) -> np.ndarray:
-    """The mask blended over image (H, W, 3) uint8 RGB, and its legend in the bottom-left corner."""
-    legend = mask_legend(class_fractions(class_map, class_names=class_names), class_names=class_names)
-    return draw_panel(blend_mask(image, class_map, alpha=alpha), legend, corner="bottom-left")

@@ -3,14 +3,9 @@
 import numpy as np
 import pytest
 
+from mobilevision.tasks.registry import get_task
 from mobilevision.visualize.draw import class_colour, draw_panel
-from mobilevision.visualize.masks import (
-    LEGEND_ROWS,
-    blend_mask,
-    class_fractions,
-    draw_segmentation,
-    mask_legend,
-)
+from mobilevision.visualize.masks import LEGEND_ROWS, blend_mask, class_fractions, mask_legend
 
 NAMES = ["background", "circle", "ring"]
 
@@ -43,7 +38,7 @@ def test_segmentation_drawing_puts_the_legend_bottom_left():
     image = np.full((200, 300, 3), 200, dtype=np.uint8)
     class_map = np.zeros((200, 300), dtype=np.uint8)
     class_map[:, 150:] = 1
-    drawn = draw_segmentation(image, class_map, class_names=NAMES)
+    drawn = get_task("segment").draw_results(image, {"segment": class_map}, {"segment": NAMES})
     assert (drawn[-2:, :2] == 70).all()  # the legend box darkens its corner (200 x 0.35)
     assert (drawn[:20, :20] == 200).all()  # background left alone elsewhere
 

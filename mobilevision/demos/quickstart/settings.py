@@ -9,17 +9,13 @@ from mobilevision.bench.cases import RUNTIMES
 from mobilevision.bench.run import DEFAULT_TIMING
 
 RECIPE = "quick"  # the multi-task recipe it trains with (tasks/multitask/config.py), read at run time
-# Train + val, as `mobilevision data synth --images`. With 1600 train images the 10-minute model
-# fit its train split better than val (top-1 0.79 against 0.68); 7600 fresh ones served the same
-# steps better: 0.738 / 0.821 / 0.693 top-1 / mAP@.5 / mIoU against 0.685 / 0.743 / 0.626, and
-# 13120 no better again (0.758 / 0.792 / 0.677; one run each, 10 minutes).
+# Train + val, as `mobilevision data synth --images`: fewer over-fit the 10-minute model, more did
+# no better (docs/benchmarks.md).
 DATASET_IMAGES = 8000
 VAL_IMAGES = 400  # the last ones; a fixed split, so a larger train split does not lengthen evaluation
 DATASET_SEED = 0
-# Training minutes when --epochs is not given. On a 2-core Xeon VM, a clean clone's `make install`
-# (94 s) + `quickstart --no-serve` took 14.1 minutes with 10.5 of training (13.4 on a 2-core AMD
-# EPYC VM); the other steps take about 120 s at the recipe's 256 px (the benchmark 72 of them, the
-# dataset 19).
+# Training minutes when --epochs is not given: with the other steps' two minutes and `make install`,
+# a clean clone's `make demo` ends within 15 minutes on a 2-core CPU (docs/benchmarks.md).
 TRAIN_MINUTES = 10.5
 BACKBONES = {"mobilenet_v2": "MobileNetV2", "mobilenet_v1": "MobileNetV1"}
 

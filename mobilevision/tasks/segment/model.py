@@ -70,8 +70,8 @@ class DeepLabV3(TaskModel):
         low_level = features[self.low_level_name] if self.low_level_name is not None else None
         size = image_size
         if self.training and self.options.loss_stride > 1:
-            # Resizing the logits to the input size and the cross-entropy there cost 130 ms of a
-            # 620 ms multi-task step (batch 16, 320 px, 7 classes) on the 2-core CPU.
+            # Resizing the logits to the input size and the cross-entropy there are a fifth of a
+            # multi-task step on a 2-core CPU (docs/benchmarks.md).
             size = tuple((side - 1) // self.options.loss_stride + 1 for side in image_size)
         return resize_bilinear(self.head(features[self.feature_name], low_level), size)
 
