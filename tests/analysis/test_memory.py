@@ -13,11 +13,7 @@ from mobilevision.analysis.memory import (
     trace_activation_memory,
 )
 from mobilevision.analysis.memory_budget import plan_memory_budget
-from mobilevision.backbones.memory_efficient import (
-    enable_memory_efficient,
-    memory_efficient,
-    split_units,
-)
+from mobilevision.backbones.memory_efficient import enable_memory_efficient, memory_efficient, split_units
 from mobilevision.deploy.fold import optimize_for_inference
 from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.classify.model import build_classifier

@@ -21,11 +21,7 @@ from torch.utils.data import DataLoader
 
 from mobilevision.datasets.build import build_dataset
 from mobilevision.datasets.coco import CocoDetection, CocoSegmentation
-from mobilevision.datasets.collate import (
-    classification_collate,
-    detection_collate,
-    segmentation_collate,
-)
+from mobilevision.datasets.collate import classification_collate, detection_collate, segmentation_collate
 from mobilevision.datasets.folder import ImageFolder
 from mobilevision.datasets.image_io import encode_label_png
 from mobilevision.datasets.transforms import detection_transforms

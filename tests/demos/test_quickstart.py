@@ -103,11 +103,7 @@ def test_every_promised_file_is_there_and_well_formed(first_run):
 
 
 def test_the_budget_is_minutes_unless_epochs_are_given(tmp_path):
-    from mobilevision.demos.quickstart.settings import (
-        RECIPE,
-        TRAIN_MINUTES,
-        QuickstartSettings,
-    )
+    from mobilevision.demos.quickstart.settings import RECIPE, TRAIN_MINUTES, QuickstartSettings
     from mobilevision.demos.quickstart.training import training_config
     from mobilevision.tasks.multitask.config import RECIPES
 

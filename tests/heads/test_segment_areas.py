@@ -6,11 +6,7 @@ import math
 
 import torch
 
-from mobilevision.heads.segment_areas import (
-    LOG_AREA_GAIN,
-    MIN_AREA_FRACTION,
-    SegmentAreaReader,
-)
+from mobilevision.heads.segment_areas import LOG_AREA_GAIN, MIN_AREA_FRACTION, SegmentAreaReader
 
 
 def _confident_logits(class_map: torch.Tensor, classes: int) -> torch.Tensor:

@@ -3,10 +3,7 @@
 import torch
 
 from mobilevision.heads.resize import resize_bilinear
-from mobilevision.heads.segmentation_loss import (
-    sample_labels,
-    segmentation_cross_entropy,
-)
+from mobilevision.heads.segmentation_loss import sample_labels, segmentation_cross_entropy
 from mobilevision.tasks.multitask.model import build_multitask
 from mobilevision.tasks.segment.model import build_deeplabv3
 
