@@ -96,19 +96,16 @@ def largest_visible(instance_map: np.ndarray, labels: list[int]) -> int:
     return int(labels[1 + int(pixels.argmax())]) if pixels.size and pixels.max() > 0 else 0
 
 
-class DetectionWithClassMaps(ReportsProblems, Dataset):
-    """The joint view as detection samples for a detector trained with an auxiliary
-    segmentation loss: (image, the detection target dict plus "class_map" (H, W) int64, 255 = ignore).
-
-    `class_names` are detection's (without the background); `segment_class_names` the class map's
-    (background first).
-    """
+class JointTargets(ReportsProblems, Dataset):
+    """The joint view's samples with their targets recast by `targets_of` (a subclass's), for a
+    model that reads them its own way."""
 
     def __init__(self, joint: CocoJoint) -> None:
         self.joint = joint
         self.log = joint.log
-        self.class_names = joint.class_names["boxes"]
-        self.segment_class_names = joint.class_names["class_map"]
+
+    def targets_of(self, targets: dict):
+        raise NotImplementedError
 
     def __len__(self) -> int:
         return len(self.joint)
@@ -118,4 +115,21 @@ class DetectionWithClassMaps(ReportsProblems, Dataset):
         if sample is None:
             return None
         image, targets = sample
-        return image, {**targets["boxes"], "class_map": targets["class_map"]}
+        return image, self.targets_of(targets)
+
+
+class DetectionWithClassMaps(JointTargets):
+    """The joint view as detection samples for a detector trained with an auxiliary
+    segmentation loss: (image, the detection target dict plus "class_map" (H, W) int64, 255 = ignore).
+
+    `class_names` are detection's (without the background); `segment_class_names` the class map's
+    (background first).
+    """
+
+    def __init__(self, joint: CocoJoint) -> None:
+        super().__init__(joint)
+        self.class_names = joint.class_names["boxes"]
+        self.segment_class_names = joint.class_names["class_map"]
+
+    def targets_of(self, targets: dict) -> dict:
+        return {**targets["boxes"], "class_map": targets["class_map"]}

@@ -4,38 +4,28 @@ targets named by the task that learns from them, and their collate."""
 from __future__ import annotations
 
 import torch
-from torch.utils.data import Dataset
 
 from mobilevision.conventions import IGNORE_INDEX
-from mobilevision.datasets.coco_joint import CocoJoint
+from mobilevision.datasets.coco_joint import CocoJoint, JointTargets
 from mobilevision.datasets.collate import Batch, _kept, pad_stack
-from mobilevision.datasets.problems import ReportsProblems
 from mobilevision.tasks.multitask.model import TASKS
 
 # The joint view's target each task learns from.
 TARGET_OF = {"classify": "label", "detect": "boxes", "segment": "class_map"}
 
 
-class MultiTaskDataset(ReportsProblems, Dataset):
+class MultiTaskDataset(JointTargets):
     """Samples (image (3, H, W) float, {"classify": label int, "detect": the detection target dict,
     "segment": class map (H, W) int64, 255 = ignore}) for the tasks the data has labels for
     (`tasks`; "classify" only with image labels, as the built-in dataset's); `class_names` per task."""
 
     def __init__(self, joint: CocoJoint) -> None:
-        self.joint = joint
-        self.log = joint.log
+        super().__init__(joint)
         self.tasks = tuple(task for task in TASKS if TARGET_OF[task] in joint.targets)
         self.class_names = {task: joint.class_names[TARGET_OF[task]] for task in self.tasks}
 
-    def __len__(self) -> int:
-        return len(self.joint)
-
-    def __getitem__(self, index: int):
-        sample = self.joint[index]
-        if sample is None:
-            return None
-        image, targets = sample
-        return image, {task: targets[TARGET_OF[task]] for task in self.tasks}
+    def targets_of(self, targets: dict) -> dict:
+        return {task: targets[TARGET_OF[task]] for task in self.tasks}
 
 
 def multitask_collate(samples: list) -> Batch:
