@@ -3,7 +3,7 @@ whose analytic activation peak fits (`--memory-budget 256KiB`).
 
 Each block is counted alone, on its real input shape at the given image size: its input, its
 output, one group's slices, and the image the caller holds, with every module's inputs alive
-until it returns (as eager PyTorch holds them; tasks/memory.py), so that the real forward, not
+until it returns (as eager PyTorch holds them; analysis/memory.py), so that the real forward, not
 only the ideal schedule, fits. Fewer groups run faster (fewer, larger kernels; see
 benchmarks/memory_efficient.py), so the smallest k that fits is the one to use. Layers that are
 not inverted residuals (heads, the last 1x1 conv, the SSDLite tap block) are not split; the

@@ -3,9 +3,9 @@
 Each inverted residual of a MobileNetV2 backbone (block 0 fused with the stem) is a split unit,
 named by its module path ("backbone.blocks.3"); a unit with k groups holds hidden / k channels
 of its expanded tensor at a time (backbones/split.py). The switch sets attributes only: the
-state_dict, BatchNorm folding (tasks/deploy/fold.py) and checkpoints are unchanged, and outputs
+state_dict, BatchNorm folding (deploy/fold.py) and checkpoints are unchanged, and outputs
 equal the normal mode's up to float rounding. The SSDLite tap block stays unsplit where the
-detector reads its whole expansion. Choosing k from a byte budget is tasks/memory.py's job.
+detector reads its whole expansion. Choosing k from a byte budget is analysis/memory_budget.py's job.
 
     with memory_efficient(model, groups=4):
         logits = model(images)

@@ -1,4 +1,4 @@
-"""`mobilevision quickstart`: the end-to-end tour that `make demo` runs (tasks/quickstart/)."""
+"""`mobilevision quickstart`: the end-to-end tour that `make demo` runs (demos/quickstart/)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 
 from mobilevision.bench.cases import RUNTIMES
 from mobilevision.demos.quickstart.settings import DATASET_IMAGES, RECIPE, TRAIN_MINUTES, VAL_IMAGES, QuickstartSettings
+from mobilevision.engine.device import DEVICES
 
 MIN_TRAIN_IMAGES = 8  # one batch of the recipe
 DESCRIPTION = f"""On the built-in dataset: generate it; train a MobileNetV2 multi-task model (classification,
@@ -40,7 +41,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                         "(default: all)")
     parser.add_argument("--bench-iters", type=int, default=QuickstartSettings.bench_iters,
                         help=f"timed batch-1 calls per runtime (default: {QuickstartSettings.bench_iters})")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
+    parser.add_argument("--device", default="auto", choices=DEVICES,
                         help="device for training and evaluation (default: auto)")
     parser.add_argument("--project", default="runs", help="folder that holds the run folder (default: runs)")
     parser.add_argument("--name", default="quickstart", help="run folder name (default: quickstart)")
