@@ -28,21 +28,23 @@ class FeatureSpec:
     stride: int
 
 
-def dilated_strides(strides: Sequence[int], *, output_stride: int) -> list[tuple[int, int]]:
+def dilated_strides(strides: Sequence[int], *, output_stride: int,
+                    dilate_converted: bool = False) -> list[tuple[int, int]]:
     """(stride, dilation) per layer so that the network's total stride stops at `output_stride`.
 
     DeepLab's rule (TF-slim `mobilenet.py`): once the running stride reaches the target, a
     stride-2 layer keeps the current dilation and runs at stride 1, and every layer after it
     dilates twice as much, so the receptive field stays that of the undilated network.
-    `strides` includes the stem's.
+    dilate_converted: the stride-2 layer itself takes the doubled dilation too, as torchvision's
+    MobileNetV3 (`dilated=True`) does. `strides` includes the stem's.
     """
     if output_stride not in OUTPUT_STRIDES:
         raise MobileVisionError(f"output_stride={output_stride} is not supported; use one of {OUTPUT_STRIDES}")
     current, rate, plan = 1, 1, []
     for stride in strides:
         if current == output_stride and stride > 1:
-            plan.append((1, rate))
             rate *= stride
+            plan.append((1, rate if dilate_converted else rate // stride))
         else:
             plan.append((stride, rate))
             current *= stride
@@ -85,6 +87,12 @@ class Backbone(nn.Module):
         if role not in self.roles:
             raise MobileVisionError(f"{type(self).__name__} has no {role!r} feature; roles: {list(self.roles)}")
         return self.roles[role]
+
+    @classmethod
+    def classifier_hidden_channels(cls, width: float) -> int | None:
+        """The hidden layer an ImageNet classifier on this backbone has before its class layer at
+        `width` (None: none, the pooled features go straight to it)."""
+        return None
 
     def check_input(self, x: torch.Tensor) -> None:
         """Fail with a readable message before torch fails deep inside a convolution."""

@@ -1,5 +1,6 @@
 """The building blocks of MobileNetV1 and MobileNetV2: conv + BN + activation, the depthwise
-separable block (V1) and the inverted residual with linear bottleneck (V2)."""
+separable block (V1) and the inverted residual with linear bottleneck (V2). MobileNetV3's own
+(squeeze-and-excitation, hard-swish) are in mobilenet_v3.py."""
 
 from __future__ import annotations
 
@@ -22,12 +23,15 @@ def make_divisible(value: float, divisor: int = 8) -> int:
 
 
 def activation_layer(name: str) -> nn.Module:
-    """ReLU6 is what MobileNetV2, TF-slim and timm use; plain ReLU is the MobileNetV1 paper's."""
+    """ReLU6 is what MobileNetV2, TF-slim and timm use; plain ReLU is the MobileNetV1 paper's (and
+    MobileNetV3's early layers'), hard-swish MobileNetV3's later ones."""
     if name == "relu6":
         return nn.ReLU6(inplace=True)
     if name == "relu":
         return nn.ReLU(inplace=True)
-    raise ValueError(f"unknown activation {name!r}; use 'relu6' or 'relu'")
+    if name == "hardswish":
+        return nn.Hardswish(inplace=True)
+    raise ValueError(f"unknown activation {name!r}; use 'relu6', 'relu' or 'hardswish'")
 
 
 class ConvBNAct(nn.Sequential):
@@ -47,6 +51,8 @@ class ConvBNAct(nn.Sequential):
         groups: int = 1,
         activation: str | None = "relu6",
         conv_type: type[nn.Conv2d] = nn.Conv2d,
+        bn_eps: float = 1e-5,
+        bn_momentum: float = 0.1,
     ) -> None:
         padding = dilation * (kernel_size - 1) // 2
         layers: list[nn.Module] = [
@@ -60,7 +66,7 @@ class ConvBNAct(nn.Sequential):
                 groups=groups,
                 bias=False,
             ),
-            nn.BatchNorm2d(out_channels),
+            nn.BatchNorm2d(out_channels, eps=bn_eps, momentum=bn_momentum),
         ]
         if activation is not None:
             layers.append(activation_layer(activation))

@@ -1,6 +1,6 @@
 """Explicit key mappings from the reference implementations' state dicts to ours, and a strict load.
 
-torchvision's `mobilenet_v2` and timm's `mobilenetv1_*` name their layers differently from us;
+torchvision's `mobilenet_v2` / `mobilenet_v3_*` and timm's `mobilenetv1_*` name their layers differently from us;
 each mapping below pairs a reference module prefix with ours, layer by layer, and the load refuses
 any state dict that does not cover the model exactly (it lists the keys that do not match rather
 than loading part of it).
@@ -13,12 +13,14 @@ from torch import nn
 
 from mobilevision.backbones.mobilenet_v1 import MobileNetV1
 from mobilevision.backbones.mobilenet_v2 import MobileNetV2
+from mobilevision.backbones.mobilenet_v3 import MobileNetV3
 from mobilevision.errors import MobileVisionError
 
 # The key that identifies each reference layout.
 TORCHVISION_MARKER = "features.0.0.weight"
 TIMM_MARKER = "conv_stem.weight"
 HEAD_PREFIX = "head.fc"
+HEAD_HIDDEN_PREFIX = "head.hidden"
 
 
 def torchvision_mobilenet_v2_prefixes(backbone: MobileNetV2) -> dict[str, str]:
@@ -41,6 +43,32 @@ def torchvision_mobilenet_v2_prefixes(backbone: MobileNetV2) -> dict[str, str]:
     pairs[f"features.{last}.0"] = "last.0"
     pairs[f"features.{last}.1"] = "last.1"
     pairs["classifier.1"] = HEAD_PREFIX
+    return pairs
+
+
+def torchvision_mobilenet_v3_prefixes(backbone: MobileNetV3) -> dict[str, str]:
+    """torchvision module prefix -> ours, for `torchvision.models.mobilenet_v3_large` / `_small`.
+
+    torchvision: features.0 (stem), features.1..n (blocks: block.0 = expansion when it widens, then
+    the depthwise conv, the squeeze-and-excitation (fc1, fc2) where the block has one, the
+    projection), features.n+1 (the last 1x1 conv), classifier.0 (hidden) and classifier.3 (classes).
+    """
+    pairs = {"features.0.0": "stem.0", "features.0.1": "stem.1"}
+    for index, block in enumerate(backbone.blocks):
+        source, target = f"features.{index + 1}.block", f"blocks.{index}"
+        layers = [name for name in ("expand", "depthwise", "se", "project") if getattr(block, name) is not None]
+        for position, name in enumerate(layers):
+            if name == "se":
+                pairs[f"{source}.{position}.fc1"] = f"{target}.se.fc1"
+                pairs[f"{source}.{position}.fc2"] = f"{target}.se.fc2"
+            else:
+                pairs[f"{source}.{position}.0"] = f"{target}.{name}.0"
+                pairs[f"{source}.{position}.1"] = f"{target}.{name}.1"
+    last = len(backbone.blocks) + 1
+    pairs[f"features.{last}.0"] = "last.0"
+    pairs[f"features.{last}.1"] = "last.1"
+    pairs["classifier.0"] = HEAD_HIDDEN_PREFIX
+    pairs["classifier.3"] = HEAD_PREFIX
     return pairs
 
 
@@ -75,6 +103,8 @@ def to_our_keys(state_dict: dict[str, torch.Tensor], *, backbone: nn.Module) -> 
     """
     if TORCHVISION_MARKER in state_dict and isinstance(backbone, MobileNetV2):
         prefixes = torchvision_mobilenet_v2_prefixes(backbone)
+    elif TORCHVISION_MARKER in state_dict and isinstance(backbone, MobileNetV3):
+        prefixes = torchvision_mobilenet_v3_prefixes(backbone)
     elif TIMM_MARKER in state_dict and isinstance(backbone, MobileNetV1):
         prefixes = timm_mobilenet_v1_prefixes(backbone)
     else:
@@ -85,7 +115,7 @@ def to_our_keys(state_dict: dict[str, torch.Tensor], *, backbone: nn.Module) -> 
         target = prefixes.get(module)
         if target is None:
             renamed[key] = value
-        elif target == HEAD_PREFIX:
+        elif target.startswith("head."):
             renamed[f"{target}.{leaf}"] = value
         else:
             renamed[f"backbone.{target}.{leaf}"] = value

@@ -8,7 +8,8 @@ import torch
 from mobilevision.backbones import BACKBONES, build_backbone
 from mobilevision.errors import MobileVisionError
 
-WIDTHS = {"mobilenet_v2": (0.35, 0.5, 0.75, 1.0, 1.4), "mobilenet_v1": (0.25, 0.5, 0.75, 1.0)}
+WIDTHS = {"mobilenet_v2": (0.35, 0.5, 0.75, 1.0, 1.4), "mobilenet_v1": (0.25, 0.5, 0.75, 1.0),
+          "mobilenet_v3_large": (0.75, 1.0), "mobilenet_v3_small": (0.75, 1.0)}
 CASES = [(name, width, os_) for name in BACKBONES for width in WIDTHS[name] for os_ in (8, 16, 32)]
 
 

@@ -35,7 +35,8 @@ class ImageClassifier(TaskModel):
         self.feature_name = backbone_class(backbone).roles["classifier"]
         info = self.attach_backbone(backbone, width=width, out_features=[self.feature_name], freeze_bn=freeze_bn,
                                     backbone_features=backbone_features)
-        self.head = ClassifierHead(info[self.feature_name].channels, num_classes, dropout=dropout)
+        self.head = ClassifierHead(info[self.feature_name].channels, num_classes, dropout=dropout,
+                                   hidden_channels=backbone_class(backbone).classifier_hidden_channels(width))
         self.num_classes = num_classes
 
     def head_outputs(self, features: dict[str, torch.Tensor], *, image_size: tuple[int, int]) -> torch.Tensor:
@@ -57,10 +58,10 @@ def build_classifier(*, backbone: str = "mobilenet_v2", width: float = 1.0, num_
                      freeze_bn: bool = False, backbone_features: Mapping[str, FeatureSpec] | None = None
                      ) -> ImageClassifier:
     """The ImageNet network of the chosen backbone. Dropout defaults follow the reference models:
-    0.2 for MobileNetV2 (torchvision), 0 for MobileNetV1 (timm). `classifier`: the head's options
+    0.2 for MobileNetV2 and V3 (torchvision), 0 for MobileNetV1 (timm). `classifier`: the head's options
     (a ClassifierOptions or its dict). `backbone_features`: the head only, on a backbone the
     multi-task model shares."""
     if dropout is None:
-        dropout = 0.2 if backbone == "mobilenet_v2" else 0.0
+        dropout = 0.0 if backbone == "mobilenet_v1" else 0.2
     return ImageClassifier(backbone=backbone, width=width, num_classes=num_classes, classifier=classifier,
                            dropout=dropout, freeze_bn=freeze_bn, backbone_features=backbone_features)
