@@ -111,6 +111,13 @@ class Backbone(nn.Module):
     def _keep(self, name: str) -> bool:
         return self._requested is None or name in self._requested
 
+    def keep_stage_end(self, features: dict[str, torch.Tensor], *, index: int, x: torch.Tensor) -> None:
+        """Put block `index`'s output `x` into `features` when the block ends a named stage
+        (`self._stage_ends`: block index -> feature name) that was asked for."""
+        name = self._stage_ends.get(index)
+        if name is not None and self._keep(name):
+            features[name] = x
+
     def train(self, mode: bool = True) -> Backbone:
         """With `freeze_bn`, BatchNorm keeps its running statistics in training too: small
         batches give noisy statistics that would overwrite good pretrained ones."""

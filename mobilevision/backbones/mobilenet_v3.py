@@ -158,9 +158,7 @@ class MobileNetV3(Backbone):
                 x, features["c4_expand"] = block.forward_with_expansion(x)
             else:
                 x = block(x)
-            name = self._stage_ends.get(index)
-            if name is not None and self._keep(name):
-                features[name] = x
+            self.keep_stage_end(features, index=index, x=x)
         if self._keep("last"):
             features["last"] = self.last(x)
         return features
