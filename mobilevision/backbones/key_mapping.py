@@ -18,6 +18,8 @@ from mobilevision.errors import MobileVisionError
 
 # The key that identifies each reference layout.
 TORCHVISION_MARKER = "features.0.0.weight"
+# torchvision's segmentation models: the backbone's `features` under "backbone.", the head under "classifier.".
+TORCHVISION_SEGMENTATION_MARKER = "backbone.0.0.weight"
 TIMM_MARKER = "conv_stem.weight"
 HEAD_PREFIX = "head.fc"
 HEAD_HIDDEN_PREFIX = "head.hidden"
@@ -96,11 +98,18 @@ def timm_mobilenet_v1_prefixes(backbone: MobileNetV1) -> dict[str, str]:
 
 
 def to_our_keys(state_dict: dict[str, torch.Tensor], *, backbone: nn.Module) -> dict[str, torch.Tensor]:
-    """Rename a torchvision or timm state dict to our keys ("backbone.*" and "head.fc.*").
+    """Rename a torchvision or timm state dict to our keys ("backbone.*" and "head.*"): ImageNet
+    classifiers, and torchvision's segmentation models on MobileNetV3.
 
     A state dict already in our layout is returned unchanged. Keys the mapping does not know keep
     their names, so the strict load below reports them.
     """
+    if TORCHVISION_SEGMENTATION_MARKER in state_dict and isinstance(backbone, MobileNetV3):
+        features = {f"features.{key[len('backbone.'):]}": value for key, value in state_dict.items()
+                    if key.startswith("backbone.")}
+        rest = {(f"head.{key[len('classifier.'):]}" if key.startswith("classifier.") else key): value
+                for key, value in state_dict.items() if not key.startswith("backbone.")}
+        return {**to_our_keys(features, backbone=backbone), **rest}
     if TORCHVISION_MARKER in state_dict and isinstance(backbone, MobileNetV2):
         prefixes = torchvision_mobilenet_v2_prefixes(backbone)
     elif TORCHVISION_MARKER in state_dict and isinstance(backbone, MobileNetV3):

@@ -47,6 +47,7 @@ class MobileNetV1(Backbone):
         "ssdlite": ("c4", "c5"),
         "deeplab": "c5",
         "deeplab_low": "c2",
+        "lraspp_low": "c3",
         "aux": "c3",
     }
 

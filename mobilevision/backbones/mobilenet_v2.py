@@ -54,6 +54,7 @@ class MobileNetV2(Backbone):
         "ssdlite": ("c4_expand", "last"),
         "deeplab": "c5",
         "deeplab_low": "c2",
+        "lraspp_low": "c3",
         "aux": "c3",
     }
 

@@ -91,7 +91,8 @@ class MobileNetV3(Backbone):
     """MobileNetV3 features. (N, 3, H, W) -> dict of named maps.
 
     Features (channels at width 1.0 Large / Small, stride at output_stride 32): c2 (24 / 16, 4),
-    c3 (40 / 24, 8), c4 (112 / 48, 16), c4_expand (672 / 288, 16: the expansion of the first
+    c3_entry (40 / 24, 8: the output of the first stride-8 block, which torchvision's segmenters
+    read), c3 (40 / 24, 8), c4 (112 / 48, 16), c4_expand (672 / 288, 16: the expansion of the first
     stride-32 block, torchvision's SSDLite tap), c5 (160 / 96, 32), last (960 / 576, 32: the 1x1
     conv after the blocks, which the classifier and torchvision's segmenters read). At output
     stride 16 or 8 the later blocks run dilated, the converted stride-2 block too (torchvision's
@@ -99,7 +100,7 @@ class MobileNetV3(Backbone):
     """
 
     roles = {"classifier": "last", "ssdlite": ("c4_expand", "last"), "deeplab": "last", "deeplab_low": "c2",
-             "aux": "c3"}
+             "lraspp_low": "c3_entry", "aux": "c3_entry"}
     blocks_config: tuple = ()
     classifier_hidden: int = 0  # the hidden layer of the ImageNet classifier at width 1.0
 
@@ -121,14 +122,16 @@ class MobileNetV3(Backbone):
         self._stage_ends = {index: STRIDE_FEATURES[reached[index]] for index in range(len(config))
                             if reached[index] in STRIDE_FEATURES
                             and (index + 1 == len(config) or nominal_strides[index + 1] == 2)}
-        self._tap_index = next(index for index in range(len(config))
-                               if nominal_strides[index] == 2 and 2 * math.prod(nominal_strides[:index]) == 16)
+        entering = {reached[index]: index for index in range(len(config)) if nominal_strides[index] == 2}
+        self._entry_index, self._tap_index = entering[8], entering[32]
         blocks, in_channels = [], stem_channels
         for index, (kernel, expanded, channels, se, activation, nominal) in enumerate(config):
             stride, dilation = plan[1 + index]
             block = InvertedResidualV3(in_channels, make_divisible(expanded * width), make_divisible(channels * width),
                                        kernel_size=kernel, se=se, activation=activation, stride=stride,
                                        dilation=dilation, nominal_stride=nominal)
+            if index == self._entry_index:
+                self._features["c3_entry"] = FeatureSpec(block.out_channels, min(8, output_stride))
             if index == self._tap_index:
                 self._features["c4_expand"] = FeatureSpec(block.hidden_channels, min(16, output_stride))
             if index in self._stage_ends:
@@ -158,6 +161,8 @@ class MobileNetV3(Backbone):
                 x, features["c4_expand"] = block.forward_with_expansion(x)
             else:
                 x = block(x)
+            if index == self._entry_index and self._keep("c3_entry"):
+                features["c3_entry"] = x
             self.keep_stage_end(features, index=index, x=x)
         if self._keep("last"):
             features["last"] = self.last(x)

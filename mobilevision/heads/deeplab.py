@@ -24,6 +24,8 @@ class DeepLabV3Head(nn.Module):
     head="mobile": the MobileNetV2 paper's head, only the 1x1 and image-pooling branches.
     """
 
+    align_corners = True  # the model resizes its logits as TF DeepLab (heads/resize.py)
+
     def __init__(
         self,
         in_channels: int,

@@ -40,7 +40,8 @@ from mobilevision.tasks.classify.options import ClassifierOptions
 from mobilevision.tasks.detect.model import build_ssdlite
 from mobilevision.tasks.detect.options import SSDLiteOptions
 from mobilevision.tasks.segment.model import build_deeplabv3
-from mobilevision.tasks.segment.options import DECODER_FEATURE_ROLES, DeepLabOptions
+from mobilevision.tasks.segment.model import feature_names as segmentation_features
+from mobilevision.tasks.segment.options import DeepLabOptions
 
 TASKS = ("classify", "detect", "segment")
 OUTPUT_STRIDE = 32
@@ -86,9 +87,7 @@ class MultiTaskModel(nn.Module):
         deeplab = options_of(DeepLabOptions, deeplab)
         roles = backbone_class(backbone).roles
         wanted = {"classify": [roles["classifier"]], "detect": list(roles["ssdlite"]),
-                  "segment": [roles["deeplab"],
-                              *([roles[DECODER_FEATURE_ROLES[deeplab.decoder_stride]]] if deeplab.decoder else []),
-                              *([roles["aux"]] if deeplab.aux else [])]}
+                  "segment": [name for name in segmentation_features(backbone, deeplab) if name is not None]}
         features = list(dict.fromkeys(name for task in self.task_names for name in wanted[task]))
         # Only the classifier and SSDLite read MobileNetV2's 1280-channel last layer (DeepLab's MobileNetV2*).
         extra = {"include_last_layer": "last" in features} if backbone == "mobilenet_v2" else {}

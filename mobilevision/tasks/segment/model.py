@@ -9,6 +9,7 @@ import torch
 from mobilevision.backbones import FeatureSpec, backbone_class
 from mobilevision.engine.config import options_of
 from mobilevision.heads.deeplab import AuxiliaryHead, DeepLabV3Head
+from mobilevision.heads.lraspp import LRASPPHead
 from mobilevision.heads.resize import resize_bilinear
 from mobilevision.heads.segmentation_loss import sample_labels, segmentation_cross_entropy
 from mobilevision.tasks.model import TaskModel
@@ -17,6 +18,16 @@ from mobilevision.tasks.segment.options import DECODER_FEATURE_ROLES, DeepLabOpt
 # torchvision's references/segmentation/train.py weighs the auxiliary loss 0.5 (PSPNet and
 # mmsegmentation use 0.4); the value matters little, as it only shapes early-layer gradients.
 AUX_LOSS_WEIGHT = 0.5
+
+
+def feature_names(backbone: str, options: DeepLabOptions) -> tuple[str, str | None, str | None]:
+    """(the features the head reads, the low-level ones its decoder fuses or None, the auxiliary
+    head's or None) of `backbone`, by its roles: LR-ASPP's own decoder reads the stride-8 features."""
+    roles = backbone_class(backbone).roles
+    low = roles[DECODER_FEATURE_ROLES[options.decoder_stride]] if options.decoder else None
+    if options.head == "lraspp":
+        low = roles["lraspp_low"]
+    return roles["deeplab"], low, roles["aux"] if options.aux else None
 
 
 class DeepLabV3(TaskModel):
@@ -41,10 +52,7 @@ class DeepLabV3(TaskModel):
         if options.decoder_stride not in DECODER_FEATURE_ROLES:
             raise ValueError(f"decoder_stride must be one of {sorted(DECODER_FEATURE_ROLES)}; "
                              f"got {options.decoder_stride}")
-        roles = backbone_class(backbone).roles
-        self.feature_name = roles["deeplab"]
-        self.low_level_name = roles[DECODER_FEATURE_ROLES[options.decoder_stride]] if options.decoder else None
-        self.aux_name = roles["aux"] if options.aux else None
+        self.feature_name, self.low_level_name, self.aux_name = feature_names(backbone, options)
         wanted = [name for name in (self.feature_name, self.low_level_name, self.aux_name) if name is not None]
         # The paper's "MobileNetV2*": the head reads the 320-channel bottleneck, so the 1280-channel
         # last layer would only add 0.4M parameters and 0.4B multiply-adds at 513 px.
@@ -54,13 +62,13 @@ class DeepLabV3(TaskModel):
         if info[self.feature_name].stride != output_stride:
             raise ValueError(f"output_stride={output_stride} but the backbone's {self.feature_name} has stride "
                              f"{info[self.feature_name].stride}")
-        self.head = DeepLabV3Head(
-            info[self.feature_name].channels,
-            num_classes,
-            head=options.head,
-            output_stride=output_stride,
-            low_level_channels=info[self.low_level_name].channels if options.decoder else None,
-        )
+        if options.head == "lraspp":
+            self.head = LRASPPHead(info[self.feature_name].channels, num_classes,
+                                   low_channels=info[self.low_level_name].channels)
+        else:
+            low_channels = info[self.low_level_name].channels if options.decoder else None
+            self.head = DeepLabV3Head(info[self.feature_name].channels, num_classes, head=options.head,
+                                      output_stride=output_stride, low_level_channels=low_channels)
         self.aux_head = AuxiliaryHead(info[self.aux_name].channels, num_classes) if options.aux else None
         self.num_classes = num_classes
 
@@ -73,7 +81,8 @@ class DeepLabV3(TaskModel):
             # Resizing the logits to the input size and the cross-entropy there are a fifth of a
             # multi-task step on a 2-core CPU (docs/benchmarks.md).
             size = tuple((side - 1) // self.options.loss_stride + 1 for side in image_size)
-        return resize_bilinear(self.head(features[self.feature_name], low_level), size)
+        return resize_bilinear(self.head(features[self.feature_name], low_level), size,
+                               align_corners=self.head.align_corners)
 
     def losses(self, logits: torch.Tensor, targets: torch.Tensor, *, features: dict[str, torch.Tensor],
                image_size: tuple[int, int]) -> dict[str, torch.Tensor]:

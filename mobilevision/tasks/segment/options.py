@@ -18,8 +18,9 @@ class DeepLabOptions:
     """The DeepLabv3 head on the backbone's deepest features, and how its loss is computed.
     Defaults: the MobileNetV2 paper's mobile head, loss at full resolution over every pixel."""
 
-    head: str = option("mobile", "mobile: 1x1 + image pooling (the MobileNetV2 paper's head); aspp: full ASPP",
-                       ("mobile", "aspp"))
+    head: str = option("mobile", "mobile: 1x1 + image pooling (the MobileNetV2 paper's head); aspp: full ASPP; "
+                       "lraspp: Lite R-ASPP (the MobileNetV3 paper's head, on the stride-8 and last features)",
+                       ("mobile", "aspp", "lraspp"))
     decoder: bool = option(False, "add the DeepLabv3+ decoder on the stride-4 features (sharper boundaries)")
     decoder_stride: int = option(4, "the decoder's output stride: the backbone features it fuses (TF DeepLab's "
                                  "decoder_output_stride; 8: deeper features, a 4x smaller grid, a cheaper step)",

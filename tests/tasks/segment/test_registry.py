@@ -5,11 +5,13 @@ from mobilevision.tasks.registry import MODELS
 
 
 def test_segmentation_entries_are_registered():
-    segment = {name for name, entry in MODELS.items() if entry.task == "segment"}
+    segment = {name for name, entry in MODELS.items() if entry.task == "segment" and name.startswith("deeplabv3")}
     assert segment == {
         "deeplabv3_mobilenet_v2", "deeplabv3_aspp_mobilenet_v2", "deeplabv3_mobilenet_v1", "deeplabv3_aspp_mobilenet_v1"
     }
     assert all(MODELS[name].imgsz == 513 and MODELS[name].num_classes == 21 for name in segment)
+    # torchvision's LR-ASPP beside them, at torchvision's 520 px.
+    assert MODELS["lraspp_mobilenet_v3_large"].task == "segment" and MODELS["lraspp_mobilenet_v3_large"].imgsz == 520
 
 
 def test_info_counts_the_mobile_deeplab_of_the_paper():
