@@ -15,7 +15,7 @@ from mobilevision.cli.options import (
     explicit_options,
     print_results,
 )
-from mobilevision.tasks.base import Flag, Task
+from mobilevision.tasks.base import Flag, SingleTask, Task
 from mobilevision.tasks.registry import tasks
 
 
@@ -26,7 +26,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         _add_train(modes, task)
         _add_val(modes, task)
         _add_predict(modes, task)
-        if task.composite:
+        if not isinstance(task, SingleTask):  # the multi-task model: made of the others' heads
             _add_assemble(modes)
 
 

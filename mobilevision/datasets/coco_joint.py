@@ -15,6 +15,7 @@ an unreadable image, as the other readers.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from pathlib import Path
 
 import numpy as np
@@ -96,7 +97,7 @@ def largest_visible(instance_map: np.ndarray, labels: list[int]) -> int:
     return int(labels[1 + int(pixels.argmax())]) if pixels.size and pixels.max() > 0 else 0
 
 
-class JointTargets(ReportsProblems, Dataset):
+class JointTargets(ReportsProblems, Dataset, ABC):
     """The joint view's samples with their targets recast by `targets_of` (a subclass's), for a
     model that reads them its own way."""
 
@@ -104,8 +105,9 @@ class JointTargets(ReportsProblems, Dataset):
         self.joint = joint
         self.log = joint.log
 
+    @abstractmethod
     def targets_of(self, targets: dict):
-        raise NotImplementedError
+        """The joint view's {"boxes", "class_map", "label"} -> what the model reads."""
 
     def __len__(self) -> int:
         return len(self.joint)

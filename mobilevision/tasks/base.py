@@ -10,6 +10,7 @@ drawn (overlays) and saved; its export outputs; and the facts bench needs to tim
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,7 +73,7 @@ class Flag:
     help: str
 
 
-class Task:
+class Task(ABC):
     """The interface. Class attributes describe the task; methods do its part of each mode."""
 
     name: ClassVar[str]
@@ -87,7 +88,6 @@ class Task:
     val_flags: ClassVar[tuple[Flag, ...]] = ()
     predict_flags: ClassVar[tuple[Flag, ...]] = ()
     predictions_file: ClassVar[str] = "predictions.json"
-    composite: ClassVar[bool] = False  # made of the other tasks' heads (multitask)
     background_classes: ClassVar[int] = 0  # classes the model has beyond its names (detection's background)
     bench_imgsz: ClassVar[int] = 224
     timed_from_frames: ClassVar[bool] = False  # bench times it end to end from camera frames (detection)
@@ -148,27 +148,27 @@ class Task:
                              preprocessing=preprocessing, train_set=train_set, val_set=val_set,
                              make_evaluator=self.make_evaluator(config.data, class_names, imgsz=config.imgsz))
 
+    @abstractmethod
     def training_data(self, config: TrainConfig, *, preprocessing: Mapping) -> tuple[Dataset, Dataset]:
         """(train split with the training augmentation, val split with the eval transform)."""
-        raise NotImplementedError
 
     def training_classes(self, train_set: Dataset, config: TrainConfig) -> list[str] | dict[str, list[str]]:
         """The class names the checkpoint records."""
         return list(train_set.class_names)
 
+    @abstractmethod
     def model_kwargs(self, config: TrainConfig, *, train_set: Dataset, class_names) -> dict:
         """The builder's keyword arguments for the model `config` trains, as the checkpoint records them."""
-        raise NotImplementedError
 
+    @abstractmethod
     def load_initial_weights(self, model: nn.Module, config: TrainConfig, *, class_names) -> None:
         """--weights (the whole model, its class layers when the classes match), else --weights-backbone."""
-        raise NotImplementedError
 
     # --- evaluation -------------------------------------------------------------------------
 
+    @abstractmethod
     def eval_transform(self, *, size: int, preprocessing: Mapping):
         """The validation pipeline at `size` with the weights' normalisation."""
-        raise NotImplementedError
 
     def dataset(self, data: str, *, split: str, transform=None) -> Dataset:
         return build_dataset(data, task=self.name, split=split, transform=transform)
@@ -181,10 +181,10 @@ class Task:
                                     f"weights were trained on ({expected[:5]}); evaluate on the dataset they were "
                                     "trained for")
 
+    @abstractmethod
     def make_evaluator(self, data: str, class_names, *, imgsz: int, split: str = "val") -> Callable[[], Evaluator]:
         """A maker of fresh evaluators (one per validation pass) for `data`'s split, whatever it
         must read of the data read once, here."""
-        raise NotImplementedError
 
     def val_network(self, network: nn.Module, **options) -> nn.Module:
         """The network `val` evaluates, given the task's val_flags (segment: multi-scale)."""
@@ -200,29 +200,9 @@ class Task:
 
     # --- prediction -------------------------------------------------------------------------
 
+    @abstractmethod
     def predictor(self, trained: TrainedModel, *, imgsz: int, device, min_conf: float = 0.0):
         """A FramePredictor (predictor.py) of the trained model; min_conf: the lowest `conf` it will get."""
-        raise NotImplementedError
-
-    def describe(self, result: Any, class_names: Sequence[str], **options) -> dict:
-        """This task's result on one image as JSON, under this task's own keys ({"top": ...})."""
-        raise NotImplementedError
-
-    def headline(self, described: dict) -> str | None:
-        """This task's part of a predict line, from describe's keys; None when they are absent."""
-        raise NotImplementedError
-
-    def overlays(self, result: Any, class_names: Sequence[str]) -> list[Overlay]:
-        """How this task's result is drawn (visualize.compose)."""
-        raise NotImplementedError
-
-    def entries(self, result: Any, class_names: Sequence[str]) -> list[dict]:
-        """This task's findings on one image as a list of JSON entries, for the web demo's results."""
-        raise NotImplementedError
-
-    def save_extras(self, result: Any, *, run_dir: Path, stem: str, output: Path, video: bool) -> dict:
-        """Files `predict` writes beside the drawn image for this task, and their keys in its JSON."""
-        return {}
 
     # The four below work on a predictor's whole result, {task: result}, for any task or mix of
     # tasks (a multi-task model's, several models' in a demo): each part by its own task.
@@ -264,3 +244,27 @@ class Task:
         """ONNX names of the network's raw outputs, in order."""
         return list(model.raw_output_names)
 
+
+class SingleTask(Task):
+    """A task a head serves (classify, detect, segment): its results are what the composite
+    multi-task model's predictor returns per head, so describing and drawing them is theirs."""
+
+    @abstractmethod
+    def describe(self, result: Any, class_names: Sequence[str], **options) -> dict:
+        """This task's result on one image as JSON, under this task's own keys ({"top": ...})."""
+
+    @abstractmethod
+    def headline(self, described: dict) -> str | None:
+        """This task's part of a predict line, from describe's keys; None when they are absent."""
+
+    @abstractmethod
+    def overlays(self, result: Any, class_names: Sequence[str]) -> list[Overlay]:
+        """How this task's result is drawn (visualize.compose)."""
+
+    @abstractmethod
+    def entries(self, result: Any, class_names: Sequence[str]) -> list[dict]:
+        """This task's findings on one image as a list of JSON entries, for the web demo's results."""
+
+    def save_extras(self, result: Any, *, run_dir: Path, stem: str, output: Path, video: bool) -> dict:
+        """Files `predict` writes beside the drawn image for this task, and their keys in its JSON."""
+        return {}

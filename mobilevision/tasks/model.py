@@ -11,6 +11,7 @@ losses and postprocess, and names its raw outputs in `raw_output_names`.
 
 from __future__ import annotations
 
+from abc import ABCMeta, abstractmethod
 from collections.abc import Mapping, Sequence
 
 import torch
@@ -24,7 +25,7 @@ class TrainingNeedsTargets(MobileVisionError, ValueError):
     """A task model in training mode called without targets (ValueError, as torchvision raises it)."""
 
 
-class TaskModel(nn.Module):
+class TaskModel(nn.Module, metaclass=ABCMeta):
     raw_output_names: tuple[str, ...] = ()  # raw_outputs' tensors, as the ONNX export names them
 
     def attach_backbone(self, backbone: str, *, width: float, out_features: Sequence[str], freeze_bn: bool,
@@ -38,14 +39,17 @@ class TaskModel(nn.Module):
             backbone_features = self.backbone.feature_info()
         return backbone_features
 
+    @abstractmethod
     def head_outputs(self, features: dict[str, torch.Tensor], *, image_size: tuple[int, int]):
-        raise NotImplementedError
+        """The backbone's named feature maps -> the head's raw tensors (raw_output_names)."""
 
+    @abstractmethod
     def losses(self, raw, targets, *, features: dict[str, torch.Tensor], image_size: tuple[int, int]) -> dict:
-        raise NotImplementedError
+        """{name: loss} of the raw outputs against the task's targets."""
 
+    @abstractmethod
     def postprocess(self, raw, *, image_size: tuple[int, int], **options):
-        raise NotImplementedError
+        """Eval-mode predictions from raw outputs, any runtime's."""
 
     def raw_outputs(self, images: torch.Tensor):
         """The exported and counted part: (N, 3, H, W) -> the head's raw tensors (raw_output_names)."""

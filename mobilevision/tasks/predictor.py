@@ -18,13 +18,15 @@ The contract:
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 import torch
 
 from mobilevision.tasks.base import TrainedModel
 
 
-class FramePredictor:
+class FramePredictor(ABC):
     """The shared part: the network, its preprocessing, the device and memory format it runs in."""
 
     def __init__(self, trained: TrainedModel, *, imgsz: int, device: torch.device, name: str | None = None) -> None:
@@ -44,5 +46,6 @@ class FramePredictor:
         """A preprocessed image (3, S, S) as a batch of one on the device, in the network's layout."""
         return tensor[None].to(self.device, memory_format=self.memory_format)
 
+    @abstractmethod
     def __call__(self, image: np.ndarray, *, conf: float) -> dict:
-        raise NotImplementedError
+        """image (H, W, 3) uint8 RGB -> {task: result}, as the module docstring lists them."""

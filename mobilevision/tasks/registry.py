@@ -141,4 +141,6 @@ def get_task(name: str) -> Task:
 
 def single_tasks() -> tuple[str, ...]:
     """The tasks a head serves (classify, detect, segment), in the order results are drawn and listed."""
-    return tuple(name for name, task in tasks().items() if not task.composite)
+    from mobilevision.tasks.base import SingleTask
+
+    return tuple(name for name, task in tasks().items() if isinstance(task, SingleTask))

@@ -10,7 +10,7 @@ from mobilevision.engine.checkpoint import is_checkpoint
 from mobilevision.engine.config import as_kwargs, options_of
 from mobilevision.engine.weights import load_backbone_weights, load_weights
 from mobilevision.errors import MobileVisionError
-from mobilevision.tasks.base import Flag, Task, TrainedModel
+from mobilevision.tasks.base import Flag, SingleTask, TrainedModel
 from mobilevision.tasks.classify.config import RECIPES, ClassifyTrainConfig
 from mobilevision.tasks.classify.evaluator import ClassificationEvaluator
 from mobilevision.tasks.classify.options import ClassifierOptions
@@ -20,7 +20,7 @@ from mobilevision.visualize.compose import Overlay
 SHOWN = 3  # classes drawn per image
 
 
-class ClassifyTask(Task):
+class ClassifyTask(SingleTask):
     name = "classify"
     title = "image classification: train, val, predict"
     description = ("Image classification on class folders (root/train/<class>/, root/val/<class>/) or the built-in "

@@ -14,7 +14,7 @@ from mobilevision.engine.checkpoint import read_checkpoint
 from mobilevision.engine.config import as_kwargs, options_of
 from mobilevision.engine.weights import load_backbone_weights, load_weights
 from mobilevision.errors import MobileVisionError
-from mobilevision.tasks.base import Task, TrainedModel
+from mobilevision.tasks.base import SingleTask, TrainedModel
 from mobilevision.tasks.detect.coco_eval import save_coco_results
 from mobilevision.tasks.detect.config import RECIPES, DetectTrainConfig
 from mobilevision.tasks.detect.evaluator import DetectionEvaluator, evaluator_factory
@@ -27,7 +27,7 @@ from mobilevision.visualize.draw import draw_detections
 SHOWN_IN_LINE = 10  # detections named in a predict line
 
 
-class DetectTask(Task):
+class DetectTask(SingleTask):
     name = "detect"
     title = "SSDLite object detection: train, val, predict"
     description = ("SSDLite on MobileNetV2 / MobileNetV1 for COCO-form, VOC-form or the built-in dataset (its COCO "

@@ -38,7 +38,6 @@ class MultitaskTask(Task):
     main_metric = "score"
     collate = staticmethod(multitask_collate)
     predict_flags = (Flag("topk", 3, "classes listed per image"),)
-    composite = True
     bench_imgsz = 320
     other_sources = " or `mobilevision multitask assemble`"
 

@@ -18,7 +18,7 @@ from mobilevision.datasets.transforms import segmentation_transforms
 from mobilevision.engine.config import as_kwargs, options_of
 from mobilevision.engine.weights import load_backbone_weights
 from mobilevision.errors import MobileVisionError
-from mobilevision.tasks.base import Flag, Task, TrainedModel
+from mobilevision.tasks.base import Flag, SingleTask, TrainedModel
 from mobilevision.tasks.segment.config import RECIPES, SegmentTrainConfig
 from mobilevision.tasks.segment.evaluator import SegmentationEvaluator
 from mobilevision.tasks.segment.inference import MultiscaleSegmenter
@@ -28,7 +28,7 @@ from mobilevision.visualize.compose import Overlay
 from mobilevision.visualize.masks import blend_mask, class_fractions, mask_legend
 
 
-class SegmentTask(Task):
+class SegmentTask(SingleTask):
     name = "segment"
     title = "semantic segmentation (Mobile DeepLabv3): train, val, predict"
     description = ("Semantic segmentation on PASCAL VOC (SegmentationClass PNGs, 255 = ignore), COCO (masks "
