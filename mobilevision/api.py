@@ -21,7 +21,7 @@ import numpy as np
 from torch import nn
 
 from mobilevision.datasets.image_io import read_image
-from mobilevision.tasks.base import TrainedModel
+from mobilevision.tasks.predictor import FramePredictor
 from mobilevision.tasks.registry import MODELS, build_model, get_task
 
 Image = str | Path | np.ndarray  # a file, or an RGB (H, W, 3) uint8 array
@@ -49,16 +49,10 @@ class Predictor:
     """A trained model ready to predict: `.task`, `.class_names` ({task: names}), `.runtime`,
     `.network` (the module that runs) and `.predict(images)`."""
 
-    def __init__(self, trained: TrainedModel, *, imgsz: int | None, device: str) -> None:
-        from mobilevision.engine.device import select_device
-
-        self.trained = trained
-        self.task = trained.task
-        target = select_device(device if trained.runtime.startswith("torch") else "cpu")
-        trained.network.to(device=target)
-        self.predictor = get_task(trained.task).predictor(
-            trained, imgsz=imgsz or int(trained.preprocessing["input_size"]), device=target)
-        self.class_names, self.runtime, self.network = self.predictor.class_names, trained.runtime, trained.network
+    def __init__(self, predictor: FramePredictor) -> None:
+        self.predictor = predictor
+        self.task, self.class_names = predictor.task, predictor.class_names
+        self.runtime, self.network = predictor.runtime, predictor.network
 
     def predict(self, images: Image | Sequence[Image], *, conf: float = 0.25, **options) -> list[dict]:
         """One result per image, in `mobilevision <task> predict --json`'s words: {"size": [w, h],
@@ -79,10 +73,10 @@ def load(weights: str | Path, *, runtime: str = "torch", device: str = "auto", i
          model: str | None = None, width: float = 1.0) -> Predictor:
     """A checkpoint of any task's `train`, its .onnx export, or published classifier weights
     (`model` and `width` say which network) on `runtime` (torch, onnxruntime or auto)."""
-    from mobilevision.deploy.runtime import load_trained
+    from mobilevision.deploy.runtime import frame_predictor, load_trained
 
     trained = load_trained(str(weights), runtime=runtime, device=device, imgsz=imgsz, model=model, width=width)
-    return Predictor(trained, imgsz=imgsz, device=device)
+    return Predictor(frame_predictor(trained, device=device, imgsz=imgsz))
 
 
 def benchmark(models: str | Sequence[str] | None = None, *, weights: str | Sequence[str] | None = None,

@@ -125,15 +125,11 @@ def run_val(args: argparse.Namespace, *, task: Task) -> int:
 
 
 def run_predict(args: argparse.Namespace, *, task: Task) -> int:
-    from mobilevision.engine.device import select_device
+    from mobilevision.deploy.runtime import frame_predictor
     from mobilevision.engine.predictor import predict_source
     from mobilevision.engine.run_dir import new_run_dir
 
-    trained = _trained(args, task=task)
-    device = select_device(args.device if trained.runtime.startswith("torch") else "cpu")
-    trained.network.to(device=device)
-    predictor = task.predictor(trained, imgsz=args.imgsz or int(trained.preprocessing["input_size"]), device=device,
-                               min_conf=args.conf)
+    predictor = frame_predictor(_trained(args, task=task), device=args.device, imgsz=args.imgsz, min_conf=args.conf)
     run_dir = new_run_dir(args.project, task.name, args.name, exist_ok=False)
     results = predict_source(task, predictor, source=args.source, run_dir=run_dir, conf=args.conf,
                              **_flag_values(args, task.predict_flags))

@@ -7,12 +7,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from mobilevision.deploy.runtime import ONNXRUNTIME, load_trained
-from mobilevision.engine.device import select_device
+from mobilevision.deploy.runtime import frame_predictor, load_trained
 from mobilevision.tasks.predictor import FramePredictor
-from mobilevision.tasks.registry import get_task
 
 
 def load_predictors(weights: Sequence[str], *, runtime: str = "auto", imgsz: int | None = None,
@@ -37,10 +34,7 @@ def load_predictor(weights: str, *, runtime: str = "auto", imgsz: int | None = N
                    min_conf: float = 0.0, log: Callable[[str], None] = print) -> FramePredictor:
     """A checkpoint of any task's `train` (or its `mobilevision export` .onnx) on `runtime`."""
     trained = load_trained(weights, runtime=runtime, device=device, imgsz=imgsz, log=log)
-    target = torch.device("cpu") if trained.runtime == ONNXRUNTIME else select_device(device)
-    trained.network.to(device=target)
-    size = imgsz or int(trained.preprocessing["input_size"])
-    predictor = get_task(trained.task).predictor(trained, imgsz=size, device=target, min_conf=min_conf)
+    predictor = frame_predictor(trained, device=device, imgsz=imgsz, min_conf=min_conf)
     predictor.name = f"{trained.task}: {trained.model_name} ({_short_name(Path(weights))})"
     return predictor
 

@@ -31,8 +31,8 @@ def predict_all(predictors: Sequence[FramePredictor], image: np.ndarray, *, task
 
 def render(image: np.ndarray, outputs: Sequence[tuple[FramePredictor, dict]]) -> np.ndarray:
     """image (H, W, 3) uint8 RGB with every result of `outputs` (predict_all's) drawn on a copy."""
-    return compose(image, [overlay for predictor, results in outputs for task, result in results.items()
-                           for overlay in get_task(task).overlays(result, predictor.class_names[task])])
+    return compose(image, [overlay for predictor, results in outputs
+                           for overlay in get_task(predictor.task).overlays_of(results, predictor.class_names)])
 
 
 def summarize(outputs: Sequence[tuple[FramePredictor, dict]]) -> dict[str, list[dict]]:

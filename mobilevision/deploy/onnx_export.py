@@ -16,9 +16,9 @@ CLASS_MAP_OUTPUT = "classes"
 
 
 def output_names(model: nn.Module, *, task) -> list[str]:
-    """ONNX names of the exported outputs: the task's names of `model.raw_outputs`, then the class
-    map for a task whose graph ends in its argmax (tasks.base.Task.exports_class_map)."""
-    return task.output_names(model) + ([CLASS_MAP_OUTPUT] if task.exports_class_map else [])
+    """ONNX names of the exported outputs: the model's names of its raw outputs, then the class map
+    for a task whose graph ends in its argmax (tasks.base.Task.exports_class_map)."""
+    return [*model.raw_output_names, *([CLASS_MAP_OUTPUT] if task.exports_class_map else [])]
 
 
 class RawOutputs(nn.Module):

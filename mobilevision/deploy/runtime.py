@@ -17,6 +17,7 @@ from mobilevision.engine.checkpoint import is_checkpoint, read_checkpoint
 from mobilevision.engine.device import select_device
 from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.base import TrainedModel
+from mobilevision.tasks.predictor import FramePredictor
 from mobilevision.tasks.registry import get_task
 
 RUNTIMES = ("auto", "torch", "onnxruntime")
@@ -41,8 +42,9 @@ def load_trained(weights: str, *, task: str | None = None, runtime: str = "torch
             raise MobileVisionError(f"--weights {weights} is an ONNX file, which runs in ONNX Runtime; pass its .pt "
                                     "checkpoint for --runtime torch, or --runtime onnxruntime")
         return _onnx_model(path, task=task, imgsz=imgsz)
-    found = read_checkpoint(path)["task"] if is_checkpoint(path) else "classify"  # published weights: classifiers
-    trained = get_task(task or found).load(weights, model=model, width=width)
+    if task is None:  # published weights are classifiers
+        task = read_checkpoint(path)["task"] if is_checkpoint(path) else "classify"
+    trained = get_task(task).load(weights, model=model, width=width)
     if runtime == "torch" or not trained.from_checkpoint:
         return trained
     if runtime == "auto" and select_device(device).type != "cpu":
@@ -58,6 +60,16 @@ def load_trained(weights: str, *, task: str | None = None, runtime: str = "torch
         log(f"{weights}: ONNX Runtime unavailable ({reason}); running it in PyTorch")
         return _folded(trained)
     return _onnx_model(onnx, task=trained.task, imgsz=size, weights=str(weights))
+
+
+def frame_predictor(trained: TrainedModel, *, device: str = "auto", imgsz: int | None = None,
+                    min_conf: float = 0.0) -> FramePredictor:
+    """The task's frame predictor of `trained`, its network moved to `device` (ONNX Runtime runs on
+    the CPU), at `imgsz` (default: the weights' input size). min_conf: the lowest box score asked for."""
+    target = select_device(device if trained.runtime.startswith("torch") else "cpu")
+    trained.network.to(device=target)
+    size = imgsz or int(trained.preprocessing["input_size"])
+    return get_task(trained.task).predictor(trained, imgsz=size, device=target, min_conf=min_conf)
 
 
 def _folded(trained: TrainedModel) -> TrainedModel:

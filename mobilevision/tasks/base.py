@@ -204,7 +204,7 @@ class Task(ABC):
     def predictor(self, trained: TrainedModel, *, imgsz: int, device, min_conf: float = 0.0):
         """A FramePredictor (predictor.py) of the trained model; min_conf: the lowest `conf` it will get."""
 
-    # The four below work on a predictor's whole result, {task: result}, for any task or mix of
+    # The five below work on a predictor's whole result, {task: result}, for any task or mix of
     # tasks (a multi-task model's, several models' in a demo): each part by its own task.
 
     def describe_results(self, results: Mapping[str, Any], class_names: Mapping[str, Sequence[str]],
@@ -216,12 +216,15 @@ class Task(ABC):
             described.update(get_task(task).describe(result, class_names[task], **options))
         return described
 
-    def draw_results(self, image: np.ndarray, results: Mapping[str, Any],
-                     class_names: Mapping[str, Sequence[str]]) -> np.ndarray:
+    def overlays_of(self, results: Mapping[str, Any], class_names: Mapping[str, Sequence[str]]) -> list[Overlay]:
         from mobilevision.tasks.registry import get_task
 
-        return compose(image, [overlay for task, result in results.items()
-                               for overlay in get_task(task).overlays(result, class_names[task])])
+        return [overlay for task, result in results.items()
+                for overlay in get_task(task).overlays(result, class_names[task])]
+
+    def draw_results(self, image: np.ndarray, results: Mapping[str, Any],
+                     class_names: Mapping[str, Sequence[str]]) -> np.ndarray:
+        return compose(image, self.overlays_of(results, class_names))
 
     def save_extras_of(self, results: Mapping[str, Any], *, run_dir: Path, stem: str, output: Path,
                        video: bool) -> dict:
@@ -237,12 +240,6 @@ class Task(ABC):
 
         parts = [get_task(task).headline(described) for task in single_tasks()]
         return "; ".join(part for part in parts if part is not None)
-
-    # --- export -----------------------------------------------------------------------------
-
-    def output_names(self, model: nn.Module) -> list[str]:
-        """ONNX names of the network's raw outputs, in order."""
-        return list(model.raw_output_names)
 
 
 class SingleTask(Task):

@@ -6,21 +6,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from mobilevision.engine.checkpoint import read_checkpoint
 from mobilevision.errors import MobileVisionError
+from mobilevision.tasks.base import SingleTask, Task
 from mobilevision.tasks.classify.model import build_classifier
 from mobilevision.tasks.detect.model import build_ssdlite
 from mobilevision.tasks.multitask.model import build_multitask
 from mobilevision.tasks.segment.model import build_deeplabv3
-
-if TYPE_CHECKING:
-    from mobilevision.tasks.base import Task
 
 V2_WIDTHS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
 V1_WIDTHS = (0.25, 0.5, 0.75, 1.0, 1.25)
@@ -114,23 +112,16 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
     return model.eval(), checkpoint
 
 
-def _tasks() -> dict[str, Task]:
+@cache
+def tasks() -> dict[str, Task]:
+    """{name: Task} of every task, in the order the command line lists them (imported on first use:
+    the task modules build on this module's model registry)."""
     from mobilevision.tasks.classify.task import ClassifyTask
     from mobilevision.tasks.detect.task import DetectTask
     from mobilevision.tasks.multitask.task import MultitaskTask
     from mobilevision.tasks.segment.task import SegmentTask
 
     return {task.name: task for task in (ClassifyTask(), DetectTask(), SegmentTask(), MultitaskTask())}
-
-
-_TASKS: dict[str, Task] = {}
-
-
-def tasks() -> dict[str, Task]:
-    """{name: Task} of every task, in the order the command line lists them."""
-    if not _TASKS:
-        _TASKS.update(_tasks())
-    return _TASKS
 
 
 def get_task(name: str) -> Task:
@@ -141,6 +132,4 @@ def get_task(name: str) -> Task:
 
 def single_tasks() -> tuple[str, ...]:
     """The tasks a head serves (classify, detect, segment), in the order results are drawn and listed."""
-    from mobilevision.tasks.base import SingleTask
-
     return tuple(name for name, task in tasks().items() if isinstance(task, SingleTask))
