@@ -20,6 +20,8 @@ from mobilevision.errors import MobileVisionError
 TORCHVISION_MARKER = "features.0.0.weight"
 # torchvision's segmentation models: the backbone's `features` under "backbone.", the head under "classifier.".
 TORCHVISION_SEGMENTATION_MARKER = "backbone.0.0.weight"
+# Among them, DeepLabv3's: its classifier starts with the ASPP's 1x1 branch.
+TORCHVISION_DEEPLAB_MARKER = "classifier.0.convs.0.0.weight"
 TIMM_MARKER = "conv_stem.weight"
 HEAD_PREFIX = "head.fc"
 HEAD_HIDDEN_PREFIX = "head.hidden"
@@ -97,9 +99,43 @@ def timm_mobilenet_v1_prefixes(backbone: MobileNetV1) -> dict[str, str]:
     return pairs
 
 
+# torchvision's LRASPPHead and our LRASPPHead share their module names.
+TORCHVISION_LRASPP_HEAD_PREFIXES = {"classifier": "head"}
+
+# torchvision module prefix -> ours, for the heads of `deeplabv3_mobilenet_v3_large`. classifier.0 is
+# its ASPP: convs.0 the 1x1 branch and convs.1..3 the atrous ones (conv .0, BN .1), convs.4 image
+# pooling (.0 the pooling, conv .1, BN .2), project (conv .0, BN .1); classifier.1 and .2 the 3x3 conv
+# and BN before the classifier, classifier.4. aux_classifier is the FCN head: 3x3 conv .0, BN .1,
+# classifier .4. The indices left out are ReLUs and dropouts, which hold no weights.
+TORCHVISION_DEEPLAB_HEAD_PREFIXES = {
+    **{f"classifier.0.convs.{branch}.{layer}": f"head.aspp.branches.{branch}.{layer}"
+       for branch in range(4) for layer in (0, 1)},
+    "classifier.0.convs.4.1": "head.aspp.branches.4.project.0",
+    "classifier.0.convs.4.2": "head.aspp.branches.4.project.1",
+    "classifier.0.project.0": "head.aspp.project.0",
+    "classifier.0.project.1": "head.aspp.project.1",
+    "classifier.1": "head.refine.0",
+    "classifier.2": "head.refine.1",
+    "classifier.4": "head.classifier",
+    "aux_classifier.0": "aux_head.conv.0",
+    "aux_classifier.1": "aux_head.conv.1",
+    "aux_classifier.4": "aux_head.classifier",
+}
+
+
+def rename_modules(state_dict: dict[str, torch.Tensor], prefixes: dict[str, str]) -> dict[str, torch.Tensor]:
+    """Keys under a module prefix of `prefixes` (matched at a module boundary) moved under its value;
+    other keys keep their names."""
+    renamed = {}
+    for key, value in state_dict.items():
+        source = next((prefix for prefix in prefixes if key.startswith(f"{prefix}.")), None)
+        renamed[key if source is None else prefixes[source] + key[len(source):]] = value
+    return renamed
+
+
 def to_our_keys(state_dict: dict[str, torch.Tensor], *, backbone: nn.Module) -> dict[str, torch.Tensor]:
-    """Rename a torchvision or timm state dict to our keys ("backbone.*" and "head.*"): ImageNet
-    classifiers, and torchvision's segmentation models on MobileNetV3.
+    """Rename a torchvision or timm state dict to our keys ("backbone.*", "head.*", "aux_head.*"):
+    ImageNet classifiers, and torchvision's segmentation models on MobileNetV3 (LR-ASPP, DeepLabv3).
 
     A state dict already in our layout is returned unchanged. Keys the mapping does not know keep
     their names, so the strict load below reports them.
@@ -107,9 +143,10 @@ def to_our_keys(state_dict: dict[str, torch.Tensor], *, backbone: nn.Module) -> 
     if TORCHVISION_SEGMENTATION_MARKER in state_dict and isinstance(backbone, MobileNetV3):
         features = {f"features.{key[len('backbone.'):]}": value for key, value in state_dict.items()
                     if key.startswith("backbone.")}
-        rest = {(f"head.{key[len('classifier.'):]}" if key.startswith("classifier.") else key): value
-                for key, value in state_dict.items() if not key.startswith("backbone.")}
-        return {**to_our_keys(features, backbone=backbone), **rest}
+        heads = {key: value for key, value in state_dict.items() if not key.startswith("backbone.")}
+        prefixes = (TORCHVISION_DEEPLAB_HEAD_PREFIXES if TORCHVISION_DEEPLAB_MARKER in state_dict
+                    else TORCHVISION_LRASPP_HEAD_PREFIXES)
+        return {**to_our_keys(features, backbone=backbone), **rename_modules(heads, prefixes)}
     if TORCHVISION_MARKER in state_dict and isinstance(backbone, MobileNetV2):
         prefixes = torchvision_mobilenet_v2_prefixes(backbone)
     elif TORCHVISION_MARKER in state_dict and isinstance(backbone, MobileNetV3):

@@ -20,6 +20,8 @@ from mobilevision.backbones.blocks import ConvBNAct, DepthwiseSeparable
 # Rates at output stride 16 (DeepLabv3 paper); output stride 8 doubles them so each branch
 # keeps the same field of view in input pixels.
 ATROUS_RATES_OS16 = (6, 12, 18)
+# TF DeepLab's dropout after the projection (keep probability 0.9).
+TF_DEEPLAB_DROPOUT = 0.1
 
 
 def atrous_rates_for(output_stride: int) -> tuple[int, ...]:
@@ -50,7 +52,8 @@ class ASPP(nn.Module):
     Branches: 1x1 conv, one 3x3 conv per rate in `atrous_rates`, image pooling; each
     `out_channels` wide. `separable=True` makes the 3x3 branches depthwise separable (TF DeepLab's
     `aspp_with_separable_conv`); the MobileNetV2 paper's 4.52M / 5.8B are counted with regular
-    3x3 convs, so that is the default. Dropout after the projection is TF DeepLab's (keep 0.9).
+    3x3 convs, so that is the default. `dropout` after the projection: TF DeepLab's by default
+    (torchvision's DeepLabHead uses 0.5).
     """
 
     def __init__(
@@ -60,7 +63,7 @@ class ASPP(nn.Module):
         out_channels: int = 256,
         atrous_rates: Sequence[int] = ATROUS_RATES_OS16,
         separable: bool = False,
-        dropout: float = 0.1,
+        dropout: float = TF_DEEPLAB_DROPOUT,
     ) -> None:
         super().__init__()
         branches: list[nn.Module] = [ConvBNAct(in_channels, out_channels, kernel_size=1, activation="relu")]

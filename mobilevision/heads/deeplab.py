@@ -7,10 +7,14 @@ import torch
 from torch import nn
 
 from mobilevision.backbones.blocks import ConvBNAct, init_conv_bn
-from mobilevision.heads.aspp import ASPP, atrous_rates_for
+from mobilevision.heads.aspp import ASPP, TF_DEEPLAB_DROPOUT, atrous_rates_for
 from mobilevision.heads.decoder import DeepLabV3PlusDecoder
 
 HEAD_CHANNELS = 256
+# torchvision's DeepLabHead keeps these rates at every output stride (its ResNet models run at 8, its
+# MobileNetV3 one at 16) and drops half the projected features.
+TORCHVISION_ATROUS_RATES = (12, 24, 36)
+TORCHVISION_DROPOUT = 0.5
 
 
 class DeepLabV3Head(nn.Module):
@@ -22,9 +26,10 @@ class DeepLabV3Head(nn.Module):
 
     head="aspp": full ASPP at rates for `output_stride` (6, 12, 18 at 16; doubled at 8).
     head="mobile": the MobileNetV2 paper's head, only the 1x1 and image-pooling branches.
+    head="torchvision": torchvision's DeepLabHead, so its weights load: full ASPP at rates 12, 24, 36
+    whatever the output stride, dropout 0.5, a 3x3 conv + BN + ReLU ("refine") before the classifier,
+    and torchvision's resize convention (`align_corners` False, which the model's final resize reads).
     """
-
-    align_corners = True  # the model resizes its logits as TF DeepLab (heads/resize.py)
 
     def __init__(
         self,
@@ -37,15 +42,24 @@ class DeepLabV3Head(nn.Module):
         low_level_channels: int | None = None,
     ) -> None:
         super().__init__()
-        if head not in ("mobile", "aspp"):
-            raise ValueError(f"unknown DeepLabv3 head {head!r}; use 'mobile' or 'aspp'")
-        rates = atrous_rates_for(output_stride) if head == "aspp" else ()
-        self.aspp = ASPP(in_channels, out_channels=HEAD_CHANNELS, atrous_rates=rates, separable=separable_aspp)
+        if head not in ("mobile", "aspp", "torchvision"):
+            raise ValueError(f"unknown DeepLabv3 head {head!r}; use 'mobile' or 'aspp' "
+                             "(or 'torchvision' for torchvision's DeepLabHead)")
+        torchvision = head == "torchvision"
+        # The paper heads' logits are resized as TF DeepLab's (heads/resize.py); torchvision's as it trained them.
+        self.align_corners = not torchvision
+        if torchvision:
+            rates, dropout = TORCHVISION_ATROUS_RATES, TORCHVISION_DROPOUT
+        else:
+            rates, dropout = (atrous_rates_for(output_stride) if head == "aspp" else ()), TF_DEEPLAB_DROPOUT
+        self.aspp = ASPP(in_channels, out_channels=HEAD_CHANNELS, atrous_rates=rates, separable=separable_aspp,
+                         dropout=dropout)
         self.decoder = (
             DeepLabV3PlusDecoder(HEAD_CHANNELS, low_level_channels, out_channels=HEAD_CHANNELS)
             if low_level_channels is not None
             else None
         )
+        self.refine = ConvBNAct(HEAD_CHANNELS, HEAD_CHANNELS, activation="relu") if torchvision else None
         self.classifier = nn.Conv2d(HEAD_CHANNELS, num_classes, kernel_size=1)
         init_conv_bn(self)
         init_classifier(self.classifier)
@@ -56,6 +70,8 @@ class DeepLabV3Head(nn.Module):
             if low_level is None:
                 raise ValueError("DeepLabV3Head was built with a decoder; pass the stride-4 low_level features")
             x = self.decoder(x, low_level)
+        if self.refine is not None:
+            x = self.refine(x)
         return self.classifier(x)
 
 

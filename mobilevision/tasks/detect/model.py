@@ -70,8 +70,10 @@ class SSDLite(TaskModel):
 
     def __init__(self, *, backbone: str = "mobilenet_v2", width: float = 1.0, num_classes: int = 91, imgsz: int = 320,
                  ssdlite: SSDLiteOptions | Mapping | None = None, freeze_bn: bool = False, box_loss: str = "smooth_l1",
-                 score_threshold: float = 0.001, max_detections: int = 100, aux_segment_classes: int = 0,
-                 aux_segment_weight: float = 1.0, backbone_features: Mapping[str, FeatureSpec] | None = None) -> None:
+                 score_threshold: float = 0.001, topk_candidates: int = 100, max_detections: int = 100,
+                 aux_segment_classes: int = 0, aux_segment_weight: float = 1.0,
+                 backbone_options: Mapping | None = None,
+                 backbone_features: Mapping[str, FeatureSpec] | None = None) -> None:
         super().__init__()
         self.options = options = options_of(SSDLiteOptions, ssdlite)
         roles = backbone_class(backbone).roles
@@ -79,7 +81,7 @@ class SSDLite(TaskModel):
         self.segment_feature = roles["deeplab"]
         wanted = [*self.feature_names, *([self.segment_feature] if aux_segment_classes else [])]
         info = self.attach_backbone(backbone, width=width, out_features=wanted, freeze_bn=freeze_bn,
-                                    backbone_features=backbone_features)
+                                    backbone_features=backbone_features, **dict(backbone_options or {}))
         self.anchor_generator = AnchorGenerator(layout=options.anchor_layout, min_scale=options.anchor_min_scale,
                                                 max_scale=options.anchor_max_scale)
         # TF scales the extra blocks with the backbone's depth multiplier, never below min_depth.
@@ -98,6 +100,7 @@ class SSDLite(TaskModel):
         self.imgsz = imgsz
         self.box_loss = box_loss
         self.score_threshold = score_threshold
+        self.topk_candidates = topk_candidates
         self.max_detections = max_detections
         self._anchors: dict[tuple[int, int, torch.device], torch.Tensor] = {}
         self.aux_segment_weight = aux_segment_weight
@@ -149,14 +152,16 @@ class SSDLite(TaskModel):
             orig_sizes=orig_sizes,
             score_activation="sigmoid" if self.options.class_loss == "focal" else "softmax",
             score_threshold=self.score_threshold,
+            topk_per_class=self.topk_candidates,
             nms_iou=self.options.nms_iou,
             max_detections=self.max_detections,
         )
 
 def build_ssdlite(*, backbone: str = "mobilenet_v2", width: float = 1.0, num_classes: int = 91, imgsz: int = 320,
                   ssdlite: SSDLiteOptions | Mapping | None = None, output_stride: int = 32, freeze_bn: bool = False,
-                  box_loss: str = "smooth_l1", score_threshold: float = 0.001, max_detections: int = 100,
-                  aux_segment_classes: int = 0, aux_segment_weight: float = 1.0,
+                  box_loss: str = "smooth_l1", score_threshold: float = 0.001, topk_candidates: int = 100,
+                  max_detections: int = 100, aux_segment_classes: int = 0, aux_segment_weight: float = 1.0,
+                  backbone_options: Mapping | None = None,
                   backbone_features: Mapping[str, FeatureSpec] | None = None) -> SSDLite:
     """SSDLite on MobileNetV2 or MobileNetV1 as published (TF ssdlite_mobilenet_v2_coco).
 
@@ -166,7 +171,9 @@ def build_ssdlite(*, backbone: str = "mobilenet_v2", width: float = 1.0, num_cla
     match and NMS IoUs). aux_segment_classes (background included) > 0 adds the training-only
     segmentation loss, weighted aux_segment_weight (SSDLite's docstring). The SSD levels need the
     stride-32 map, so output_stride is 32 only. `backbone_features`: the head only, on a backbone
-    the multi-task model shares.
+    the multi-task model shares. Eval keeps per class the `topk_candidates` best boxes above
+    `score_threshold` for NMS, then the `max_detections` best (torchvision's SSD: 300, 300).
+    `backbone_options`: the backbone's own keyword arguments (MobileNetV3's reduced_tail).
     """
     if output_stride != 32:
         raise MobileVisionError(f"SSDLite needs output_stride=32 (its levels are strides 16..512); got {output_stride}")
@@ -174,5 +181,6 @@ def build_ssdlite(*, backbone: str = "mobilenet_v2", width: float = 1.0, num_cla
         raise MobileVisionError(f"num_classes counts the background and must be at least 2; got {num_classes}")
     return SSDLite(backbone=backbone, width=width, num_classes=num_classes, imgsz=imgsz, ssdlite=ssdlite,
                    freeze_bn=freeze_bn, box_loss=box_loss, score_threshold=score_threshold,
-                   max_detections=max_detections, aux_segment_classes=aux_segment_classes,
-                   aux_segment_weight=aux_segment_weight, backbone_features=backbone_features)
+                   topk_candidates=topk_candidates, max_detections=max_detections,
+                   aux_segment_classes=aux_segment_classes, aux_segment_weight=aux_segment_weight,
+                   backbone_options=backbone_options, backbone_features=backbone_features)

@@ -19,8 +19,10 @@ class DeepLabOptions:
     Defaults: the MobileNetV2 paper's mobile head, loss at full resolution over every pixel."""
 
     head: str = option("mobile", "mobile: 1x1 + image pooling (the MobileNetV2 paper's head); aspp: full ASPP; "
-                       "lraspp: Lite R-ASPP (the MobileNetV3 paper's head, on the stride-8 and last features)",
-                       ("mobile", "aspp", "lraspp"))
+                       "lraspp: Lite R-ASPP (the MobileNetV3 paper's head, on the stride-8 and last features); "
+                       "torchvision: full ASPP at rates 12/24/36, dropout 0.5 and a 3x3 conv before the classifier "
+                       "(torchvision's DeepLabHead)",
+                       ("mobile", "aspp", "lraspp", "torchvision"))
     decoder: bool = option(False, "add the DeepLabv3+ decoder on the stride-4 features (sharper boundaries)")
     decoder_stride: int = option(4, "the decoder's output stride: the backbone features it fuses (TF DeepLab's "
                                  "decoder_output_stride; 8: deeper features, a 4x smaller grid, a cheaper step)",
