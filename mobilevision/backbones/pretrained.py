@@ -8,6 +8,7 @@ Nothing is downloaded unless the user asks for it.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import urllib.error
 from dataclasses import dataclass, field
@@ -105,9 +106,9 @@ def resolve_weights(spec: str) -> tuple[Path, PretrainedWeights | None]:
     """A local file for `spec` (path, URL or name), and the named weight's metadata if any."""
     if spec.startswith(("torchvision:", "timm:")):
         entry = lookup(spec)
-        return _cached_download(entry.url, file_name=entry.file_name), entry
+        return cached_download(entry.url, file_name=entry.file_name), entry
     if spec.startswith(("http://", "https://")):
-        return _cached_download(spec, file_name=os.path.basename(spec.split("?")[0])), None
+        return cached_download(spec, file_name=os.path.basename(spec.split("?")[0])), None
     path = Path(spec).expanduser()
     if not path.is_file():
         raise MobileVisionError(
@@ -116,21 +117,43 @@ def resolve_weights(spec: str) -> tuple[Path, PretrainedWeights | None]:
     return path, None
 
 
-def _cached_download(url: str, *, file_name: str) -> Path:
+def cached_download(url: str, *, file_name: str, sha256: str | None = None) -> Path:
+    """The file at `url`, downloaded once into the torch hub cache (`<hub>/checkpoints/<file_name>`,
+    as torch.hub names it) with a progress bar. With `sha256` (the whole digest, or the prefix a
+    publisher gives) the file is checked: a download with another hash is deleted before it gets
+    the final name, and a cached file with another hash is refused, naming it."""
     target = Path(torch.hub.get_dir()) / "checkpoints" / file_name
     if target.is_file():
+        if sha256:
+            check_sha256(target, expected=sha256, url=url)
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        # download_url_to_file writes to a temporary file and renames it, so a cut-off download
-        # never leaves a truncated file behind under the final name.
-        torch.hub.download_url_to_file(url, str(target), progress=True)
+        # download_url_to_file writes to a temporary file, checks its hash and only then renames
+        # it, so a cut-off or wrong download never leaves a file behind under the final name.
+        torch.hub.download_url_to_file(url, str(target), hash_prefix=sha256, progress=True)
+    except RuntimeError as error:  # torch.hub's "invalid hash value"
+        raise MobileVisionError(f"the download of {url} has the wrong SHA-256 ({error}); nothing was kept. "
+                                f"Try again, or copy the file from a machine that has it to {target}") from None
     except (urllib.error.URLError, OSError) as error:
         raise MobileVisionError(
             f"could not download {url} ({error}). If this machine is offline, fetch that URL on one "
             f"that is online and put the file at {target}, or pass its path to --weights."
         ) from None
     return target
+
+
+def check_sha256(path: Path, *, expected: str, url: str) -> None:
+    """Refuse `path` unless its SHA-256 starts with `expected` (a whole digest or a prefix)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    if not digest.hexdigest().startswith(expected):
+        raise MobileVisionError(
+            f"{path} has SHA-256 {digest.hexdigest()[:16]}..., not {expected[:16]}... of {url}: a cut-off "
+            "download or another model's file. Delete it and run again, or copy the right file there."
+        )
 
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mobilevision.engine.checkpoint import inference_checkpoint
 from mobilevision.errors import MobileVisionError
 
 # The default run: V1 against V2 for each task, and V2 at a second resolution (latency against
@@ -55,13 +56,11 @@ def write_checkpoint(model: torch.nn.Module, path: Path, *, model_name: str, mod
 
     mean, std = get_task(task).default_mean, get_task(task).default_std
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({
-        "task": task, "model_name": model_name, "model_kwargs": model_kwargs, "state_dict": model.state_dict(),
-        "ema_state_dict": None,
-        "class_names": {task: list(names) for task, names in class_names.items()} if isinstance(class_names, dict)
-        else list(class_names),
-        "preprocessing": {"mean": list(mean), "std": list(std), "input_size": imgsz},
-    }, path)
+    names = ({task: list(names) for task, names in class_names.items()} if isinstance(class_names, dict)
+             else list(class_names))
+    torch.save(inference_checkpoint(model.state_dict(), task=task, model_name=model_name, model_kwargs=model_kwargs,
+                                    class_names=names,
+                                    preprocessing={"mean": list(mean), "std": list(std), "input_size": imgsz}), path)
     return path
 
 
@@ -89,9 +88,12 @@ def fresh_case(model_name: str, *, width: float, imgsz: int, folder: Path, class
 
 
 def checkpoint_case(weights: str, *, imgsz: int | None) -> BenchCase:
-    """A trained checkpoint (--weights), at its own input size unless `imgsz` is given."""
+    """A trained checkpoint or a published model's name (--weights), at its own input size unless
+    `imgsz` is given."""
     from mobilevision.engine.checkpoint import read_checkpoint
+    from mobilevision.tasks.published import resolve_checkpoint
 
+    weights = resolve_checkpoint(weights)
     checkpoint = read_checkpoint(weights)
     return BenchCase(model_name=checkpoint["model_name"], task=checkpoint["task"],
                      width=float(checkpoint["model_kwargs"].get("width", 1.0)),

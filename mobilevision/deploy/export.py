@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from mobilevision.errors import MobileVisionError
+from mobilevision.tasks.published import PREFIX, is_published, resolve_checkpoint
 from mobilevision.tasks.registry import get_task, load_checkpoint
 
 
@@ -34,10 +35,15 @@ def export(weights: str, *, fmt: str, imgsz: int | None, int8: bool, calib: str 
 
     if int8 and (fmt != "onnx" or calib is None):
         raise MobileVisionError("--int8 needs --format onnx and --calib DATA (images to calibrate activation ranges)")
+    suffix = ".onnx" if fmt == "onnx" else ".torchscript"
+    # A published model is exported into the working folder, under its builder's name.
+    default_target = (Path(weights.removeprefix(PREFIX)).with_suffix(suffix) if is_published(weights)
+                      else Path(weights).with_suffix(suffix))
+    weights = resolve_checkpoint(weights)
     model, checkpoint = load_checkpoint(weights)
     size = imgsz or checkpoint["preprocessing"]["input_size"]
     model = fold_batchnorm(model)
-    target = Path(out) if out else Path(weights).with_suffix(".onnx" if fmt == "onnx" else ".torchscript")
+    target = Path(out) if out else default_target
     if fmt == "torchscript":
         from mobilevision.deploy.onnx_export import RawOutputs
 

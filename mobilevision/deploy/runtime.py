@@ -18,6 +18,7 @@ from mobilevision.engine.device import select_device
 from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.base import TrainedModel
 from mobilevision.tasks.predictor import FramePredictor
+from mobilevision.tasks.published import is_published, resolve_checkpoint
 from mobilevision.tasks.registry import get_task
 
 RUNTIMES = ("auto", "torch", "onnxruntime")
@@ -31,11 +32,17 @@ ORT_TOLERANCE = 1e-3
 def load_trained(weights: str, *, task: str | None = None, runtime: str = "torch", device: str = "auto",
                  imgsz: int | None = None, model: str | None = None, width: float = 1.0,
                  log: Callable[[str], None] = print) -> TrainedModel:
-    """`weights` (a checkpoint, its .onnx export, or published classifier weights named with
-    `model` and `width`) on `runtime`, for `task` (None: the task the weights were trained for).
+    """`weights` (a checkpoint, its .onnx export, a published model's name such as
+    torchvision:ssdlite320_mobilenet_v3_large, or published classifier weights named with `model`
+    and `width`) on `runtime`, for `task` (None: the task the weights were trained for).
     imgsz: the input size an ONNX export is made for (default: the weights' own)."""
     if runtime not in RUNTIMES:
         raise MobileVisionError(f"--runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+    if is_published(weights):  # a published model's converted checkpoint, under its name
+        trained = load_trained(resolve_checkpoint(weights), task=task, runtime=runtime, device=device, imgsz=imgsz,
+                               log=log)
+        trained.weights = weights
+        return trained
     path = Path(weights)
     if path.suffix == ".onnx":
         if runtime == "torch":

@@ -41,6 +41,14 @@ def save_atomic(checkpoint: dict, path: Path) -> None:
         os.close(directory)
 
 
+def inference_checkpoint(state_dict: dict, *, task: str, model_name: str, model_kwargs: dict,
+                         class_names: list[str] | dict[str, list[str]], preprocessing: dict) -> dict:
+    """The keys a checkpoint needs to be rebuilt and run (no training state): for random-weight
+    models that bench exports, and for published weights converted to our layout."""
+    return {"task": task, "model_name": model_name, "model_kwargs": model_kwargs, "state_dict": state_dict,
+            "ema_state_dict": None, "class_names": class_names, "preprocessing": preprocessing}
+
+
 def read_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu") -> dict:
     """The checkpoint dict; a missing or foreign file is a one-line user error."""
     path = Path(path)
