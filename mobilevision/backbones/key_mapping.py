@@ -169,12 +169,13 @@ def to_our_keys(state_dict: dict[str, torch.Tensor], *, backbone: nn.Module) -> 
 
 
 def load_strict(
-    model: nn.Module, state_dict: dict[str, torch.Tensor], *, source: str, ignore_prefixes: tuple[str, ...] = ()
+    model: nn.Module, state_dict: dict[str, torch.Tensor], *, source: str, ignore_prefixes: tuple[str, ...] = (),
+    fix: str = "Check --model and --width against the architecture the file was trained with.",
 ) -> None:
     """Load `state_dict` into `model` only if names and shapes match exactly.
 
     Keys under `ignore_prefixes` are skipped on both sides (e.g. "head." when fine-tuning on new
-    classes). On any mismatch nothing is loaded and the error lists what differs.
+    classes). On any mismatch nothing is loaded and the error lists what differs, then `fix`.
     """
     expected = {k: v for k, v in model.state_dict().items() if not k.startswith(ignore_prefixes)}
     given = {k: v for k, v in state_dict.items() if not k.startswith(ignore_prefixes)}
@@ -193,6 +194,6 @@ def load_strict(
                 for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", mismatched))
                 if keys
             )
-            + ". Check --model and --width against the architecture the file was trained with."
+            + f". {fix}"
         )
     model.load_state_dict(given, strict=not ignore_prefixes)

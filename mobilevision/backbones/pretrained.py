@@ -138,7 +138,7 @@ def cached_download(url: str, *, file_name: str, sha256: str | None = None) -> P
     except (urllib.error.URLError, OSError) as error:
         raise MobileVisionError(
             f"could not download {url} ({error}). If this machine is offline, fetch that URL on one "
-            f"that is online and put the file at {target}, or pass its path to --weights."
+            f"that is online and put the file at {target}."
         ) from None
     return target
 

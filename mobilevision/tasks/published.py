@@ -155,7 +155,8 @@ def published_checkpoint(name: str) -> Path:
     else:
         state_dict = to_our_keys(state_dict, backbone=model.backbone)
     _check_classes(model, state_dict, source=source, entry=entry)
-    load_strict(model, state_dict, source=f"{source} (as {entry.name})")
+    load_strict(model, state_dict, source=f"{source} (as {entry.name})",
+                fix="It is another model's file: delete it and run again.")
     checkpoint = inference_checkpoint(
         model.state_dict(), task=entry.task, model_name=entry.model, model_kwargs=model_kwargs, class_names=names,
         preprocessing={"mean": list(entry.mean), "std": list(entry.std), "input_size": entry.input_size})
