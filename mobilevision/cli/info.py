@@ -47,10 +47,11 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"{'model':<28}{'task':<10}{'width':>6}{'imgsz':>7}{'classes':>9}{'params':>12}{'MAdds':>10}")
+    name_width = max(len(row["name"]) for row in rows) + 2
+    print(f"{'model':<{name_width}}{'task':<10}{'width':>6}{'imgsz':>7}{'classes':>9}{'params':>12}{'MAdds':>10}")
     for row in rows:
         print(
-            f"{row['name']:<28}{row['task']:<10}{row['width']:>6.2f}{row['imgsz']:>7}{row['num_classes']:>9}"
+            f"{row['name']:<{name_width}}{row['task']:<10}{row['width']:>6.2f}{row['imgsz']:>7}{row['num_classes']:>9}"
             f"{row['params'] / 1e6:>11.3f}M{row['madds'] / 1e6:>9.1f}M"
         )
     return 0
