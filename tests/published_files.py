@@ -13,21 +13,26 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torchvision.models import detection, segmentation
+from torchvision.models import detection, mobilenet_v3_large, mobilenet_v3_small, segmentation
 
 from mobilevision.tasks.published import catalogue, published
 
 SSDLITE = "torchvision:ssdlite320_mobilenet_v3_large"
 DEEPLAB = "torchvision:deeplabv3_mobilenet_v3_large"
 LRASPP = "torchvision:lraspp_mobilenet_v3_large"
+LARGE = "torchvision:mobilenet_v3_large"
+SMALL = "torchvision:mobilenet_v3_small"
 
 # The published files' architectures: COCO's 91 ids for the detector, VOC's 21 classes (and
-# DeepLab's auxiliary classifier, which its published file holds) for the segmenters.
+# DeepLab's auxiliary classifier, which its published file holds) for the segmenters, ImageNet's
+# 1000 for the classifiers.
 BUILDERS = {
     SSDLITE: lambda: detection.ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=91),
     DEEPLAB: lambda: segmentation.deeplabv3_mobilenet_v3_large(weights=None, weights_backbone=None,
                                                                num_classes=21, aux_loss=True),
     LRASPP: lambda: segmentation.lraspp_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=21),
+    LARGE: lambda: mobilenet_v3_large(weights=None),
+    SMALL: lambda: mobilenet_v3_small(weights=None),
 }
 
 

@@ -1,6 +1,6 @@
-"""torchvision's published detector and segmenters, loaded by name, compute what torchvision's own
-models compute with the same file: raw outputs, final detections and class maps, in PyTorch and
-through our ONNX export. Bad files are refused in one line and leave nothing in the cache.
+"""torchvision's published detector, segmenters and classifiers, loaded by name, compute what
+torchvision's own models compute with the same file: raw outputs, final detections and class maps,
+in PyTorch and through our ONNX export. Bad files are refused in one line and leave nothing in the cache.
 
 The files are torchvision's models with random weights, saved where a download would put them
 (tests/published_files.py); nothing is downloaded.
@@ -20,7 +20,17 @@ from mobilevision.deploy.export import export
 from mobilevision.deploy.onnx_model import OnnxRuntimeModel
 from mobilevision.deploy.runtime import load_trained
 from mobilevision.tasks.published import converted_path, published
-from tests.published_files import DEEPLAB, LRASPP, SSDLITE, expect_hash_of, hub_file, place, torchvision_model
+from tests.published_files import (
+    DEEPLAB,
+    LARGE,
+    LRASPP,
+    SMALL,
+    SSDLITE,
+    expect_hash_of,
+    hub_file,
+    place,
+    torchvision_model,
+)
 
 # Captured before the autouse fixture replaces it: the truncated-download test runs torch.hub's
 # real download code against a fake server.
@@ -43,13 +53,14 @@ def _normalised(name: str, images: torch.Tensor) -> torch.Tensor:
 
 def _torchvision_raw(name: str, model, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """torchvision's raw head outputs: SSD's (box regression, class logits) before decoding,
-    a segmenter's full-size logits."""
+    a segmenter's full-size logits, a classifier's logits."""
     if name == SSDLITE:
         # torchvision's transform resizes to 320 (the identity here) and normalises as we do
         features = list(model.backbone(_normalised(name, images)).values())
         head = model.head(features)
         return head["bbox_regression"], head["cls_logits"]
-    return (model(_normalised(name, images))["out"],)
+    outputs = model(_normalised(name, images))
+    return (outputs["out"] if isinstance(outputs, dict) else outputs,)
 
 
 def _as_tuple(outputs) -> tuple[torch.Tensor, ...]:
@@ -66,7 +77,7 @@ def _assert_same_detections(ours: list[dict], theirs: list[dict], *, box_toleran
         torch.testing.assert_close(mine["boxes"], reference["boxes"], atol=box_tolerance, rtol=0)
 
 
-@pytest.mark.parametrize("name", [SSDLITE, DEEPLAB, LRASPP])
+@pytest.mark.parametrize("name", [SSDLITE, DEEPLAB, LRASPP, LARGE, SMALL])
 def test_loaded_by_name_computes_what_torchvision_computes(name, monkeypatch):
     reference = place(monkeypatch, name)
     trained = load_trained(name, device="cpu", runtime="torch", log=lambda line: None)
@@ -80,7 +91,7 @@ def test_loaded_by_name_computes_what_torchvision_computes(name, monkeypatch):
             torch.testing.assert_close(mine, expected, atol=TOLERANCE, rtol=0)
         if name == SSDLITE:  # torchvision's score threshold, top-k, NMS and its cap of 300
             _assert_same_detections(network(_normalised(name, images)), reference(list(images)), box_tolerance=1e-4)
-        else:
+        elif trained.task == "segment":
             assert torch.equal(network(_normalised(name, images)), theirs[0].argmax(1))
 
 
@@ -95,6 +106,10 @@ def test_class_names_and_preprocessing_travel_with_the_weights(monkeypatch):
     segmenter = load_trained(LRASPP, device="cpu", runtime="torch")
     assert segmenter.class_names[:2] == ["background", "aeroplane"] and len(segmenter.class_names) == 21
     assert segmenter.preprocessing["input_size"] == 520
+    place(monkeypatch, SMALL)
+    classifier = load_trained(SMALL, device="cpu", runtime="torch")
+    assert classifier.class_names[0] == "tench" and len(classifier.class_names) == 1000
+    assert classifier.preprocessing["input_size"] == 224
 
 
 @pytest.mark.parametrize("name", [SSDLITE, LRASPP, DEEPLAB])
