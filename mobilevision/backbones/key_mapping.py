@@ -8,6 +8,8 @@ than loading part of it).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 from torch import nn
 
@@ -197,3 +199,28 @@ def load_strict(
             + f". {fix}"
         )
     model.load_state_dict(given, strict=not ignore_prefixes)
+
+
+def class_layers(expected: Mapping[str, torch.Tensor], given: Mapping[str, torch.Tensor], *,
+                 num_classes: int) -> tuple[list[str], int | None]:
+    """(keys of `given` whose tensors are `expected`'s sized for other classes, how many classes
+    `given` has; None when no tensor is).
+
+    A class layer's first dimension is k * num_classes (k: anchors per location of an SSD
+    predictor, 1 for a classifier) and its other dimensions do not depend on the classes: a tensor
+    of `given` that differs from `expected`'s only in its first dimension, k times another class
+    count. Every such tensor must imply the same count; otherwise none is a class layer, and the
+    strict load reports them all. Found by shape, so every head's class layers are (LR-ASPP's two
+    classifiers, SSD's per-level predictors) and nothing else is (SSD's box regressors).
+    """
+    counts = {}
+    for key, tensor in given.items():
+        mine = expected.get(key)
+        if mine is None or mine.ndim == 0 or mine.shape == tensor.shape or mine.shape[1:] != tensor.shape[1:]:
+            continue
+        per_class, remainder = divmod(mine.shape[0], num_classes)
+        if remainder == 0 and tensor.shape[0] % per_class == 0:
+            counts[key] = tensor.shape[0] // per_class
+    if len(set(counts.values())) != 1:
+        return [], None
+    return sorted(counts), next(iter(counts.values()))

@@ -32,7 +32,8 @@ class TrainConfig:
     model: str = option("mobilenet_v2", "model name from `mobilevision info`")
     width: float = option(1.0, "width multiplier of the backbone")
     imgsz: int = option(224, "training and validation input size in pixels")
-    weights: str | None = option(None, "initial weights: a checkpoint, a URL or a name like torchvision:IMAGENET1K_V2")
+    weights: str | None = option(None, "initial weights, which decide the model: a checkpoint, a published "
+                                  "name (`mobilevision weights`), a URL or torchvision:IMAGENET1K_V2")
     weights_backbone: str | None = option(None, "initial backbone weights only, e.g. torchvision:IMAGENET1K_V2 or a "
                                           "classify checkpoint (ignored when --weights is given)")
     freeze_backbone: bool = option(False, "train the heads only: the backbone's weights and BatchNorm statistics stay "

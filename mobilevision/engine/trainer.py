@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -30,6 +31,8 @@ class TrainableTask(Protocol):
     collate: Any
 
     def check_model(self, name: str) -> None: ...
+
+    def config_from_weights(self, config: TrainConfig, *, given: Collection[str]) -> TrainConfig: ...
 
     def training_setup(self, config: TrainConfig, *, resume_from: dict | None) -> Any: ...
 
@@ -61,7 +64,9 @@ def run_training(task: TrainableTask, options: dict[str, Any]) -> dict[str, floa
                                                 config_class=task.config_class)
             metrics = train(task, config, resume_from=checkpoint)
         else:
-            metrics = train(task, config_from_options(task.config_class, options, recipes=task.recipes))
+            config = config_from_options(task.config_class, options, recipes=task.recipes)
+            # Between the recipe and the flags the user typed: the architecture of --weights.
+            metrics = train(task, task.config_from_weights(config, given=options.keys()))
     finally:
         shutdown()
     return metrics if is_main else None

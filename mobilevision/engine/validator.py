@@ -45,7 +45,7 @@ class ValidatedTask(Protocol):
 
     def dataset(self, data: str, *, split: str, transform: Any) -> Any: ...
 
-    def check_classes(self, dataset: Any, trained: Any, *, data: str) -> None: ...
+    def fit_to_data(self, dataset: Any, trained: Any, *, data: str) -> Any: ...
 
     def make_evaluator(self, data: str, class_names: Any, *, imgsz: int, split: str) -> Any: ...
 
@@ -65,7 +65,7 @@ def validate(task: ValidatedTask, trained: Any, *, data: str, imgsz: int | None 
     size = imgsz or trained.preprocessing["input_size"]
     dataset = task.dataset(data, split=split, transform=task.eval_transform(size=size,
                                                                           preprocessing=trained.preprocessing))
-    task.check_classes(dataset, trained, data=data)
+    trained = task.fit_to_data(dataset, trained, data=data)
     if len(dataset) == 0:
         raise MobileVisionError(f"--data {data}: no images in the {split} split")
     evaluator = task.make_evaluator(data, trained.class_names, imgsz=size, split=split)()

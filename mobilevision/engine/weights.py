@@ -4,8 +4,9 @@ input normalisation those weights expect."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
-from torch import nn
+from torch import Tensor, nn
 
 from mobilevision.backbones.key_mapping import load_strict, to_our_keys
 from mobilevision.backbones.pretrained import PretrainedWeights, read_state_dict, resolve_weights
@@ -18,16 +19,21 @@ def load_weights(model: nn.Module, spec: str, *, include_head: bool = True) -> P
     torchvision and timm layouts are renamed to ours first. With include_head=False the head is
     left as built (fine-tuning on other classes). Returns the named weight's metadata, if any.
     """
-    path, entry = resolve_weights(spec)
-    state_dict = to_our_keys(read_state_dict(path), backbone=model.backbone)
+    state_dict, path, entry = read_weights(spec, backbone=model.backbone)
     load_strict(model, state_dict, source=str(path), ignore_prefixes=() if include_head else ("head.",))
     return entry
 
 
+def read_weights(spec: str, *, backbone: nn.Module) -> tuple[dict[str, Tensor], Path, PretrainedWeights | None]:
+    """The tensors of a path, URL or named weight with torchvision and timm layouts renamed to ours
+    (for `backbone`), the file they came from and the named weight's metadata, if any."""
+    path, entry = resolve_weights(spec)
+    return to_our_keys(read_state_dict(path), backbone=backbone), path, entry
+
+
 def load_backbone_weights(backbone: nn.Module, spec: str) -> PretrainedWeights | None:
     """Load only the backbone part of a classifier's weights (e.g. ImageNet into a detector)."""
-    path, entry = resolve_weights(spec)
-    state_dict = to_our_keys(read_state_dict(path), backbone=backbone)
+    state_dict, path, entry = read_weights(spec, backbone=backbone)
     if any(key.startswith("backbone.") for key in state_dict):
         state_dict = {k[len("backbone.") :]: v for k, v in state_dict.items() if k.startswith("backbone.")}
     # A segmentation backbone is built without MobileNetV2's 1280-channel last layer (DeepLab's

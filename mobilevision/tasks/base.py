@@ -10,11 +10,13 @@ drawn (overlays) and saved; its export outputs; and the facts bench needs to tim
 
 from __future__ import annotations
 
+import dataclasses
+import sys
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from torch import nn
@@ -23,11 +25,15 @@ from torch.utils.data import Dataset
 from mobilevision.conventions import IMAGENET_MEAN, IMAGENET_STD
 from mobilevision.datasets.build import build_dataset
 from mobilevision.engine.config import Recipe, TrainConfig
+from mobilevision.engine.distributed import dist_info
 from mobilevision.engine.evaluation import Evaluator
 from mobilevision.engine.loop import seed_everything
-from mobilevision.engine.weights import initial_preprocessing
+from mobilevision.engine.weights import initial_preprocessing, load_backbone_weights, read_weights
 from mobilevision.errors import MobileVisionError
 from mobilevision.visualize.compose import Overlay, compose
+
+if TYPE_CHECKING:
+    from mobilevision.tasks.starting_point import StartingPoint
 
 
 @dataclass
@@ -41,7 +47,8 @@ class TrainedModel:
     preprocessing: dict  # {"mean": [3 floats], "std": [3 floats], "input_size": int}
     weights: str  # the file or name it came from
     runtime: str = "torch"  # what runs the network, as the demos show it
-    from_checkpoint: bool = True  # False: published weights, whose class names are words, not folders
+    from_checkpoint: bool = True  # False: published weights read without a checkpoint of ours (no export)
+    publisher_names: bool = False  # class names in the publisher's words, which a dataset's folders may not use
 
     def names_per_task(self) -> dict[str, list[str]]:
         """{task: class names}: a single-task model's under its own task."""
@@ -95,6 +102,7 @@ class Task(ABC):
     default_mean: ClassVar[tuple[float, ...]] = IMAGENET_MEAN
     default_std: ClassVar[tuple[float, ...]] = IMAGENET_STD
     other_sources: ClassVar[str] = ""  # where else its checkpoints come from, for load's error
+    fresh_modules: ClassVar[tuple[str, ...]] = ()  # key prefixes of training-only heads, never loaded from --weights
 
     # --- models -----------------------------------------------------------------------------
 
@@ -122,7 +130,7 @@ class Task(ABC):
                                     f"written by `mobilevision {self.name} train`{self.other_sources}")
         return TrainedModel(network, task=self.name, model_name=checkpoint["model_name"],
                             class_names=checkpoint["class_names"], preprocessing=checkpoint["preprocessing"],
-                            weights=str(weights))
+                            weights=str(weights), publisher_names="published" in checkpoint)
 
     def fresh_model_kwargs(self, *, width: float, num_classes: int, imgsz: int) -> dict:
         """Builder keyword arguments of a model of `num_classes` (background included) for `imgsz`."""
@@ -130,20 +138,64 @@ class Task(ABC):
 
     # --- training ---------------------------------------------------------------------------
 
+    def starting_point(self, weights: str | None) -> StartingPoint | None:
+        """--weights as a checkpoint of this task (a published model's name: its converted file);
+        None without --weights or for weights that are no checkpoint (a classifier's file, a URL)."""
+        from mobilevision.tasks.starting_point import read_starting_point
+
+        start = read_starting_point(weights)
+        if start is not None and (found := start.checkpoint["task"]) != self.name:
+            raise MobileVisionError(f"--weights {weights}: a {found} model; `mobilevision {self.name} train` starts "
+                                    f"from a {self.name} checkpoint{self.other_sources} (from its backbone only: "
+                                    "--weights-backbone)")
+        return start
+
+    def config_from_weights(self, config: TrainConfig, *, given: Collection[str]) -> TrainConfig:
+        """The weights decide the architecture, as in torchvision's references and ultralytics: with
+        --weights a checkpoint of this task or a published model's name, the options that make the
+        network (model, width, input size, the head's options: weights_options) are the checkpoint's,
+        over the recipe's and the defaults. Options given on the command line (`given`) keep their
+        value: an --imgsz, an --nms-iou are honoured; --model naming another model is an error
+        (training_setup), and an option that changes a tensor's shape fails the load in one line."""
+        start = self.starting_point(config.weights)
+        if start is None:
+            return config
+        kwargs = start.model_kwargs()
+        fixed = {"model": start.model_name, "width": kwargs["width"],
+                 "imgsz": start.checkpoint["preprocessing"]["input_size"], **self.weights_options(kwargs)}
+        return dataclasses.replace(config, **{name: value for name, value in fixed.items() if name not in given})
+
+    @abstractmethod
+    def weights_options(self, model_kwargs: Mapping) -> dict:
+        """The config fields that a model built with `model_kwargs` (its registered defaults
+        included) fixes besides model, width and imgsz: its head's options."""
+
     def training_setup(self, config: TrainConfig, *, resume_from: dict | None) -> TrainingSetup:
         """The same steps for every task: normalisation (the weights' it starts from, or a resumed
-        run's), the data, the model of its classes, its initial weights; the hooks below fill them."""
+        run's), the data, the model of its classes, its initial weights; the hooks below fill them.
+        A checkpoint in --weights gives the model its builder arguments that no option sets."""
         from mobilevision.tasks.registry import build_model
 
-        preprocessing = (resume_from["preprocessing"] if resume_from
-                         else initial_preprocessing(config, mean=self.default_mean, std=self.default_std))
+        start = None if resume_from else self.starting_point(config.weights)
+        if start is not None and config.model != start.model_name:
+            raise MobileVisionError(f"--model {config.model}: --weights {config.weights} holds a {start.model_name}; "
+                                    "leave --model out (the weights decide the model), or start from the "
+                                    "backbone only with --weights-backbone")
+        if resume_from is not None:
+            preprocessing = resume_from["preprocessing"]
+        elif start is not None:
+            preprocessing = start.preprocessing(input_size=config.imgsz)
+        else:
+            preprocessing = initial_preprocessing(config, mean=self.default_mean, std=self.default_std)
         train_set, val_set = self.training_data(config, preprocessing=preprocessing)
         class_names = self.training_classes(train_set, config)
         model_kwargs = self.model_kwargs(config, train_set=train_set, class_names=class_names)
+        if start is not None:
+            model_kwargs = {**start.architecture(), **model_kwargs}
         seed_everything(config.seed)  # the same initial weights on every rank and every rerun
         model = build_model(config.model, **model_kwargs)
         if resume_from is None:
-            self.load_initial_weights(model, config, class_names=class_names)
+            self.load_initial_weights(model, config, start=start)
         return TrainingSetup(model=model, model_kwargs=model_kwargs, class_names=class_names,
                              preprocessing=preprocessing, train_set=train_set, val_set=val_set,
                              make_evaluator=self.make_evaluator(config.data, class_names, imgsz=config.imgsz))
@@ -160,9 +212,26 @@ class Task(ABC):
     def model_kwargs(self, config: TrainConfig, *, train_set: Dataset, class_names) -> dict:
         """The builder's keyword arguments for the model `config` trains, as the checkpoint records them."""
 
-    @abstractmethod
-    def load_initial_weights(self, model: nn.Module, config: TrainConfig, *, class_names) -> None:
-        """--weights (the whole model, its class layers when the classes match), else --weights-backbone."""
+    def load_initial_weights(self, model: nn.Module, config: TrainConfig, *, start: StartingPoint | None) -> None:
+        """--weights: the whole model (a checkpoint's, `start`, or a classifier's published file);
+        on other classes all but its class layers, which keep their initialisation, and one line
+        says which those are. Training-only heads (fresh_modules) start fresh: they only shape the
+        gradients. Else --weights-backbone: ImageNet weights into the backbone only (--weights wins
+        over a recipe's --weights-backbone: it holds a backbone already)."""
+        from mobilevision.tasks.starting_point import load_starting_weights
+
+        if start is not None:
+            state_dict, source = start.state_dict(), start.path
+        elif config.weights:
+            state_dict, source, _ = read_weights(config.weights, backbone=model.backbone)
+        else:
+            if config.weights_backbone:
+                load_backbone_weights(model.backbone, config.weights_backbone)
+            return
+        replaced = load_starting_weights(model, state_dict, weights=config.weights, source=str(source),
+                                         fresh_prefixes=self.fresh_modules, background_classes=self.background_classes)
+        if replaced is not None and dist_info().is_main:
+            print(replaced, file=sys.stderr, flush=True)  # stdout is for --json
 
     # --- evaluation -------------------------------------------------------------------------
 
@@ -180,6 +249,11 @@ class Task(ABC):
             raise MobileVisionError(f"--data {data}: its classes {found[:5]} are not the {len(expected)} classes the "
                                     f"weights were trained on ({expected[:5]}); evaluate on the dataset they were "
                                     "trained for")
+
+    def fit_to_data(self, dataset: Dataset, trained: TrainedModel, *, data: str) -> TrainedModel:
+        """The weights as `val` runs them on `dataset`, whose classes must be theirs (check_classes)."""
+        self.check_classes(dataset, trained, data=data)
+        return trained
 
     @abstractmethod
     def make_evaluator(self, data: str, class_names, *, imgsz: int, split: str = "val") -> Callable[[], Evaluator]:

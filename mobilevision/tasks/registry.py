@@ -38,13 +38,17 @@ class ModelEntry:
     defaults: dict = field(default_factory=dict)  # the builder's keyword arguments that make this model
 
     def build(self, **kwargs) -> nn.Module:
-        """The model with `kwargs` over `defaults`; a head's options dict is merged key by key, so
-        ssdlite={"nms_iou": 0.5} keeps the entry's other SSDLite options."""
+        """The model with `kwargs` over `defaults` (see with_defaults)."""
+        return self.builder(**self.with_defaults(**kwargs))
+
+    def with_defaults(self, **kwargs) -> dict:
+        """`kwargs` over `defaults`: the builder's arguments that make this model; a head's options
+        dict is merged key by key, so ssdlite={"nms_iou": 0.5} keeps the entry's other SSDLite options."""
         merged = dict(self.defaults)
         for key, value in kwargs.items():
             both_dicts = isinstance(value, Mapping) and isinstance(merged.get(key), Mapping)
             merged[key] = {**merged[key], **value} if both_dicts else value
-        return self.builder(**merged)
+        return merged
 
 
 MODELS: dict[str, ModelEntry] = {

@@ -8,6 +8,7 @@ The files are torchvision's models with random weights, saved where a download w
 
 import email.message
 import io
+import json
 import urllib.response
 
 import cv2
@@ -202,3 +203,39 @@ def test_a_file_for_80_classes_is_refused_naming_the_count(monkeypatch, tmp_path
     assert code == 2 and len(errors) == 1
     assert str(hub_file(SSDLITE)) in errors[0] and "80 classes" in errors[0] and "91" in errors[0]
     assert not converted_path(published(SSDLITE)).exists()
+
+
+def _coco_val(root, *, images: torch.Tensor) -> None:
+    """A COCO tree (val split) of `images` (N, 3, 320, 320) in [0, 1], with COCO's 80 categories
+    under their own ids (1..90, with gaps) and a few boxes of the highest and of gap-following ids."""
+    categories = [{"id": category_id, "name": name} for category_id, name
+                  in enumerate(published(SSDLITE).meta()["categories"]) if name not in ("__background__", "N/A")]
+    (root / "val").mkdir(parents=True)
+    (root / "annotations").mkdir()
+    entries, annotations = [], []
+    for image_id, image in enumerate(images, start=1):
+        pixels = (image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        cv2.imwrite(str(root / "val" / f"{image_id}.png"), cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR))
+        entries.append({"id": image_id, "file_name": f"{image_id}.png", "width": SIZE, "height": SIZE})
+        for category_id, box in ((1, [10, 20, 100, 150]), (13, [150, 40, 60, 60]), (90, [200, 200, 80, 50])):
+            annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": category_id,
+                                "bbox": box, "area": box[2] * box[3], "iscrowd": 0})
+    document = {"images": entries, "annotations": annotations, "categories": categories}
+    (root / "annotations" / "instances_val.json").write_text(json.dumps(document))
+
+
+def test_val_on_coco_scores_the_detectors_own_category_ids(monkeypatch, tmp_path, capsys):
+    """torchvision's detector labels boxes with COCO ids, our COCO reader with ranks 1..80: val
+    renumbers, so the results file holds the ids torchvision's model gives, with its scores."""
+    reference = place(monkeypatch, SSDLITE)
+    images = (_images(seed=3) * 255).round() / 255  # what a PNG keeps
+    _coco_val(tmp_path / "coco", images=images)
+    assert main(["detect", "val", "--data", str(tmp_path / "coco"), "--weights", SSDLITE, "--device", "cpu",
+                 "--workers", "0", "--project", str(tmp_path / "runs"), "--name", "coco"]) == 0
+    results = json.loads((tmp_path / "runs" / "detect" / "coco" / "predictions.json").read_text())
+    with torch.no_grad():
+        expected = reference(list(images))
+    for image_id, detections in enumerate(expected, start=1):
+        ours = sorted((r for r in results if r["image_id"] == image_id), key=lambda r: -r["score"])[:20]
+        assert [r["category_id"] for r in ours] == detections["labels"][:20].tolist()
+        np.testing.assert_allclose([r["score"] for r in ours], detections["scores"][:20].numpy(), atol=1e-4)

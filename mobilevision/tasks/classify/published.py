@@ -28,4 +28,4 @@ def load_published(weights: str, *, model: str, width: float) -> TrainedModel:
     mean, std, size = (entry.mean, entry.std, entry.input_size) if entry else (IMAGENET_MEAN, IMAGENET_STD, 224)
     return TrainedModel(network.eval(), task="classify", model_name=model, class_names=names,
                         preprocessing={"mean": list(mean), "std": list(std), "input_size": size}, weights=weights,
-                        from_checkpoint=False)
+                        from_checkpoint=False, publisher_names=True)

@@ -8,7 +8,6 @@ from mobilevision.datasets.collate import classification_collate
 from mobilevision.datasets.transforms import classification_transforms
 from mobilevision.engine.checkpoint import is_checkpoint
 from mobilevision.engine.config import as_kwargs, options_of
-from mobilevision.engine.weights import load_backbone_weights, load_weights
 from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.base import Flag, SingleTask, TrainedModel
 from mobilevision.tasks.classify.config import RECIPES, ClassifyTrainConfig
@@ -55,14 +54,8 @@ class ClassifyTask(SingleTask):
                 "classifier": as_kwargs(options_of(ClassifierOptions, config)),
                 "freeze_bn": config.freeze_bn or config.freeze_backbone}
 
-    def load_initial_weights(self, model, config: ClassifyTrainConfig, *, class_names) -> None:
-        from mobilevision.tasks.classify.published import head_classes
-
-        if config.weights:
-            # Other classes than the weights were trained on: keep the new, randomly initialised head.
-            load_weights(model, config.weights, include_head=head_classes(config.weights) == len(class_names))
-        elif config.weights_backbone:
-            load_backbone_weights(model.backbone, config.weights_backbone)
+    def weights_options(self, model_kwargs: Mapping) -> dict:
+        return as_kwargs(options_of(ClassifierOptions, model_kwargs.get("classifier")))
 
     def eval_transform(self, *, size: int, preprocessing: Mapping):
         return classification_transforms(False, size=size, mean=preprocessing["mean"], std=preprocessing["std"])
@@ -70,7 +63,7 @@ class ClassifyTask(SingleTask):
     def check_classes(self, dataset, trained: TrainedModel, *, data: str) -> None:
         # Published weights name classes in words, ImageNet folders by synset: there only the count
         # can be checked (folders sort into torchvision's class order).
-        if trained.from_checkpoint:
+        if not trained.publisher_names:
             super().check_classes(dataset, trained, data=data)
         elif len(dataset.class_names) != len(trained.class_names):
             raise MobileVisionError(f"--data {data}: its {len(dataset.class_names)} classes are not the "

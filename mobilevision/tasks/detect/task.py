@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -10,9 +11,7 @@ from mobilevision.datasets.coco_joint import DetectionWithClassMaps
 from mobilevision.datasets.collate import detection_collate
 from mobilevision.datasets.resolve import resolve_data
 from mobilevision.datasets.transforms import detection_transforms
-from mobilevision.engine.checkpoint import read_checkpoint
 from mobilevision.engine.config import as_kwargs, options_of
-from mobilevision.engine.weights import load_backbone_weights, load_weights
 from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.base import SingleTask, TrainedModel
 from mobilevision.tasks.detect.coco_eval import save_coco_results
@@ -21,6 +20,7 @@ from mobilevision.tasks.detect.evaluator import DetectionEvaluator, evaluator_fa
 from mobilevision.tasks.detect.model import SSDLite
 from mobilevision.tasks.detect.options import SSDLiteOptions
 from mobilevision.tasks.detect.predictor import DetectPredictor, describe_detections
+from mobilevision.tasks.detect.relabel import Relabelled, label_lookup
 from mobilevision.visualize.compose import Overlay
 from mobilevision.visualize.draw import draw_detections
 
@@ -44,6 +44,7 @@ class DetectTask(SingleTask):
     bench_imgsz = 320  # torchvision's SSDLite anchor's; the paper's 300 is not a multiple of 32
     timed_from_frames = True
     default_mean, default_std = SSDLite.mean, SSDLite.std  # TF trained SSDLite on [-1, 1] inputs
+    fresh_modules = ("aux_segment.",)
 
     def fresh_model_kwargs(self, *, width: float, num_classes: int, imgsz: int) -> dict:
         return {"width": width, "num_classes": num_classes, "imgsz": imgsz}
@@ -67,18 +68,9 @@ class DetectTask(SingleTask):
                        "aux_segment_weight": config.aux_segment}
         return kwargs
 
-    def load_initial_weights(self, model: SSDLite, config: DetectTrainConfig, *, class_names) -> None:
-        """--weights (a detector of this suite; its head too when the classes match) or else
-        --weights-backbone (ImageNet weights into the backbone only)."""
-        if config.weights:
-            checkpoint = read_checkpoint(config.weights)
-            if checkpoint["task"] != "detect":
-                raise MobileVisionError(f"--weights {config.weights}: a {checkpoint['task']} checkpoint; for a "
-                                        "classifier's backbone use --weights-backbone")
-            load_weights(model, config.weights,
-                         include_head=checkpoint["model_kwargs"]["num_classes"] == model.num_classes)
-        elif config.weights_backbone:
-            load_backbone_weights(model.backbone, config.weights_backbone)
+    def weights_options(self, model_kwargs: Mapping) -> dict:
+        """The anchors, losses and NMS the detector was built with."""
+        return as_kwargs(options_of(SSDLiteOptions, model_kwargs.get("ssdlite")))
 
     def _training_set(self, config: DetectTrainConfig, *, transform):
         """The train split's samples; with --aux-segment each target also holds its class map, which
@@ -94,6 +86,15 @@ class DetectTask(SingleTask):
 
     def eval_transform(self, *, size: int, preprocessing: Mapping):
         return detection_transforms(False, size=size, mean=preprocessing["mean"], std=preprocessing["std"])
+
+    def fit_to_data(self, dataset, trained: TrainedModel, *, data: str) -> TrainedModel:
+        """A detector labelling boxes with COCO's category ids (torchvision's) has its labels
+        renumbered into the data's when its classes are the data's with the unused ids between."""
+        lookup = label_lookup(trained.class_names, dataset.class_names)
+        if lookup is None:
+            return super().fit_to_data(dataset, trained, data=data)
+        return replace(trained, network=Relabelled(trained.network, lookup=lookup),
+                       class_names=list(dataset.class_names))
 
     def make_evaluator(self, data: str, class_names, *, imgsz: int, split: str = "val"):
         return evaluator_factory(data, list(class_names), imgsz=imgsz, split=split)

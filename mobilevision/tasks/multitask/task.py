@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mobilevision.backbones.key_mapping import load_strict
 from mobilevision.datasets.build import build_dataset
 from mobilevision.datasets.transforms import detection_transforms
-from mobilevision.engine.checkpoint import read_checkpoint
 from mobilevision.engine.config import as_kwargs, options_of
 from mobilevision.engine.weights import load_backbone_weights
 from mobilevision.errors import MobileVisionError
@@ -23,6 +23,9 @@ from mobilevision.tasks.multitask.evaluator import MultiTaskEvaluator, evaluator
 from mobilevision.tasks.multitask.model import MultiTaskModel, task_list
 from mobilevision.tasks.multitask.predictor import MultiTaskPredictor
 from mobilevision.tasks.segment.options import DeepLabOptions
+
+if TYPE_CHECKING:
+    from mobilevision.tasks.starting_point import StartingPoint
 
 
 class MultitaskTask(Task):
@@ -74,16 +77,22 @@ class MultitaskTask(Task):
             "classify_from_segment": config.classify_from_segment,
         }
 
-    def load_initial_weights(self, model: MultiTaskModel, config: MultitaskTrainConfig, *, class_names) -> None:
-        """--weights (a multi-task checkpoint with the same heads) or else --weights-backbone."""
-        if config.weights:
-            checkpoint = read_checkpoint(config.weights)
-            if checkpoint["task"] != "multitask":
-                raise MobileVisionError(f"--weights {config.weights}: a {checkpoint['task']} checkpoint; for its "
-                                        "backbone use --weights-backbone, or combine task checkpoints with "
-                                        "`multitask assemble`")
-            # The EMA weights when the run kept them: they are the ones its metrics describe.
-            load_strict(model, checkpoint.get("ema_state_dict") or checkpoint["state_dict"], source=config.weights)
+    def weights_options(self, model_kwargs: Mapping) -> dict:
+        """The three heads' options the model was built with."""
+        return {**as_kwargs(options_of(SSDLiteOptions, model_kwargs.get("ssdlite"))),
+                **as_kwargs(options_of(DeepLabOptions, model_kwargs.get("deeplab"))),
+                **as_kwargs(options_of(ClassifierOptions, model_kwargs.get("classifier")))}
+
+    def load_initial_weights(self, model: MultiTaskModel, config: MultitaskTrainConfig, *,
+                             start: StartingPoint | None) -> None:
+        """--weights: a multi-task checkpoint with the same heads and classes, loaded whole (the
+        heads' class counts differ per task, so none is re-initialised); else --weights-backbone."""
+        if start is not None:
+            load_strict(model, start.state_dict(), source=start.path)
+        elif config.weights:
+            raise MobileVisionError(f"--weights {config.weights}: no multi-task checkpoint; for a classifier's "
+                                    "backbone use --weights-backbone, or combine task checkpoints with "
+                                    "`multitask assemble`")
         elif config.weights_backbone:
             load_backbone_weights(model.backbone, config.weights_backbone)
 

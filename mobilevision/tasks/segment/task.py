@@ -10,13 +10,10 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
-from mobilevision.backbones.key_mapping import load_strict
-from mobilevision.backbones.pretrained import read_state_dict, resolve_weights
 from mobilevision.datasets.collate import segmentation_collate
 from mobilevision.datasets.image_io import encode_label_png
 from mobilevision.datasets.transforms import segmentation_transforms
 from mobilevision.engine.config import as_kwargs, options_of
-from mobilevision.engine.weights import load_backbone_weights
 from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.base import Flag, SingleTask, TrainedModel
 from mobilevision.tasks.segment.config import RECIPES, SegmentTrainConfig
@@ -47,6 +44,7 @@ class SegmentTask(SingleTask):
     # 512: the paper's 513 without the odd pixel TF needs, so that OS16 maps align; close to lraspp's 520.
     bench_imgsz = 512
     exports_class_map = True
+    fresh_modules = ("aux_head.",)
 
     def training_data(self, config: SegmentTrainConfig, *, preprocessing: Mapping):
         """Validation runs on whole images scaled (longer side) to imgsz and padded with ignore, so the
@@ -61,21 +59,11 @@ class SegmentTask(SingleTask):
                 "deeplab": as_kwargs(options_of(DeepLabOptions, config)),
                 "freeze_bn": config.freeze_bn or config.freeze_backbone}
 
-    def load_initial_weights(self, model: nn.Module, config: SegmentTrainConfig, *, class_names) -> None:
-        """--weights: a whole segmenter (its classifier too when it has as many classes); else
-        --weights-backbone: a classifier's backbone (ImageNet), the head keeps its initialisation.
-        --weights wins over a recipe's --weights-backbone: it holds a backbone already."""
-        if not config.weights:
-            if config.weights_backbone:
-                load_backbone_weights(model.backbone, config.weights_backbone)
-            return
-        path, _ = resolve_weights(config.weights)
-        state_dict = read_state_dict(path)
-        classifier = state_dict.get("head.classifier.weight")
-        same_classes = classifier is not None and classifier.shape[0] == len(class_names)
-        # The auxiliary head only shapes training gradients (and a file may lack it): it starts fresh.
-        ignored = ("aux_head.",) if same_classes else ("aux_head.", "head.classifier.")
-        load_strict(model, state_dict, source=str(path), ignore_prefixes=ignored)
+    def weights_options(self, model_kwargs: Mapping) -> dict:
+        """The head (and auxiliary head, decoder, loss options) and output stride the segmenter was
+        built with; a checkpoint without output_stride was built at the builder's (the config's) 16."""
+        stride = {"output_stride": model_kwargs["output_stride"]} if "output_stride" in model_kwargs else {}
+        return {**stride, **as_kwargs(options_of(DeepLabOptions, model_kwargs.get("deeplab")))}
 
     def eval_transform(self, *, size: int, preprocessing: Mapping):
         return segmentation_transforms(False, size=size, mean=preprocessing["mean"], std=preprocessing["std"])
