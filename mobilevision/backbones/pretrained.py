@@ -35,6 +35,7 @@ class PretrainedWeights:
     resize_size: int
     top1: float | None
     categories: tuple[str, ...] = field(default=(), repr=False)
+    sha256: str | None = None  # the 8 hex digits torchvision's file names carry (timm publishes none)
 
 
 def _imagenet_categories() -> tuple[str, ...]:
@@ -68,6 +69,7 @@ def catalogue() -> dict[str, PretrainedWeights]:
             width=1.0,
             url="https://download.pytorch.org/models/mobilenet_v2-b0353104.pth",
             file_name="mobilenet_v2-b0353104.pth",
+            sha256="b0353104",
             mean=IMAGENET_MEAN,
             std=IMAGENET_STD,
             input_size=224,
@@ -80,6 +82,7 @@ def catalogue() -> dict[str, PretrainedWeights]:
             width=1.0,
             url="https://download.pytorch.org/models/mobilenet_v2-7ebf99e0.pth",
             file_name="mobilenet_v2-7ebf99e0.pth",
+            sha256="7ebf99e0",
             mean=IMAGENET_MEAN,
             std=IMAGENET_STD,
             input_size=224,
@@ -106,7 +109,7 @@ def resolve_weights(spec: str) -> tuple[Path, PretrainedWeights | None]:
     """A local file for `spec` (path, URL or name), and the named weight's metadata if any."""
     if spec.startswith(("torchvision:", "timm:")):
         entry = lookup(spec)
-        return cached_download(entry.url, file_name=entry.file_name), entry
+        return cached_download(entry.url, file_name=entry.file_name, sha256=entry.sha256), entry
     if spec.startswith(("http://", "https://")):
         return cached_download(spec, file_name=os.path.basename(spec.split("?")[0])), None
     path = Path(spec).expanduser()

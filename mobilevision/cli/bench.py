@@ -25,7 +25,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--widths", nargs="+", type=float, default=None, help="width multipliers (default 1.0)")
     parser.add_argument("--imgsz", nargs="+", type=int, default=None,
                         help="input sides (default: 224 classify, 320 detect, 512 segment)")
-    parser.add_argument("--weights", nargs="+", default=None, help="trained checkpoints to bench instead of --models")
+    parser.add_argument("--weights", nargs="+", default=None, help="trained checkpoints or published names such as "
+                        "torchvision:ssdlite320_mobilenet_v3_large (`mobilevision weights` lists them) to bench "
+                        "instead of --models")
     parser.add_argument("--runtimes", nargs="+", choices=RUNTIMES, default=list(RUNTIMES), help="runtimes to time")
     parser.add_argument("--data", default=None,
                         help="dataset (folder or YAML): accuracy per runtime, and INT8 calibrated on its images")

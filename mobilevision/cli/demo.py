@@ -40,8 +40,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", required=True, action="append", help="a classify, detect, segment or multitask "
-                        "checkpoint (runs/<task>/<name>/weights/best.pt) or its .onnx export; repeat it for several "
-                        "models")
+                        "checkpoint (runs/<task>/<name>/weights/best.pt), its .onnx export, or a published name such "
+                        "as torchvision:ssdlite320_mobilenet_v3_large (`mobilevision weights` lists them); repeat it "
+                        "for several models")
     parser.add_argument("--runtime", default="auto", choices=("auto", "torch", "onnxruntime"),
                         help="auto: ONNX Runtime on a CPU (the checkpoint is exported once, beside it), torch "
                         "with BatchNorm folded on a GPU or where the export fails (default: auto)")

@@ -9,7 +9,9 @@ import json
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("export", help="export a checkpoint to ONNX / INT8 ONNX / TorchScript",
                                    description=__doc__)
-    parser.add_argument("--weights", required=True, help="checkpoint to export (runs/<task>/<name>/weights/best.pt)")
+    parser.add_argument("--weights", required=True, help="checkpoint to export (runs/<task>/<name>/weights/best.pt), "
+                        "or a published name such as torchvision:ssdlite320_mobilenet_v3_large (`mobilevision "
+                        "weights` lists them)")
     parser.add_argument("--format", choices=("onnx", "torchscript"), default="onnx", help="output format")
     parser.add_argument("--imgsz", type=int, default=None, help="input size (default: the checkpoint's)")
     parser.add_argument("--int8", action="store_true", help="also write an INT8 model (ONNX Runtime static quantisation)")

@@ -15,7 +15,7 @@ from mobilevision.errors import MobileVisionError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from mobilevision.cli import bench, data, demo, export, info, quickstart, tasks
+    from mobilevision.cli import bench, data, demo, export, info, quickstart, tasks, weights
 
     parser = argparse.ArgumentParser(
         prog="mobilevision",
@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
         "segmentation: train, evaluate, predict, export, benchmark and demo.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (info, quickstart, data, tasks, export, bench, demo):
+    for group in (info, weights, quickstart, data, tasks, export, bench, demo):
         group.add_commands(subparsers)
     return parser
 

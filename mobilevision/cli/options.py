@@ -40,7 +40,9 @@ def explicit_options(args: argparse.Namespace, config_class: type[TrainConfig]) 
 def add_weights_arguments(parser: argparse.ArgumentParser, *, task: str, runtime: str = "torch") -> None:
     """--weights and what runs them: --runtime, --device, --imgsz; --model and --width for published weights."""
     parser.add_argument("--weights", required=True, help=f"a checkpoint (runs/{task}/<name>/weights/best.pt), its "
-                        "ONNX export (with --runtime onnxruntime), or a named weight such as torchvision:IMAGENET1K_V2")
+                        "ONNX export (with --runtime onnxruntime), or a published name such as "
+                        "torchvision:ssdlite320_mobilenet_v3_large or torchvision:IMAGENET1K_V2 (`mobilevision "
+                        "weights` lists them)")
     parser.add_argument("--runtime", default=runtime, choices=("auto", "torch", "onnxruntime"),
                         help="torch; onnxruntime (CPU; a .pt is exported once, beside it); auto: ONNX Runtime on a "
                         f"CPU, torch with BatchNorm folded on a GPU (default: {runtime})")

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import torch
 
-from mobilevision.backbones.key_mapping import load_strict, to_our_keys
-from mobilevision.backbones.pretrained import cached_download, read_state_dict
+from mobilevision.backbones.key_mapping import class_layers, load_strict, to_our_keys
+from mobilevision.backbones.pretrained import PretrainedWeights, cached_download, read_state_dict
+from mobilevision.backbones.pretrained import catalogue as backbone_catalogue
 from mobilevision.conventions import IMAGENET_MEAN, IMAGENET_STD
 from mobilevision.engine.checkpoint import inference_checkpoint, package_versions, save_atomic
 from mobilevision.errors import MobileVisionError
@@ -167,15 +168,54 @@ def published_checkpoint(name: str) -> Path:
 
 
 def _check_classes(model: torch.nn.Module, state_dict: dict, *, source: Path, entry: PublishedModel) -> None:
-    """A file whose class layers are sized for another number of classes gets its own message:
-    the class-dependent layers are the ones whose first dimension is a multiple of num_classes."""
-    expected = model.state_dict()
-    num_classes = model.num_classes
-    for key, tensor in state_dict.items():
-        mine = expected.get(key)
-        if mine is None or mine.shape == tensor.shape or mine.shape[1:] != tensor.shape[1:]:
-            continue
-        if mine.shape[0] % num_classes == 0:
-            found = tensor.shape[0] * num_classes // mine.shape[0]
-            raise MobileVisionError(f"{source} holds a model of {found} classes; {entry.name} has {num_classes} "
-                                    f"({entry.dataset}); it is another model's file: delete it and run again")
+    """A file whose class layers are sized for another number of classes gets its own message."""
+    keys, found = class_layers(model.state_dict(), state_dict, num_classes=model.num_classes)
+    if keys:
+        raise MobileVisionError(f"{source} holds a model of {found} classes; {entry.name} has {model.num_classes} "
+                                f"({entry.dataset}); it is another model's file: delete it and run again")
+
+
+def named_weights() -> list[dict]:
+    """Every named weight the suite loads, as `mobilevision weights` lists it: this catalogue's
+    published models (kind "model": whole networks, for --weights of every command), then the
+    backbones' ImageNet weights (kind "backbone": for --weights-backbone, or a classifier's --weights
+    with --model and --width). What a publisher does not say is None; "cached" tells whether the
+    publisher's file is already in the torch hub cache, where a download puts it."""
+    # catalogue() holds each entry under one or two names; keyed by its full name, each comes once.
+    entries = {entry.name: entry for entry in catalogue().values()}.values()
+    return [*map(_model_row, entries), *map(_backbone_row, backbone_catalogue().values())]
+
+
+def _model_row(entry: PublishedModel) -> dict:
+    """The catalogue's entry with torchvision's meta of it (params, size in MiB, URL, accuracy)."""
+    meta = entry.meta()
+    return {"name": entry.name, "alias": f"{PREFIX}{entry.builder}" if entry.default else None, "kind": "model",
+            "task": entry.task, "model": entry.model, "backbone": model_entry(entry.model).defaults["backbone"],
+            "width": 1.0, "dataset": entry.dataset, "metric": entry.metric, "accuracy": entry.accuracy(),
+            "params": meta["num_params"], "file_bytes": entry.file_bytes, "file_mib": meta["_file_size"],
+            "url": meta["url"], "sha256": entry.sha256,
+            "sha256_kind": "full" if len(entry.sha256) == 64 else "prefix", "licence": entry.licence,
+            **_hub_state(Path(meta["url"]).name)}
+
+
+def _backbone_row(weights: PretrainedWeights) -> dict:
+    """What backbones/pretrained.py knows of `weights`, with torchvision's meta of the ones it publishes
+    (params, size) and the hash prefix its file names carry (timm's files have none)."""
+    meta = {}
+    if weights.name.startswith(PREFIX):
+        from torchvision.models import get_model_weights
+
+        meta = get_model_weights(weights.backbone)[weights.name.removeprefix(PREFIX)].meta
+    return {"name": weights.name, "alias": None, "kind": "backbone", "task": "classify", "model": weights.backbone,
+            "backbone": weights.backbone, "width": weights.width, "dataset": "ImageNet-1K",
+            "metric": "acc@1" if weights.top1 is not None else None, "accuracy": weights.top1,
+            "params": meta.get("num_params"), "file_bytes": None, "file_mib": meta.get("_file_size"),
+            "url": weights.url, "sha256": weights.sha256, "sha256_kind": "prefix" if weights.sha256 else None,
+            # torchvision's ImageNet weights carry its terms; timm's are not recorded here.
+            "licence": IMAGENET_LICENCE if meta else None, **_hub_state(weights.file_name)}
+
+
+def _hub_state(file_name: str) -> dict:
+    """Where torch.hub keeps the publisher's file `file_name`, and whether it is there."""
+    path = Path(torch.hub.get_dir()) / "checkpoints" / file_name
+    return {"cached": path.is_file(), "path": str(path)}

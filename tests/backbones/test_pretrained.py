@@ -2,6 +2,8 @@
 mappings and reproduce the reference logits. State dicts come from randomly initialised reference
 models built here; nothing is downloaded."""
 
+import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -9,7 +11,7 @@ import timm
 import torch
 import torchvision
 
-from mobilevision.backbones import build_backbone
+from mobilevision.backbones import build_backbone, pretrained
 from mobilevision.backbones.pretrained import catalogue, lookup, resolve_weights
 from mobilevision.engine.weights import load_backbone_weights, load_weights
 from mobilevision.errors import MobileVisionError
@@ -113,12 +115,17 @@ def test_named_weights_offline_say_where_to_put_the_file(tmp_path):
         resolve_weights("torchvision:IMAGENET9K")
 
 
-def test_named_weights_load_from_the_hub_cache_and_carry_preprocessing(tmp_path):
+def test_named_weights_load_from_the_hub_cache_and_carry_preprocessing(tmp_path, monkeypatch):
     entry = lookup("torchvision:IMAGENET1K_V2")
     cache = tmp_path / "torch_home" / "hub" / "checkpoints"
     cache.mkdir(parents=True)
     reference = torchvision.models.mobilenet_v2().eval()
     _save(reference, cache / entry.file_name)
+    with pytest.raises(MobileVisionError, match="SHA-256"):  # a random-weight file is not torchvision's
+        load_weights(build_classifier(), "torchvision:IMAGENET1K_V2")
+    digest = hashlib.sha256((cache / entry.file_name).read_bytes()).hexdigest()
+    known = {name: replace(weights, sha256=digest) for name, weights in catalogue().items()}
+    monkeypatch.setattr(pretrained, "catalogue", lambda: known)
     model = build_classifier().eval()
     loaded = load_weights(model, "torchvision:IMAGENET1K_V2")
     assert loaded.mean == (0.485, 0.456, 0.406) and loaded.resize_size == 232 and loaded.input_size == 224
