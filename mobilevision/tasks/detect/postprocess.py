@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import torch
+from torchvision.ops import batched_nms
 
 from mobilevision.heads.box_coder import BOX_CODER_WEIGHTS, decode_boxes
 
@@ -47,30 +47,6 @@ def _best_per_class(scores: torch.Tensor, *, k: int, threshold: float) -> tuple[
     values, anchor_index = scores.topk(min(k, scores.shape[0]), dim=0)
     values = values.T.contiguous()
     return anchor_index.T, values.masked_fill_(values <= threshold, 0.0)
-
-
-def _greedy_nms_per_class(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torch.Tensor:
-    """boxes (K, k, 4) xyxy and scores (K, k), best first within each class (0: no candidate) ->
-    keep (K, k) bool: greedy NMS for all classes at once, each class's boxes against its own.
-
-    The same boxes as torchvision's per-class NMS, but the overlaps of every class come from one
-    tensor operation and the greedy pass walks the k ranks once for all classes, on numpy arrays
-    (a microsecond per step where a torch call costs ten): an untrained 91-class SSDLite gives
-    9,000 candidates, which torchvision handles class by class in a Python loop."""
-    x1, y1, x2, y2 = boxes.unbind(dim=-1)  # each (K, k): contiguous, unlike slices of the last axis
-    area = (x2 - x1) * (y2 - y1)
-    inter = (torch.minimum(x2[:, :, None], x2[:, None]) - torch.maximum(x1[:, :, None], x1[:, None])).clamp_(min=0)
-    inter.mul_((torch.minimum(y2[:, :, None], y2[:, None]) - torch.maximum(y1[:, :, None], y1[:, None])).clamp_(min=0))
-    # IoU > t, as inter * (1 + t) > t * (area_i + area_j): no division, and no NaN for empty boxes.
-    overlaps = (inter * (1 + iou_threshold) > (area[:, :, None] + area[:, None]) * iou_threshold).cpu().numpy()
-    suppressed = (scores <= 0).cpu().numpy()
-    keep = np.zeros_like(suppressed)
-    # Candidates are sorted, so no class has one past the longest run of non-zero scores.
-    for rank in range(int((~suppressed).sum(axis=1).max()) if suppressed.size else 0):
-        kept = ~suppressed[:, rank]
-        keep[:, rank] = kept
-        suppressed |= kept[:, None] & overlaps[:, rank]
-    return torch.from_numpy(keep).to(scores.device)
 
 
 def postprocess_detections(
@@ -108,16 +84,16 @@ def postprocess_detections(
         )
         scores = class_scores(logits, activation=score_activation)  # (A, C - 1)
         anchor_index, candidate_scores = _best_per_class(scores, k=topk_per_class, threshold=score_threshold)
-        candidate_boxes = boxes[anchor_index]  # (C - 1, k, 4)
-        keep = _greedy_nms_per_class(candidate_boxes, candidate_scores, nms_iou)
-        class_index, rank = torch.nonzero(keep, as_tuple=True)
-        kept_scores = candidate_scores[class_index, rank]
-        best = kept_scores.argsort(descending=True, stable=True)[:max_detections]
+        class_index, rank = torch.nonzero(candidate_scores, as_tuple=True)  # class by class, best first
+        candidate_boxes = boxes[anchor_index[class_index, rank]]
+        candidate_scores = candidate_scores[class_index, rank]
+        # torchvision's per-class NMS (its C++ kernel, class by class), on the candidates in the order
+        # torchvision's detectors give them, so ties resolve as theirs; it returns the kept best first.
+        best = batched_nms(candidate_boxes, candidate_scores, class_index, nms_iou)[:max_detections]
         detections.append(
             {
-                "boxes": rescale_boxes(candidate_boxes[class_index[best], rank[best]], from_size=(height, width),
-                                       to_size=orig_size),
-                "scores": kept_scores[best],
+                "boxes": rescale_boxes(candidate_boxes[best], from_size=(height, width), to_size=orig_size),
+                "scores": candidate_scores[best],
                 "labels": class_index[best] + 1,
             }
         )
