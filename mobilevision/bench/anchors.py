@@ -1,5 +1,10 @@
 """`--compare torchvision`: torchvision's mobile models timed beside ours, and the speed goals
-(issue 7) as ratios of our latency to an anchor's (below 1 = we are faster)."""
+(issue 7) as ratios of our latency to an anchor's (below 1 = we are faster).
+
+Beside our fresh models: torchvision's with random weights (ANCHORS). Beside a published model
+(--weights torchvision:...): torchvision's own model loaded with the same published file, whose
+outputs are checked against ours (same_outputs.py), and ours / theirs for each of our runtimes.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +15,37 @@ from pathlib import Path
 
 import torch
 
-# (name, task, input side, runtimes): all with random weights, never a download.
+from mobilevision.bench.cases import BenchCase
+from mobilevision.bench.runtimes import TORCHVISION_BUILDERS
+from mobilevision.errors import MobileVisionError
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A torchvision model timed beside ours in `runtimes`, at `imgsz`."""
+
+    name: str  # torchvision's builder (runtimes.TORCHVISION_BUILDERS)
+    task: str
+    imgsz: int
+    runtimes: tuple[str, ...]
+    weights: str | None = None  # the published model whose file it loads; None: random weights
+    state_dict: str | None = None  # that file, in the torch hub cache
+
+    @property
+    def model(self) -> str:
+        """The table's model: tv:<builder>, or tv:<builder>.<WEIGHTS> with published weights."""
+        return f"tv:{self.weights.split(':', 1)[1]}" if self.weights else f"tv:{self.name}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.model}-{self.imgsz}"
+
+
+# Random weights, never a download.
 ANCHORS = (
-    ("mobilenet_v2", "classify", 224, ("eager", "eager_channels_last", "ort_fp32")),
-    ("ssdlite320_mobilenet_v3_large", "detect", 320, ("eager",)),
-    ("lraspp_mobilenet_v3_large", "segment", 520, ("eager",)),
+    Anchor("mobilenet_v2", "classify", 224, ("eager", "eager_channels_last", "ort_fp32")),
+    Anchor("ssdlite320_mobilenet_v3_large", "detect", 320, ("eager",)),
+    Anchor("lraspp_mobilenet_v3_large", "segment", 520, ("eager",)),
 )
 
 
@@ -25,7 +56,7 @@ class Goal:
     description: str
     ours: tuple[str, str]
     theirs: tuple[str, str]
-    at_most: float
+    at_most: float | None  # None: a ratio reported without a goal
 
 
 GOALS = (
@@ -48,8 +79,31 @@ GOALS = (
 )
 
 
-def anchor_label(name: str, imgsz: int) -> str:
-    return f"tv:{name}-{imgsz}"
+def published_anchor(case: BenchCase) -> Anchor:
+    """torchvision's own model of the published weights `case` (a --weights name) was converted
+    from, loaded with the same file (its SHA-256 checked again), eager, at the case's input size."""
+    from mobilevision.backbones.pretrained import cached_download
+    from mobilevision.tasks.published import published
+
+    entry = published(case.published)
+    if entry.builder not in TORCHVISION_BUILDERS:
+        raise MobileVisionError(f"--compare torchvision: no torchvision anchor for {entry.name}; anchors: "
+                                f"{', '.join(TORCHVISION_BUILDERS)}")
+    if TORCHVISION_BUILDERS[entry.builder][0] == "detection" and case.imgsz != entry.input_size:
+        # Its transform resizes every image to its own size: at another, the two would differ in work.
+        raise MobileVisionError(f"--compare torchvision: torchvision's {entry.builder} runs at {entry.input_size} px "
+                                f"only; bench {case.published} at --imgsz {entry.input_size}, not {case.imgsz}")
+    url = entry.meta()["url"]
+    state_dict = cached_download(url, file_name=Path(url).name, sha256=entry.sha256)
+    return Anchor(name=entry.builder, task=entry.task, imgsz=case.imgsz, runtimes=("eager",), weights=entry.name,
+                  state_dict=str(state_dict))
+
+
+def published_goals(case: BenchCase, anchor: Anchor, *, runtimes: list[str]) -> tuple[Goal, ...]:
+    """Ratios without a goal: each of our runtimes of a published model against torchvision's own
+    model with the same file (published_anchor)."""
+    return tuple(Goal(f"{case.published} {runtime} / torchvision's own, same file, eager",
+                      (case.label, runtime), (anchor.label, "eager"), None) for runtime in runtimes)
 
 
 def export_torchvision_mobilenet_v2(path: Path, *, imgsz: int = 224) -> Path:
@@ -66,17 +120,19 @@ def export_torchvision_mobilenet_v2(path: Path, *, imgsz: int = 224) -> Path:
     return path
 
 
-def goal_ratios(rows: list[dict]) -> list[dict]:
+def goal_ratios(rows: list[dict], *, goals: tuple[Goal, ...] = GOALS) -> list[dict]:
     """One entry per goal whose two rows were measured: ours/theirs of the median latency (the
-    goal's measure), whether it holds, and ours/theirs of the minimum (least disturbed) latency."""
+    goal's measure), whether it holds (None without a goal), and ours/theirs of the minimum (least
+    disturbed) latency."""
     measured = {(row["label"], row["runtime"]): row for row in rows if row.get("median_ms")}
     ratios = []
-    for goal in GOALS:
+    for goal in goals:
         if goal.ours in measured and goal.theirs in measured:
             ours, theirs = measured[goal.ours], measured[goal.theirs]
             ratio = ours["median_ms"] / theirs["median_ms"]
             ratio_of_min = ours["min_ms"] / theirs["min_ms"] if ours.get("min_ms") and theirs.get("min_ms") else None
             ratios.append({"goal": goal.description, "ours_ms": ours["median_ms"], "theirs_ms": theirs["median_ms"],
-                           "ratio": ratio, "at_most": goal.at_most, "met": ratio <= goal.at_most,
+                           "ratio": ratio, "at_most": goal.at_most,
+                           "met": ratio <= goal.at_most if goal.at_most is not None else None,
                            "ratio_of_min": ratio_of_min})
     return ratios

@@ -8,10 +8,11 @@ from pathlib import Path
 
 # One row per (model, runtime). metric is top1 / mAP / miou by task, empty without --data.
 # act_*_kib: activation memory at batch 1 (runtimes.activation_memory); measured is empty for ONNX
-# Runtime. memory_plan: the channel groups of a memory-efficient (*_split) row.
+# Runtime. memory_plan: the channel groups of a memory-efficient (*_split) row. same_outputs and
+# outputs_max_abs_diff: a torchvision row with published weights against ours (same_outputs.py).
 COLUMNS = ("label", "model", "task", "width", "imgsz", "params", "madds", "runtime", "median_ms", "p90_ms",
            "min_ms", "images_per_s", "peak_rss_mib", "act_analytic_kib", "act_measured_kib", "memory_plan",
-           "metric_name", "metric", "export_max_abs_diff")
+           "metric_name", "metric", "export_max_abs_diff", "same_outputs", "outputs_max_abs_diff")
 
 
 def _cell(value, digits: int = 1) -> str:
@@ -23,8 +24,8 @@ def _cell(value, digits: int = 1) -> str:
 
 
 def results_markdown(rows: list[dict], *, batch: int) -> str:
-    lines = [f"| model | width | imgsz | params | MAdds | runtime | median ms | p90 ms | min ms | img/s @{batch} | "
-             "peak RSS MiB | act. KiB analytic | act. KiB measured | metric |",
+    lines = [(f"| model | width | imgsz | params | MAdds | runtime | median ms | p90 ms | min ms | img/s @{batch} | "
+              "peak RSS MiB | act. KiB analytic | act. KiB measured | metric |"),
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         params = f"{row['params'] / 1e6:.2f}M" if row.get("params") else ""
@@ -41,8 +42,9 @@ def ratios_markdown(ratios: list[dict]) -> str:
     lines = ["| goal | ours ms | theirs ms | ours/theirs | goal <= | met | ours/theirs of min ms |",
              "|---|---|---|---|---|---|---|"]
     for ratio in ratios:
+        met = {True: "yes", False: "NO", None: ""}[ratio["met"]]  # None: a ratio without a goal
         lines.append(f"| {ratio['goal']} | {ratio['ours_ms']:.1f} | {ratio['theirs_ms']:.1f} | "
-                     f"{ratio['ratio']:.2f} | {ratio['at_most']:.2f} | {'yes' if ratio['met'] else 'NO'} | "
+                     f"{ratio['ratio']:.2f} | {_cell(ratio['at_most'], 2)} | {met} | "
                      f"{_cell(ratio['ratio_of_min'], 2)} |")
     return "\n".join(lines)
 

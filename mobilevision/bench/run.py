@@ -18,6 +18,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mobilevision.bench.anchors import Anchor
 from mobilevision.bench.cases import DEFAULT_CASES, RUNTIMES, BenchCase
 from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.registry import get_task, model_entry
@@ -79,7 +80,7 @@ def _cases(args: BenchSettings, folder: Path) -> list[BenchCase]:
 def _measure(spec: dict) -> dict:
     """Run one worker process; its last stdout line is the JSON result."""
     process = subprocess.run([sys.executable, "-m", "mobilevision.bench.worker", json.dumps(spec)],
-                             capture_output=True, text=True)
+                             check=False, capture_output=True, text=True)
     if process.returncode != 0:
         last = (process.stderr.strip().splitlines() or ["no output"])[-1]
         raise MobileVisionError(f"bench worker for {spec.get('checkpoint') or spec.get('name')} "
@@ -131,21 +132,59 @@ def measure_case(case: BenchCase, *, runtimes: list[str], timing: dict, data: st
     return rows
 
 
-def _anchor_rows(args: BenchSettings, folder: Path) -> list[dict]:
-    from mobilevision.bench.anchors import ANCHORS, anchor_label, export_torchvision_mobilenet_v2
+def _anchors(cases: list[BenchCase]) -> list[tuple[Anchor, BenchCase | None]]:
+    """(anchor, the published case it is torchvision's own model of, or None) of each torchvision
+    model --compare times: the random-weight ANCHORS beside any case that is not a published
+    model, and for each published one its model with the same file (anchors.published_anchor)."""
+    from mobilevision.bench.anchors import ANCHORS, published_anchor
+
+    chosen = [(anchor, None) for anchor in ANCHORS] if any(case.published is None for case in cases) else []
+    return chosen + [(published_anchor(case), case) for case in cases if case.published]
+
+
+def _check_outputs(anchors: list[tuple[Anchor, BenchCase | None]], *, seed: int) -> dict[str, dict]:
+    """{anchor label: same_outputs.compare_outputs' result} of each anchor of a published case."""
+    from mobilevision.bench.runtimes import torchvision_model
+    from mobilevision.bench.same_outputs import compare_outputs
+
+    checks = {}
+    for anchor, case in anchors:
+        if case is not None:
+            print(f"bench: {anchor.label} against {case.label}: same outputs?", file=sys.stderr, flush=True)
+            model = torchvision_model(anchor.name, state_dict=anchor.state_dict)
+            checks[anchor.label] = compare_outputs(case, model, name=anchor.name, seed=seed)
+    return checks
+
+
+def _anchor_rows(anchors: list[tuple[Anchor, BenchCase | None]], *, args: BenchSettings, folder: Path,
+                 checks: dict[str, dict]) -> list[dict]:
+    from mobilevision.bench.anchors import export_torchvision_mobilenet_v2
 
     rows = []
-    for name, task, size, runtimes in ANCHORS:
-        for runtime in runtimes:
+    for anchor, _ in anchors:
+        for runtime in anchor.runtimes:
             onnx = None
             if runtime == "ort_fp32":
-                onnx = str(export_torchvision_mobilenet_v2(folder / f"tv-{name}-{size}.onnx", imgsz=size))
-            print(f"bench: torchvision {name} {size} {runtime}", file=sys.stderr, flush=True)
-            result = _measure({"source": "torchvision", "name": name, "task": task, "runtime": runtime,
-                               "imgsz": size, "onnx": onnx, **_timing(args)})
-            rows.append({"label": anchor_label(name, size), "model": f"tv:{name}", "task": task, "width": 1.0,
-                         "imgsz": size, "runtime": runtime, **result})
+                onnx = str(export_torchvision_mobilenet_v2(folder / f"tv-{anchor.name}-{anchor.imgsz}.onnx",
+                                                           imgsz=anchor.imgsz))
+            print(f"bench: torchvision {anchor.label} {runtime}", file=sys.stderr, flush=True)
+            result = _measure({"source": "torchvision", "name": anchor.name, "task": anchor.task, "runtime": runtime,
+                               "imgsz": anchor.imgsz, "onnx": onnx, "state_dict": anchor.state_dict, **_timing(args)})
+            rows.append({"label": anchor.label, "model": anchor.model, "task": anchor.task, "width": 1.0,
+                         "imgsz": anchor.imgsz, "runtime": runtime, **result, **checks.get(anchor.label, {})})
     return rows
+
+
+def _check_lines(checks: dict[str, dict]) -> list[str]:
+    """One line per published anchor: whether it computes what ours computes."""
+    lines = []
+    for label, check in checks.items():
+        verdict = ("same outputs as ours" if check["same_outputs"] else
+                   "NOT the same outputs as ours, so its ratios compare two different computations")
+        detections = {True: "; final detections equal", False: "; final detections differ", None: ""}
+        lines.append(f"{label}, torchvision's own model with the same published file: {verdict} (raw outputs differ by "
+                     f"at most {check['outputs_max_abs_diff']:.2g}{detections[check['same_detections']]})")
+    return lines
 
 
 def fastest_rounds(sweeps: list[list[dict]]) -> list[dict]:
@@ -160,7 +199,7 @@ def fastest_rounds(sweeps: list[list[dict]]) -> list[dict]:
     return rows
 
 
-def _settings_note(args: BenchSettings) -> str:
+def _settings_note(args: BenchSettings, *, published_anchors: bool) -> str:
     return (f"Each runtime timed in its own fresh process, {args.threads} threads (torch intra-op and ONNX Runtime "
             f"intra-op; ORT workers run pre/post-processing in torch on 1 thread). Batch 1: {args.warmup} warm-up + "
             f"{args.iters} timed calls, median and p90; throughput: batch {args.batch}, median of {args.batch_iters}. "
@@ -172,6 +211,9 @@ def _settings_note(args: BenchSettings) -> str:
             "exist at one op, at 4 bytes per value (INT8 rows: 1); measured = the most bytes of tensors alive at "
             "once in a real eager forward, input included (not for ONNX Runtime, which plans its own buffers). "
             f"{'Random weights.' if not args.weights else 'Trained weights.'}"
+            + (" Rows tv:<builder>.<WEIGHTS>: torchvision's own model loaded with the same published file as ours, "
+               "eager, its raw outputs (and a detector's detections) checked against ours before timing; a "
+               "detector's own transform resizes with torch, ours with OpenCV." if published_anchors else "")
             + (f" Every row timed in {args.rounds} alternating sweeps over all rows; each keeps its round with the "
                "lowest median (all rounds' medians in results.json)." if args.rounds > 1 else ""))
 
@@ -187,7 +229,7 @@ def load_note(load_before: float, load_after: float) -> str:
 
 def run_bench(args: BenchSettings) -> tuple[list[dict], Path]:
     """Measure, print the tables and write runs/bench/<name>/; returns (its rows, its folder)."""
-    from mobilevision.bench.anchors import goal_ratios
+    from mobilevision.bench.anchors import GOALS, goal_ratios, published_goals
     from mobilevision.bench.cases import prepare
     from mobilevision.bench.plots import write_plots
     from mobilevision.bench.report import ratios_markdown, results_markdown, write_results
@@ -200,9 +242,11 @@ def run_bench(args: BenchSettings) -> tuple[list[dict], Path]:
         for runtime, budget in _splits(case, runtimes=args.runtimes, memory_budget=args.memory_budget):
             if budget:
                 _check_budget(case, budget=budget, runtime=runtime)
+    anchors = _anchors(cases) if args.compare == "torchvision" else []
     for case in cases:
         print(f"bench: exporting {case.label}", file=sys.stderr, flush=True)
         prepare(case, folder=folder / "weights", data=args.data, calib_images=args.calib_images, seed=args.seed)
+    checks = _check_outputs(anchors, seed=args.seed)
     sweeps = []
     for sweep in range(max(1, args.rounds)):
         data = args.data if sweep == 0 else None  # accuracy does not depend on the round: measured once
@@ -210,16 +254,19 @@ def run_bench(args: BenchSettings) -> tuple[list[dict], Path]:
         for case in cases:
             rows += measure_case(case, runtimes=args.runtimes, timing=_timing(args), data=data,
                                  data_images=args.data_images or None, memory_budget=args.memory_budget)
-        if args.compare == "torchvision":
-            rows += _anchor_rows(args, folder / "weights")
+        rows += _anchor_rows(anchors, args=args, folder=folder / "weights", checks=checks)
         sweeps.append(rows)
     rows = fastest_rounds(sweeps)
-    ratios = goal_ratios(rows)
-    note = _settings_note(args) + load_note(load_before, os.getloadavg()[0])
+    goals = GOALS + tuple(goal for anchor, case in anchors if case is not None
+                          for goal in published_goals(case, anchor, runtimes=args.runtimes))
+    ratios = goal_ratios(rows, goals=goals)
+    note = _settings_note(args, published_anchors=bool(checks)) + load_note(load_before, os.getloadavg()[0])
     write_results(folder, rows=rows, ratios=ratios, settings={**dataclasses.asdict(args), "note": note})
     write_plots(folder, rows)
     print(note)
     print(results_markdown(rows, batch=args.batch))
+    for line in _check_lines(checks):
+        print(line)
     for row in rows:
         if row.get("memory_plan"):
             print(f"{row['label']} {row['runtime']}: {row['memory_plan']}")

@@ -20,7 +20,17 @@ from mobilevision.tasks.registry import get_task
 
 # Detection inputs: VGA frames, the size of a typical COCO image and of a webcam.
 CAMERA_SIZE = (480, 640)
-TORCHVISION_MODELS = ("mobilenet_v2", "ssdlite320_mobilenet_v3_large", "lraspp_mobilenet_v3_large")
+# The torchvision models anchors are made of: (torchvision.models' sub-package, the builder's
+# arguments its published weights are loaded with: COCO's 91 ids, VOC's 21 classes, and the
+# auxiliary head DeepLab's file holds, which its forward runs in eval mode too).
+TORCHVISION_BUILDERS = {
+    "mobilenet_v2": ("classification", {}),
+    "mobilenet_v3_large": ("classification", {}),
+    "mobilenet_v3_small": ("classification", {}),
+    "ssdlite320_mobilenet_v3_large": ("detection", {"weights_backbone": None, "num_classes": 91}),
+    "deeplabv3_mobilenet_v3_large": ("segmentation", {"weights_backbone": None, "num_classes": 21, "aux_loss": True}),
+    "lraspp_mobilenet_v3_large": ("segmentation", {"weights_backbone": None, "num_classes": 21}),
+}
 
 
 def make_inputs(*, task: str, imgsz: int, batch: int, seed: int):
@@ -48,37 +58,48 @@ def ours_callable(model: torch.nn.Module, *, task: str, runtime: str, imgsz: int
     return detect
 
 
-def torchvision_model(name: str) -> torch.nn.Module:
-    """A torchvision anchor in eval mode with random weights (weights=None, weights_backbone=None:
-    never a download)."""
+def torchvision_model(name: str, *, state_dict: str | None = None) -> torch.nn.Module:
+    """torchvision's `name` in eval mode, built as its builder builds it for its published weights
+    (TORCHVISION_BUILDERS), with the tensors of the file `state_dict` loaded strictly, or random
+    weights (weights=None, weights_backbone=None: never a download)."""
     import torchvision
 
-    if name not in TORCHVISION_MODELS:
-        raise MobileVisionError(f"unknown torchvision anchor {name!r}; known: {', '.join(TORCHVISION_MODELS)}")
-    builder = getattr(torchvision.models.detection if name.startswith("ssdlite") else
-                      torchvision.models.segmentation if name.startswith("lraspp") else torchvision.models, name)
-    kwargs = {} if name == "mobilenet_v2" else {"weights_backbone": None}
-    return builder(weights=None, **kwargs).eval()
+    from mobilevision.backbones.pretrained import read_state_dict
+
+    if name not in TORCHVISION_BUILDERS:
+        raise MobileVisionError(f"unknown torchvision anchor {name!r}; known: {', '.join(TORCHVISION_BUILDERS)}")
+    family, kwargs = TORCHVISION_BUILDERS[name]
+    package = torchvision.models if family == "classification" else getattr(torchvision.models, family)
+    model = getattr(package, name)(weights=None, **kwargs)
+    if state_dict is not None:
+        try:
+            model.load_state_dict(read_state_dict(Path(state_dict)))
+        except RuntimeError as error:  # torch lists every missing and unexpected key
+            raise MobileVisionError(f"{state_dict} does not load into torchvision's {name}: "
+                                    f"{str(error).splitlines()[0]}") from None
+    return model.eval()
 
 
-def torchvision_callable(*, name: str, runtime: str, onnx: str | None, threads: int) -> Callable:
-    """A torchvision anchor (see torchvision_model) in one runtime."""
+def torchvision_callable(*, name: str, runtime: str, onnx: str | None, threads: int,
+                         state_dict: str | None = None) -> Callable:
+    """A torchvision anchor (see torchvision_model) in one runtime, on make_inputs' inputs."""
     if runtime == "ort_fp32":
         from mobilevision.deploy.onnx_model import ort_session
 
         session = ort_session(Path(onnx), threads=threads)
         input_name = session.get_inputs()[0].name
         return lambda images: session.run(None, {input_name: images.numpy()})[0]
-    model = torchvision_model(name)
+    model = torchvision_model(name, state_dict=state_dict)
     memory_format = torch.contiguous_format
     if runtime == "eager_channels_last":
         model, memory_format = model.to(memory_format=torch.channels_last), torch.channels_last
     elif runtime != "eager":
         raise MobileVisionError(f"torchvision anchors run eager, eager_channels_last or ort_fp32; not {runtime!r}")
-    if name.startswith("ssdlite"):
+    family = TORCHVISION_BUILDERS[name][0]
+    if family == "detection":
         # Its own transform resizes to 320 and normalises; postprocess maps boxes back.
         return lambda images: model([torch.from_numpy(image).permute(2, 0, 1).float().div_(255) for image in images])
-    if name.startswith("lraspp"):
+    if family == "segmentation":
         return lambda images: model(images)["out"].argmax(dim=1)
     return lambda images: model(images.contiguous(memory_format=memory_format))
 
@@ -102,8 +123,9 @@ def activation_memory(spec: dict, model: torch.nn.Module | None) -> dict:
             model = fold_batchnorm(load_checkpoint(spec["checkpoint"])[0])
         forward = model.raw_outputs
     else:
-        model = torchvision_model(spec["name"])
-        forward = (lambda images: model(list(images))) if spec["name"].startswith("ssdlite") else model
+        model = torchvision_model(spec["name"])  # the architecture is what counts, not the weights
+        detector = TORCHVISION_BUILDERS[spec["name"]][0] == "detection"
+        forward = (lambda images: model(list(images))) if detector else model
     channels_last = runtime in ("optimized", "eager_channels_last")
     if channels_last:
         model = model.to(memory_format=torch.channels_last)

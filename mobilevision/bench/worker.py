@@ -8,7 +8,7 @@ one runtime inflate the next one's memory.
 Spec keys: source ("ours" | "torchvision"), task, runtime, imgsz, threads, warmup, iters, batch,
 batch_iters, seed; for ours checkpoint (and onnx for ort_*), optional data and data_images, and
 for eager runtimes an optional memory_budget (bytes: memory-efficient mode, analysis/memory_budget.py);
-for torchvision name (and onnx for ort_fp32).
+for torchvision name (and onnx for ort_fp32), optional state_dict (the file of its weights; default random).
 Result keys: median_ms, p90_ms (batch 1), images_per_s (batch `batch`), peak_rss_mib,
 act_analytic_kib and act_measured_kib (activation memory at batch 1, runtimes.activation_memory),
 memory_plan with a budget, and the task's main metric when data is given.
@@ -48,7 +48,7 @@ def measure(spec: dict) -> dict:
                                     preprocessing=checkpoint["preprocessing"])
     else:
         fn = runtimes.torchvision_callable(name=spec["name"], runtime=spec["runtime"], onnx=spec.get("onnx"),
-                                           threads=spec["threads"])
+                                           threads=spec["threads"], state_dict=spec.get("state_dict"))
     single = runtimes.make_inputs(task=spec["task"], imgsz=spec["imgsz"], batch=1, seed=spec["seed"])
     result = time_calls(fn, single, warmup=spec["warmup"], iters=spec["iters"])
     batched = runtimes.make_inputs(task=spec["task"], imgsz=spec["imgsz"], batch=spec["batch"], seed=spec["seed"])

@@ -50,7 +50,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                         help="also time MobileNetV2 models' eager runtimes in memory-efficient mode, each block split "
                              "into the fewest channel groups whose fp32 activations fit SIZE (bytes, 256KiB, 1.5MiB)")
     parser.add_argument("--compare", choices=("torchvision",), default=None,
-                        help="also time torchvision's mobile models (random weights) and print ratios")
+                        help="also time torchvision's mobile models and print ratios: random weights, or "
+                        "beside a published --weights name torchvision's own model with the same file")
     parser.add_argument("--paper", action="store_true", help="print params/MAdds beside the papers' and exit")
     parser.add_argument("--project", default="runs", help="runs folder (default: runs)")
     parser.add_argument("--name", default=None, help="run name under runs/bench/ (default: exp, exp2, ...)")

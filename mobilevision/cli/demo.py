@@ -4,6 +4,7 @@ web page (Gradio)."""
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from pathlib import Path
 
 from mobilevision.demos.render import DEFAULT_CONF
@@ -84,13 +85,15 @@ def run_live(args: argparse.Namespace) -> int:
 
 
 def run_web(args: argparse.Namespace) -> int:
-    from mobilevision.demos.loading import load_predictors
+    from mobilevision.demos.loading import load_predictor, load_predictors
     from mobilevision.demos.web import MIN_CONF, build_app, serve
 
-    predictors = load_predictors(args.weights, runtime=args.runtime, imgsz=args.imgsz, device=args.device,
-                                 min_conf=min(args.conf, MIN_CONF))
+    # The models loaded now and the published ones loaded when first selected run alike.
+    options = {"runtime": args.runtime, "imgsz": args.imgsz, "device": args.device, "min_conf": min(args.conf, MIN_CONF)}
+    predictors = load_predictors(args.weights, **options)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"--host {args.host}: anyone who can reach this machine on port {args.port} can use the demo")
-    serve(build_app(predictors, conf=args.conf, concurrency=args.concurrency, queue_size=args.queue_size),
+    serve(build_app(predictors, conf=args.conf, concurrency=args.concurrency, queue_size=args.queue_size,
+                    load=partial(load_predictor, **options)),
           host=args.host, port=args.port)
     return 0

@@ -5,6 +5,10 @@ legend and a status line (runtime and time, or what is wrong with an upload).
 Served on 127.0.0.1 unless --host says otherwise and never through Gradio's share tunnel. At most
 `concurrency` frames are processed at once, since they share the CPU cores; the others wait in a
 queue of `queue_size`, beyond which Gradio turns requests away instead of piling them up.
+
+Besides the --weights models, the model list offers the published models whose file is already in
+the torch hub cache (`mobilevision weights` says which), loaded when first selected; one that would
+need a download is not offered, since the page must not download behind its user's back.
 """
 
 from __future__ import annotations
@@ -15,12 +19,14 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from mobilevision.demos.loading import ModelList, cached_published, load_predictor
 from mobilevision.demos.render import legend_entries, predict_all, render, summarize
 from mobilevision.demos.uploads import read_upload
 from mobilevision.errors import MobileVisionError
@@ -67,13 +73,17 @@ class OverlayFiles:
         return str(path)
 
 
-def analyse(image: np.ndarray, predictors: Sequence[FramePredictor], *, models: Sequence[str], tasks: Sequence[str],
-            conf: float, files: OverlayFiles) -> tuple[str, dict, str, str]:
-    """(overlay JPEG path, summarize's JSON, legend HTML, status Markdown) of the selected models'
-    selected tasks on an RGB image (H, W, 3) uint8."""
-    chosen = [predictor for predictor in predictors if predictor.name in models]
+def analyse(image: np.ndarray, models: ModelList, *, chosen: Sequence[str], tasks: Sequence[str], conf: float,
+            files: OverlayFiles) -> tuple[str | None, dict | None, str, str]:
+    """(overlay JPEG path, summarize's JSON, legend HTML, status Markdown) of the chosen models'
+    selected tasks on an RGB image (H, W, 3) uint8; a chosen model that cannot load is named in
+    the status instead."""
+    try:
+        predictors = models.select(chosen)
+    except MobileVisionError as error:
+        return None, None, "", f"**Cannot load this model:** {error}"
     started = time.perf_counter()
-    outputs = predict_all(chosen, image, tasks=tasks, conf=conf)
+    outputs = predict_all(predictors, image, tasks=tasks, conf=conf)
     milliseconds = (time.perf_counter() - started) * 1000
     summary = summarize(outputs)
     runtimes = ", ".join(dict.fromkeys(predictor.runtime for predictor, _ in outputs))
@@ -89,16 +99,22 @@ def legend_html(summary: dict) -> str:
     return "".join(rows) or "<div>No objects or regions found.</div>"
 
 
-def build_app(predictors: Sequence[FramePredictor], *, conf: float = 0.3, concurrency: int = 2, queue_size: int = 64):
+def build_app(predictors: Sequence[FramePredictor], *, conf: float = 0.3, concurrency: int = 2, queue_size: int = 64,
+              published_names: Sequence[str] | None = None, load: Callable[[str], FramePredictor] | None = None):
     """The Gradio Blocks app (not started). Its API: /predict (image file, models, tasks,
-    threshold) -> (overlay, JSON, legend, status), and /stream for webcam frames."""
+    threshold) -> (overlay, JSON, legend, status), and /stream for webcam frames.
+
+    The models: `predictors`, then the published models `published_names` (default: those in the
+    hub cache, cached_published) not among them, loaded by `load` when first selected (default:
+    load_predictor on its automatic runtime, detections down to MIN_CONF)."""
     import gradio as gr
 
-    tasks = [task for task in single_tasks() if any(task in predictor.tasks for predictor in predictors)]
-    names = [predictor.name for predictor in predictors]
+    models = ModelList(predictors, published_names=cached_published() if published_names is None else published_names,
+                       load=load or partial(load_predictor, min_conf=min(conf, MIN_CONF)))
+    tasks = [task for task in single_tasks() if task in models.tasks]
     files = OverlayFiles()
 
-    def on_upload(payload, models, chosen_tasks, threshold):
+    def on_upload(payload, chosen, chosen_tasks, threshold):
         # Unprocessed (preprocess=False): Gradio's own decoding would fail on a bad file with a
         # generic "Error"; read_upload says what is wrong, in the status line.
         if not payload:
@@ -107,16 +123,17 @@ def build_app(predictors: Sequence[FramePredictor], *, conf: float = 0.3, concur
             image = read_upload(payload["path"], name=payload.get("orig_name"))
         except MobileVisionError as error:
             return None, None, "", f"**Cannot use this upload:** {error}"
-        return analyse(image, predictors, models=models, tasks=chosen_tasks, conf=threshold, files=files)
+        return analyse(image, models, chosen=chosen, tasks=chosen_tasks, conf=threshold, files=files)
 
-    def on_frame(frame, models, chosen_tasks, threshold):
+    def on_frame(frame, chosen, chosen_tasks, threshold):
         if frame is None:
             return None, None, "", "Waiting for the webcam."
-        return analyse(frame, predictors, models=models, tasks=chosen_tasks, conf=threshold, files=files)
+        return analyse(frame, models, chosen=chosen, tasks=chosen_tasks, conf=threshold, files=files)
 
     with gr.Blocks(title="mobilevision demo", analytics_enabled=False, delete_cache=CACHE_SWEEP) as app:
         gr.Markdown("## mobilevision demo\n" + "  \n".join(
-            f"**{html.escape(predictor.name)}** on {predictor.runtime}" for predictor in predictors))
+            [f"**{html.escape(predictor.name)}** on {predictor.runtime}" for predictor in predictors]
+            + [f"**{html.escape(name)}**: in the torch hub cache, loaded when selected" for name in models.on_selection]))
         with gr.Row():
             with gr.Column():
                 with gr.Tab("Image"):
@@ -125,7 +142,7 @@ def build_app(predictors: Sequence[FramePredictor], *, conf: float = 0.3, concur
                     run = gr.Button("Run", variant="primary")
                 with gr.Tab("Webcam"):
                     webcam = gr.Image(label="Webcam", type="numpy", sources=["webcam"], streaming=True)
-                model_choice = gr.CheckboxGroup(names, value=names, label="Models")
+                model_choice = gr.CheckboxGroup(models.names, value=list(models.loaded), label="Models")
                 task_choice = gr.CheckboxGroup(tasks, value=tasks, label="Tasks")
                 threshold = gr.Slider(min(conf, MIN_CONF), 0.95, value=conf, step=0.05, label="Detection threshold")
             with gr.Column():
@@ -135,7 +152,7 @@ def build_app(predictors: Sequence[FramePredictor], *, conf: float = 0.3, concur
                 results = gr.JSON(label="Results", elem_id="results")
         controls, outputs = [model_choice, task_choice, threshold], [overlay, results, legend, status]
         # One concurrency group for every event: uploads and webcam frames share the same cores.
-        shared = dict(outputs=outputs, concurrency_id="inference", concurrency_limit=concurrency)
+        shared = {"outputs": outputs, "concurrency_id": "inference", "concurrency_limit": concurrency}
         run.click(on_upload, [upload, *controls], api_name="predict", preprocess=False, **shared)
         # A new upload or a changed control shows its result at once (a streaming webcam picks
         # the controls up with its next frame).

@@ -16,9 +16,9 @@ def summary_markdown(summary: dict) -> str:
     lines = [
         "# mobilevision quickstart",
         "",
-        f"Multi-task model (classification + SSDLite + DeepLabv3, one backbone pass), recipe `{settings['recipe']}`: "
-        f"width {settings['width']:g}, {settings['imgsz']} px, {settings['epochs']} epochs, on {settings['images']} "
-        f"built-in images ({settings['images'] - settings['val_images']} train, {settings['val_images']} val).",
+        (f"Multi-task model (classification + SSDLite + DeepLabv3, one backbone pass), recipe `{settings['recipe']}`: "
+         f"width {settings['width']:g}, {settings['imgsz']} px, {settings['epochs']} epochs, on {settings['images']} "
+         f"built-in images ({settings['images'] - settings['val_images']} train, {settings['val_images']} val)."),
         "",
         "## Evaluation on the val split",
         "",
