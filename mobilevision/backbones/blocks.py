@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from mobilevision.backbones.split import split_inverted_residual
+from mobilevision.backbones.tf_padding import TFSameConv2d
 
 
 def make_divisible(value: float, divisor: int = 8) -> int:
@@ -37,7 +38,8 @@ def activation_layer(name: str) -> nn.Module:
 class ConvBNAct(nn.Sequential):
     """Conv2d (no bias) -> BatchNorm2d -> optional activation. (N, C_in, H, W) -> (N, C_out, H/s, W/s).
 
-    Padding keeps "same" geometry for any dilation: pad = dilation * (kernel - 1) / 2.
+    Padding keeps "same" geometry for any dilation: pad = dilation * (kernel - 1) / 2; with
+    `tf_same` a strided conv pads as TF's "SAME" (weights trained in TF; tf_padding.py).
     """
 
     def __init__(
@@ -53,8 +55,11 @@ class ConvBNAct(nn.Sequential):
         conv_type: type[nn.Conv2d] = nn.Conv2d,
         bn_eps: float = 1e-5,
         bn_momentum: float = 0.1,
+        tf_same: bool = False,
     ) -> None:
         padding = dilation * (kernel_size - 1) // 2
+        if tf_same and stride > 1:  # TF pads strided convs asymmetrically (tf_padding.py)
+            conv_type = TFSameConv2d
         layers: list[nn.Module] = [
             conv_type(
                 in_channels,
@@ -112,14 +117,17 @@ class InvertedResidual(nn.Module):
         stride: int,
         expand_ratio: int,
         dilation: int = 1,
+        bn_eps: float = 1e-5,
+        tf_same: bool = False,
     ) -> None:
         super().__init__()
         # torchvision rounds with round(), TF-slim with make_divisible(.., 8); the input channels
         # are always multiples of 8 and t is 1 or 6, so both give the same width.
         hidden = int(round(in_channels * expand_ratio))
-        self.expand = ConvBNAct(in_channels, hidden, kernel_size=1) if expand_ratio != 1 else None
-        self.depthwise = ConvBNAct(hidden, hidden, stride=stride, dilation=dilation, groups=hidden)
-        self.project = ConvBNAct(hidden, out_channels, kernel_size=1, activation=None)
+        self.expand = ConvBNAct(in_channels, hidden, kernel_size=1, bn_eps=bn_eps) if expand_ratio != 1 else None
+        self.depthwise = ConvBNAct(hidden, hidden, stride=stride, dilation=dilation, groups=hidden, bn_eps=bn_eps,
+                                   tf_same=tf_same)
+        self.project = ConvBNAct(hidden, out_channels, kernel_size=1, activation=None, bn_eps=bn_eps)
         self.use_shortcut = stride == 1 and in_channels == out_channels
         self.hidden_channels = hidden
         self.out_channels = out_channels

@@ -47,6 +47,7 @@ class MobileNetV2(Backbone):
       c2 (24, 4), c3 (32, 8), c4 (96, 16), c4_expand (576, 16; the SSDLite tap),
       c5 (320, 32), last (1280, 32; absent with include_last_layer=False).
     With output_stride 16 or 8 the later stages run at stride 1 with dilated depthwise convs.
+    tf_conventions: TF-slim's BatchNorm epsilon (1e-3) and "SAME" padding, for its checkpoints.
     """
 
     roles = {
@@ -66,15 +67,20 @@ class MobileNetV2(Backbone):
         include_last_layer: bool = True,
         out_features: Sequence[str] | None = None,
         freeze_bn: bool = False,
+        tf_conventions: bool = False,
     ) -> None:
         super().__init__(out_features=out_features, freeze_bn=freeze_bn)
         self.width = width
+        # TF-slim's checkpoints were trained with BatchNorm's epsilon at 1e-3 (slim.batch_norm's
+        # default) and TF's "SAME" padding; the loaded model keeps both.
+        batchnorm = {"bn_eps": 1e-3 if tf_conventions else 1e-5}
+        conv_options = {**batchnorm, "tf_same": tf_conventions}
         self.output_stride = output_stride
         block_strides = [s if i == 0 else 1 for _, _, n, s in INVERTED_RESIDUAL_SETTINGS for i in range(n)]
         plan = dilated_strides([2, *block_strides], output_stride=output_stride)
 
         stem_channels = make_divisible(32 * width)
-        self.stem = ConvBNAct(3, stem_channels, stride=2)
+        self.stem = ConvBNAct(3, stem_channels, stride=2, **conv_options)
         blocks: list[InvertedResidual] = []
         in_channels, running_stride = stem_channels, plan[0][0]
         for stage, (t, c, n, _) in enumerate(INVERTED_RESIDUAL_SETTINGS):
@@ -82,7 +88,7 @@ class MobileNetV2(Backbone):
             for i in range(n):
                 stride, dilation = plan[1 + len(blocks)]
                 block = InvertedResidual(
-                    in_channels, out_channels, stride=stride, expand_ratio=t, dilation=dilation
+                    in_channels, out_channels, stride=stride, expand_ratio=t, dilation=dilation, **conv_options
                 )
                 if stage == DETECTION_TAP_STAGE and i == 0:
                     self._tap_index = len(blocks)
@@ -100,7 +106,7 @@ class MobileNetV2(Backbone):
         self.last = None
         if include_last_layer:
             last_channels = make_divisible(LAST_CHANNELS * max(1.0, width))
-            self.last = ConvBNAct(in_channels, last_channels, kernel_size=1)
+            self.last = ConvBNAct(in_channels, last_channels, kernel_size=1, **batchnorm)
             self._features["last"] = FeatureSpec(last_channels, running_stride)
         self._select_features()
         init_conv_bn(self)

@@ -29,12 +29,13 @@ class ImageClassifier(TaskModel):
 
     def __init__(self, *, backbone: str = "mobilenet_v2", width: float = 1.0, num_classes: int = 1000,
                  classifier: ClassifierOptions | Mapping | None = None, dropout: float = 0.2, freeze_bn: bool = False,
+                 backbone_options: Mapping | None = None,
                  backbone_features: Mapping[str, FeatureSpec] | None = None) -> None:
         super().__init__()
         self.options = options_of(ClassifierOptions, classifier)
         self.feature_name = backbone_class(backbone).roles["classifier"]
         info = self.attach_backbone(backbone, width=width, out_features=[self.feature_name], freeze_bn=freeze_bn,
-                                    backbone_features=backbone_features)
+                                    backbone_features=backbone_features, **dict(backbone_options or {}))
         self.head = ClassifierHead(info[self.feature_name].channels, num_classes, dropout=dropout,
                                    hidden_channels=backbone_class(backbone).classifier_hidden_channels(width))
         self.num_classes = num_classes
@@ -55,13 +56,15 @@ class ImageClassifier(TaskModel):
 
 def build_classifier(*, backbone: str = "mobilenet_v2", width: float = 1.0, num_classes: int = 1000,
                      classifier: ClassifierOptions | Mapping | None = None, dropout: float | None = None,
-                     freeze_bn: bool = False, backbone_features: Mapping[str, FeatureSpec] | None = None
-                     ) -> ImageClassifier:
+                     freeze_bn: bool = False, backbone_options: Mapping | None = None,
+                     backbone_features: Mapping[str, FeatureSpec] | None = None) -> ImageClassifier:
     """The ImageNet network of the chosen backbone. Dropout defaults follow the reference models:
     0.2 for MobileNetV2 and V3 (torchvision), 0 for MobileNetV1 (timm). `classifier`: the head's options
-    (a ClassifierOptions or its dict). `backbone_features`: the head only, on a backbone the
-    multi-task model shares."""
+    (a ClassifierOptions or its dict). `backbone_options`: the backbone's own keyword arguments
+    (TF-slim's tf_conventions). `backbone_features`: the head only, on a backbone the multi-task
+    model shares."""
     if dropout is None:
         dropout = 0.0 if backbone == "mobilenet_v1" else 0.2
     return ImageClassifier(backbone=backbone, width=width, num_classes=num_classes, classifier=classifier,
-                           dropout=dropout, freeze_bn=freeze_bn, backbone_features=backbone_features)
+                           dropout=dropout, freeze_bn=freeze_bn, backbone_options=backbone_options,
+                           backbone_features=backbone_features)

@@ -1,0 +1,139 @@
+"""Our loader of TF-slim's MobileNetV2 checkpoints, held to TensorFlow itself (not CI).
+
+Installs tensorflow-cpu into a throwaway venv (never into .venv) and runs this file inside it to
+build TF-slim's MobileNetV2 classifier (research/slim/nets/mobilenet/mobilenet_v2.py, V2_DEF: its
+variable names, shapes, "SAME" padding, BatchNorm epsilon 1e-3, ReLU6, 1001 classes) with random
+weights, save it as the release's `mobilenet_v2_<width>_<res>.ckpt.*` in a .tgz, and compute its
+logits on seeded images in [-1, 1]. Then our converter reads the archive, our model runs the same
+images, and the largest |difference| of the logits is printed (the bar: 1e-4).
+
+    .venv/bin/python benchmarks/tf_exactness.py [--venv /tmp/tfenv] [--width 1.0] [--res 224]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+# (expansion t, channels c, repeats n, first stride s): slim's V2_DEF, the paper's Table 2.
+V2_DEF = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
+          (6, 320, 1, 1))
+
+
+def _divisible(value: float, divisor: int = 8) -> int:
+    """slim's _make_divisible (mobilenet.py): nearest multiple of 8, never below 90%."""
+    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * value else rounded
+
+
+def _build_and_save(folder: Path, *, width: float, res: int) -> None:
+    """Inside TensorFlow: slim's graph with random weights, saved and run."""
+    import numpy as np
+    import tensorflow as tf
+
+    tf.compat.v1.disable_eager_execution()
+    rng = np.random.default_rng(0)
+
+    def variable(name: str, shape: tuple, *, kind: str = "weights"):
+        if kind == "weights":
+            fan_in = int(np.prod(shape[:-1])) if "depthwise" not in name else int(np.prod(shape[:2]))
+            value = rng.standard_normal(shape) / np.sqrt(fan_in)
+        elif kind == "gamma" or kind == "moving_variance":
+            value = rng.uniform(0.5, 1.5, shape)
+        else:  # beta, moving_mean, biases
+            value = rng.normal(0.0, 0.1 if kind == "moving_mean" else 0.5, shape)
+        return tf.compat.v1.get_variable(name, initializer=tf.constant(value.astype(np.float32)))
+
+    def conv_bn(x, scope: str, out: int, *, kernel: int = 1, stride: int = 1, depthwise: bool = False,
+                activation: bool = True):
+        channels = int(x.shape[-1])
+        if depthwise:
+            kernel_value = variable(f"{scope}/depthwise_weights", (kernel, kernel, channels, 1))
+            x = tf.nn.depthwise_conv2d(x, kernel_value, [1, stride, stride, 1], "SAME")
+        else:
+            x = tf.nn.conv2d(x, variable(f"{scope}/weights", (kernel, kernel, channels, out)), stride, "SAME")
+        statistics = {kind: variable(f"{scope}/BatchNorm/{kind}", (x.shape[-1],), kind=kind)
+                      for kind in ("gamma", "beta", "moving_mean", "moving_variance")}
+        x = tf.nn.batch_normalization(x, statistics["moving_mean"], statistics["moving_variance"],
+                                      statistics["beta"], statistics["gamma"], variance_epsilon=1e-3)
+        return tf.nn.relu6(x) if activation else x
+
+    images = tf.compat.v1.placeholder(tf.float32, (None, res, res, 3))
+    x = conv_bn(images, "MobilenetV2/Conv", _divisible(32 * width), kernel=3, stride=2)
+    index = 0
+    for t, c, n, s in V2_DEF:
+        for repeat in range(n):
+            scope = f"MobilenetV2/expanded_conv{'' if index == 0 else f'_{index}'}"
+            inputs, channels = x, int(x.shape[-1])
+            if t != 1:
+                x = conv_bn(x, f"{scope}/expand", _divisible(channels * t))
+            x = conv_bn(x, f"{scope}/depthwise", None, kernel=3, stride=s if repeat == 0 else 1, depthwise=True)
+            x = conv_bn(x, f"{scope}/project", _divisible(c * width), activation=False)
+            if (s if repeat == 0 else 1) == 1 and channels == int(x.shape[-1]):
+                x = x + inputs
+            index += 1
+    x = conv_bn(x, "MobilenetV2/Conv_1", _divisible(1280 * max(1.0, width)))
+    x = tf.reduce_mean(x, axis=[1, 2], keepdims=True)
+    logits_kernel = variable("MobilenetV2/Logits/Conv2d_1c_1x1/weights", (1, 1, int(x.shape[-1]), 1001))
+    logits_bias = variable("MobilenetV2/Logits/Conv2d_1c_1x1/biases", (1001,), kind="biases")
+    logits = tf.squeeze(tf.nn.conv2d(x, logits_kernel, 1, "SAME") + logits_bias, axis=[1, 2])
+    inputs = rng.uniform(-1, 1, (2, res, res, 3)).astype(np.float32)
+    prefix = folder / f"mobilenet_v2_{width}_{res}.ckpt"
+    with tf.compat.v1.Session() as session:
+        session.run(tf.compat.v1.global_variables_initializer())
+        tf.compat.v1.train.Saver().save(session, str(prefix), write_meta_graph=False)
+        np.savez(folder / "tensorflow.npz", images=inputs, logits=session.run(logits, {images: inputs}))
+
+
+def _compare(folder: Path, *, width: float, res: int) -> float:
+    """Our converter and model on the same archive and images: the largest |logit difference|."""
+    import tarfile
+
+    import numpy as np
+    import torch
+
+    from mobilevision.backbones.tf_checkpoint import read_tf_checkpoint
+    from mobilevision.backbones.tf_slim_keys import slim_to_our_keys
+    from mobilevision.tasks.registry import build_model
+
+    archive = folder / f"mobilenet_v2_{width}_{res}.tgz"
+    with tarfile.open(archive, "w:gz") as packed:  # the release's layout: the files at the top
+        for file in folder.glob(f"mobilenet_v2_{width}_{res}.ckpt.*"):
+            packed.add(file, arcname=f"./{file.name}")
+    model = build_model("mobilenet_v2", width=width, num_classes=1001, backbone_options={"tf_conventions": True})
+    state_dict = slim_to_our_keys(read_tf_checkpoint(archive), model.state_dict(), source=str(archive))
+    model.load_state_dict(state_dict)
+    reference = np.load(folder / "tensorflow.npz")
+    with torch.no_grad():
+        ours = model.eval()(torch.from_numpy(reference["images"]).permute(0, 3, 1, 2)).numpy()
+    return float(np.abs(ours - reference["logits"]).max())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--venv", type=Path, default=Path("/tmp/tfenv"), help="throwaway venv for tensorflow-cpu")
+    parser.add_argument("--width", type=float, default=1.0)
+    parser.add_argument("--res", type=int, default=224)
+    parser.add_argument("--in-tensorflow", type=Path, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.in_tensorflow:
+        _build_and_save(args.in_tensorflow, width=args.width, res=args.res)
+        return
+    python = args.venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(args.venv)], check=True)
+    if subprocess.run([str(python), "-c", "import tensorflow"], capture_output=True, check=False).returncode != 0:
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "tensorflow-cpu"], check=True)
+    with tempfile.TemporaryDirectory() as folder:
+        subprocess.run([str(python), __file__, "--in-tensorflow", folder, "--width", str(args.width),
+                        "--res", str(args.res)], check=True, stderr=subprocess.DEVNULL)
+        difference = _compare(Path(folder), width=args.width, res=args.res)
+    print(f"TF-slim mobilenet_v2_{args.width}_{args.res}: largest |logit difference| {difference:.3g} "
+          f"({'within' if difference <= 1e-4 else 'ABOVE'} 1e-4)")
+
+
+if __name__ == "__main__":
+    main()
