@@ -4,15 +4,21 @@ Installs tensorflow-cpu into a throwaway venv (never into .venv) and runs this f
 build TF-slim's MobileNetV2 classifier (research/slim/nets/mobilenet/mobilenet_v2.py, V2_DEF: its
 variable names, shapes, "SAME" padding, BatchNorm epsilon 1e-3, ReLU6, 1001 classes) with random
 weights, save it as the release's `mobilenet_v2_<width>_<res>.ckpt.*` in a .tgz, and compute its
-logits on seeded images in [-1, 1]. Then our converter reads the archive, our model runs the same
+logits on seeded 8-bit images scaled to [-1, 1]. Then our converter reads the archive, our model runs the same
 images, and the largest |difference| of the logits is printed (the bar: 1e-4).
 
     .venv/bin/python benchmarks/tf_exactness.py [--venv /tmp/tfenv] [--width 1.0] [--res 224]
+
+The CI fixture (tests/fixtures/tf/mobilenet_v2_0.35_96/) is this run with sparse kernels:
+
+    .venv/bin/python benchmarks/tf_exactness.py --width 0.35 --res 96 --sparsity 0.97 \
+        --fixture tests/fixtures/tf/mobilenet_v2_0.35_96
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,8 +35,9 @@ def _divisible(value: float, divisor: int = 8) -> int:
     return rounded + divisor if rounded < 0.9 * value else rounded
 
 
-def _build_and_save(folder: Path, *, width: float, res: int) -> None:
-    """Inside TensorFlow: slim's graph with random weights, saved and run."""
+def _build_and_save(folder: Path, *, width: float, res: int, sparsity: float, classes: int) -> None:
+    """Inside TensorFlow: slim's graph with random weights (a fraction `sparsity` of each kernel
+    zero, so that a fixture's archive compresses), saved and run."""
     import numpy as np
     import tensorflow as tf
 
@@ -40,7 +47,10 @@ def _build_and_save(folder: Path, *, width: float, res: int) -> None:
     def variable(name: str, shape: tuple, *, kind: str = "weights"):
         if kind == "weights":
             fan_in = int(np.prod(shape[:-1])) if "depthwise" not in name else int(np.prod(shape[:2]))
-            value = rng.standard_normal(shape) / np.sqrt(fan_in)
+            value = rng.standard_normal(shape) / np.sqrt(fan_in * (1 - sparsity))
+            if sparsity:  # a fixture: signs only, the large kernels sparse, so that gzip packs it small
+                kept = sparsity if value.size >= 4096 else 0.0
+                value = np.sign(value) * (rng.random(shape) >= kept) / np.sqrt(fan_in * (1 - kept))
         elif kind == "gamma" or kind == "moving_variance":
             value = rng.uniform(0.5, 1.5, shape)
         else:  # beta, moving_mean, biases
@@ -77,18 +87,19 @@ def _build_and_save(folder: Path, *, width: float, res: int) -> None:
             index += 1
     x = conv_bn(x, "MobilenetV2/Conv_1", _divisible(1280 * max(1.0, width)))
     x = tf.reduce_mean(x, axis=[1, 2], keepdims=True)
-    logits_kernel = variable("MobilenetV2/Logits/Conv2d_1c_1x1/weights", (1, 1, int(x.shape[-1]), 1001))
-    logits_bias = variable("MobilenetV2/Logits/Conv2d_1c_1x1/biases", (1001,), kind="biases")
+    logits_kernel = variable("MobilenetV2/Logits/Conv2d_1c_1x1/weights", (1, 1, int(x.shape[-1]), classes))
+    logits_bias = variable("MobilenetV2/Logits/Conv2d_1c_1x1/biases", (classes,), kind="biases")
     logits = tf.squeeze(tf.nn.conv2d(x, logits_kernel, 1, "SAME") + logits_bias, axis=[1, 2])
-    inputs = rng.uniform(-1, 1, (2, res, res, 3)).astype(np.float32)
+    pixels = rng.integers(0, 256, (1, res, res, 3), dtype=np.uint8)
+    inputs = pixels / np.float32(127.5) - 1  # slim's [-1, 1] scaling of 8-bit images
     prefix = folder / f"mobilenet_v2_{width}_{res}.ckpt"
     with tf.compat.v1.Session() as session:
         session.run(tf.compat.v1.global_variables_initializer())
         tf.compat.v1.train.Saver().save(session, str(prefix), write_meta_graph=False)
-        np.savez(folder / "tensorflow.npz", images=inputs, logits=session.run(logits, {images: inputs}))
+        np.savez(folder / "tensorflow.npz", pixels=pixels, logits=session.run(logits, {images: inputs}))
 
 
-def _compare(folder: Path, *, width: float, res: int) -> float:
+def _compare(folder: Path, *, width: float, res: int, classes: int) -> float:
     """Our converter and model on the same archive and images: the largest |logit difference|."""
     import tarfile
 
@@ -101,14 +112,15 @@ def _compare(folder: Path, *, width: float, res: int) -> float:
 
     archive = folder / f"mobilenet_v2_{width}_{res}.tgz"
     with tarfile.open(archive, "w:gz") as packed:  # the release's layout: the files at the top
-        for file in folder.glob(f"mobilenet_v2_{width}_{res}.ckpt.*"):
+        for file in sorted(folder.glob(f"mobilenet_v2_{width}_{res}.ckpt.*")):
             packed.add(file, arcname=f"./{file.name}")
-    model = build_model("mobilenet_v2", width=width, num_classes=1001, backbone_options={"tf_conventions": True})
+    model = build_model("mobilenet_v2", width=width, num_classes=classes, backbone_options={"tf_conventions": True})
     state_dict = slim_to_our_keys(read_tf_checkpoint(archive), model.state_dict(), source=str(archive))
     model.load_state_dict(state_dict)
     reference = np.load(folder / "tensorflow.npz")
     with torch.no_grad():
-        ours = model.eval()(torch.from_numpy(reference["images"]).permute(0, 3, 1, 2)).numpy()
+        images = torch.from_numpy(reference["pixels"]).permute(0, 3, 1, 2) / np.float32(127.5) - 1
+        ours = model.eval()(images).numpy()
     return float(np.abs(ours - reference["logits"]).max())
 
 
@@ -117,10 +129,15 @@ def main() -> None:
     parser.add_argument("--venv", type=Path, default=Path("/tmp/tfenv"), help="throwaway venv for tensorflow-cpu")
     parser.add_argument("--width", type=float, default=1.0)
     parser.add_argument("--res", type=int, default=224)
+    parser.add_argument("--sparsity", type=float, default=0.0, help="fraction of each large kernel set to zero")
+    parser.add_argument("--classes", type=int, default=1001, help="classifier outputs (the releases': 1001)")
+    parser.add_argument("--fixture", type=Path, default=None,
+                        help="also keep the archive and TF's images and logits in this folder (the CI fixture)")
     parser.add_argument("--in-tensorflow", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.in_tensorflow:
-        _build_and_save(args.in_tensorflow, width=args.width, res=args.res)
+        _build_and_save(args.in_tensorflow, width=args.width, res=args.res, sparsity=args.sparsity,
+                        classes=args.classes)
         return
     python = args.venv / "bin" / "python"
     if not python.exists():
@@ -129,8 +146,13 @@ def main() -> None:
         subprocess.run([str(python), "-m", "pip", "install", "--quiet", "tensorflow-cpu"], check=True)
     with tempfile.TemporaryDirectory() as folder:
         subprocess.run([str(python), __file__, "--in-tensorflow", folder, "--width", str(args.width),
-                        "--res", str(args.res)], check=True, stderr=subprocess.DEVNULL)
-        difference = _compare(Path(folder), width=args.width, res=args.res)
+                        "--res", str(args.res), "--sparsity", str(args.sparsity), "--classes", str(args.classes)],
+                       check=True, stderr=subprocess.DEVNULL)
+        difference = _compare(Path(folder), width=args.width, res=args.res, classes=args.classes)
+        if args.fixture:
+            args.fixture.mkdir(parents=True, exist_ok=True)
+            for name in (f"mobilenet_v2_{args.width}_{args.res}.tgz", "tensorflow.npz"):
+                shutil.copyfile(Path(folder) / name, args.fixture / name)
     print(f"TF-slim mobilenet_v2_{args.width}_{args.res}: largest |logit difference| {difference:.3g} "
           f"({'within' if difference <= 1e-4 else 'ABOVE'} 1e-4)")
 

@@ -41,7 +41,7 @@ class BenchCase:
     onnx: Path | None = None
     onnx_int8: Path | None = None
     stats: dict = field(default_factory=dict)  # params, madds, export max |ONNX - PyTorch|
-    published: str | None = None  # the published model's name the checkpoint was converted from
+    published: str | None = None  # the torchvision name the checkpoint was converted from (its anchor's file)
 
     @property
     def label(self) -> str:
@@ -92,14 +92,14 @@ def checkpoint_case(weights: str, *, imgsz: int | None) -> BenchCase:
     """A trained checkpoint or a published model's name (--weights), at its own input size unless
     `imgsz` is given."""
     from mobilevision.engine.checkpoint import read_checkpoint
-    from mobilevision.tasks.published import is_published, resolve_checkpoint
+    from mobilevision.tasks.published import catalogue, resolve_checkpoint
 
     path = resolve_checkpoint(weights)
     checkpoint = read_checkpoint(path)
     return BenchCase(model_name=checkpoint["model_name"], task=checkpoint["task"],
                      width=float(checkpoint["model_kwargs"].get("width", 1.0)),
                      imgsz=imgsz or int(checkpoint["preprocessing"]["input_size"]), checkpoint=Path(path),
-                     published=weights if is_published(weights) else None)
+                     published=weights if weights in catalogue() else None)
 
 
 def random_calibration(*, imgsz: int, count: int, seed: int, batch: int = 8) -> Iterator[np.ndarray]:

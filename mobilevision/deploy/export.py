@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from mobilevision.errors import MobileVisionError
-from mobilevision.tasks.published import PREFIX, is_published, resolve_checkpoint
+from mobilevision.tasks.published import is_published, published, resolve_checkpoint
 from mobilevision.tasks.registry import get_task, load_checkpoint
 
 
@@ -37,7 +37,7 @@ def export(weights: str, *, fmt: str, imgsz: int | None, int8: bool, calib: str 
         raise MobileVisionError("--int8 needs --format onnx and --calib DATA (images to calibrate activation ranges)")
     suffix = ".onnx" if fmt == "onnx" else ".torchscript"
     # A published model is exported into the working folder, under its builder's name.
-    default_target = (Path(weights.removeprefix(PREFIX)).with_suffix(suffix) if is_published(weights)
+    default_target = (Path(f"{published(weights).builder}{suffix}") if is_published(weights)
                       else Path(weights).with_suffix(suffix))
     weights = resolve_checkpoint(weights)
     model, checkpoint = load_checkpoint(weights)

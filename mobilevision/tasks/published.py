@@ -26,6 +26,7 @@ from mobilevision.engine.checkpoint import inference_checkpoint, package_version
 from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.detect.torchvision_keys import is_torchvision_ssdlite, ssdlite_to_our_keys
 from mobilevision.tasks.registry import get_task, model_entry
+from mobilevision.tasks.tf_releases import TFRelease, releases, tf_checkpoint
 
 PREFIX = "torchvision:"
 # torchvision's code is BSD-3-Clause; its docs give no other terms for the weights, and say that
@@ -116,20 +117,24 @@ def catalogue() -> dict[str, PublishedModel]:
 
 
 def is_published(spec: str | Path) -> bool:
-    return isinstance(spec, str) and spec in catalogue()
+    """Whether `spec` names a published model: torchvision's, or a TF model zoo release (tf:)."""
+    return isinstance(spec, str) and (spec in catalogue() or spec in releases())
 
 
-def published(name: str) -> PublishedModel:
-    if name not in catalogue():
+def published(name: str) -> PublishedModel | TFRelease:
+    if not is_published(name):
         raise MobileVisionError(f"unknown published model {name!r}; `mobilevision weights` lists them: "
-                                f"{', '.join(entry.name for entry in _catalogue())}")
-    return catalogue()[name]
+                                f"{', '.join(entry.name for entry in _catalogue())}, tf:mobilenet_v2_<width>_<res>, ...")
+    return catalogue().get(name) or releases()[name]
 
 
 def resolve_checkpoint(spec: str) -> str:
     """`spec` itself, or for a published name the path of its converted checkpoint (downloaded and
     converted now if needed)."""
-    return str(published_checkpoint(spec)) if is_published(spec) else spec
+    if not is_published(spec):
+        return spec
+    entry = published(spec)
+    return str(tf_checkpoint(entry) if isinstance(entry, TFRelease) else published_checkpoint(spec))
 
 
 def converted_path(entry: PublishedModel) -> Path:
@@ -183,7 +188,17 @@ def named_weights() -> list[dict]:
     publisher's file is already in the torch hub cache, where a download puts it."""
     # catalogue() holds each entry under one or two names; keyed by its full name, each comes once.
     entries = {entry.name: entry for entry in catalogue().values()}.values()
-    return [*map(_model_row, entries), *map(_backbone_row, backbone_catalogue().values())]
+    return [*map(_model_row, entries), *map(_release_row, releases().values()),
+            *map(_backbone_row, backbone_catalogue().values())]
+
+
+def _release_row(release: TFRelease) -> dict:
+    """A TF release: its publisher's accuracy and source; the zoo publishes no hashes or sizes."""
+    return {"name": release.name, "alias": None, "kind": "model", "task": release.task, "model": release.model,
+            "backbone": release.model, "width": release.width, "dataset": release.dataset, "metric": release.metric,
+            "accuracy": release.accuracy, "params": None, "file_bytes": None, "file_mib": None, "url": release.url,
+            "sha256": None, "sha256_kind": None, "licence": release.licence, "source": release.source,
+            **_hub_state(release.file_name)}
 
 
 def _model_row(entry: PublishedModel) -> dict:

@@ -1,0 +1,112 @@
+"""The MobileNet papers' own trained networks, as TensorFlow's model zoos released them, by name:
+`tf:mobilenet_v2_<width>_<res>`, TF-slim's ImageNet classifiers (research/slim/nets/mobilenet/
+README.md, whose top-1 they carry).
+
+A release is the archive the zoo serves; `tf_checkpoint(name)` downloads it into the torch hub
+cache only when asked, reads its TF checkpoint without TensorFlow (backbones/tf_checkpoint.py),
+renames TF-slim's variables to ours (backbones/tf_slim_keys.py) into a model built with TF's
+conventions (BatchNorm epsilon 1e-3, "SAME" padding), and keeps the result as one of our
+checkpoints beside it. The classifiers have TF-slim's 1001 classes (0: background) and take
+images scaled to [-1, 1] (slim's inception preprocessing), at the release's resolution.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import torch
+
+from mobilevision.backbones.key_mapping import load_strict
+from mobilevision.backbones.pretrained import cached_download
+from mobilevision.backbones.tf_checkpoint import read_tf_checkpoint
+from mobilevision.backbones.tf_slim_keys import slim_to_our_keys
+from mobilevision.engine.checkpoint import inference_checkpoint, package_versions, save_atomic
+from mobilevision.tasks.registry import build_model
+
+TF_PREFIX = "tf:"
+TF_MODELS_LICENCE = "Apache-2.0 (tensorflow/models); ImageNet terms of access"
+SLIM_README = "TF-slim nets/mobilenet/README.md"
+# TF-slim's MobileNetV2 table, (width, resolution): top-1 (numbers.md).
+SLIM_V2_TOP1 = {
+    (1.4, 224): 75.0, (1.3, 224): 74.4,
+    (1.0, 224): 71.8, (1.0, 192): 70.7, (1.0, 160): 68.8, (1.0, 128): 65.3, (1.0, 96): 60.3,
+    (0.75, 224): 69.8, (0.75, 192): 68.7, (0.75, 160): 66.4, (0.75, 128): 63.2, (0.75, 96): 58.8,
+    (0.5, 224): 65.4, (0.5, 192): 63.9, (0.5, 160): 61.0, (0.5, 128): 57.7, (0.5, 96): 51.2,
+    (0.35, 224): 60.3, (0.35, 192): 58.2, (0.35, 160): 55.7, (0.35, 128): 50.8, (0.35, 96): 45.5,
+}
+SLIM_CLASSES = 1001  # ImageNet's 1000 after a background class
+
+
+@dataclass(frozen=True)
+class TFRelease:
+    """One released archive and the registered model that loads it."""
+
+    builder: str  # the release's own name, e.g. "mobilenet_v2_1.0_224"
+    model: str  # our registered model
+    width: float
+    input_size: int
+    accuracy: float
+    url: str
+    task: str = "classify"
+    dataset: str = "ImageNet-1K"
+    metric: str = "top-1"
+    source: str = SLIM_README
+    licence: str = TF_MODELS_LICENCE
+    default: bool = False  # the builder's name is the only name
+
+    @property
+    def name(self) -> str:
+        return f"{TF_PREFIX}{self.builder}"
+
+    @property
+    def file_name(self) -> str:
+        return Path(self.url).name
+
+    def model_kwargs(self) -> dict:
+        return {"width": self.width, "num_classes": SLIM_CLASSES, "backbone_options": {"tf_conventions": True}}
+
+    def class_names(self) -> list[str]:
+        from torchvision.models import MobileNet_V2_Weights
+
+        return ["background", *MobileNet_V2_Weights.IMAGENET1K_V1.meta["categories"]]
+
+
+def _slim_v2(width: float, resolution: int, top1: float) -> TFRelease:
+    builder = f"mobilenet_v2_{width}_{resolution}"
+    return TFRelease(builder=builder, model="mobilenet_v2", width=width, input_size=resolution, accuracy=top1,
+                     url=f"https://storage.googleapis.com/mobilenet_v2/checkpoints/{builder}.tgz")
+
+
+@cache
+def releases() -> dict[str, TFRelease]:
+    """Every TF release by name."""
+    entries = [_slim_v2(width, resolution, top1) for (width, resolution), top1 in SLIM_V2_TOP1.items()]
+    return {entry.name: entry for entry in entries}
+
+
+def converted_tf_path(release: TFRelease) -> Path:
+    return Path(torch.hub.get_dir()) / "mobilevision" / f"{release.builder}.pt"
+
+
+def tf_checkpoint(release: TFRelease) -> Path:
+    """Our checkpoint of `release`: converted once from its archive (downloaded into the hub cache
+    if missing) and kept in the cache. An archive that is cut short, or holds another model's
+    checkpoint, is refused in one line and nothing is written."""
+    archive = cached_download(release.url, file_name=release.file_name)
+    target = converted_tf_path(release)
+    if target.is_file() and target.stat().st_mtime >= archive.stat().st_mtime:
+        return target
+    model = build_model(release.model, **release.model_kwargs())
+    state_dict = slim_to_our_keys(read_tf_checkpoint(archive), model.state_dict(), source=str(archive))
+    load_strict(model, state_dict, source=f"{archive} (as {release.name})",
+                fix="It is another model's checkpoint: delete it and run again.")
+    checkpoint = inference_checkpoint(
+        model.state_dict(), task=release.task, model_name=release.model, model_kwargs=release.model_kwargs(),
+        class_names=release.class_names(),
+        preprocessing={"mean": [0.5] * 3, "std": [0.5] * 3, "input_size": release.input_size})
+    save_atomic({**checkpoint, "published": {"name": release.name, "url": release.url,
+                                             release.metric: release.accuracy, "source": release.source},
+                 "versions": package_versions()}, target)
+    return target

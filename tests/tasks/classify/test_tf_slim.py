@@ -1,0 +1,98 @@
+"""TF-slim's MobileNetV2 classifiers from their release archives, without TensorFlow: the fixture
+is TF-slim's graph with random (sparse, sign-only) weights, saved and run by TensorFlow itself
+(benchmarks/tf_exactness.py --width 0.35 --res 96 --classes 11); our loader must give its logits.
+A release archive that is cut short, holds another model or misses variables is refused in one
+line with exit code 2."""
+
+import io
+import tarfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from mobilevision.backbones.tf_checkpoint import read_tf_checkpoint
+from mobilevision.backbones.tf_slim_keys import slim_to_our_keys
+from mobilevision.cli.main import main
+from mobilevision.tasks.registry import build_model
+from mobilevision.tasks.tf_releases import releases
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "tf"
+FIXTURE = FIXTURES / "mobilenet_v2_0.35_96"
+ARCHIVE = FIXTURE / "mobilenet_v2_0.35_96.tgz"
+
+
+def _logits(*, tf_conventions: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(ours, TensorFlow's) logits (1, 11) of the fixture's image."""
+    model = build_model("mobilenet_v2", width=0.35, num_classes=11, backbone_options={"tf_conventions": tf_conventions})
+    model.load_state_dict(slim_to_our_keys(read_tf_checkpoint(ARCHIVE), model.state_dict(), source=str(ARCHIVE)))
+    reference = np.load(FIXTURE / "tensorflow.npz", allow_pickle=False)
+    images = torch.from_numpy(reference["pixels"]).permute(0, 3, 1, 2) / np.float32(127.5) - 1
+    with torch.no_grad():
+        return model.eval()(images).numpy(), reference["logits"]
+
+
+def test_a_tf_slim_release_computes_what_tensorflow_computes():
+    ours, theirs = _logits(tf_conventions=True)
+    assert np.abs(theirs).max() > 0.1  # the fixture's logits are not trivially small
+    np.testing.assert_allclose(ours, theirs, atol=1e-4, rtol=0)
+
+
+def test_without_tfs_padding_and_epsilon_the_same_weights_compute_something_else():
+    ours, theirs = _logits(tf_conventions=False)
+    assert np.abs(ours - theirs).max() > 1e-2
+
+
+def _predict(tmp_path, capsys, name: str) -> tuple[int, list[str]]:
+    image = tmp_path / "image.jpg"
+    cv2.imwrite(str(image), np.full((64, 64, 3), 127, np.uint8))
+    capsys.readouterr()
+    code = main(["classify", "predict", str(image), "--weights", name, "--device", "cpu"])
+    return code, capsys.readouterr().err.strip().splitlines()
+
+
+def _place(name: str, archive: bytes) -> Path:
+    """`archive` where a download of release `name` would be."""
+    path = Path(torch.hub.get_dir()) / "checkpoints" / releases()[name].file_name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(archive)
+    return path
+
+
+def _converted() -> list[Path]:
+    return list((Path(torch.hub.get_dir()) / "mobilevision").glob("*"))
+
+
+def test_the_release_names_are_the_slim_table_and_offline_names_the_url(tmp_path, capsys):
+    assert len(releases()) == 22 and releases()["tf:mobilenet_v2_1.0_224"].accuracy == 71.8
+    code, errors = _predict(tmp_path, capsys, "tf:mobilenet_v2_1.0_224")
+    assert code == 2 and len(errors) == 1
+    assert "https://storage.googleapis.com/mobilenet_v2/checkpoints/mobilenet_v2_1.0_224.tgz" in errors[0]
+
+
+def test_another_models_archive_is_refused_naming_it(tmp_path, capsys):
+    path = _place("tf:mobilenet_v2_0.35_96", ARCHIVE.read_bytes())  # 11 classes, not the release's 1001
+    code, errors = _predict(tmp_path, capsys, "tf:mobilenet_v2_0.35_96")
+    assert code == 2 and len(errors) == 1 and str(path) in errors[0] and "another model" in errors[0]
+    assert not _converted()
+
+
+def test_a_cut_archive_is_refused_naming_it(tmp_path, capsys):
+    data = ARCHIVE.read_bytes()
+    path = _place("tf:mobilenet_v2_0.35_96", data[: len(data) // 2])
+    code, errors = _predict(tmp_path, capsys, "tf:mobilenet_v2_0.35_96")
+    assert code == 2 and len(errors) == 1 and str(path) in errors[0] and "download it again" in errors[0]
+    assert not _converted()
+
+
+def test_a_checkpoint_missing_variables_is_refused_naming_them(tmp_path, capsys):
+    packed = io.BytesIO()
+    with tarfile.open(fileobj=packed, mode="w:gz") as archive:  # a checkpoint with other variables
+        for file in sorted((FIXTURES / "reader").glob("model.ckpt.*")):
+            archive.add(file, arcname=f"./{file.name}")
+    path = _place("tf:mobilenet_v2_1.0_224", packed.getvalue())
+    code, errors = _predict(tmp_path, capsys, "tf:mobilenet_v2_1.0_224")
+    assert code == 2 and len(errors) == 1 and str(path) in errors[0]
+    assert "variables are missing (MobilenetV2/" in errors[0]
+    assert not _converted()
