@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from mobilevision.datasets.collate import classification_collate
 from mobilevision.datasets.transforms import classification_transforms
@@ -10,6 +11,7 @@ from mobilevision.engine.checkpoint import is_checkpoint
 from mobilevision.engine.config import as_kwargs, options_of
 from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.base import Flag, SingleTask, TrainedModel
+from mobilevision.tasks.classify.background import WithoutBackground, has_background_class
 from mobilevision.tasks.classify.config import RECIPES, ClassifyTrainConfig
 from mobilevision.tasks.classify.evaluator import ClassificationEvaluator
 from mobilevision.tasks.classify.options import ClassifierOptions
@@ -68,6 +70,15 @@ class ClassifyTask(SingleTask):
         elif len(dataset.class_names) != len(trained.class_names):
             raise MobileVisionError(f"--data {data}: its {len(dataset.class_names)} classes are not the "
                                     f"{len(trained.class_names)} classes the weights were trained on")
+
+    def fit_to_data(self, dataset, trained: TrainedModel, *, data: str) -> TrainedModel:
+        """TF-slim's 1001-class weights on folders of the 1000 classes: their background logit
+        dropped, their names the rest."""
+        if trained.publisher_names and has_background_class(trained.class_names,
+                                                            data_classes=len(dataset.class_names)):
+            trained = replace(trained, network=WithoutBackground(trained.network),
+                              class_names=trained.class_names[1:])
+        return super().fit_to_data(dataset, trained, data=data)
 
     def make_evaluator(self, data: str, class_names, *, imgsz: int, split: str = "val"):
         return lambda: ClassificationEvaluator(class_names)

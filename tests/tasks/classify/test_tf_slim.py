@@ -10,11 +10,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 import torch
 
 from mobilevision.backbones.tf_checkpoint import read_tf_checkpoint
 from mobilevision.backbones.tf_slim_keys import slim_to_our_keys
 from mobilevision.cli.main import main
+from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.registry import build_model
 from mobilevision.tasks.tf_releases import releases
 
@@ -96,3 +98,20 @@ def test_a_checkpoint_missing_variables_is_refused_naming_them(tmp_path, capsys)
     assert code == 2 and len(errors) == 1 and str(path) in errors[0]
     assert "variables are missing (MobilenetV2/" in errors[0]
     assert not _converted()
+
+
+def test_val_drops_the_background_class_of_tf_slims_1001_classes():
+    from types import SimpleNamespace
+
+    from mobilevision.tasks.base import TrainedModel
+    from mobilevision.tasks.registry import get_task
+
+    logits = torch.tensor([[5.0, 1.0, 3.0, 2.0]])  # background first, then the folders' a, b, c
+    trained = TrainedModel(lambda images: logits, task="classify", model_name="mobilenet_v2",
+                           class_names=["background", "a", "b", "c"], preprocessing={}, weights="tf:x",
+                           publisher_names=True)
+    fitted = get_task("classify").fit_to_data(SimpleNamespace(class_names=["n01", "n02", "n03"]), trained, data="d")
+    assert fitted.class_names == ["a", "b", "c"] and fitted.network(None).tolist() == [[1.0, 3.0, 2.0]]
+    with pytest.raises(MobileVisionError, match="its 5 classes are not the 4"):  # no background to drop
+        get_task("classify").fit_to_data(SimpleNamespace(class_names=["n01", "n02", "n03", "n04", "n05"]), trained,
+                                         data="d")
