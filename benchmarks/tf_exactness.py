@@ -27,6 +27,10 @@ from pathlib import Path
 # (expansion t, channels c, repeats n, first stride s): slim's V2_DEF, the paper's Table 2.
 V2_DEF = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
           (6, 320, 1, 1))
+# (pointwise channels, depthwise stride) of the 13 separable blocks: mobilenet_v1.py's _CONV_DEFS.
+V1_DEF = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1), (512, 1), (512, 1),
+          (512, 1), (1024, 2), (1024, 1))
+SCOPES = {"v1": "MobilenetV1", "v2": "MobilenetV2"}
 
 
 def _divisible(value: float, divisor: int = 8) -> int:
@@ -35,7 +39,7 @@ def _divisible(value: float, divisor: int = 8) -> int:
     return rounded + divisor if rounded < 0.9 * value else rounded
 
 
-def _build_and_save(folder: Path, *, width: float, res: int, sparsity: float, classes: int) -> None:
+def _build_and_save(folder: Path, *, arch: str, width: float, res: int, sparsity: float, classes: int) -> None:
     """Inside TensorFlow: slim's graph with random weights (a fraction `sparsity` of each kernel
     zero, so that a fixture's archive compresses), saved and run."""
     import numpy as np
@@ -72,6 +76,30 @@ def _build_and_save(folder: Path, *, width: float, res: int, sparsity: float, cl
         return tf.nn.relu6(x) if activation else x
 
     images = tf.compat.v1.placeholder(tf.float32, (None, res, res, 3))
+    scope = SCOPES[arch]
+    if arch == "v1":  # slim's V1 depth: max(int(d * width), 8), the same channels at its widths
+        x = conv_bn(images, f"{scope}/Conv2d_0", max(int(32 * width), 8), kernel=3, stride=2)
+        for index, (channels, stride) in enumerate(V1_DEF, start=1):
+            x = conv_bn(x, f"{scope}/Conv2d_{index}_depthwise", None, kernel=3, stride=stride, depthwise=True)
+            x = conv_bn(x, f"{scope}/Conv2d_{index}_pointwise", max(int(channels * width), 8))
+    else:
+        x = _v2_features(images, conv_bn, width=width)
+    x = tf.reduce_mean(x, axis=[1, 2], keepdims=True)
+    logits_kernel = variable(f"{scope}/Logits/Conv2d_1c_1x1/weights", (1, 1, int(x.shape[-1]), classes))
+    logits_bias = variable(f"{scope}/Logits/Conv2d_1c_1x1/biases", (classes,), kind="biases")
+    logits = tf.squeeze(tf.nn.conv2d(x, logits_kernel, 1, "SAME") + logits_bias, axis=[1, 2])
+    pixels = rng.integers(0, 256, (1, res, res, 3), dtype=np.uint8)
+    inputs = pixels / np.float32(127.5) - 1  # slim's [-1, 1] scaling of 8-bit images
+    prefix = folder / f"mobilenet_{arch}_{width}_{res}.ckpt"
+    with tf.compat.v1.Session() as session:
+        session.run(tf.compat.v1.global_variables_initializer())
+        tf.compat.v1.train.Saver().save(session, str(prefix), write_meta_graph=False)
+        np.savez(folder / "tensorflow.npz", pixels=pixels, logits=session.run(logits, {images: inputs}))
+
+
+def _v2_features(images, conv_bn, *, width: float):
+    """slim's MobileNetV2 up to its last 1x1 conv (Conv_1)."""
+
     x = conv_bn(images, "MobilenetV2/Conv", _divisible(32 * width), kernel=3, stride=2)
     index = 0
     for t, c, n, s in V2_DEF:
@@ -85,21 +113,10 @@ def _build_and_save(folder: Path, *, width: float, res: int, sparsity: float, cl
             if (s if repeat == 0 else 1) == 1 and channels == int(x.shape[-1]):
                 x = x + inputs
             index += 1
-    x = conv_bn(x, "MobilenetV2/Conv_1", _divisible(1280 * max(1.0, width)))
-    x = tf.reduce_mean(x, axis=[1, 2], keepdims=True)
-    logits_kernel = variable("MobilenetV2/Logits/Conv2d_1c_1x1/weights", (1, 1, int(x.shape[-1]), classes))
-    logits_bias = variable("MobilenetV2/Logits/Conv2d_1c_1x1/biases", (classes,), kind="biases")
-    logits = tf.squeeze(tf.nn.conv2d(x, logits_kernel, 1, "SAME") + logits_bias, axis=[1, 2])
-    pixels = rng.integers(0, 256, (1, res, res, 3), dtype=np.uint8)
-    inputs = pixels / np.float32(127.5) - 1  # slim's [-1, 1] scaling of 8-bit images
-    prefix = folder / f"mobilenet_v2_{width}_{res}.ckpt"
-    with tf.compat.v1.Session() as session:
-        session.run(tf.compat.v1.global_variables_initializer())
-        tf.compat.v1.train.Saver().save(session, str(prefix), write_meta_graph=False)
-        np.savez(folder / "tensorflow.npz", pixels=pixels, logits=session.run(logits, {images: inputs}))
+    return conv_bn(x, "MobilenetV2/Conv_1", _divisible(1280 * max(1.0, width)))
 
 
-def _compare(folder: Path, *, width: float, res: int, classes: int) -> float:
+def _compare(folder: Path, *, arch: str, width: float, res: int, classes: int) -> float:
     """Our converter and model on the same archive and images: the largest |logit difference|."""
     import tarfile
 
@@ -110,12 +127,13 @@ def _compare(folder: Path, *, width: float, res: int, classes: int) -> float:
     from mobilevision.backbones.tf_slim_keys import slim_to_our_keys
     from mobilevision.tasks.registry import build_model
 
-    archive = folder / f"mobilenet_v2_{width}_{res}.tgz"
+    archive = folder / f"mobilenet_{arch}_{width}_{res}.tgz"
     with tarfile.open(archive, "w:gz") as packed:  # the release's layout: the files at the top
-        for file in sorted(folder.glob(f"mobilenet_v2_{width}_{res}.ckpt.*")):
+        for file in sorted(folder.glob(f"mobilenet_{arch}_{width}_{res}.ckpt.*")):
             packed.add(file, arcname=f"./{file.name}")
-    model = build_model("mobilenet_v2", width=width, num_classes=classes, backbone_options={"tf_conventions": True})
-    state_dict = slim_to_our_keys(read_tf_checkpoint(archive), model.state_dict(), source=str(archive))
+    model = build_model(f"mobilenet_{arch}", width=width, num_classes=classes, backbone_options={"tf_conventions": True})
+    state_dict = slim_to_our_keys(read_tf_checkpoint(archive), model.state_dict(), source=str(archive),
+                                  scope=SCOPES[arch])
     model.load_state_dict(state_dict)
     reference = np.load(folder / "tensorflow.npz")
     with torch.no_grad():
@@ -127,6 +145,7 @@ def _compare(folder: Path, *, width: float, res: int, classes: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--venv", type=Path, default=Path("/tmp/tfenv"), help="throwaway venv for tensorflow-cpu")
+    parser.add_argument("--arch", choices=tuple(SCOPES), default="v2", help="TF-slim's MobileNetV1 or V2")
     parser.add_argument("--width", type=float, default=1.0)
     parser.add_argument("--res", type=int, default=224)
     parser.add_argument("--sparsity", type=float, default=0.0, help="fraction of each large kernel set to zero")
@@ -136,7 +155,7 @@ def main() -> None:
     parser.add_argument("--in-tensorflow", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.in_tensorflow:
-        _build_and_save(args.in_tensorflow, width=args.width, res=args.res, sparsity=args.sparsity,
+        _build_and_save(args.in_tensorflow, arch=args.arch, width=args.width, res=args.res, sparsity=args.sparsity,
                         classes=args.classes)
         return
     python = args.venv / "bin" / "python"
@@ -145,15 +164,15 @@ def main() -> None:
     if subprocess.run([str(python), "-c", "import tensorflow"], capture_output=True, check=False).returncode != 0:
         subprocess.run([str(python), "-m", "pip", "install", "--quiet", "tensorflow-cpu"], check=True)
     with tempfile.TemporaryDirectory() as folder:
-        subprocess.run([str(python), __file__, "--in-tensorflow", folder, "--width", str(args.width),
+        subprocess.run([str(python), __file__, "--in-tensorflow", folder, "--arch", args.arch, "--width", str(args.width),
                         "--res", str(args.res), "--sparsity", str(args.sparsity), "--classes", str(args.classes)],
                        check=True, stderr=subprocess.DEVNULL)
-        difference = _compare(Path(folder), width=args.width, res=args.res, classes=args.classes)
+        difference = _compare(Path(folder), arch=args.arch, width=args.width, res=args.res, classes=args.classes)
         if args.fixture:
             args.fixture.mkdir(parents=True, exist_ok=True)
-            for name in (f"mobilenet_v2_{args.width}_{args.res}.tgz", "tensorflow.npz"):
+            for name in (f"mobilenet_{args.arch}_{args.width}_{args.res}.tgz", "tensorflow.npz"):
                 shutil.copyfile(Path(folder) / name, args.fixture / name)
-    print(f"TF-slim mobilenet_v2_{args.width}_{args.res}: largest |logit difference| {difference:.3g} "
+    print(f"TF-slim mobilenet_{args.arch}_{args.width}_{args.res}: largest |logit difference| {difference:.3g} "
           f"({'within' if difference <= 1e-4 else 'ABOVE'} 1e-4)")
 
 

@@ -86,13 +86,15 @@ class DepthwiseSeparable(nn.Module):
     """
 
     def __init__(
-        self, in_channels: int, out_channels: int, *, stride: int, dilation: int = 1, activation: str = "relu6"
+        self, in_channels: int, out_channels: int, *, stride: int, dilation: int = 1, activation: str = "relu6",
+        bn_eps: float = 1e-5, tf_same: bool = False,
     ) -> None:
         super().__init__()
         self.depthwise = ConvBNAct(
-            in_channels, in_channels, stride=stride, dilation=dilation, groups=in_channels, activation=activation
+            in_channels, in_channels, stride=stride, dilation=dilation, groups=in_channels, activation=activation,
+            bn_eps=bn_eps, tf_same=tf_same,
         )
-        self.pointwise = ConvBNAct(in_channels, out_channels, kernel_size=1, activation=activation)
+        self.pointwise = ConvBNAct(in_channels, out_channels, kernel_size=1, activation=activation, bn_eps=bn_eps)
         self.out_channels = out_channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

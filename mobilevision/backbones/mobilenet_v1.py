@@ -59,21 +59,25 @@ class MobileNetV1(Backbone):
         activation: str = "relu6",
         out_features: Sequence[str] | None = None,
         freeze_bn: bool = False,
+        tf_conventions: bool = False,
     ) -> None:
         super().__init__(out_features=out_features, freeze_bn=freeze_bn)
         self.width = width
+        # TF-slim's checkpoints: BatchNorm epsilon 1e-3 and TF's "SAME" padding (mobilenet_v2.py).
+        conv_options = {"bn_eps": 1e-3 if tf_conventions else 1e-5, "tf_same": tf_conventions}
         self.output_stride = output_stride
         plan = dilated_strides([2, *(s for _, s in DEPTHWISE_SEPARABLE_SETTINGS)], output_stride=output_stride)
 
         in_channels = make_divisible(32 * width)
-        self.stem = ConvBNAct(3, in_channels, stride=2, activation=activation)
+        self.stem = ConvBNAct(3, in_channels, stride=2, activation=activation, **conv_options)
         running_stride = plan[0][0]
         blocks = []
         for index, (channels, _) in enumerate(DEPTHWISE_SEPARABLE_SETTINGS):
             stride, dilation = plan[1 + index]
             out_channels = make_divisible(channels * width)
             blocks.append(
-                DepthwiseSeparable(in_channels, out_channels, stride=stride, dilation=dilation, activation=activation)
+                DepthwiseSeparable(in_channels, out_channels, stride=stride, dilation=dilation, activation=activation,
+                                   **conv_options)
             )
             running_stride *= stride
             in_channels = out_channels

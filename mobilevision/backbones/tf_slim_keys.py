@@ -1,4 +1,4 @@
-"""TF-slim's MobileNetV2 variable names -> ours, with TF's weight layouts turned into PyTorch's.
+"""TF-slim's MobileNetV2 and V1 variable names -> ours, with TF's weight layouts turned into PyTorch's.
 
 The names are TF-slim's (tensorflow/models, research/slim/nets/mobilenet/mobilenet_v2.py with
 conv_defs V2_DEF): `MobilenetV2/Conv` (the stem), `MobilenetV2/expanded_conv[_i]/{expand,depthwise,
@@ -24,8 +24,14 @@ DEPTHWISE_LAYOUT = (2, 3, 0, 1)
 
 
 def _slim_layer(module: str, *, scope: str) -> str:
-    """Our backbone module path -> TF-slim's layer scope: stem -> Conv, blocks.i.part ->
-    expanded_conv_i/part (the first block has no suffix), last -> Conv_1."""
+    """Our backbone module path -> TF-slim's layer scope. MobileNetV2: stem -> Conv, blocks.i.part
+    -> expanded_conv_i/part (the first block has no suffix), last -> Conv_1. MobileNetV1
+    (research/slim/nets/mobilenet_v1.py): stem -> Conv2d_0, blocks.i.part -> Conv2d_<i+1>_part."""
+    if scope == "MobilenetV1":
+        if module == "stem":
+            return f"{scope}/Conv2d_0"
+        index, part = re.fullmatch(r"blocks\.(\d+)\.(depthwise|pointwise)", module).groups()
+        return f"{scope}/Conv2d_{int(index) + 1}_{part}"
     if module == "stem":
         return f"{scope}/Conv"
     if module == "last":
@@ -51,8 +57,9 @@ def slim_name(key: str, *, scope: str = "MobilenetV2") -> tuple[str, tuple[int, 
 
 
 def slim_to_our_keys(tensors: Mapping[str, np.ndarray], expected: Mapping[str, torch.Tensor], *,
-                     source: str) -> dict[str, torch.Tensor]:
-    """TF-slim's tensors as the state dict `expected` (our model's) names and shapes them. A
+                     source: str, scope: str = "MobilenetV2") -> dict[str, torch.Tensor]:
+    """TF-slim's tensors (under `scope`: MobilenetV2 or MobilenetV1) as the state dict `expected`
+    (our model's) names and shapes them. A
     checkpoint without one of the variables is a one-line error naming `source` and the first
     missing names."""
     state_dict, missing = {}, []
@@ -60,7 +67,7 @@ def slim_to_our_keys(tensors: Mapping[str, np.ndarray], expected: Mapping[str, t
         if key.endswith("num_batches_tracked"):  # PyTorch's training counter; TF keeps none
             state_dict[key] = torch.zeros_like(mine)
             continue
-        name, layout = slim_name(key)
+        name, layout = slim_name(key, scope=scope)
         if name not in tensors:
             missing.append(name)
             continue

@@ -1,6 +1,7 @@
 """The MobileNet papers' own trained networks, as TensorFlow's model zoos released them, by name:
-`tf:mobilenet_v2_<width>_<res>`, TF-slim's ImageNet classifiers (research/slim/nets/mobilenet/
-README.md, whose top-1 they carry).
+`tf:mobilenet_v2_<width>_<res>` and `tf:mobilenet_v1_<width>_<res>`, TF-slim's ImageNet
+classifiers (research/slim/nets/mobilenet/README.md and research/slim/README.md, whose top-1 they
+carry).
 
 A release is the archive the zoo serves; `tf_checkpoint(name)` downloads it into the torch hub
 cache only when asked, reads its TF checkpoint without TensorFlow (backbones/tf_checkpoint.py),
@@ -36,6 +37,13 @@ SLIM_V2_TOP1 = {
     (0.5, 224): 65.4, (0.5, 192): 63.9, (0.5, 160): 61.0, (0.5, 128): 57.7, (0.5, 96): 51.2,
     (0.35, 224): 60.3, (0.35, 192): 58.2, (0.35, 160): 55.7, (0.35, 128): 50.8, (0.35, 96): 45.5,
 }
+# TF-slim's MobileNetV1 table (its 2018_08_02 release), (width, resolution): top-1.
+SLIM_V1_TOP1 = {
+    (1.0, 224): 70.9, (1.0, 192): 70.0, (1.0, 160): 68.0, (1.0, 128): 65.2,
+    (0.75, 224): 68.4, (0.75, 192): 67.2, (0.75, 160): 65.3, (0.75, 128): 62.1,
+    (0.5, 224): 63.3, (0.5, 192): 61.7, (0.5, 160): 59.1, (0.5, 128): 56.3,
+    (0.25, 224): 49.8, (0.25, 192): 47.7, (0.25, 160): 45.5, (0.25, 128): 41.5,
+}
 SLIM_CLASSES = 1001  # ImageNet's 1000 after a background class
 
 
@@ -49,6 +57,7 @@ class TFRelease:
     input_size: int
     accuracy: float
     url: str
+    scope: str = "MobilenetV2"  # the variables' top scope in the checkpoint
     task: str = "classify"
     dataset: str = "ImageNet-1K"
     metric: str = "top-1"
@@ -79,10 +88,18 @@ def _slim_v2(width: float, resolution: int, top1: float) -> TFRelease:
                      url=f"https://storage.googleapis.com/mobilenet_v2/checkpoints/{builder}.tgz")
 
 
+def _slim_v1(width: float, resolution: int, top1: float) -> TFRelease:
+    builder = f"mobilenet_v1_{width}_{resolution}"
+    return TFRelease(builder=builder, model="mobilenet_v1", width=width, input_size=resolution, accuracy=top1,
+                     url=f"http://download.tensorflow.org/models/mobilenet_v1_2018_08_02/{builder}.tgz",
+                     scope="MobilenetV1")
+
+
 @cache
 def releases() -> dict[str, TFRelease]:
     """Every TF release by name."""
     entries = [_slim_v2(width, resolution, top1) for (width, resolution), top1 in SLIM_V2_TOP1.items()]
+    entries += [_slim_v1(width, resolution, top1) for (width, resolution), top1 in SLIM_V1_TOP1.items()]
     return {entry.name: entry for entry in entries}
 
 
@@ -99,7 +116,8 @@ def tf_checkpoint(release: TFRelease) -> Path:
     if target.is_file() and target.stat().st_mtime >= archive.stat().st_mtime:
         return target
     model = build_model(release.model, **release.model_kwargs())
-    state_dict = slim_to_our_keys(read_tf_checkpoint(archive), model.state_dict(), source=str(archive))
+    state_dict = slim_to_our_keys(read_tf_checkpoint(archive), model.state_dict(), source=str(archive),
+                                  scope=release.scope)
     load_strict(model, state_dict, source=f"{archive} (as {release.name})",
                 fix="It is another model's checkpoint: delete it and run again.")
     checkpoint = inference_checkpoint(

@@ -15,7 +15,7 @@ from mobilevision.cli import main
 from mobilevision.cli.weights import publisher_accuracy, shortest_name
 from mobilevision.deploy.runtime import load_trained
 from mobilevision.tasks.published import catalogue, published
-from mobilevision.tasks.tf_releases import SLIM_V2_TOP1, releases
+from mobilevision.tasks.tf_releases import SLIM_V1_TOP1, SLIM_V2_TOP1, releases
 from tests.published_files import SSDLITE, place
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -41,10 +41,11 @@ def test_json_lists_every_name_as_torchvision_describes_it(capsys):
         listed = {_torchvision_weights(row) for row in torchvision_rows if row["model"] == builder}
         assert listed == set(get_model_weights(builder))
     for row in rows:
-        if row["name"].startswith("tf:"):  # TF-slim's table: a width x resolution cell each
-            width, resolution = row["name"].removeprefix("tf:mobilenet_v2_").split("_")
-            assert row["url"] == f"https://storage.googleapis.com/mobilenet_v2/checkpoints/mobilenet_v2_{width}_{resolution}.tgz"
-            assert row["accuracy"] == SLIM_V2_TOP1[float(width), int(resolution)] and row["metric"] == "top-1"
+        if row["name"].startswith("tf:"):  # TF-slim's tables: a width x resolution cell each
+            version, width, resolution = row["name"].removeprefix("tf:mobilenet_").split("_")
+            table = SLIM_V2_TOP1 if version == "v2" else SLIM_V1_TOP1
+            assert row["url"].endswith(f"/mobilenet_{version}_{width}_{resolution}.tgz")
+            assert row["accuracy"] == table[float(width), int(resolution)] and row["metric"] == "top-1"
             continue
         if row not in torchvision_rows:  # timm's, on the Hugging Face hub
             assert row["sha256"] is None and row["params"] is None and row["url"].startswith("https://huggingface.co/")
@@ -96,9 +97,12 @@ def test_table_and_long_view_fit_and_name_everything(capsys):
 def test_readme_table_is_the_listing(capsys):
     section = README.read_text().split("## Published models", 1)[1].split("\n## ", 1)[0]
     for row in _listed(capsys):
-        if row["name"].startswith("tf:"):  # one row for TF-slim's table, with its range of top-1
-            line = next(line for line in section.splitlines() if line.startswith("| `tf:mobilenet_v2_<width>_<res>` "))
-            assert f"{min(SLIM_V2_TOP1.values())} to {max(SLIM_V2_TOP1.values())}" in line, line
+        if row["name"].startswith("tf:"):  # one row per TF-slim table, with its range of top-1
+            version = row["name"].removeprefix("tf:mobilenet_")[:2]
+            table = SLIM_V2_TOP1 if version == "v2" else SLIM_V1_TOP1
+            line = next(line for line in section.splitlines()
+                        if line.startswith(f"| `tf:mobilenet_{version}_<width>_<res>` "))
+            assert f"{min(table.values())} to {max(table.values())}" in line, line
             continue
         line = next(line for line in section.splitlines() if line.startswith(f"| `{shortest_name(row)}` "))
         assert publisher_accuracy(row) in line, line

@@ -67,7 +67,8 @@ def _converted() -> list[Path]:
 
 
 def test_the_release_names_are_the_slim_table_and_offline_names_the_url(tmp_path, capsys):
-    assert len(releases()) == 22 and releases()["tf:mobilenet_v2_1.0_224"].accuracy == 71.8
+    assert len(releases()) == 22 + 16 and releases()["tf:mobilenet_v2_1.0_224"].accuracy == 71.8
+    assert releases()["tf:mobilenet_v1_1.0_224"].accuracy == 70.9
     code, errors = _predict(tmp_path, capsys, "tf:mobilenet_v2_1.0_224")
     assert code == 2 and len(errors) == 1
     assert "https://storage.googleapis.com/mobilenet_v2/checkpoints/mobilenet_v2_1.0_224.tgz" in errors[0]
@@ -115,3 +116,16 @@ def test_val_drops_the_background_class_of_tf_slims_1001_classes():
     with pytest.raises(MobileVisionError, match="its 5 classes are not the 4"):  # no background to drop
         get_task("classify").fit_to_data(SimpleNamespace(class_names=["n01", "n02", "n03", "n04", "n05"]), trained,
                                          data="d")
+
+
+def test_tf_slims_mobilenet_v1_names_cover_our_model_and_its_4233001_parameters():
+    """TF-slim's MobileNetV1 1.0 with its 1001 classes has 4,233,001 trainable parameters
+    (mobilenet_v1.py's docstring): our model's, named Conv2d_0, Conv2d_<i>_{depthwise,pointwise}."""
+    from mobilevision.backbones.tf_slim_keys import slim_name
+
+    model = build_model("mobilenet_v1", num_classes=1001, backbone_options={"tf_conventions": True})
+    assert sum(parameter.numel() for parameter in model.parameters()) == 4_233_001
+    names = {slim_name(key, scope="MobilenetV1")[0] for key in model.state_dict() if "num_batches" not in key}
+    assert "MobilenetV1/Conv2d_13_pointwise/BatchNorm/moving_variance" in names
+    assert "MobilenetV1/Conv2d_1_depthwise/depthwise_weights" in names and len(names) == 27 * 5 + 2
+
