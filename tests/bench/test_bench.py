@@ -75,6 +75,9 @@ def test_paper_prints_the_published_numbers():
                       "1,300M", "2.11M", "2,750M", "4.52M", "5,800M", "11.15M", "14,250M"):
         assert published in text
     assert "V2 paper Table 7" in text and "TF-slim" in text
+    # each model TF's zoo released, with the release's name and its published top-1 (TF-slim's tables)
+    assert "| 224 | 3.47M | 3.51M | 300M | 301M | `tf:mobilenet_v2_1.0_224` (top-1 71.8) |" in text
+    assert "`tf:mobilenet_v1_1.0_224` (top-1 70.9)" in text and "`tf:mobilenet_v2_0.35_96` (top-1 45.5)" in text
 
 
 def test_goal_ratios_are_ours_over_theirs():
