@@ -30,7 +30,7 @@ V2_DEF = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3,
 # (pointwise channels, depthwise stride) of the 13 separable blocks: mobilenet_v1.py's _CONV_DEFS.
 V1_DEF = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1), (512, 1), (512, 1),
           (512, 1), (1024, 2), (1024, 1))
-SCOPES = {"v1": "MobilenetV1", "v2": "MobilenetV2"}
+SCOPES = {"v1": "MobilenetV1", "v2": "MobilenetV2", "deeplab": "MobilenetV2"}
 
 
 def _divisible(value: float, divisor: int = 8) -> int:
@@ -62,18 +62,18 @@ def _build_and_save(folder: Path, *, arch: str, width: float, res: int, sparsity
         return tf.compat.v1.get_variable(name, initializer=tf.constant(value.astype(np.float32)))
 
     def conv_bn(x, scope: str, out: int, *, kernel: int = 1, stride: int = 1, depthwise: bool = False,
-                activation: bool = True):
+                activation: str | None = "relu6", rate: int = 1, epsilon: float = 1e-3):
         channels = int(x.shape[-1])
         if depthwise:
             kernel_value = variable(f"{scope}/depthwise_weights", (kernel, kernel, channels, 1))
-            x = tf.nn.depthwise_conv2d(x, kernel_value, [1, stride, stride, 1], "SAME")
+            x = tf.nn.depthwise_conv2d(x, kernel_value, [1, stride, stride, 1], "SAME", dilations=[rate, rate])
         else:
             x = tf.nn.conv2d(x, variable(f"{scope}/weights", (kernel, kernel, channels, out)), stride, "SAME")
         statistics = {kind: variable(f"{scope}/BatchNorm/{kind}", (x.shape[-1],), kind=kind)
                       for kind in ("gamma", "beta", "moving_mean", "moving_variance")}
         x = tf.nn.batch_normalization(x, statistics["moving_mean"], statistics["moving_variance"],
-                                      statistics["beta"], statistics["gamma"], variance_epsilon=1e-3)
-        return tf.nn.relu6(x) if activation else x
+                                      statistics["beta"], statistics["gamma"], variance_epsilon=epsilon)
+        return {"relu6": tf.nn.relu6, "relu": tf.nn.relu, None: tf.identity}[activation](x)
 
     images = tf.compat.v1.placeholder(tf.float32, (None, res, res, 3))
     scope = SCOPES[arch]
@@ -82,37 +82,70 @@ def _build_and_save(folder: Path, *, arch: str, width: float, res: int, sparsity
         for index, (channels, stride) in enumerate(V1_DEF, start=1):
             x = conv_bn(x, f"{scope}/Conv2d_{index}_depthwise", None, kernel=3, stride=stride, depthwise=True)
             x = conv_bn(x, f"{scope}/Conv2d_{index}_pointwise", max(int(channels * width), 8))
+    elif arch == "deeplab":  # model.py's Mobile DeepLabv3 on MobileNetV2* at output stride 16
+        features = _v2_features(images, conv_bn, width=width, output_stride=16)
+        pooled = conv_bn(tf.reduce_mean(features, axis=[1, 2], keepdims=True), "image_pooling", 256,
+                         activation="relu", epsilon=1e-5)
+        pooled = tf.compat.v1.image.resize_bilinear(pooled, tf.shape(features)[1:3], align_corners=True)
+        branches = tf.concat([pooled, conv_bn(features, "aspp0", 256, activation="relu", epsilon=1e-5)], 3)
+        x = conv_bn(branches, "concat_projection", 256, activation="relu", epsilon=1e-5)
+        x = tf.nn.conv2d(x, variable("logits/semantic/weights", (1, 1, 256, classes)), 1, "SAME")
+        x = x + variable("logits/semantic/biases", (classes,), kind="biases")
+        logits = tf.compat.v1.image.resize_bilinear(x, [res, res], align_corners=True)
     else:
         x = _v2_features(images, conv_bn, width=width)
-    x = tf.reduce_mean(x, axis=[1, 2], keepdims=True)
-    logits_kernel = variable(f"{scope}/Logits/Conv2d_1c_1x1/weights", (1, 1, int(x.shape[-1]), classes))
-    logits_bias = variable(f"{scope}/Logits/Conv2d_1c_1x1/biases", (classes,), kind="biases")
-    logits = tf.squeeze(tf.nn.conv2d(x, logits_kernel, 1, "SAME") + logits_bias, axis=[1, 2])
+    if arch != "deeplab":
+        logits = _classifier(x, variable, scope=scope, classes=classes)
     pixels = rng.integers(0, 256, (1, res, res, 3), dtype=np.uint8)
-    inputs = pixels / np.float32(127.5) - 1  # slim's [-1, 1] scaling of 8-bit images
-    prefix = folder / f"mobilenet_{arch}_{width}_{res}.ckpt"
+    inputs = pixels / np.float32(127.5) - 1  # slim's and DeepLab's [-1, 1] scaling of 8-bit images
+    prefix = folder / f"{_release(arch, width, res)}.ckpt"
     with tf.compat.v1.Session() as session:
         session.run(tf.compat.v1.global_variables_initializer())
         tf.compat.v1.train.Saver().save(session, str(prefix), write_meta_graph=False)
         np.savez(folder / "tensorflow.npz", pixels=pixels, logits=session.run(logits, {images: inputs}))
 
 
-def _v2_features(images, conv_bn, *, width: float):
-    """slim's MobileNetV2 up to its last 1x1 conv (Conv_1)."""
+def _classifier(x, variable, *, scope: str, classes: int):
+    """slim's classifier: global average, then the 1x1 conv Logits/Conv2d_1c_1x1 with biases."""
+    import tensorflow as tf
+
+    x = tf.reduce_mean(x, axis=[1, 2], keepdims=True)
+    logits_kernel = variable(f"{scope}/Logits/Conv2d_1c_1x1/weights", (1, 1, int(x.shape[-1]), classes))
+    logits_bias = variable(f"{scope}/Logits/Conv2d_1c_1x1/biases", (classes,), kind="biases")
+    return tf.squeeze(tf.nn.conv2d(x, logits_kernel, 1, "SAME") + logits_bias, axis=[1, 2])
+
+
+def _release(arch: str, width: float, res: int) -> str:
+    """The release's file stem: TF-slim's mobilenet_v<n>_<width>_<res>, or DeepLab's."""
+    return f"deeplabv3_mnv2_{width}_{res}" if arch == "deeplab" else f"mobilenet_{arch}_{width}_{res}"
+
+
+def _v2_features(images, conv_bn, *, width: float, output_stride: int | None = None):
+    """slim's MobileNetV2 up to its last 1x1 conv (Conv_1); with `output_stride` (DeepLab) up to
+    the last bottleneck, and once the running stride reaches it, strided layers run at stride 1
+    and later ones dilated (mobilenet.py: the converted layer keeps the current rate)."""
 
     x = conv_bn(images, "MobilenetV2/Conv", _divisible(32 * width), kernel=3, stride=2)
-    index = 0
+    index, current, rate = 0, 2, 1
     for t, c, n, s in V2_DEF:
         for repeat in range(n):
             scope = f"MobilenetV2/expanded_conv{'' if index == 0 else f'_{index}'}"
             inputs, channels = x, int(x.shape[-1])
+            stride, layer_rate = s if repeat == 0 else 1, rate
+            if output_stride is not None and current == output_stride:
+                rate *= stride
+                stride = 1
+            else:
+                current *= stride
             if t != 1:
                 x = conv_bn(x, f"{scope}/expand", _divisible(channels * t))
-            x = conv_bn(x, f"{scope}/depthwise", None, kernel=3, stride=s if repeat == 0 else 1, depthwise=True)
-            x = conv_bn(x, f"{scope}/project", _divisible(c * width), activation=False)
-            if (s if repeat == 0 else 1) == 1 and channels == int(x.shape[-1]):
+            x = conv_bn(x, f"{scope}/depthwise", None, kernel=3, stride=stride, depthwise=True, rate=layer_rate)
+            x = conv_bn(x, f"{scope}/project", _divisible(c * width), activation=None)
+            if stride == 1 and channels == int(x.shape[-1]):
                 x = x + inputs
             index += 1
+    if output_stride is not None:
+        return x
     return conv_bn(x, "MobilenetV2/Conv_1", _divisible(1280 * max(1.0, width)))
 
 
@@ -127,25 +160,28 @@ def _compare(folder: Path, *, arch: str, width: float, res: int, classes: int) -
     from mobilevision.backbones.tf_slim_keys import slim_to_our_keys
     from mobilevision.tasks.registry import build_model
 
-    archive = folder / f"mobilenet_{arch}_{width}_{res}.tgz"
+    archive = folder / f"{_release(arch, width, res)}.tgz"
     with tarfile.open(archive, "w:gz") as packed:  # the release's layout: the files at the top
-        for file in sorted(folder.glob(f"mobilenet_{arch}_{width}_{res}.ckpt.*")):
+        for file in sorted(folder.glob(f"{_release(arch, width, res)}.ckpt.*")):
             packed.add(file, arcname=f"./{file.name}")
-    model = build_model(f"mobilenet_{arch}", width=width, num_classes=classes, backbone_options={"tf_conventions": True})
+    name = "deeplabv3_mobilenet_v2" if arch == "deeplab" else f"mobilenet_{arch}"
+    model = build_model(name, width=width, num_classes=classes, backbone_options={"tf_conventions": True})
     state_dict = slim_to_our_keys(read_tf_checkpoint(archive), model.state_dict(), source=str(archive),
                                   scope=SCOPES[arch])
     model.load_state_dict(state_dict)
     reference = np.load(folder / "tensorflow.npz")
     with torch.no_grad():
         images = torch.from_numpy(reference["pixels"]).permute(0, 3, 1, 2) / np.float32(127.5) - 1
-        ours = model.eval()(images).numpy()
+        ours = model.eval().raw_outputs(images)
+        ours = (ours.permute(0, 2, 3, 1) if arch == "deeplab" else ours).numpy()  # TF's NHWC
     return float(np.abs(ours - reference["logits"]).max())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--venv", type=Path, default=Path("/tmp/tfenv"), help="throwaway venv for tensorflow-cpu")
-    parser.add_argument("--arch", choices=tuple(SCOPES), default="v2", help="TF-slim's MobileNetV1 or V2")
+    parser.add_argument("--arch", choices=tuple(SCOPES), default="v2",
+                        help="TF-slim's MobileNetV1 or V2 classifier, or DeepLab's Mobile DeepLabv3 on V2")
     parser.add_argument("--width", type=float, default=1.0)
     parser.add_argument("--res", type=int, default=224)
     parser.add_argument("--sparsity", type=float, default=0.0, help="fraction of each large kernel set to zero")
@@ -170,9 +206,9 @@ def main() -> None:
         difference = _compare(Path(folder), arch=args.arch, width=args.width, res=args.res, classes=args.classes)
         if args.fixture:
             args.fixture.mkdir(parents=True, exist_ok=True)
-            for name in (f"mobilenet_{args.arch}_{args.width}_{args.res}.tgz", "tensorflow.npz"):
+            for name in (f"{_release(args.arch, args.width, args.res)}.tgz", "tensorflow.npz"):
                 shutil.copyfile(Path(folder) / name, args.fixture / name)
-    print(f"TF-slim mobilenet_{args.arch}_{args.width}_{args.res}: largest |logit difference| {difference:.3g} "
+    print(f"{_release(args.arch, args.width, args.res)}: largest |logit difference| {difference:.3g} "
           f"({'within' if difference <= 1e-4 else 'ABOVE'} 1e-4)")
 
 

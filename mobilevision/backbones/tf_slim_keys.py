@@ -40,9 +40,26 @@ def _slim_layer(module: str, *, scope: str) -> str:
     return f"{scope}/expanded_conv{'' if index == '0' else f'_{index}'}/{part}"
 
 
+# Mobile DeepLabv3's head (tensorflow/models research/deeplab/model.py, _extract_features): the
+# 1x1 branch `aspp0`, `image_pooling`, their `concat_projection`, and the classifier `logits/semantic`.
+DEEPLAB_LAYERS = {"head.aspp.branches.0": "aspp0", "head.aspp.branches.1.project": "image_pooling",
+                  "head.aspp.project": "concat_projection"}
+# DeepLab concatenates [image pooling, aspp0]; our ASPP [aspp0, image pooling]: the projection's
+# input channels come in the other order.
+SWAPPED_INPUT_HALVES = "head.aspp.project.0.weight"
+
+
 def slim_name(key: str, *, scope: str = "MobilenetV2") -> tuple[str, tuple[int, ...] | None]:
-    """Our classifier's state-dict key -> (TF-slim's variable name, the axes that turn its tensor
-    into ours; None: as is)."""
+    """Our classifier's or Mobile DeepLabv3's state-dict key -> (TF's variable name, the axes that
+    turn its tensor into ours; None: as is)."""
+    if key.startswith("head.classifier."):
+        return f"logits/semantic/{'weights' if key.endswith('weight') else 'biases'}", \
+            (CONV_LAYOUT if key.endswith("weight") else None)
+    layer = next((tf_layer for ours, tf_layer in DEEPLAB_LAYERS.items() if key.startswith(f"{ours}.")), None)
+    if layer is not None:
+        index, parameter = key.rsplit(".", 2)[1:]
+        return (f"{layer}/BatchNorm/{BATCHNORM[parameter]}", None) if index == "1" else (f"{layer}/weights",
+                                                                                         CONV_LAYOUT)
     if key == "head.fc.weight":
         return f"{scope}/Logits/Conv2d_1c_1x1/weights", CONV_LAYOUT
     if key == "head.fc.bias":
@@ -73,6 +90,8 @@ def slim_to_our_keys(tensors: Mapping[str, np.ndarray], expected: Mapping[str, t
             continue
         tensor = torch.from_numpy(np.ascontiguousarray(tensors[name] if layout is None
                                                        else tensors[name].transpose(layout)))
+        if key == SWAPPED_INPUT_HALVES:
+            tensor = torch.cat(tensor.chunk(2, dim=1)[::-1], dim=1)
         state_dict[key] = tensor.reshape(mine.shape) if tensor.numel() == mine.numel() else tensor
     if missing:
         raise MobileVisionError(f"{source}: {len(missing)} of the model's variables are missing ({', '.join(missing[:3])}"

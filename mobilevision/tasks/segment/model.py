@@ -46,6 +46,7 @@ class DeepLabV3(TaskModel):
 
     def __init__(self, *, backbone: str = "mobilenet_v2", width: float = 1.0, num_classes: int = 21,
                  output_stride: int = 16, deeplab: DeepLabOptions | Mapping | None = None, freeze_bn: bool = False,
+                 backbone_options: Mapping | None = None,
                  backbone_features: Mapping[str, FeatureSpec] | None = None) -> None:
         super().__init__()
         self.options = options = options_of(DeepLabOptions, deeplab)
@@ -58,7 +59,8 @@ class DeepLabV3(TaskModel):
         # last layer would only add 0.4M parameters and 0.4B multiply-adds at 513 px.
         extra = {"include_last_layer": False} if backbone == "mobilenet_v2" else {}
         info = self.attach_backbone(backbone, width=width, out_features=wanted, freeze_bn=freeze_bn,
-                                    backbone_features=backbone_features, output_stride=output_stride, **extra)
+                                    backbone_features=backbone_features, output_stride=output_stride,
+                                    **extra, **dict(backbone_options or {}))
         if info[self.feature_name].stride != output_stride:
             raise ValueError(f"output_stride={output_stride} but the backbone's {self.feature_name} has stride "
                              f"{info[self.feature_name].stride}")
@@ -107,6 +109,7 @@ class DeepLabV3(TaskModel):
 
 def build_deeplabv3(*, backbone: str = "mobilenet_v2", width: float = 1.0, num_classes: int = 21,
                     output_stride: int = 16, deeplab: DeepLabOptions | Mapping | None = None, freeze_bn: bool = False,
+                    backbone_options: Mapping | None = None,
                     backbone_features: Mapping[str, FeatureSpec] | None = None) -> DeepLabV3:
     """Mobile DeepLabv3. Defaults are the MobileNetV2 paper's Table 7 row at 2.11M / 2.75B:
     MobileNetV2* at output stride 16, the mobile head, 21 VOC classes. `deeplab`: the head's options
@@ -116,6 +119,8 @@ def build_deeplabv3(*, backbone: str = "mobilenet_v2", width: float = 1.0, num_c
     only that fraction of hardest labelled pixels; loss_stride > 1 computes the training loss on a
     grid that many times coarser than the input (logits resized to it, labels sampled at its
     points); predictions stay at the input size. freeze_bn keeps the backbone's BN statistics.
+    `backbone_options`: the backbone's own keyword arguments (TF-slim's tf_conventions).
     `backbone_features`: the head only, on a backbone the multi-task model shares."""
     return DeepLabV3(backbone=backbone, width=width, num_classes=num_classes, output_stride=output_stride,
-                     deeplab=deeplab, freeze_bn=freeze_bn, backbone_features=backbone_features)
+                     deeplab=deeplab, freeze_bn=freeze_bn, backbone_options=backbone_options,
+                     backbone_features=backbone_features)
