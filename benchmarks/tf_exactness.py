@@ -56,9 +56,11 @@ def _build_and_save(folder: Path, *, arch: str, width: float, res: int, sparsity
                 kept = sparsity if value.size >= 4096 else 0.0
                 value = np.sign(value) * (rng.random(shape) >= kept) / np.sqrt(fan_in * (1 - kept))
         elif kind == "gamma" or kind == "moving_variance":
-            value = rng.uniform(0.5, 1.5, shape)
+            value = rng.choice([0.5, 0.75, 1.0, 1.25, 1.5], shape) if sparsity else rng.uniform(0.5, 1.5, shape)
         else:  # beta, moving_mean, biases
-            value = rng.normal(0.0, 0.1 if kind == "moving_mean" else 0.5, shape)
+            spread = 0.1 if kind == "moving_mean" else 0.5
+            value = spread * (rng.choice([-1.0, -0.5, 0.0, 0.5, 1.0], shape) if sparsity
+                              else rng.standard_normal(shape))
         return tf.compat.v1.get_variable(name, initializer=tf.constant(value.astype(np.float32)))
 
     def conv_bn(x, scope: str, out: int, *, kernel: int = 1, stride: int = 1, depthwise: bool = False,

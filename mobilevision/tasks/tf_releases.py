@@ -1,14 +1,15 @@
 """The MobileNet papers' own trained networks, as TensorFlow's model zoos released them, by name:
 `tf:mobilenet_v2_<width>_<res>` and `tf:mobilenet_v1_<width>_<res>`, TF-slim's ImageNet
 classifiers (research/slim/nets/mobilenet/README.md and research/slim/README.md, whose top-1 they
-carry).
+carry), and `tf:deeplabv3_mnv2_pascal_train_aug` / `tf:deeplabv3_mnv2_dm05_pascal_trainaug`, the
+V2 paper's Mobile DeepLabv3 on PASCAL VOC (DeepLab's model zoo).
 
 A release is the archive the zoo serves; `tf_checkpoint(name)` downloads it into the torch hub
 cache only when asked, reads its TF checkpoint without TensorFlow (backbones/tf_checkpoint.py),
 renames TF-slim's variables to ours (backbones/tf_slim_keys.py) into a model built with TF's
 conventions (BatchNorm epsilon 1e-3, "SAME" padding), and keeps the result as one of our
-checkpoints beside it. The classifiers have TF-slim's 1001 classes (0: background) and take
-images scaled to [-1, 1] (slim's inception preprocessing), at the release's resolution.
+checkpoints beside it. The classifiers have TF-slim's 1001 classes (0: background), the
+segmenters VOC's 21; both take images scaled to [-1, 1], at the release's resolution.
 """
 
 from __future__ import annotations
@@ -23,12 +24,15 @@ from mobilevision.backbones.key_mapping import load_strict
 from mobilevision.backbones.pretrained import cached_download
 from mobilevision.backbones.tf_checkpoint import read_tf_checkpoint
 from mobilevision.backbones.tf_slim_keys import slim_to_our_keys
+from mobilevision.datasets.voc import VOC_CLASSES
 from mobilevision.engine.checkpoint import inference_checkpoint, package_versions, save_atomic
 from mobilevision.tasks.registry import build_model
 
 TF_PREFIX = "tf:"
 TF_MODELS_LICENCE = "Apache-2.0 (tensorflow/models); ImageNet terms of access"
 SLIM_README = "TF-slim nets/mobilenet/README.md"
+DEEPLAB_ZOO = "DeepLab g3doc/model_zoo.md; MobileNetV2 paper Table 7"
+VOC_LICENCE = "Apache-2.0 (tensorflow/models); PASCAL VOC terms"
 # TF-slim's MobileNetV2 table, (width, resolution): top-1 (numbers.md).
 SLIM_V2_TOP1 = {
     (1.4, 224): 75.0, (1.3, 224): 74.4,
@@ -59,6 +63,7 @@ class TFRelease:
     url: str
     scope: str = "MobilenetV2"  # the variables' top scope in the checkpoint
     task: str = "classify"
+    num_classes: int = SLIM_CLASSES
     dataset: str = "ImageNet-1K"
     metric: str = "top-1"
     source: str = SLIM_README
@@ -74,9 +79,12 @@ class TFRelease:
         return Path(self.url).name
 
     def model_kwargs(self) -> dict:
-        return {"width": self.width, "num_classes": SLIM_CLASSES, "backbone_options": {"tf_conventions": True}}
+        return {"width": self.width, "num_classes": self.num_classes, "backbone_options": {"tf_conventions": True}}
 
     def class_names(self) -> list[str]:
+        """ImageNet's after TF-slim's background class; PASCAL VOC's 20 after its background."""
+        if self.task == "segment":
+            return ["background", *VOC_CLASSES]
         from torchvision.models import MobileNet_V2_Weights
 
         return ["background", *MobileNet_V2_Weights.IMAGENET1K_V1.meta["categories"]]
@@ -95,11 +103,22 @@ def _slim_v1(width: float, resolution: int, top1: float) -> TFRelease:
                      scope="MobilenetV1")
 
 
+def _deeplab(builder: str, *, date: str, width: float, miou: float) -> TFRelease:
+    """A Mobile DeepLabv3 of DeepLab's model zoo (research/deeplab/g3doc/model_zoo.md): VOC 2012
+    val mIoU at output stride 16, single scale, 513 px, as the V2 paper's Table 7 reports it."""
+    return TFRelease(builder=builder, model="deeplabv3_mobilenet_v2", width=width, input_size=513, accuracy=miou,
+                     url=f"http://download.tensorflow.org/models/{builder}_{date}.tar.gz", task="segment",
+                     num_classes=21, dataset="PASCAL VOC 2012 val", metric="mIoU", source=DEEPLAB_ZOO,
+                     licence=VOC_LICENCE)
+
+
 @cache
 def releases() -> dict[str, TFRelease]:
     """Every TF release by name."""
     entries = [_slim_v2(width, resolution, top1) for (width, resolution), top1 in SLIM_V2_TOP1.items()]
     entries += [_slim_v1(width, resolution, top1) for (width, resolution), top1 in SLIM_V1_TOP1.items()]
+    entries += [_deeplab("deeplabv3_mnv2_pascal_train_aug", date="2018_01_29", width=1.0, miou=75.32),
+                _deeplab("deeplabv3_mnv2_dm05_pascal_trainaug", date="2018_10_01", width=0.5, miou=70.19)]
     return {entry.name: entry for entry in entries}
 
 

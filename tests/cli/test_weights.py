@@ -41,6 +41,11 @@ def test_json_lists_every_name_as_torchvision_describes_it(capsys):
         listed = {_torchvision_weights(row) for row in torchvision_rows if row["model"] == builder}
         assert listed == set(get_model_weights(builder))
     for row in rows:
+        if row["name"].startswith("tf:deeplabv3_"):  # DeepLab's model zoo: VOC 2012 val mIoU at OS 16
+            assert row["metric"] == "mIoU" and row["url"].startswith("http://download.tensorflow.org/models/")
+            assert row["accuracy"] == {"tf:deeplabv3_mnv2_pascal_train_aug": 75.32,
+                                       "tf:deeplabv3_mnv2_dm05_pascal_trainaug": 70.19}[row["name"]]
+            continue
         if row["name"].startswith("tf:"):  # TF-slim's tables: a width x resolution cell each
             version, width, resolution = row["name"].removeprefix("tf:mobilenet_").split("_")
             table = SLIM_V2_TOP1 if version == "v2" else SLIM_V1_TOP1
@@ -97,7 +102,7 @@ def test_table_and_long_view_fit_and_name_everything(capsys):
 def test_readme_table_is_the_listing(capsys):
     section = README.read_text().split("## Published models", 1)[1].split("\n## ", 1)[0]
     for row in _listed(capsys):
-        if row["name"].startswith("tf:"):  # one row per TF-slim table, with its range of top-1
+        if row["name"].startswith("tf:mobilenet_"):  # one row per TF-slim table, with its range of top-1
             version = row["name"].removeprefix("tf:mobilenet_")[:2]
             table = SLIM_V2_TOP1 if version == "v2" else SLIM_V1_TOP1
             line = next(line for line in section.splitlines()

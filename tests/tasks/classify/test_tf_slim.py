@@ -1,6 +1,7 @@
 """TF-slim's MobileNetV2 classifiers from their release archives, without TensorFlow: the fixture
 is TF-slim's graph with random (sparse, sign-only) weights, saved and run by TensorFlow itself
-(benchmarks/tf_exactness.py --width 0.35 --res 96 --classes 11); our loader must give its logits.
+(benchmarks/tf_exactness.py --width 0.35 --res 96 --classes 11 --sparsity 0.97); our loader must
+give its logits.
 A release archive that is cut short, holds another model or misses variables is refused in one
 line with exit code 2."""
 
@@ -67,7 +68,7 @@ def _converted() -> list[Path]:
 
 
 def test_the_release_names_are_the_slim_table_and_offline_names_the_url(tmp_path, capsys):
-    assert len(releases()) == 22 + 16 and releases()["tf:mobilenet_v2_1.0_224"].accuracy == 71.8
+    assert len(releases()) == 22 + 16 + 2 and releases()["tf:mobilenet_v2_1.0_224"].accuracy == 71.8
     assert releases()["tf:mobilenet_v1_1.0_224"].accuracy == 70.9
     code, errors = _predict(tmp_path, capsys, "tf:mobilenet_v2_1.0_224")
     assert code == 2 and len(errors) == 1
