@@ -20,9 +20,10 @@ from __future__ import annotations
 import argparse
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
+
+from tf_env import tensorflow_python  # this folder's: the scripts run as files
 
 # (expansion t, channels c, repeats n, first stride s): slim's V2_DEF, the paper's Table 2.
 V2_DEF = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
@@ -196,11 +197,7 @@ def main() -> None:
         _build_and_save(args.in_tensorflow, arch=args.arch, width=args.width, res=args.res, sparsity=args.sparsity,
                         classes=args.classes)
         return
-    python = args.venv / "bin" / "python"
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(args.venv)], check=True)
-    if subprocess.run([str(python), "-c", "import tensorflow"], capture_output=True, check=False).returncode != 0:
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "tensorflow-cpu"], check=True)
+    python = tensorflow_python(args.venv)
     with tempfile.TemporaryDirectory() as folder:
         subprocess.run([str(python), __file__, "--in-tensorflow", folder, "--arch", args.arch, "--width", str(args.width),
                         "--res", str(args.res), "--sparsity", str(args.sparsity), "--classes", str(args.classes)],

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import argparse
 import subprocess
-import sys
 from pathlib import Path
+
+from tf_env import tensorflow_python  # this folder's: the scripts run as files
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "tf"
 
@@ -77,11 +78,7 @@ def main() -> None:
     if args.in_tensorflow:
         _in_tensorflow(args.in_tensorflow)
         return
-    python = args.venv / "bin" / "python"
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(args.venv)], check=True)
-    if subprocess.run([str(python), "-c", "import tensorflow"], capture_output=True, check=False).returncode != 0:
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "tensorflow-cpu"], check=True)
+    python = tensorflow_python(args.venv)
     subprocess.run([str(python), __file__, "--in-tensorflow", str(FIXTURES)], check=True)
 
 

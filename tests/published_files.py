@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torchvision.models import detection, mobilenet_v3_large, mobilenet_v3_small, segmentation
 
+from mobilevision.backbones.pretrained import hub_file as cached_file_path
 from mobilevision.tasks.published import catalogue, published
 
 SSDLITE = "torchvision:ssdlite320_mobilenet_v3_large"
@@ -59,7 +60,7 @@ def torchvision_model(name: str, *, seed: int = 0) -> nn.Module:
 
 def hub_file(name: str) -> Path:
     """Where torch.hub keeps the publisher's file of `name` (under the current TORCH_HOME)."""
-    return Path(torch.hub.get_dir()) / "checkpoints" / Path(published(name).meta()["url"]).name
+    return cached_file_path(Path(published(name).meta()["url"]).name)
 
 
 def place(monkeypatch, name: str, *, state_dict: dict | None = None, seed: int = 0) -> nn.Module:

@@ -120,12 +120,17 @@ def resolve_weights(spec: str) -> tuple[Path, PretrainedWeights | None]:
     return path, None
 
 
+def hub_file(file_name: str) -> Path:
+    """Where torch.hub keeps a downloaded file: `<hub>/checkpoints/<file_name>`."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / file_name
+
+
 def cached_download(url: str, *, file_name: str, sha256: str | None = None) -> Path:
     """The file at `url`, downloaded once into the torch hub cache (`<hub>/checkpoints/<file_name>`,
     as torch.hub names it) with a progress bar. With `sha256` (the whole digest, or the prefix a
     publisher gives) the file is checked: a download with another hash is deleted before it gets
     the final name, and a cached file with another hash is refused, naming it."""
-    target = Path(torch.hub.get_dir()) / "checkpoints" / file_name
+    target = hub_file(file_name)
     if target.is_file():
         if sha256:
             check_sha256(target, expected=sha256, url=url)

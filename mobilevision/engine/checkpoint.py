@@ -49,6 +49,18 @@ def inference_checkpoint(state_dict: dict, *, task: str, model_name: str, model_
             "ema_state_dict": None, "class_names": class_names, "preprocessing": preprocessing}
 
 
+def is_converted(target: Path, *, source: Path) -> bool:
+    """Whether `target` was converted from `source` as it is now (written after it): the source
+    was checked then, so neither needs reading again."""
+    return target.is_file() and source.is_file() and target.stat().st_mtime >= source.stat().st_mtime
+
+
+def save_published(checkpoint: dict, path: Path, *, published: dict) -> None:
+    """A published model converted to our checkpoint: `published` (its name, source, accuracy)
+    and the package versions recorded beside it, written atomically."""
+    save_atomic({**checkpoint, "published": published, "versions": package_versions()}, path)
+
+
 def read_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu") -> dict:
     """The checkpoint dict; a missing or foreign file is a one-line user error."""
     path = Path(path)

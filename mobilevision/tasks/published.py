@@ -19,10 +19,10 @@ from pathlib import Path
 import torch
 
 from mobilevision.backbones.key_mapping import class_layers, load_strict, to_our_keys
-from mobilevision.backbones.pretrained import PretrainedWeights, cached_download, read_state_dict
+from mobilevision.backbones.pretrained import PretrainedWeights, cached_download, hub_file, read_state_dict
 from mobilevision.backbones.pretrained import catalogue as backbone_catalogue
 from mobilevision.conventions import IMAGENET_MEAN, IMAGENET_STD
-from mobilevision.engine.checkpoint import inference_checkpoint, package_versions, save_atomic
+from mobilevision.engine.checkpoint import inference_checkpoint, is_converted, save_published
 from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.detect.torchvision_keys import is_torchvision_ssdlite, ssdlite_to_our_keys
 from mobilevision.tasks.registry import get_task, model_entry
@@ -147,10 +147,10 @@ def published_checkpoint(name: str) -> Path:
     that is not this model's is refused in one line and nothing is written."""
     entry = published(name)
     meta = entry.meta()
-    source = cached_download(meta["url"], file_name=Path(meta["url"]).name, sha256=entry.sha256)
     target = converted_path(entry)
-    if target.is_file() and target.stat().st_mtime >= source.stat().st_mtime:
+    if is_converted(target, source=hub_file(Path(meta["url"]).name)):
         return target
+    source = cached_download(meta["url"], file_name=Path(meta["url"]).name, sha256=entry.sha256)
     names = entry.class_names()
     model_kwargs = {**model_entry(entry.model).defaults, "width": 1.0,
                     "num_classes": len(names) + get_task(entry.task).background_classes}
@@ -166,9 +166,8 @@ def published_checkpoint(name: str) -> Path:
     checkpoint = inference_checkpoint(
         model.state_dict(), task=entry.task, model_name=entry.model, model_kwargs=model_kwargs, class_names=names,
         preprocessing={"mean": list(entry.mean), "std": list(entry.std), "input_size": entry.input_size})
-    save_atomic({**checkpoint, "published": {"name": entry.name, "url": meta["url"], "sha256": entry.sha256,
-                                             entry.metric: entry.accuracy()},
-                 "versions": package_versions()}, target)
+    save_published(checkpoint, target, published={"name": entry.name, "url": meta["url"], "sha256": entry.sha256,
+                                                  entry.metric: entry.accuracy()})
     return target
 
 
@@ -232,5 +231,5 @@ def _backbone_row(weights: PretrainedWeights) -> dict:
 
 def _hub_state(file_name: str) -> dict:
     """Where torch.hub keeps the publisher's file `file_name`, and whether it is there."""
-    path = Path(torch.hub.get_dir()) / "checkpoints" / file_name
+    path = hub_file(file_name)
     return {"cached": path.is_file(), "path": str(path)}

@@ -21,11 +21,11 @@ from pathlib import Path
 import torch
 
 from mobilevision.backbones.key_mapping import load_strict
-from mobilevision.backbones.pretrained import cached_download
+from mobilevision.backbones.pretrained import cached_download, hub_file
 from mobilevision.backbones.tf_checkpoint import read_tf_checkpoint
 from mobilevision.backbones.tf_slim_keys import slim_to_our_keys
 from mobilevision.datasets.voc import VOC_CLASSES
-from mobilevision.engine.checkpoint import inference_checkpoint, package_versions, save_atomic
+from mobilevision.engine.checkpoint import inference_checkpoint, is_converted, save_published
 from mobilevision.tasks.registry import build_model
 
 TF_PREFIX = "tf:"
@@ -130,10 +130,10 @@ def tf_checkpoint(release: TFRelease) -> Path:
     """Our checkpoint of `release`: converted once from its archive (downloaded into the hub cache
     if missing) and kept in the cache. An archive that is cut short, or holds another model's
     checkpoint, is refused in one line and nothing is written."""
-    archive = cached_download(release.url, file_name=release.file_name)
     target = converted_tf_path(release)
-    if target.is_file() and target.stat().st_mtime >= archive.stat().st_mtime:
+    if is_converted(target, source=hub_file(release.file_name)):
         return target
+    archive = cached_download(release.url, file_name=release.file_name)
     model = build_model(release.model, **release.model_kwargs())
     state_dict = slim_to_our_keys(read_tf_checkpoint(archive), model.state_dict(), source=str(archive),
                                   scope=release.scope)
@@ -143,7 +143,6 @@ def tf_checkpoint(release: TFRelease) -> Path:
         model.state_dict(), task=release.task, model_name=release.model, model_kwargs=release.model_kwargs(),
         class_names=release.class_names(),
         preprocessing={"mean": [0.5] * 3, "std": [0.5] * 3, "input_size": release.input_size})
-    save_atomic({**checkpoint, "published": {"name": release.name, "url": release.url,
-                                             release.metric: release.accuracy, "source": release.source},
-                 "versions": package_versions()}, target)
+    save_published(checkpoint, target, published={"name": release.name, "url": release.url,
+                                                  release.metric: release.accuracy, "source": release.source})
     return target

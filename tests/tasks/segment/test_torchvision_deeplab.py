@@ -5,25 +5,19 @@ head included, as in the published COCO_WITH_VOC_LABELS_V1 weights."""
 from __future__ import annotations
 
 import torch
-from torchvision.models.segmentation import deeplabv3_mobilenet_v3_large
 
 from mobilevision.analysis.complexity import count_params
 from mobilevision.backbones.key_mapping import load_strict, to_our_keys
 from mobilevision.tasks.registry import build_model
+from tests.published_files import DEEPLAB, torchvision_model
 
 TORCHVISION_PARAMS = 11_029_328  # with its aux_classifier, as its published weights
 AUX_PARAMS = 40 * 10 * 9 + 10 * 2 + 10 * 21 + 21  # FCNHead(40, 21): 3x3 conv, BN, 1x1 classifier
 
 
 def _torchvision() -> torch.nn.Module:
-    torch.manual_seed(0)
-    model = deeplabv3_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=21, aux_loss=True).eval()
-    generator = torch.Generator().manual_seed(1)
-    for module in model.modules():  # BatchNorm far from the identity, so a mixed-up layer shows
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.running_mean.copy_(torch.rand(module.running_mean.shape, generator=generator) * 0.4 - 0.2)
-            module.running_var.copy_(torch.rand(module.running_var.shape, generator=generator) + 0.5)
-    return model
+    """torchvision's model with BatchNorm far from the identity, so that a mixed-up layer shows."""
+    return torchvision_model(DEEPLAB)
 
 
 def _all_params(model: torch.nn.Module) -> int:
