@@ -30,7 +30,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
     check = commands.add_parser("check", help="validate a dataset and list every problem",
                                 description="Read every sample; print counts per class, image sizes and each "
-                                "problem (file and reason). Exit code 1 when a problem is found.")
+                                "problem (file, reason and fix): unreadable or corrupt images, bad boxes and masks, "
+                                "malformed annotations (training drops them), EXIF orientations to check. Exit code 1 "
+                                "when a problem is found, 2 when the dataset cannot be read at all.")
     check.add_argument("data", help="dataset folder or dataset YAML")
     check.set_defaults(run=run_check)
 

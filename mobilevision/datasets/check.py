@@ -2,7 +2,9 @@
 
 For each (task, split) the dataset serves it counts objects/images per class, summarises image
 sizes and lists every problem (file and reason) the readers found, including samples they skip.
-Images are read in this process, so problems found in `__getitem__` are all seen.
+Images are read in this process, so problems found in `__getitem__` are all seen. Where boxes or
+masks are drawn on the pixels it also lists each image that carries an EXIF orientation: the
+readers ignore it (image_io.py says why), which is right only if its annotations did too.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from mobilevision.datasets.build import build_dataset
+from mobilevision.datasets.image_io import ORIENTATIONS, exif_orientation
 from mobilevision.datasets.problems import Problem
 from mobilevision.datasets.resolve import SPLITS, DataSpec, resolve_data
 from mobilevision.datasets.voc import VocDetection, VocSegmentation
@@ -67,7 +70,21 @@ def check_view(spec: DataSpec, *, task: str, split: str) -> ViewReport:
         counts.update(dataset.classes_of(target))
     report.class_counts = {name: counts[name] for name in dataset.class_names}
     report.problems = list(dataset.problems)
+    if task in ("detect", "segment"):
+        report.problems += [problem for index in range(len(dataset))
+                            if (problem := orientation_problem(dataset.image_file(index))) is not None]
     return report
+
+
+def orientation_problem(file: Path) -> Problem | None:
+    """The image's EXIF orientation as a problem to check by eye, None when it has none."""
+    value = exif_orientation(file)
+    if value == 1:
+        return None
+    return Problem(str(file), f"EXIF orientation {value} (viewers {ORIENTATIONS[value]}) ignored: the image is "
+                              "read as stored, the frame COCO and VOC annotations are drawn in; if its annotations "
+                              "were drawn on the turned view, save the pixels turned and without the tag "
+                              "(PIL's ImageOps.exif_transpose)")
 
 
 def check_dataset(data: str | Path) -> list[ViewReport]:

@@ -84,6 +84,9 @@ class DetectionDataset(ReportsProblems, Dataset):
     def __len__(self) -> int:
         return len(self.records)
 
+    def image_file(self, index: int) -> Path:
+        return self.records[index].file
+
     def __getitem__(self, index: int):
         """(image (3, H, W) float, target dict), or None for an unreadable or mismatched image."""
         loaded = self.load(index)
@@ -98,7 +101,7 @@ class DetectionDataset(ReportsProblems, Dataset):
         box inputs), or None (reported) for an unreadable image or one of another size than annotated."""
         record = self.records[index]
         try:
-            image = read_image(record.file)
+            image = read_image(record.file, orientation="stored", strict=True)  # the boxes' frame
         except UnreadableImage as error:
             self.log.skip(record.file, str(error))
             return None

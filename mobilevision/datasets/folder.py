@@ -50,7 +50,8 @@ class ImageFolder(ReportsProblems, Dataset):
     def __getitem__(self, index: int):
         file, label = self.samples[index]
         try:
-            image = read_image(file)
+            # A label has no frame, so the photo is read upright, as viewers and `predict` show it.
+            image = read_image(file, orientation="exif", strict=True)
         except UnreadableImage as error:
             self.log.skip(file, str(error))
             return None

@@ -41,6 +41,9 @@ class SegmentationDataset(ReportsProblems, Dataset, ABC):
     def load_mask(self, index: int) -> np.ndarray:
         """The class map of image `index`: (H, W) uint8 of class ids and 255 (ignore)."""
 
+    def image_file(self, index: int) -> Path:
+        return self.files[index]
+
     def mask_file(self, index: int) -> Path:
         """The file a mask problem is reported against."""
         return self.files[index]
@@ -51,7 +54,7 @@ class SegmentationDataset(ReportsProblems, Dataset, ABC):
 
         file = self.files[index]
         try:
-            image = read_image(file)
+            image = read_image(file, orientation="stored", strict=True)  # the masks' frame
             mask = self.load_mask(index)
         except UnreadableImage as error:
             self.log.skip(file, str(error))

@@ -60,7 +60,7 @@ def test_boxes_clipped_dropped_and_categories_mapped(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="mobilevision.datasets"):
         dataset = CocoDetection(images_dir=images, annotation_file=annotations)
     assert dataset.class_names == ["cat", "dog"]
-    image, target = dataset[0]
+    _, target = dataset[0]
     np.testing.assert_array_equal(target["boxes"].numpy(), [[10, 10, 30, 30], [70, 50, 80, 60]])
     assert target["labels"].tolist() == [2, 1]
     np.testing.assert_array_equal(target["crowd_boxes"].numpy(), [[0, 0, 80, 60]])
@@ -84,8 +84,9 @@ def test_an_image_without_objects_is_a_valid_sample(tmp_path):
 
 @pytest.mark.parametrize("damage, reason", [
     (lambda path: path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2]), "truncated JPEG"),
-    (lambda path: path.write_bytes(b"this is not an image"), "truncated JPEG"),
-    (lambda path: path.write_bytes(b"garbage that ends like a JPEG \xff\xd9"), "not a decodable image"),
+    (lambda path: path.write_bytes(b"this is not an image"), "not an image (starts with b'this is not an i')"),
+    (lambda path: path.write_bytes(b"\xff\xd8\xff garbage that ends like a JPEG \xff\xd9"),
+     "not a decodable image (a JPEG header on damaged data)"),
     (lambda path: path.write_bytes(b""), "empty file"),
     (lambda path: path.unlink(), "cannot open"),
 ])

@@ -44,11 +44,11 @@ def test_synth_val_images_sets_the_val_split(tmp_path, capsys):
 
 
 def test_check_lists_problems_and_exits_1(synth_copy, capsys):
-    broken = sorted((synth_copy / "voc/JPEGImages").glob("*.jpg"))[0]
+    broken = min((synth_copy / "voc/JPEGImages").glob("*.jpg"))
     broken.write_bytes(b"junk")
     assert main(["data", "check", str(synth_copy / "voc")]) == 1
     out = capsys.readouterr().out
-    assert f"problem: {broken}: truncated JPEG" in out and "problem(s) found" in out
+    assert f"problem: {broken}: not an image (starts with b'junk')" in out and "problem(s) found" in out
 
 
 def test_user_errors_are_one_line_and_exit_2(tmp_path, capsys):
