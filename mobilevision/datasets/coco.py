@@ -5,20 +5,20 @@ names kept. Detection keeps `iscrowd` annotations out of the training boxes and 
 `crowd_boxes` for evaluation. Segmentation rasterises polygons and RLE (pycocotools annToMask) into
 a class map for a chosen set of categories (all, the 20 PASCAL VOC ones, or a list of names), as
 torchvision's references/segmentation/coco_utils.py does: pixels claimed by two objects and crowd
-regions become 255 (ignore).
+regions become 255 (ignore). The file is opened and checked by coco_instances.py: a malformed
+annotation never reaches these readers.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 from pathlib import Path
 
 import numpy as np
 
 from mobilevision.conventions import IGNORE_INDEX
+from mobilevision.datasets.coco_instances import load_coco
 from mobilevision.datasets.detection_base import FLAG_CROWD, DetectionDataset, DetectionRecord, clean_boxes
+from mobilevision.datasets.problems import ProblemLog
 from mobilevision.datasets.segmentation_base import SegmentationDataset
 from mobilevision.errors import MobileVisionError
 
@@ -30,27 +30,15 @@ VOC_IN_COCO = {
 }
 
 
-def load_coco(annotation_file: str | Path):
-    """Open an instances JSON with pycocotools (its progress prints kept off stdout)."""
-    from pycocotools.coco import COCO
-
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            return COCO(str(annotation_file))
-    except FileNotFoundError as error:
-        raise MobileVisionError(f"{annotation_file}: COCO annotation file not found; check the dataset root") from error
-    except (json.JSONDecodeError, KeyError, TypeError, AssertionError) as error:
-        raise MobileVisionError(f"{annotation_file}: not a COCO instances JSON ({error}); "
-                                "it needs 'images', 'annotations' and 'categories'") from error
-
-
 class CocoDetection(DetectionDataset):
     """COCO detection: images under `images_dir`, annotations in `annotation_file` (or `coco`, the
-    file already opened by load_coco, which the multi-task reader shares with segmentation)."""
+    file already opened by load_coco, and `log`, where its problems went: the multi-task reader
+    shares both with segmentation)."""
 
-    def __init__(self, *, images_dir: str | Path, annotation_file: str | Path, transform=None, coco=None) -> None:
-        super().__init__(transform=transform)
-        coco = coco or load_coco(annotation_file)
+    def __init__(self, *, images_dir: str | Path, annotation_file: str | Path, transform=None, coco=None,
+                 log: ProblemLog | None = None) -> None:
+        super().__init__(transform=transform, log=log)
+        coco = coco or load_coco(annotation_file, log=self.log)
         category_ids = sorted(coco.cats)
         self.class_names = [coco.cats[i]["name"] for i in category_ids]
         label_of = {category_id: label for label, category_id in enumerate(category_ids, start=1)}
@@ -61,10 +49,6 @@ class CocoDetection(DetectionDataset):
             size = (int(info["height"]), int(info["width"])) if info.get("height") and info.get("width") else None
             boxes, labels, flags = [], [], []
             for annotation in coco.imgToAnns.get(image_id, []):
-                if annotation["category_id"] not in label_of:
-                    self.log.report(file, f"annotation {annotation.get('id')} has unknown category id "
-                                          f"{annotation['category_id']}; annotation dropped")
-                    continue
                 x, y, w, h = annotation["bbox"]
                 boxes.append([x, y, x + w, y + h])
                 labels.append(label_of[annotation["category_id"]])
@@ -81,23 +65,23 @@ class CocoSegmentation(SegmentationDataset):
     """COCO instances rasterised to class maps.
 
     categories: "all" (every category, ascending id), "voc" (the 20 VOC classes; other objects
-    become background) or a list of COCO category names (in label order). `coco`: the annotation
-    file already opened by load_coco.
+    become background) or a list of COCO category names (in label order). `coco`, `log`: the
+    annotation file already opened by load_coco and where its problems went.
     """
 
     def __init__(self, *, images_dir: str | Path, annotation_file: str | Path, transform=None,
-                 categories: str | list[str] = "all", coco=None) -> None:
-        super().__init__(transform=transform)
-        self.coco = coco or load_coco(annotation_file)
+                 categories: str | list[str] = "all", coco=None, log: ProblemLog | None = None) -> None:
+        super().__init__(transform=transform, log=log)
+        self.coco = coco or load_coco(annotation_file, log=self.log)
         self.category_label = self._category_labels(categories, annotation_file)
         images_dir = Path(images_dir)
         self.image_ids = sorted(self.coco.imgs)
         self.files = [images_dir / self.coco.imgs[i]["file_name"] for i in self.image_ids]
-        for image_id, file in zip(self.image_ids, self.files):
-            for annotation in self.coco.imgToAnns.get(image_id, []):
-                if annotation["category_id"] not in self.coco.cats:
-                    self.log.report(file, f"annotation {annotation.get('id')} has unknown category id "
-                                          f"{annotation['category_id']}; annotation dropped")
+        unsized = next((info for info in self.coco.imgs.values() if not (info.get("height") and info.get("width"))),
+                       None)
+        if unsized is not None:  # pycocotools draws polygons at the size the entry gives
+            raise MobileVisionError(f"{annotation_file}: image {unsized['id']} ({unsized['file_name']}) has no height "
+                                    "and width, which segmentation draws its masks at; add them to its entry")
 
     def _category_labels(self, categories: str | list[str], annotation_file) -> dict[int, int]:
         if categories == "all":

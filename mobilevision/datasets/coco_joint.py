@@ -22,8 +22,9 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from mobilevision.conventions import IGNORE_INDEX
-from mobilevision.datasets.coco import CocoDetection, CocoSegmentation, load_coco
-from mobilevision.datasets.problems import ReportsProblems
+from mobilevision.datasets.coco import CocoDetection, CocoSegmentation
+from mobilevision.datasets.coco_instances import load_coco
+from mobilevision.datasets.problems import ProblemLog, ReportsProblems
 from mobilevision.datasets.transforms import to_tensor
 from mobilevision.errors import MobileVisionError
 
@@ -37,12 +38,13 @@ class CocoJoint(ReportsProblems, Dataset):
 
     def __init__(self, *, images_dir: str | Path, annotation_file: str | Path, transform=None,
                  segmentation_categories: str | list[str] = "all", image_labels: bool = False) -> None:
-        coco = load_coco(annotation_file)
-        self.detection = CocoDetection(images_dir=images_dir, annotation_file=annotation_file, coco=coco)
+        # One log: the file's problems are reported once, when it is opened, and both readers share it.
+        self.log = ProblemLog()
+        coco = load_coco(annotation_file, log=self.log)
+        self.detection = CocoDetection(images_dir=images_dir, annotation_file=annotation_file, coco=coco,
+                                       log=self.log)
         self.segmentation = CocoSegmentation(images_dir=images_dir, annotation_file=annotation_file, coco=coco,
-                                             categories=segmentation_categories)
-        # One log: both readers found the same annotation problems when they read the file.
-        self.log = self.segmentation.log = self.detection.log
+                                             categories=segmentation_categories, log=self.log)
         self.transform = transform or to_tensor
         self.targets = ("label", "boxes", "class_map") if image_labels else ("boxes", "class_map")
         self.class_names = {"boxes": self.detection.class_names, "class_map": self.segmentation.class_names}

@@ -75,9 +75,9 @@ class DetectionDataset(ReportsProblems, Dataset):
         """The class name of each object of a sample's target."""
         return [self.class_names[label - 1] for label in target["labels"].tolist()]
 
-    def __init__(self, *, transform=None) -> None:
+    def __init__(self, *, transform=None, log: ProblemLog | None = None) -> None:
         self.transform = transform or to_tensor
-        self.log = ProblemLog()
+        self.log = log or ProblemLog()
         self.records: list[DetectionRecord] = []
         self.class_names: list[str] = []
 

@@ -31,6 +31,14 @@ class ProblemLog:
         self.problems.append(Problem(str(file), reason))
         logger.warning("%s: %s", file, reason)
 
+    def report_many(self, file: object, reasons: list[str], *, what: str) -> None:
+        """Record one problem per reason and log one warning for them all (a file with thousands of
+        bad entries would otherwise bury the run's output): the count, `what` they are and the first."""
+        self.problems.extend(Problem(str(file), reason) for reason in reasons)
+        if reasons:
+            logger.warning("%s: %d %s, the first: %s; `mobilevision data check` lists them all",
+                           file, len(reasons), what, reasons[0])
+
     def skip(self, file: object, reason: str) -> None:
         """Record a sample that `__getitem__` returns as None."""
         self.skipped += 1

@@ -28,9 +28,9 @@ class SegmentationDataset(ReportsProblems, Dataset, ABC):
         """The names of the classes present in a sample's class map (H, W)."""
         return [self.class_names[value] for value in target.unique().tolist() if value < len(self.class_names)]
 
-    def __init__(self, *, transform=None) -> None:
+    def __init__(self, *, transform=None, log: ProblemLog | None = None) -> None:
         self.transform = transform or to_tensor
-        self.log = ProblemLog()
+        self.log = log or ProblemLog()
         self.files: list[Path] = []
         self.class_names: list[str] = []
 

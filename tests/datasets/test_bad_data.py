@@ -67,8 +67,9 @@ def test_boxes_clipped_dropped_and_categories_mapped(tmp_path, caplog):
     reasons = [problem.reason for problem in dataset.problems]
     assert any("x2 < x1" in r for r in reasons)
     assert sum("zero area" in r for r in reasons) == 2
-    assert any("unknown category id 99" in r for r in reasons)
-    assert all(problem.file.endswith("1.jpg") for problem in dataset.problems)
+    assert any("annotation 6 (image 1, 1.jpg) has unknown category id 99" in r for r in reasons)
+    # Box problems name the image, annotation problems the file they are in (test_malformed.py).
+    assert [problem.file.rsplit("/", 1)[-1] for problem in dataset.problems] == ["instances.json"] + ["1.jpg"] * 3
     assert len(caplog.records) == len(dataset.problems) == 4
     assert dataset.skipped == 0
 
