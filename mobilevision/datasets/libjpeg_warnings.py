@@ -47,9 +47,13 @@ def libjpeg_warning(decode: Callable[[], T]) -> tuple[T, str | None]:
     else written to stderr meanwhile (another thread's output) is written back to it.
     """
     with _lock:
+        try:
+            saved = os.dup(2)
+        except OSError:  # fd 2 is closed (a daemon): nothing to read a warning from
+            return decode(), None
         scratch = _scratch_fd()
-        sys.stderr.flush()
-        saved = os.dup(2)
+        if sys.stderr is not None:  # Python's own pending output goes out before fd 2 moves
+            sys.stderr.flush()
         os.dup2(scratch, 2)
         try:
             result = decode()
