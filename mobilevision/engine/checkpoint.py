@@ -13,7 +13,7 @@ Keys:
 
 from __future__ import annotations
 
-import os
+import io
 import platform
 import random
 from pathlib import Path
@@ -21,24 +21,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mobilevision.engine.atomic import write_atomic
 from mobilevision.errors import MobileVisionError
 
 
-def save_atomic(checkpoint: dict, path: Path) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over `path`: a reader (or a
-    run killed mid-write) sees the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(temporary, "wb") as file:
-        torch.save(checkpoint, file)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temporary, path)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)  # make the rename itself durable
-    finally:
-        os.close(directory)
+def save_atomic(checkpoint: dict, path: Path, *, elsewhere: str = "write it to another disk") -> None:
+    """`checkpoint` serialised in memory, then written whole or not at all (atomic.write_atomic): a
+    full disk is a one-line error naming `path`, never torch's `inline_container.cc` RuntimeError
+    from a half-written zip, and the previous file stays as it was."""
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    write_atomic(path, buffer.getbuffer(), elsewhere=elsewhere)
 
 
 def inference_checkpoint(state_dict: dict, *, task: str, model_name: str, model_kwargs: dict,
@@ -58,7 +51,8 @@ def is_converted(target: Path, *, source: Path) -> bool:
 def save_published(checkpoint: dict, path: Path, *, published: dict) -> None:
     """A published model converted to our checkpoint: `published` (its name, source, accuracy)
     and the package versions recorded beside it, written atomically."""
-    save_atomic({**checkpoint, "published": published, "versions": package_versions()}, path)
+    save_atomic({**checkpoint, "published": published, "versions": package_versions()}, path,
+                elsewhere="point TORCH_HOME (the hub cache) at another disk")
 
 
 def read_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu") -> dict:

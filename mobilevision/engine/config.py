@@ -103,20 +103,24 @@ def config_from_options(config_class: type[TrainConfig], options: dict[str, Any]
     return config
 
 
-def _flag(name: str) -> str:
+def flag_name(name: str) -> str:
+    """A config field's command-line flag: weight_decay -> --weight-decay."""
     return "--" + name.replace("_", "-")
 
 
 def check_config(config: TrainConfig) -> None:
-    """Values argparse cannot check, as one-line user errors (NaN and infinity fail every range)."""
-    positive = {"epochs": config.epochs, "batch": config.batch, "imgsz": config.imgsz, "width": config.width,
-                "lr": config.lr, "val_period": config.val_period}
-    for name, value in positive.items():
-        if not (value > 0 and math.isfinite(value)):
-            raise MobileVisionError(f"{_flag(name)} must be positive, got {value}")
-    for name in ("workers", "save_period_steps", "warmup_epochs", "time"):
+    """Values argparse cannot check, as one-line user errors."""
+    # argparse's float() takes "nan" and "inf", which slip through range checks (nan <= 0 is False) and
+    # turn every weight NaN at the first step: refused here for every float field, a task's included.
+    for item in dataclasses.fields(config):
+        if isinstance(value := getattr(config, item.name), float) and not math.isfinite(value):
+            raise MobileVisionError(f"{flag_name(item.name)} must be a finite number, got {value}")
+    for name in ("epochs", "batch", "imgsz", "width", "lr", "val_period", "step_epochs", "step_gamma"):
+        if not (value := getattr(config, name)) > 0:
+            raise MobileVisionError(f"{flag_name(name)} must be positive, got {value}")
+    for name in ("workers", "save_period_steps", "warmup_epochs", "time", "momentum", "weight_decay", "clip_grad"):
         if not (value := getattr(config, name)) >= 0:
-            raise MobileVisionError(f"{_flag(name)} must not be negative, got {value}")
+            raise MobileVisionError(f"{flag_name(name)} must not be negative, got {value}")
     if not 0.0 < config.ema_decay < 1.0:
         raise MobileVisionError(f"--ema-decay must be in (0, 1), got {config.ema_decay}")
     if not config.ema_ramp > 0:

@@ -36,7 +36,7 @@ from mobilevision.engine.distributed import any_rank, barrier, broadcast_buffers
 from mobilevision.engine.ema import ModelEMA
 from mobilevision.engine.evaluation import Evaluator, evaluate
 from mobilevision.engine.optim import LearningRateSchedule, build_optimizer
-from mobilevision.engine.run_dir import ResultsLog
+from mobilevision.engine.run_dir import ELSEWHERE, ResultsLog
 from mobilevision.engine.sampling import ResumableDistributedSampler, SeededAugmentation, eval_loader, train_loader
 from mobilevision.engine.time_budget import steps_within
 from mobilevision.errors import MobileVisionError
@@ -90,19 +90,32 @@ def _last_good(last_path: Path) -> str:
     return str(last_path) if last_path.is_file() else "none saved yet"
 
 
-def _check_finite(model: nn.Module, *, epoch: int, last_path: Path) -> None:
-    """Refuse to save weights or BatchNorm statistics that are NaN or infinite.
+def _check_finite(run: _Run, *, last_path: Path) -> None:
+    """Refuse to save (or validate) weights or BatchNorm statistics that are NaN or infinite.
 
-    The loss check runs before each step, so the last step of an epoch (or a BatchNorm running
-    variance that overflowed) could still put non-finite values into a checkpoint that export
-    and val would then choke on far from the cause.
+    The loss check runs before each step, so the step itself (or a BatchNorm running variance that
+    overflowed) can still put non-finite values into the model; saved, they would overwrite the
+    last good checkpoint, and export and val would choke on them far from the cause.
     """
-    bad = [name for name, tensor in (*model.named_parameters(), *model.named_buffers())
+    modules = (("", run.model), ("ema: ", run.ema.module)) if run.ema is not None else (("", run.model),)
+    bad = [prefix + name for prefix, module in modules
+           for name, tensor in (*module.named_parameters(), *module.named_buffers())
            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())]
     if any_rank(bool(bad)):  # one collective: every rank stops together
-        raise TrainingDiverged(f"epoch {epoch + 1}: {bad[0] if bad else 'a tensor on another rank'} holds NaN or "
-                               f"infinite values after training; stopped before saving, last good checkpoint: "
-                               f"{_last_good(last_path)} (lower --lr or set --clip-grad)")
+        where = bad[0] if bad else "a tensor on another rank"
+        raise TrainingDiverged(f"epoch {run.epoch + 1}, step {run.global_step}: {where} holds NaN or infinite values; "
+                               f"stopped before saving, last good checkpoint: {_last_good(last_path)} (lower --lr "
+                               "or set --clip-grad)")
+
+
+def _save(run: _Run, paths: list[Path], *, next_epoch: int, next_position: int, last_path: Path) -> None:
+    """The one way a checkpoint reaches disk: the finite check on every rank (a collective), then
+    rank 0 writes each of `paths` atomically."""
+    _check_finite(run, last_path=last_path)
+    if dist_info().is_main:
+        checkpoint = run.checkpoint(next_epoch=next_epoch, next_position=next_position)
+        for path in paths:
+            save_atomic(checkpoint, path, elsewhere=ELSEWHERE)
 
 
 @dataclass
@@ -241,8 +254,8 @@ def _train_epoch(run: _Run, loader, *, steps_per_epoch: int, last_path: Path) ->
             stats.loss_sums[name] = stats.loss_sums.get(name, 0.0) + value.item()
         rate = stats.images * dist.world_size / (time.perf_counter() - stats.started)
         bar.set_postfix(loss=f"{loss.item():.4f}", lr=f"{lr:.3g}", img_s=f"{rate:.1f}")
-        if config.save_period_steps and run.global_step % config.save_period_steps == 0 and dist.is_main:
-            save_atomic(run.checkpoint(next_epoch=run.epoch, next_position=run.position), last_path)
+        if config.save_period_steps and run.global_step % config.save_period_steps == 0:
+            _save(run, [last_path], next_epoch=run.epoch, next_position=run.position, last_path=last_path)
         if config.time > 0 and run.global_step % SIZING_PERIOD_STEPS == 0:
             so_far = reduce_sum(torch.tensor([time.perf_counter() - stats.started], dtype=torch.float64)).item()
             run.resize(steps_per_epoch=steps_per_epoch, elapsed=run.elapsed + so_far / dist.world_size)
@@ -284,14 +297,14 @@ def fit(*, model: nn.Module, spec: ModelSpec, train_set: Dataset, val_set: Datas
         run.train_model = DistributedDataParallel(run.model, device_ids=[run.device.index]
                                                   if run.device.type == "cuda" else None)
     last_path, best_path = run_dir / "weights" / "last.pt", run_dir / "weights" / "best.pt"
-    results = ResultsLog(run_dir / "results.csv", resume_epoch=run.epoch) if dist.is_main else None
+    results = ResultsLog(run_dir / "results.csv", epochs_done=run.epoch) if dist.is_main else None
     main_metric = make_evaluator().main_metric
 
     while run.epoch < run.config.epochs:
         sampler.set_position(run.epoch, run.position)
         train_data.epoch = run.epoch
         stats = _train_epoch(run, loader, steps_per_epoch=steps_per_epoch, last_path=last_path)
-        _check_finite(run.model, epoch=run.epoch, last_path=last_path)  # the EMA averages its states
+        _check_finite(run, last_path=last_path)  # before validation computes metrics of NaN weights
         run.epoch, run.position = run.epoch + 1, 0
         run.elapsed += _mean_over_ranks(stats.train_time)
         if run.config.time > 0:  # sized before deciding to validate: the budget's last epoch always validates
@@ -313,10 +326,9 @@ def fit(*, model: nn.Module, spec: ModelSpec, train_set: Dataset, val_set: Datas
         mean_losses = {name: total / max(1.0, totals[-1]) for name, total in zip(stats.loss_sums, totals)}
         improved = validated and (run.best is None or run.metrics[main_metric] > run.best)
         run.best = run.metrics[main_metric] if improved else run.best
+        # last.pt is written last: it marks the epoch done, so a run killed before it does the epoch's
+        # end again on resume and neither its results.csv row, its plots nor its best.pt are lost.
         if dist.is_main:
-            save_atomic(run.checkpoint(next_epoch=epoch, next_position=0), last_path)
-            if improved:
-                save_atomic(run.checkpoint(next_epoch=epoch, next_position=0), best_path)
             results.append({"epoch": epoch, "lr": run.schedule(max(0, run.global_step - 1)), **mean_losses,
                             **(run.metrics if validated else {}), "time": stats.train_time,
                             "val_time": run.val_time if validated else 0.0,
@@ -324,6 +336,9 @@ def fit(*, model: nn.Module, spec: ModelSpec, train_set: Dataset, val_set: Datas
             if epoch == config.epochs:  # plotting costs seconds; tiny epochs would spend most time on it
                 plot_results(results.path, run_dir / "results.png")
                 evaluator.plot(run_dir)
+        _save(run, [best_path, last_path] if improved else [last_path], next_epoch=epoch, next_position=0,
+              last_path=last_path)
+        if dist.is_main:
             shown = ("  ".join(f"{name} {value:.4f}" for name, value in run.metrics.items()) if validated
                      else f"(validated every {config.val_period} epochs)")
             # stderr, like the progress bars: stdout stays free for a command's --json result.

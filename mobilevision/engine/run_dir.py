@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import csv
+import io
 import re
 from pathlib import Path
 
 import yaml
+
+from mobilevision.engine.atomic import write_atomic
+
+# Every file of a run lives under --project: that is where another disk can be chosen.
+ELSEWHERE = "use --project on another disk"
 
 
 def new_run_dir(project: str | Path, task: str, name: str | None, *, exist_ok: bool) -> Path:
@@ -24,26 +30,30 @@ def new_run_dir(project: str | Path, task: str, name: str | None, *, exist_ok: b
 
 
 def write_args(run_dir: Path, args: dict) -> None:
-    (run_dir / "args.yaml").write_text(yaml.safe_dump(args, sort_keys=False))
+    write_atomic(run_dir / "args.yaml", yaml.safe_dump(args, sort_keys=False).encode(), elsewhere=ELSEWHERE)
 
 
 class ResultsLog:
     """results.csv: one row per epoch; columns fixed by the first row (epoch, lr, losses, metrics, ...).
 
-    On resume the rows of epochs that will be run again are dropped, so the file matches the run.
+    Rows past `epochs_done` (0 for a new run; a resumed run's finished epochs) are dropped, as
+    those epochs will be run again, so the file matches the run.
+    Each append rewrites the file atomically: a run killed or out of disk space mid-write leaves
+    the previous rows, never a truncated file.
     """
 
-    def __init__(self, path: Path, *, resume_epoch: int | None = None) -> None:
+    def __init__(self, path: Path, *, epochs_done: int) -> None:
         self.path = path
         self.rows: list[dict] = []
-        if resume_epoch is not None and path.is_file():
+        if epochs_done > 0 and path.is_file():
             with open(path, newline="") as file:
-                self.rows = [row for row in csv.DictReader(file) if int(row["epoch"]) < resume_epoch]
+                self.rows = [row for row in csv.DictReader(file) if int(row["epoch"]) <= epochs_done]
 
     def append(self, row: dict) -> None:
         self.rows.append({key: f"{value:.6g}" if isinstance(value, float) else value for key, value in row.items()})
         columns = list(dict.fromkeys(key for existing in self.rows for key in existing))
-        with open(self.path, "w", newline="") as file:
-            writer = csv.DictWriter(file, fieldnames=columns)
-            writer.writeheader()
-            writer.writerows(self.rows)
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(self.rows)
+        write_atomic(self.path, text.getvalue().encode(), elsewhere=ELSEWHERE)
