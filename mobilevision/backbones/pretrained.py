@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from mobilevision.backbones.torch_file import read_torch_file
 from mobilevision.conventions import IMAGENET_MEAN, IMAGENET_STD
 from mobilevision.errors import MobileVisionError
 
@@ -170,18 +171,17 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     Our checkpoints (a dict with "state_dict") and torchvision reference checkpoints (a dict with
     "model") are unwrapped to their state dict.
     """
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
+    if path.suffix != ".safetensors":
+        data = read_torch_file(path)
+    else:
+        from safetensors.torch import load_file
 
+        try:
             data = load_file(str(path))
-        else:
-            data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # noqa: BLE001 - any unreadable file gets the same one-line message
-        raise MobileVisionError(
-            f"cannot read weights from {path}: {type(error).__name__}: {str(error).splitlines()[0]}. "
-            "Expected a PyTorch state dict (.pth/.pt) or a .safetensors file."
-        ) from None
+        except Exception as error:  # noqa: BLE001 - any unreadable file gets the same one-line message
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise MobileVisionError(f"{path} cannot be read as safetensors ({reason}): the file is cut short or "
+                                    "not a safetensors file; copy it again or pass a .pt / .pth state dict") from None
     for wrapper in ("state_dict", "model"):
         if isinstance(data, dict) and isinstance(data.get(wrapper), dict):
             data = data[wrapper]

@@ -73,6 +73,7 @@ def _memory_size(text: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from mobilevision.bench.run import BenchSettings, run_bench
+    from mobilevision.tasks.checkpoint_file import read_checkpoint
 
     if args.paper:
         from mobilevision.bench.paper import paper_markdown, paper_rows
@@ -81,5 +82,8 @@ def run(args: argparse.Namespace) -> int:
               "ImageNet rows with a 1001-way classifier as TF-slim):")
         print(paper_markdown(paper_rows()))
         return 0
+    for weights in args.weights or ():
+        if os.path.isfile(weights):  # a checkpoint, not a published name: a bad file is one line before any work
+            read_checkpoint(weights)
     run_bench(BenchSettings(**{item.name: getattr(args, item.name) for item in dataclasses.fields(BenchSettings)}))
     return 0

@@ -104,8 +104,12 @@ def _trained(args: argparse.Namespace, *, task: Task):
 
 def run_train(args: argparse.Namespace, *, task: Task) -> int:
     from mobilevision.engine.trainer import run_training
+    from mobilevision.tasks.checkpoint_file import read_checkpoint
 
-    metrics = run_training(task, explicit_options(args, task.config_class))
+    options = explicit_options(args, task.config_class)
+    if options.get("resume"):  # the engine reads it as it is; a bad file is one line before any work
+        read_checkpoint(options["resume"], resume=True)
+    metrics = run_training(task, options)
     if args.json and metrics is not None:
         print(json.dumps(metrics))
     return 0

@@ -16,12 +16,15 @@ from pathlib import Path
 import numpy as np
 import onnx
 import torch
+from google.protobuf.message import DecodeError
 from torch import nn
 
 from mobilevision.deploy.onnx_export import CLASS_MAP_OUTPUT
 from mobilevision.errors import MobileVisionError
 
 METADATA_KEY = "mobilevision"
+METADATA_KEYS = ("task", "model_name", "model_kwargs", "class_names", "preprocessing")
+EXPORT_AGAIN = "export it again with `mobilevision export --weights <its checkpoint>`"
 
 
 def write_metadata(path: Path, metadata: dict) -> None:
@@ -34,11 +37,26 @@ def write_metadata(path: Path, metadata: dict) -> None:
 
 
 def read_metadata(path: Path) -> dict:
-    model = onnx.load(str(path), load_external_data=False)
+    """What `write_metadata` stored; a file that is no ONNX model, or not ours, is one line naming it."""
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except (DecodeError, OSError) as error:
+        raise MobileVisionError(f"{path} is not an ONNX model ({_first_line(error)}): the file is cut short or of "
+                                f"another format; {EXPORT_AGAIN}") from None
     for entry in model.metadata_props:
         if entry.key == METADATA_KEY:
-            return json.loads(entry.value)
-    raise MobileVisionError(f"{path} was not exported by `mobilevision export` (no {METADATA_KEY!r} metadata)")
+            try:
+                metadata = json.loads(entry.value)
+            except json.JSONDecodeError as error:
+                raise MobileVisionError(f"{path}: its {METADATA_KEY!r} metadata is not JSON ({error}); "
+                                        f"{EXPORT_AGAIN}") from None
+            missing = [key for key in METADATA_KEYS if key not in metadata]
+            if missing:
+                raise MobileVisionError(f"{path}: its {METADATA_KEY!r} metadata lacks {', '.join(missing)}; "
+                                        f"{EXPORT_AGAIN}")
+            return metadata
+    raise MobileVisionError(f"{path} was not exported by `mobilevision export` (no {METADATA_KEY!r} metadata); "
+                            f"{EXPORT_AGAIN}")
 
 
 def ort_session(path: Path, *, threads: int | None = None):
@@ -48,14 +66,21 @@ def ort_session(path: Path, *, threads: int | None = None):
     options = onnxruntime.SessionOptions()
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = threads or os.cpu_count() or 1
-    return onnxruntime.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+    try:
+        return onnxruntime.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+    except Exception as error:  # noqa: BLE001 - ONNX Runtime raises its own types (InvalidGraph, Fail, ...)
+        raise MobileVisionError(f"ONNX Runtime cannot load {path} ({_first_line(error)}); {EXPORT_AGAIN}") from None
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 class OnnxRuntimeModel(nn.Module):
     """Runs an exported model in ONNX Runtime; call it as the PyTorch task model in eval mode."""
 
     def __init__(self, path: str | Path, *, threads: int | None = None) -> None:
-        from mobilevision.tasks.registry import build_model
+        from mobilevision.tasks.checkpoint_file import build_recorded
 
         super().__init__()
         path = Path(path)
@@ -63,7 +88,7 @@ class OnnxRuntimeModel(nn.Module):
             raise MobileVisionError(f"{path}: ONNX file not found; create it with `mobilevision export`")
         self.path = path
         self.metadata = read_metadata(path)
-        self.task_model = build_model(self.metadata["model_name"], **self.metadata["model_kwargs"]).eval()
+        self.task_model = build_recorded(self.metadata, path=path, fix=EXPORT_AGAIN).eval()
         self.session = ort_session(path, threads=threads)
         self.input_name = self.session.get_inputs()[0].name
         names = [output.name for output in self.session.get_outputs()]

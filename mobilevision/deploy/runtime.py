@@ -13,10 +13,11 @@ from pathlib import Path
 
 import torch
 
-from mobilevision.engine.checkpoint import is_checkpoint, read_checkpoint
+from mobilevision.engine.checkpoint import is_checkpoint
 from mobilevision.engine.device import select_device
 from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.base import TrainedModel
+from mobilevision.tasks.checkpoint_file import read_checkpoint
 from mobilevision.tasks.predictor import FramePredictor
 from mobilevision.tasks.published import is_published, resolve_checkpoint
 from mobilevision.tasks.registry import get_task
@@ -131,7 +132,7 @@ def is_current_export(candidate: Path, *, checkpoint: Path, imgsz: int) -> bool:
         return False
     try:
         metadata = read_metadata(candidate)
-    except Exception:  # not ours, or cut short: export again
+    except MobileVisionError:  # not ours, or cut short: export again
         return False
     return metadata.get("imgsz") == imgsz and not metadata.get("int8")
 

@@ -30,6 +30,7 @@ from mobilevision.engine.evaluation import Evaluator
 from mobilevision.engine.loop import seed_everything
 from mobilevision.engine.weights import initial_preprocessing, load_backbone_weights, read_weights
 from mobilevision.errors import MobileVisionError
+from mobilevision.tasks.checkpoint_file import check_fit
 from mobilevision.visualize.compose import Overlay, compose
 
 if TYPE_CHECKING:
@@ -194,6 +195,11 @@ class Task(ABC):
             model_kwargs = {**start.architecture(), **model_kwargs}
         seed_everything(config.seed)  # the same initial weights on every rank and every rerun
         model = build_model(config.model, **model_kwargs)
+        if start is not None:  # a checkpoint of another width or model: what it holds, in one line
+            check_fit(model, start.state_dict(), path=start.path, task=self.name, built=(config.model, model_kwargs),
+                      record=(start.model_name, start.model_kwargs()), ignore_prefixes=self.fresh_modules,
+                      other_classes=True, fix="use --weights of a matching checkpoint, or leave out --width and the "
+                      "head's options: the weights decide them")
         if resume_from is None:
             self.load_initial_weights(model, config, start=start)
         return TrainingSetup(model=model, model_kwargs=model_kwargs, class_names=class_names,

@@ -12,9 +12,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from mobilevision.engine.checkpoint import read_checkpoint
 from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.base import SingleTask, Task
+from mobilevision.tasks.checkpoint_file import build_recorded, check_fit, read_checkpoint, written_by
 from mobilevision.tasks.classify.model import build_classifier
 from mobilevision.tasks.detect.model import build_ssdlite
 from mobilevision.tasks.multitask.model import build_multitask
@@ -119,8 +119,12 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
     """(model rebuilt from the checkpoint's builder name and kwargs with its weights loaded, checkpoint
     dict), in eval mode. The EMA weights are loaded when the run kept them (its metrics describe them)."""
     checkpoint = read_checkpoint(path, map_location=map_location)
-    model = build_model(checkpoint["model_name"], **checkpoint["model_kwargs"])
+    model = build_recorded(checkpoint, path=path)
     weights = checkpoint["ema_state_dict"] if use_ema and checkpoint.get("ema_state_dict") else checkpoint["state_dict"]
+    recorded = (checkpoint["model_name"], checkpoint["model_kwargs"])
+    check_fit(model, weights, path=path, task=checkpoint["task"], built=recorded,
+              fix="its model_kwargs do not describe its tensors (an edited file, or another version's); "
+              + written_by(checkpoint["task"]))
     model.load_state_dict(weights)
     return model.eval(), checkpoint
 

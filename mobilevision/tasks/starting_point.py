@@ -16,7 +16,8 @@ import torch
 from torch import nn
 
 from mobilevision.backbones.key_mapping import class_layers, load_strict
-from mobilevision.engine.checkpoint import is_checkpoint, read_checkpoint
+from mobilevision.engine.checkpoint import is_checkpoint
+from mobilevision.tasks.checkpoint_file import read_checkpoint
 from mobilevision.tasks.published import resolve_checkpoint
 from mobilevision.tasks.registry import model_entry
 
