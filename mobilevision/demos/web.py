@@ -1,10 +1,11 @@
 """`mobilevision demo web`: the models in a Gradio page. In: an uploaded image or the webcam
 streamed, with task, model and threshold controls. Out: the overlay, the results as JSON, a class
-legend and a status line (runtime and time, or what is wrong with an upload).
+legend and a status line (runtime and time, or what is wrong with an upload or a frame).
 
-Served on 127.0.0.1 unless --host says otherwise and never through Gradio's share tunnel. At most
-`concurrency` frames are processed at once, since they share the CPU cores; the others wait in a
-queue of `queue_size`, beyond which Gradio turns requests away instead of piling them up.
+Served on 127.0.0.1 unless --host says otherwise (behind a login with `auth`) and never through
+Gradio's share tunnel. At most `concurrency` images are processed at once, uploads and webcam
+frames alike, since they share the CPU cores; other uploads wait in a queue of `queue_size`,
+beyond which Gradio turns requests away instead of piling them up.
 
 Besides the --weights models, the model list offers the published models whose file is already in
 the torch hub cache (`mobilevision weights` says which), loaded when first selected; one that would
@@ -17,6 +18,7 @@ import atexit
 import html
 import shutil
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -26,9 +28,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from mobilevision.demos.frames import read_frame
 from mobilevision.demos.loading import ModelList, cached_published, load_predictor
 from mobilevision.demos.render import legend_entries, predict_all, render, summarize
-from mobilevision.demos.uploads import read_upload
 from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.predictor import FramePredictor
 from mobilevision.tasks.registry import single_tasks
@@ -36,7 +38,11 @@ from mobilevision.tasks.registry import single_tasks
 MIN_CONF = 0.05  # the threshold slider's lower end
 STREAM_EVERY = 0.1  # seconds between webcam frames sent by the browser: 10 FPS at most
 STREAM_LIMIT = 600  # seconds one webcam session may stream before the browser has to restart it
-MAX_UPLOAD = "100mb"  # refused by the server before it is stored; the pixel limit is uploads.MAX_PIXELS
+# Webcam sessions streaming at once; more wait in the queue. Gradio holds a session's place in its
+# concurrency group for the whole session, so sessions have a group of their own: sharing the
+# uploads' group, two open webcams would keep every upload waiting for up to STREAM_LIMIT.
+WEBCAM_SESSIONS = 8
+MAX_UPLOAD = "100mb"  # refused by the server before it is stored; the pixel limit is frames.MAX_PIXELS
 # System fonts: the default theme fetches web fonts, which an offline laptop at a venue cannot.
 FONTS = ["ui-sans-serif", "system-ui", "sans-serif"]
 # Gradio's cache of uploads and results: swept hourly of files older than an hour.
@@ -92,6 +98,17 @@ def analyse(image: np.ndarray, models: ModelList, *, chosen: Sequence[str], task
     return files.write(render(image, outputs)), summary, legend_html(summary), status
 
 
+def read_controls(chosen, tasks, threshold) -> tuple[list[str], list[str], float]:
+    """The models, tasks and threshold of a request, as sent (unprocessed): a value the page
+    would never send is named here instead of failing inside a model."""
+    for label, names in (("models", chosen), ("tasks", tasks)):
+        if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+            raise MobileVisionError(f"{label} must be a list of names, got {names!r:.60}")
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 <= threshold <= 1:
+        raise MobileVisionError(f"the detection threshold must be a number from 0 to 1, got {threshold!r:.60}")
+    return chosen, tasks, float(threshold)
+
+
 def legend_html(summary: dict) -> str:
     rows = [f'<div><span style="display:inline-block;width:1em;height:1em;margin-right:.4em;'
             f'vertical-align:middle;background:rgb{colour}"></span>{html.escape(name)}: {html.escape(found)}</div>'
@@ -113,22 +130,24 @@ def build_app(predictors: Sequence[FramePredictor], *, conf: float = 0.3, concur
                        load=load or partial(load_predictor, min_conf=min(conf, MIN_CONF)))
     tasks = [task for task in single_tasks() if task in models.tasks]
     files = OverlayFiles()
+    inference = threading.BoundedSemaphore(concurrency)  # uploads and webcam frames share the cores
 
-    def on_upload(payload, chosen, chosen_tasks, threshold):
-        # Unprocessed (preprocess=False): Gradio's own decoding would fail on a bad file with a
-        # generic "Error"; read_upload says what is wrong, in the status line.
+    def answer(payload, chosen, chosen_tasks, threshold, *, source: str, waiting: str):
+        # Unprocessed (preprocess=False), the image and the controls alike: read_frame checks the
+        # image before it is decoded and says what is wrong with it in the status line, where
+        # Gradio would decode a bomb or fail with a generic "Error".
         if not payload:
-            return None, None, "", "Upload an image (JPEG, PNG, WebP or BMP)."
-        try:
-            image = read_upload(payload["path"], name=payload.get("orig_name"))
-        except MobileVisionError as error:
-            return None, None, "", f"**Cannot use this upload:** {error}"
-        return analyse(image, models, chosen=chosen, tasks=chosen_tasks, conf=threshold, files=files)
+            return None, None, "", waiting
+        with inference:  # decoding too: at most `concurrency` decoded images in memory
+            try:
+                image = read_frame(payload, name=f"the {source}")
+                chosen, chosen_tasks, threshold = read_controls(chosen, chosen_tasks, threshold)
+            except MobileVisionError as error:
+                return None, None, "", f"**Cannot use this {source}:** {error}"
+            return analyse(image, models, chosen=chosen, tasks=chosen_tasks, conf=threshold, files=files)
 
-    def on_frame(frame, chosen, chosen_tasks, threshold):
-        if frame is None:
-            return None, None, "", "Waiting for the webcam."
-        return analyse(frame, models, chosen=chosen, tasks=chosen_tasks, conf=threshold, files=files)
+    on_upload = partial(answer, source="upload", waiting="Upload an image (JPEG, PNG, WebP or BMP).")
+    on_frame = partial(answer, source="frame", waiting="Waiting for the webcam.")
 
     with gr.Blocks(title="mobilevision demo", analytics_enabled=False, delete_cache=CACHE_SWEEP) as app:
         gr.Markdown("## mobilevision demo\n" + "  \n".join(
@@ -141,7 +160,7 @@ def build_app(predictors: Sequence[FramePredictor], *, conf: float = 0.3, concur
                                       elem_id="upload")
                     run = gr.Button("Run", variant="primary")
                 with gr.Tab("Webcam"):
-                    webcam = gr.Image(label="Webcam", type="numpy", sources=["webcam"], streaming=True)
+                    webcam = gr.Image(label="Webcam", sources=["webcam"], streaming=True)
                 model_choice = gr.CheckboxGroup(models.names, value=list(models.loaded), label="Models")
                 task_choice = gr.CheckboxGroup(tasks, value=tasks, label="Tasks")
                 threshold = gr.Slider(min(conf, MIN_CONF), 0.95, value=conf, step=0.05, label="Detection threshold")
@@ -151,25 +170,29 @@ def build_app(predictors: Sequence[FramePredictor], *, conf: float = 0.3, concur
                 legend = gr.HTML(label="Classes", elem_id="legend")
                 results = gr.JSON(label="Results", elem_id="results")
         controls, outputs = [model_choice, task_choice, threshold], [overlay, results, legend, status]
-        # One concurrency group for every event: uploads and webcam frames share the same cores.
-        shared = {"outputs": outputs, "concurrency_id": "inference", "concurrency_limit": concurrency}
-        run.click(on_upload, [upload, *controls], api_name="predict", preprocess=False, **shared)
+        uploads = {"outputs": outputs, "concurrency_id": "uploads", "concurrency_limit": concurrency,
+                   "preprocess": False}
+        run.click(on_upload, [upload, *controls], api_name="predict", **uploads)
         # A new upload or a changed control shows its result at once (a streaming webcam picks
         # the controls up with its next frame).
         for trigger in (upload.upload, threshold.release, model_choice.input, task_choice.input):
-            trigger(on_upload, [upload, *controls], api_visibility="private", preprocess=False, **shared)
+            trigger(on_upload, [upload, *controls], api_visibility="private", **uploads)
         webcam.stream(on_frame, [webcam, *controls], api_name="stream", stream_every=STREAM_EVERY,
-                      time_limit=STREAM_LIMIT, **shared)
+                      time_limit=STREAM_LIMIT, outputs=outputs, concurrency_id="webcams",
+                      concurrency_limit=WEBCAM_SESSIONS, preprocess=False)
     return app.queue(max_size=queue_size, default_concurrency_limit=concurrency)
 
 
-def serve(app, *, host: str = "127.0.0.1", port: int = 7860, block: bool = True) -> str:
-    """Start the app on host:port and return its URL; with `block`, serve until Ctrl-C."""
+def serve(app, *, host: str = "127.0.0.1", port: int = 7860, auth: Sequence[tuple[str, str]] = (),
+          block: bool = True) -> str:
+    """Start the app on host:port and return its URL; with `block`, serve until Ctrl-C. `auth`:
+    the (user, password) logins Gradio's login page accepts; none, an open page."""
     import gradio as gr
 
     try:
         app.launch(server_name=host, server_port=port, share=False, ssr_mode=False, max_file_size=MAX_UPLOAD,
-                   quiet=True, prevent_thread_lock=True, theme=gr.themes.Default(font=FONTS))
+                   auth=list(auth) or None, quiet=True, prevent_thread_lock=True,
+                   theme=gr.themes.Default(font=FONTS))
     except OSError as error:
         reason = str(error).split(". ")[0]  # Gradio goes on about its environment variables
         raise MobileVisionError(f"--port {port}: cannot serve on {host}:{port} ({reason}); pick a free one "

@@ -1,40 +1,16 @@
-"""`mobilevision demo web` driven by gradio_client: the outputs for an image, bad uploads, and
-8 concurrent clients x 20 requests."""
+"""`mobilevision demo web` driven by gradio_client: the outputs for an image, the controls, bad
+uploads, and where it binds (test_web_load.py puts it under load)."""
 
 from __future__ import annotations
-
-import statistics
-import threading
-import time
-import zlib
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
 from mobilevision.cli import build_parser, main
-from mobilevision.demos.uploads import MAX_PIXELS
+from mobilevision.demos.frames import MAX_PIXELS
 from tests.demos.conftest import scene
-
-TASKS = ["classify", "detect", "segment"]
-
-
-def client(url: str):
-    from gradio_client import Client
-
-    return Client(url, verbose=False)
-
-
-def ask(session, path: Path, *, models: list[str], tasks: list[str] = TASKS, conf: float = 0.05):
-    from gradio_client import handle_file
-
-    return session.predict(handle_file(str(path)), models, tasks, conf, api_name="/predict")
-
-
-def write_image(path: Path, image: np.ndarray) -> Path:
-    cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-    return path
+from tests.demos.web_clients import ask, big_png, client, write_image
 
 
 def test_an_image_gets_its_overlay_results_and_legend(web_demo, tmp_path):
@@ -69,18 +45,6 @@ def test_models_and_tasks_controls_choose_what_runs(web_demo, tmp_path):
     assert results == {} and "Select a model and a task" in status
 
 
-def big_png(path: Path, *, width: int, height: int) -> Path:
-    """A valid PNG of width x height black pixels written row by row, so the test never holds it decoded."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
-
-    compressor, row = zlib.compressobj(), b"\x00" + bytes(3 * width)
-    pixels = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
-    header = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 2, 0, 0, 0])
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b""))
-    return path
-
-
 def test_bad_uploads_get_a_readable_message_and_the_server_goes_on(web_demo, tmp_path):
     url, predictors = web_demo
     names = [p.name for p in predictors]
@@ -98,39 +62,6 @@ def test_bad_uploads_get_a_readable_message_and_the_server_goes_on(web_demo, tmp
         assert status.startswith("**Cannot use this upload:**") and reason in status, status
     overlay, _, _, status = ask(session, write_image(tmp_path / "fine.png", scene(1, size=(120, 160))), models=names)
     assert overlay is not None and "ms on" in status
-
-
-@pytest.mark.slow  # about 20 s on 2 busy cores
-def test_8_clients_x_20_requests_are_all_answered(web_demo, tmp_path):
-    url, predictors = web_demo
-    detector = next(p for p in predictors if p.tasks == ("detect",))
-    image = write_image(tmp_path / "scene.jpg", scene(3))
-    latencies: list[float] = []
-    failures: list[BaseException] = []
-
-    def one_client() -> None:
-        session = client(url)
-        for _ in range(20):
-            started = time.perf_counter()
-            try:
-                overlay, results, _, _ = ask(session, image, models=[detector.name], tasks=["detect"])
-                assert overlay is not None and "detect" in results
-            except BaseException as error:  # collected: a thread's exception would be lost
-                failures.append(error)
-            latencies.append(time.perf_counter() - started)
-
-    threads = [threading.Thread(target=one_client) for _ in range(8)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
-    elapsed = time.perf_counter() - started
-    p95 = statistics.quantiles(latencies, n=20)[-1]
-    print(f"\n8 clients x 20 requests in {elapsed:.1f} s: median {statistics.median(latencies) * 1000:.0f} ms, "
-          f"p95 {p95 * 1000:.0f} ms per request")
-    assert not failures, failures[:3]
-    assert len(latencies) == 160
 
 
 def test_the_command_binds_127_0_0_1_by_default_and_a_busy_port_is_a_one_line_error(checkpoints, capsys):
