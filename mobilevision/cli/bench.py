@@ -14,6 +14,7 @@ import os
 
 from mobilevision.bench.cases import RUNTIMES
 from mobilevision.bench.run import DEFAULT_TIMING
+from mobilevision.cli.flag_types import non_negative_int, positive_float, positive_int
 from mobilevision.errors import MobileVisionError
 
 
@@ -22,8 +23,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=None,
                         help="registered models (default: V1 against V2 for each task, see cases.py)")
-    parser.add_argument("--widths", nargs="+", type=float, default=None, help="width multipliers (default 1.0)")
-    parser.add_argument("--imgsz", nargs="+", type=int, default=None,
+    parser.add_argument("--widths", nargs="+", type=positive_float, default=None,
+                        help="width multipliers (default 1.0)")
+    parser.add_argument("--imgsz", nargs="+", type=positive_int, default=None,
                         help="input sides (default: 224 classify, 320 detect, 512 segment)")
     parser.add_argument("--weights", nargs="+", default=None, help="trained checkpoints or published names such as "
                         "torchvision:ssdlite320_mobilenet_v3_large (`mobilevision weights` lists them) to bench "
@@ -31,20 +33,22 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--runtimes", nargs="+", choices=RUNTIMES, default=list(RUNTIMES), help="runtimes to time")
     parser.add_argument("--data", default=None,
                         help="dataset (folder or YAML): accuracy per runtime, and INT8 calibrated on its images")
-    parser.add_argument("--data-images", type=int, default=200, help="val images for accuracy (0: all)")
-    parser.add_argument("--calib-images", type=int, default=32, help="images that calibrate INT8")
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads of every runtime")
-    parser.add_argument("--warmup", type=int, default=DEFAULT_TIMING["warmup"], help="untimed calls before timing")
-    parser.add_argument("--iters", type=int, default=DEFAULT_TIMING["iters"],
+    parser.add_argument("--data-images", type=non_negative_int, default=200, help="val images for accuracy (0: all)")
+    parser.add_argument("--calib-images", type=positive_int, default=32, help="images that calibrate INT8")
+    parser.add_argument("--threads", type=positive_int, default=os.cpu_count() or 1, help="threads of every runtime")
+    parser.add_argument("--warmup", type=non_negative_int, default=DEFAULT_TIMING["warmup"],
+                        help="untimed calls before timing")
+    parser.add_argument("--iters", type=positive_int, default=DEFAULT_TIMING["iters"],
                         help="timed batch-1 calls (median and p90)")
-    parser.add_argument("--batch", type=int, default=DEFAULT_TIMING["batch"],
+    parser.add_argument("--batch", type=positive_int, default=DEFAULT_TIMING["batch"],
                         help="batch of the throughput measurement")
-    parser.add_argument("--batch-iters", type=int, default=DEFAULT_TIMING["batch_iters"], help="timed calls at --batch")
-    parser.add_argument("--rounds", type=int, default=1,
+    parser.add_argument("--batch-iters", type=positive_int, default=DEFAULT_TIMING["batch_iters"],
+                        help="timed calls at --batch")
+    parser.add_argument("--rounds", type=positive_int, default=1,
                         help="time every row this many times, in alternating sweeps over all rows, and keep each "
                         "row's round with the lowest median (on a shared machine, a noisy neighbour can slow one "
                         "row's whole timing window; 3 sweeps make a one-off ratio unlikely)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_TIMING["seed"],
+    parser.add_argument("--seed", type=non_negative_int, default=DEFAULT_TIMING["seed"],
                         help="seed of the weights, inputs and calibration")
     parser.add_argument("--memory-budget", type=_memory_size, default=None, metavar="SIZE",
                         help="also time MobileNetV2 models' eager runtimes in memory-efficient mode, each block split "

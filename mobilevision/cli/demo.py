@@ -7,6 +7,7 @@ import argparse
 from functools import partial
 from pathlib import Path
 
+from mobilevision.cli.flag_types import positive_int, probability
 from mobilevision.demos.render import DEFAULT_CONF
 from mobilevision.engine.device import DEVICES
 
@@ -49,9 +50,9 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         "with BatchNorm folded on a GPU or where the export fails (default: auto)")
     parser.add_argument("--device", default="auto", choices=DEVICES,
                         help="device for the torch runtime (default: auto)")
-    parser.add_argument("--imgsz", type=int, default=None, help="input size of every model (default: each "
+    parser.add_argument("--imgsz", type=positive_int, default=None, help="input size of every model (default: each "
                         "checkpoint's own)")
-    parser.add_argument("--conf", type=float, default=DEFAULT_CONF,
+    parser.add_argument("--conf", type=probability, default=DEFAULT_CONF,
                         help=f"lowest detection score shown (default: {DEFAULT_CONF})")
 
 

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from mobilevision.analysis.complexity import count_madds, count_params
+from mobilevision.cli.flag_types import positive_int
 from mobilevision.tasks.registry import MODELS, build_model, model_entry
 
 
@@ -13,7 +14,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "info", help="list the models with params and multiply-adds", description=__doc__
     )
-    parser.add_argument("--imgsz", type=int, default=None, help="input size in pixels (default: each model's own)")
+    parser.add_argument("--imgsz", type=positive_int, default=None,
+                        help="input size in pixels (default: each model's own)")
     parser.add_argument("--model", default=None, help="only this model name (default: all)")
     parser.add_argument("--json", action="store_true", help="print a JSON list on stdout instead of the table")
     parser.set_defaults(run=run)

@@ -9,6 +9,7 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from mobilevision.cli.flag_types import positive_float, positive_int
 from mobilevision.engine.config import Recipe, TrainConfig
 from mobilevision.engine.device import DEVICES
 
@@ -47,10 +48,11 @@ def add_weights_arguments(parser: argparse.ArgumentParser, *, task: str, runtime
                         help="torch; onnxruntime (CPU; a .pt is exported once, beside it); auto: ONNX Runtime on a "
                         f"CPU, torch with BatchNorm folded on a GPU (default: {runtime})")
     parser.add_argument("--device", default="auto", choices=DEVICES, help="auto picks cuda, then mps, then cpu")
-    parser.add_argument("--imgsz", type=int, default=None, help="input size (default: the weights' own)")
+    parser.add_argument("--imgsz", type=positive_int, default=None, help="input size (default: the weights' own)")
     parser.add_argument("--model", default=None, help="network of published weights (checkpoints name their own; "
                         "default: mobilenet_v2)")
-    parser.add_argument("--width", type=float, default=1.0, help="width of published weights (default: 1.0)")
+    parser.add_argument("--width", type=positive_float, default=1.0,
+                        help="width of published weights (default: 1.0)")
 
 
 def add_output_arguments(parser: argparse.ArgumentParser, *, task: str, folder: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mobilevision.bench.cases import RUNTIMES
+from mobilevision.cli.flag_types import port, positive_float, positive_int
 from mobilevision.demos.quickstart.settings import DATASET_IMAGES, RECIPE, TRAIN_MINUTES, VAL_IMAGES, QuickstartSettings
 from mobilevision.engine.device import DEVICES
 
@@ -22,24 +23,24 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("quickstart", help="the whole suite end to end on the built-in dataset "
                                    "(what `make demo` runs)", description=DESCRIPTION,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--images", type=int, default=DATASET_IMAGES,
+    parser.add_argument("--images", type=positive_int, default=DATASET_IMAGES,
                         help=f"built-in images to generate, train + val (default: {DATASET_IMAGES})")
-    parser.add_argument("--val-images", type=int, default=VAL_IMAGES,
+    parser.add_argument("--val-images", type=positive_int, default=VAL_IMAGES,
                         help=f"how many of them form the val split (default: {VAL_IMAGES})")
-    parser.add_argument("--imgsz", type=int, default=None, help="input size, and side of the generated images "
+    parser.add_argument("--imgsz", type=positive_int, default=None, help="input size, and side of the generated images "
                         "(default: the recipe's)")
-    parser.add_argument("--train-minutes", type=float, default=TRAIN_MINUTES, help="training budget in minutes: "
-                        "as many epochs of the recipe as fit, the learning-rate schedule sized to them (multitask "
-                        f"train --time; default: {TRAIN_MINUTES:g})")
-    parser.add_argument("--epochs", type=int, default=None, help="train this many epochs instead of "
+    parser.add_argument("--train-minutes", type=positive_float, default=TRAIN_MINUTES, help="training budget in "
+                        "minutes: as many epochs of the recipe as fit, the learning-rate schedule sized to them "
+                        f"(multitask train --time; default: {TRAIN_MINUTES:g})")
+    parser.add_argument("--epochs", type=positive_int, default=None, help="train this many epochs instead of "
                         "--train-minutes")
-    parser.add_argument("--width", type=float, default=None, help="width multiplier of both backbones (default: "
-                        "the recipe's)")
+    parser.add_argument("--width", type=positive_float, default=None, help="width multiplier of both backbones "
+                        "(default: the recipe's)")
     parser.add_argument("--train-v1", action="store_true", help="also train the MobileNetV1 model with the same "
                         "recipe, for its accuracy (doubles the training time); by default it is timed untrained")
     parser.add_argument("--runtimes", nargs="+", choices=RUNTIMES, default=list(RUNTIMES), help="runtimes to time "
                         "(default: all)")
-    parser.add_argument("--bench-iters", type=int, default=QuickstartSettings.bench_iters,
+    parser.add_argument("--bench-iters", type=positive_int, default=QuickstartSettings.bench_iters,
                         help=f"timed batch-1 calls per runtime (default: {QuickstartSettings.bench_iters})")
     parser.add_argument("--device", default="auto", choices=DEVICES,
                         help="device for training and evaluation (default: auto)")
@@ -48,7 +49,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--fresh", action="store_true", help="make everything again instead of reusing an earlier "
                         "run's dataset, checkpoints, export and benchmark")
     parser.add_argument("--no-serve", action="store_true", help="stop before starting the web demo")
-    parser.add_argument("--port", type=int, default=7860, help="port of the web demo on 127.0.0.1 (default: 7860)")
+    parser.add_argument("--port", type=port, default=7860, help="port of the web demo on 127.0.0.1 (default: 7860)")
     parser.set_defaults(run=run)
 
 
@@ -56,11 +57,6 @@ def settings_from_args(args: argparse.Namespace) -> QuickstartSettings:
     """The flags as QuickstartSettings, with values argparse cannot check as one-line errors."""
     from mobilevision.errors import MobileVisionError
 
-    for flag, value in (("--images", args.images), ("--val-images", args.val_images),
-                        ("--bench-iters", args.bench_iters), ("--imgsz", args.imgsz),
-                        ("--epochs", args.epochs), ("--width", args.width), ("--train-minutes", args.train_minutes)):
-        if value is not None and value <= 0:
-            raise MobileVisionError(f"{flag} must be positive, got {value}")
     if args.images - args.val_images < MIN_TRAIN_IMAGES:
         raise MobileVisionError(f"--images {args.images} --val-images {args.val_images}: the quickstart needs at "
                                 f"least {MIN_TRAIN_IMAGES} train images; raise --images or lower --val-images")

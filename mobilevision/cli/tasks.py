@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from mobilevision.cli.flag_types import non_negative_int, output_file, positive_int, probability
 from mobilevision.cli.options import (
     add_config_arguments,
     add_output_arguments,
@@ -35,9 +36,9 @@ def _add_flags(parser: argparse.ArgumentParser, flags: tuple[Flag, ...]) -> None
         name = "--" + flag.name.replace("_", "-")
         if isinstance(flag.default, bool):
             parser.add_argument(name, action="store_true", help=flag.help)
-        else:
-            parser.add_argument(name, type=type(flag.default), default=flag.default,
-                                help=f"{flag.help} (default: {flag.default})")
+        else:  # the tasks' number flags are counts (--topk)
+            parser.add_argument(name, type=positive_int if isinstance(flag.default, int) else type(flag.default),
+                                default=flag.default, help=f"{flag.help} (default: {flag.default})")
 
 
 def _add_train(modes: argparse._SubParsersAction, task: Task) -> None:
@@ -56,8 +57,10 @@ def _add_val(modes: argparse._SubParsersAction, task: Task) -> None:
     add_weights_arguments(val, task=task.name)
     val.add_argument("--data", required=True, help=f"dataset folder or YAML: {task.data_layouts}")
     val.add_argument("--split", default="val", choices=("train", "val"), help="split to evaluate (default: val)")
-    val.add_argument("--batch", type=int, default=task.val_batch, help=f"images per batch (default: {task.val_batch})")
-    val.add_argument("--workers", type=int, default=2, help="data-loading worker processes (default: 2)")
+    val.add_argument("--batch", type=positive_int, default=task.val_batch,
+                     help=f"images per batch (default: {task.val_batch})")
+    val.add_argument("--workers", type=non_negative_int, default=2,
+                     help="data-loading worker processes; 0 loads in the main process (default: 2)")
     _add_flags(val, task.val_flags)
     add_output_arguments(val, task=task.name, folder="val")
     val.add_argument("--json", action="store_true", help="print only the metrics as JSON on stdout")
@@ -70,7 +73,8 @@ def _add_predict(modes: argparse._SubParsersAction, task: Task) -> None:
                                f"an annotated .mp4) with {task.predictions_file}, into runs/{task.name}/predict*.")
     predict.add_argument("source", help="an image file, a folder of images or a video file")
     add_weights_arguments(predict, task=task.name)
-    predict.add_argument("--conf", type=float, default=0.25, help="lowest box score drawn and listed (default: 0.25)")
+    predict.add_argument("--conf", type=probability, default=0.25,
+                         help="lowest box score drawn and listed (default: 0.25)")
     _add_flags(predict, task.predict_flags)
     add_output_arguments(predict, task=task.name, folder="predict")
     predict.add_argument("--json", action="store_true", help="print a JSON list of the results on stdout")
@@ -84,9 +88,9 @@ def _add_assemble(modes: argparse._SubParsersAction) -> None:
                                 "checkpoint, without training. Refuses checkpoints whose backbones differ.")
     assemble.add_argument("--weights", nargs="+", required=True, help="one checkpoint per task (classify, detect, "
                           "segment; any two or all three)")
-    assemble.add_argument("--out", required=True, help="the multi-task checkpoint to write (.pt)")
-    assemble.add_argument("--imgsz", type=int, default=None, help="input size it records (default: the largest of "
-                          "the checkpoints')")
+    assemble.add_argument("--out", type=output_file, required=True, help="the multi-task checkpoint to write (.pt)")
+    assemble.add_argument("--imgsz", type=positive_int, default=None, help="input size it records (default: the "
+                          "largest of the checkpoints')")
     assemble.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     assemble.set_defaults(run=run_assemble)
 
