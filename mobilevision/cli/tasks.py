@@ -107,12 +107,16 @@ def _trained(args: argparse.Namespace, *, task: Task):
 
 
 def run_train(args: argparse.Namespace, *, task: Task) -> int:
+    from mobilevision.engine.checkpoint import is_checkpoint
     from mobilevision.engine.trainer import run_training
     from mobilevision.tasks.checkpoint_file import read_checkpoint
 
     options = explicit_options(args, task.config_class)
-    if options.get("resume"):  # the engine reads it as it is; a bad file is one line before any work
+    # The engine reads these checkpoints as they are: a bad one is one line here, before any work.
+    if options.get("resume"):
         read_checkpoint(options["resume"], resume=True)
+    if is_checkpoint(options.get("weights_backbone") or ""):
+        read_checkpoint(options["weights_backbone"])
     metrics = run_training(task, options)
     if args.json and metrics is not None:
         print(json.dumps(metrics))

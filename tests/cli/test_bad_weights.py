@@ -59,7 +59,7 @@ def frames(tmp_path_factory) -> Path:
 
 
 def commands(weights: Path, *, data: Path, frames: Path, project: Path) -> dict[str, list[str]]:
-    """Every command that takes --weights (and train --resume), run on `weights`."""
+    """Every command that takes --weights (and train --weights-backbone, --resume), run on `weights`."""
     out = ["--project", str(project)]
     train = ["classify", "train", "--data", str(data), "--epochs", "1", "--batch", "2", "--imgsz", "64",
              "--workers", "0", "--device", "cpu", *out]
@@ -71,7 +71,9 @@ def commands(weights: Path, *, data: Path, frames: Path, project: Path) -> dict[
         "demo live": ["demo", "live", "--source", str(frames), "--weights", str(weights), "--no-window", *out],
         "demo web": ["demo", "web", "--weights", str(weights)],
         "train --weights": [*train, "--weights", str(weights)],
+        "train --weights-backbone": [*train, "--weights-backbone", str(weights)],
         "train --resume": ["classify", "train", "--resume", str(weights)],
+        "multitask assemble": ["multitask", "assemble", "--weights", str(weights), "--out", str(project / "m.pt")],
     }
 
 
@@ -84,7 +86,7 @@ def one_line_error(capsys, argv: list[str]) -> str:
 
 
 @pytest.mark.parametrize("command", ["val", "predict", "export", "bench", "demo live", "demo web", "train --weights",
-                                     "train --resume"])
+                                     "train --weights-backbone", "train --resume", "multitask assemble"])
 def test_an_empty_file_is_one_line_in_every_command(command, files, data, frames, tmp_path, capsys):
     argv = commands(files["empty"], data=data, frames=frames, project=tmp_path)[command]
     error = one_line_error(capsys, argv)
@@ -111,7 +113,8 @@ def test_a_pickled_object_is_refused_without_advice_to_unpickle_it(command, file
 
 
 @pytest.mark.parametrize("key", ["model_kwargs", "preprocessing"])
-@pytest.mark.parametrize("command", ["val", "export", "bench", "train --weights"])
+@pytest.mark.parametrize("command", ["val", "export", "bench", "train --weights", "train --weights-backbone",
+                                     "multitask assemble"])
 def test_a_checkpoint_missing_a_key_names_it(key, command, files, data, frames, tmp_path, capsys):
     path = files[f"no_{key}"]
     error = one_line_error(capsys, commands(path, data=data, frames=frames, project=tmp_path)[command])

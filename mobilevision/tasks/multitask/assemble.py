@@ -16,8 +16,9 @@ import torch
 from torch import nn
 
 from mobilevision.backbones.key_mapping import load_strict
-from mobilevision.engine.checkpoint import package_versions, read_checkpoint, save_atomic
+from mobilevision.engine.checkpoint import package_versions, save_atomic
 from mobilevision.errors import MobileVisionError
+from mobilevision.tasks.checkpoint_file import read_checkpoint
 from mobilevision.tasks.multitask.model import OUTPUT_STRIDE, TASKS
 from mobilevision.tasks.registry import build_model, load_checkpoint, model_entry
 
