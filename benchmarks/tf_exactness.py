@@ -1,17 +1,22 @@
-"""Our loader of TF-slim's MobileNetV2 checkpoints, held to TensorFlow itself (not CI).
+"""Our loaders of the TF model zoos' MobileNets, held to TensorFlow itself (not CI).
 
 Installs tensorflow-cpu into a throwaway venv (never into .venv) and runs this file inside it to
-build TF-slim's MobileNetV2 classifier (research/slim/nets/mobilenet/mobilenet_v2.py, V2_DEF: its
-variable names, shapes, "SAME" padding, BatchNorm epsilon 1e-3, ReLU6, 1001 classes) with random
-weights, save it as the release's `mobilenet_v2_<width>_<res>.ckpt.*` in a .tgz, and compute its
-logits on seeded 8-bit images scaled to [-1, 1]. Then our converter reads the archive, our model runs the same
-images, and the largest |difference| of the logits is printed (the bar: 1e-4).
+build a release's graph with random weights: TF-slim's MobileNetV2 or V1 classifier
+(research/slim/nets/mobilenet/mobilenet_v2.py V2_DEF, mobilenet_v1.py: variable names, shapes,
+"SAME" padding, BatchNorm epsilon 1e-3, ReLU6, 1001 classes), DeepLab's Mobile DeepLabv3, or the
+detection zoo's SSDLite-MobileNetV2 / SSD-MobileNetV1 with their anchors, box decoding and NMS
+(tf_ssd.py; the head's variable names checked against the source's naming rules). It saves it as
+the release does (a TF1 checkpoint in a .tgz) and runs it on seeded 8-bit images scaled to
+[-1, 1]. Then our converter reads the archive, our model runs the same images, and the largest
+|difference| of each output is printed (the bar: 1e-4): logits; for a detector its anchors, raw
+box encodings and class logits, and its final detections (same classes, boxes and scores).
 
     .venv/bin/python benchmarks/tf_exactness.py [--venv /tmp/tfenv] [--width 1.0] [--res 224]
+    .venv/bin/python benchmarks/tf_exactness.py --arch ssdlite --res 300 --classes 91
 
-The CI fixture (tests/fixtures/tf/mobilenet_v2_0.35_96/) is this run with sparse kernels:
+The CI fixtures (tests/fixtures/tf/) are such runs with sparse kernels, e.g.
 
-    .venv/bin/python benchmarks/tf_exactness.py --width 0.35 --res 96 --sparsity 0.97 \
+    .venv/bin/python benchmarks/tf_exactness.py --width 0.35 --res 96 --classes 11 --sparsity 0.97 \
         --fixture tests/fixtures/tf/mobilenet_v2_0.35_96
 """
 
@@ -31,7 +36,9 @@ V2_DEF = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3,
 # (pointwise channels, depthwise stride) of the 13 separable blocks: mobilenet_v1.py's _CONV_DEFS.
 V1_DEF = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1), (512, 1), (512, 1),
           (512, 1), (1024, 2), (1024, 1))
-SCOPES = {"v1": "MobilenetV1", "v2": "MobilenetV2", "deeplab": "MobilenetV2"}
+SCOPES = {"v1": "MobilenetV1", "v2": "MobilenetV2", "deeplab": "MobilenetV2", "ssdlite": "MobilenetV2",
+          "ssd": "MobilenetV1"}
+DETECTORS = {"ssdlite": "ssdlite_mobilenet_v2", "ssd": "ssd_mobilenet_v1"}  # TF's head -> our model
 
 
 def _divisible(value: float, divisor: int = 8) -> int:
@@ -45,6 +52,7 @@ def _build_and_save(folder: Path, *, arch: str, width: float, res: int, sparsity
     zero, so that a fixture's archive compresses), saved and run."""
     import numpy as np
     import tensorflow as tf
+    import tf_ssd  # this folder's; it needs TensorFlow
 
     tf.compat.v1.disable_eager_execution()
     rng = np.random.default_rng(0)
@@ -80,13 +88,18 @@ def _build_and_save(folder: Path, *, arch: str, width: float, res: int, sparsity
 
     images = tf.compat.v1.placeholder(tf.float32, (None, res, res, 3))
     scope = SCOPES[arch]
-    if arch == "v1":  # slim's V1 depth: max(int(d * width), 8), the same channels at its widths
-        x = conv_bn(images, f"{scope}/Conv2d_0", max(int(32 * width), 8), kernel=3, stride=2)
-        for index, (channels, stride) in enumerate(V1_DEF, start=1):
-            x = conv_bn(x, f"{scope}/Conv2d_{index}_depthwise", None, kernel=3, stride=stride, depthwise=True)
-            x = conv_bn(x, f"{scope}/Conv2d_{index}_pointwise", max(int(channels * width), 8))
+    if arch == "v1":
+        x = _v1_features(images, conv_bn, width=width, scope=scope)["Conv2d_13_pointwise"]
+    elif arch in DETECTORS:  # the detection zoo's SSD: the backbone under FeatureExtractor/
+        features = (_v1_features if scope == "MobilenetV1" else _v2_features)(
+            images, conv_bn, width=width, scope=f"FeatureExtractor/{scope}")
+        boxes, logits, sizes = tf_ssd.ssd_head(features, conv_bn, variable, head=arch, scope=scope, width=width,
+                                               classes=classes)
+        anchors = tf_ssd.anchors(sizes, image_size=(res, res))
+        final = tf_ssd.detections(boxes[0], logits[0], anchors)
+        _check_names(arch, scope=scope, width=width, classes=classes)
     elif arch == "deeplab":  # model.py's Mobile DeepLabv3 on MobileNetV2* at output stride 16
-        features = _v2_features(images, conv_bn, width=width, output_stride=16)
+        features = _v2_features(images, conv_bn, width=width, output_stride=16)["output"]
         pooled = conv_bn(tf.reduce_mean(features, axis=[1, 2], keepdims=True), "image_pooling", 256,
                          activation="relu", epsilon=1e-5)
         pooled = tf.compat.v1.image.resize_bilinear(pooled, tf.shape(features)[1:3], align_corners=True)
@@ -96,8 +109,8 @@ def _build_and_save(folder: Path, *, arch: str, width: float, res: int, sparsity
         x = x + variable("logits/semantic/biases", (classes,), kind="biases")
         logits = tf.compat.v1.image.resize_bilinear(x, [res, res], align_corners=True)
     else:
-        x = _v2_features(images, conv_bn, width=width)
-    if arch != "deeplab":
+        x = _v2_features(images, conv_bn, width=width)["layer_19"]
+    if arch in ("v1", "v2"):
         logits = _classifier(x, variable, scope=scope, classes=classes)
     pixels = rng.integers(0, 256, (1, res, res, 3), dtype=np.uint8)
     inputs = pixels / np.float32(127.5) - 1  # slim's and DeepLab's [-1, 1] scaling of 8-bit images
@@ -105,7 +118,27 @@ def _build_and_save(folder: Path, *, arch: str, width: float, res: int, sparsity
     with tf.compat.v1.Session() as session:
         session.run(tf.compat.v1.global_variables_initializer())
         tf.compat.v1.train.Saver().save(session, str(prefix), write_meta_graph=False)
-        np.savez(folder / "tensorflow.npz", pixels=pixels, logits=session.run(logits, {images: inputs}))
+        if arch in DETECTORS:
+            outputs = session.run({"boxes": boxes, "logits": logits, "anchors": anchors, "final_boxes": final[0],
+                                   "final_scores": final[1], "final_classes": final[2]}, {images: inputs})
+        else:
+            outputs = {"logits": session.run(logits, {images: inputs})}
+        np.savez(folder / "tensorflow.npz", pixels=pixels, **outputs)
+
+
+def _check_names(arch: str, *, scope: str, width: float, classes: int) -> None:
+    """The head's variables as built against those the TF source's naming rules give the release
+    (tf_ssd.expected_variables; at width 1.0 also their shapes)."""
+    import tensorflow as tf
+    import tf_ssd
+
+    built = {v.name.removesuffix(":0"): tuple(v.shape) for v in tf.compat.v1.global_variables()
+             if not v.name.startswith("FeatureExtractor/") or "_Conv2d_" in v.name}
+    expected = tf_ssd.expected_variables(arch, scope=scope, width=width, classes=classes)
+    if set(built) != set(expected):
+        raise SystemExit(f"variable names differ from the release's: {sorted(set(built) ^ set(expected))[:5]}")
+    if width == 1.0 and built != expected:
+        raise SystemExit(f"variable shapes differ: {[(k, built[k], v) for k, v in expected.items() if built[k] != v][:5]}")
 
 
 def _classifier(x, variable, *, scope: str, classes: int):
@@ -119,20 +152,37 @@ def _classifier(x, variable, *, scope: str, classes: int):
 
 
 def _release(arch: str, width: float, res: int) -> str:
-    """The release's file stem: TF-slim's mobilenet_v<n>_<width>_<res>, or DeepLab's."""
+    """The release's file stem: TF-slim's mobilenet_v<n>_<width>_<res>, DeepLab's or the detectors'."""
+    if arch in DETECTORS:
+        return f"{arch}_mobilenet_{'v2' if arch == 'ssdlite' else 'v1'}_{width}_coco_{res}"
     return f"deeplabv3_mnv2_{width}_{res}" if arch == "deeplab" else f"mobilenet_{arch}_{width}_{res}"
 
 
-def _v2_features(images, conv_bn, *, width: float, output_stride: int | None = None):
-    """slim's MobileNetV2 up to its last 1x1 conv (Conv_1); with `output_stride` (DeepLab) up to
-    the last bottleneck, and once the running stride reaches it, strided layers run at stride 1
-    and later ones dilated (mobilenet.py: the converted layer keeps the current rate)."""
+def _v1_features(images, conv_bn, *, width: float, scope: str = "MobilenetV1") -> dict:
+    """slim's MobileNetV1 base (mobilenet_v1.py; its depth max(int(d * width), 8), the same
+    channels at its widths) -> its endpoints Conv2d_11_pointwise and Conv2d_13_pointwise."""
+    endpoints = {}
+    x = conv_bn(images, f"{scope}/Conv2d_0", max(int(32 * width), 8), kernel=3, stride=2)
+    for index, (channels, stride) in enumerate(V1_DEF, start=1):
+        x = conv_bn(x, f"{scope}/Conv2d_{index}_depthwise", None, kernel=3, stride=stride, depthwise=True)
+        x = endpoints[f"Conv2d_{index}_pointwise"] = conv_bn(x, f"{scope}/Conv2d_{index}_pointwise",
+                                                             max(int(channels * width), 8))
+    return endpoints
 
-    x = conv_bn(images, "MobilenetV2/Conv", _divisible(32 * width), kernel=3, stride=2)
+
+def _v2_features(images, conv_bn, *, width: float, output_stride: int | None = None,
+                 scope: str = "MobilenetV2") -> dict:
+    """slim's MobileNetV2 -> its endpoints: the last 1x1 conv's output (Conv_1, "layer_19") and
+    the expansion output of layer 15 (the first 160-channel block); with `output_stride`
+    (DeepLab) "output", the last bottleneck's, where once the running stride reaches it, strided
+    layers run at stride 1 and later ones dilated (mobilenet.py: the converted layer keeps the
+    current rate)."""
+    endpoints = {}
+    x = conv_bn(images, f"{scope}/Conv", _divisible(32 * width), kernel=3, stride=2)
     index, current, rate = 0, 2, 1
     for t, c, n, s in V2_DEF:
         for repeat in range(n):
-            scope = f"MobilenetV2/expanded_conv{'' if index == 0 else f'_{index}'}"
+            block = f"{scope}/expanded_conv{'' if index == 0 else f'_{index}'}"
             inputs, channels = x, int(x.shape[-1])
             stride, layer_rate = s if repeat == 0 else 1, rate
             if output_stride is not None and current == output_stride:
@@ -141,19 +191,21 @@ def _v2_features(images, conv_bn, *, width: float, output_stride: int | None = N
             else:
                 current *= stride
             if t != 1:
-                x = conv_bn(x, f"{scope}/expand", _divisible(channels * t))
-            x = conv_bn(x, f"{scope}/depthwise", None, kernel=3, stride=stride, depthwise=True, rate=layer_rate)
-            x = conv_bn(x, f"{scope}/project", _divisible(c * width), activation=None)
+                x = conv_bn(x, f"{block}/expand", _divisible(channels * t))
+                endpoints[f"layer_{index + 2}/expansion_output"] = x  # layer_1 is the stem
+            x = conv_bn(x, f"{block}/depthwise", None, kernel=3, stride=stride, depthwise=True, rate=layer_rate)
+            x = conv_bn(x, f"{block}/project", _divisible(c * width), activation=None)
             if stride == 1 and channels == int(x.shape[-1]):
                 x = x + inputs
             index += 1
     if output_stride is not None:
-        return x
-    return conv_bn(x, "MobilenetV2/Conv_1", _divisible(1280 * max(1.0, width)))
+        return {**endpoints, "output": x}
+    return {**endpoints, "layer_19": conv_bn(x, f"{scope}/Conv_1", _divisible(1280 * max(1.0, width)))}
 
 
-def _compare(folder: Path, *, arch: str, width: float, res: int, classes: int) -> float:
-    """Our converter and model on the same archive and images: the largest |logit difference|."""
+def _compare(folder: Path, *, arch: str, width: float, res: int, classes: int) -> dict[str, float]:
+    """Our converter and model on the same archive and images: the largest |difference| of each
+    output (a detector's final detections: -> inf where they differ in number or classes)."""
     import tarfile
 
     import numpy as np
@@ -161,30 +213,59 @@ def _compare(folder: Path, *, arch: str, width: float, res: int, classes: int) -
 
     from mobilevision.backbones.tf_checkpoint import read_tf_checkpoint
     from mobilevision.backbones.tf_slim_keys import slim_to_our_keys
+    from mobilevision.tasks.detect.tf_od_keys import od_to_our_keys
     from mobilevision.tasks.registry import build_model
+    from mobilevision.tasks.tf_releases import TF_SSD_POSTPROCESSING
 
     archive = folder / f"{_release(arch, width, res)}.tgz"
     with tarfile.open(archive, "w:gz") as packed:  # the release's layout: the files at the top
         for file in sorted(folder.glob(f"{_release(arch, width, res)}.ckpt.*")):
             packed.add(file, arcname=f"./{file.name}")
-    name = "deeplabv3_mobilenet_v2" if arch == "deeplab" else f"mobilenet_{arch}"
-    model = build_model(name, width=width, num_classes=classes, backbone_options={"tf_conventions": True})
-    state_dict = slim_to_our_keys(read_tf_checkpoint(archive), model.state_dict(), source=str(archive),
-                                  scope=SCOPES[arch])
-    model.load_state_dict(state_dict)
+    kwargs = {"width": width, "num_classes": classes, "backbone_options": {"tf_conventions": True}}
+    if arch in DETECTORS:  # TF's post-processing, at the releases' pipeline.config score threshold 0.3
+        model = build_model(DETECTORS[arch], **kwargs, **{**TF_SSD_POSTPROCESSING, "score_threshold": 0.3})
+        convert = od_to_our_keys
+    else:
+        model = build_model("deeplabv3_mobilenet_v2" if arch == "deeplab" else f"mobilenet_{arch}", **kwargs)
+        convert = slim_to_our_keys
+    model.load_state_dict(convert(read_tf_checkpoint(archive), model.state_dict(), source=str(archive),
+                                  scope=SCOPES[arch]))
     reference = np.load(folder / "tensorflow.npz")
     with torch.no_grad():
         images = torch.from_numpy(reference["pixels"]).permute(0, 3, 1, 2) / np.float32(127.5) - 1
         ours = model.eval().raw_outputs(images)
-        ours = (ours.permute(0, 2, 3, 1) if arch == "deeplab" else ours).numpy()  # TF's NHWC
-    return float(np.abs(ours - reference["logits"]).max())
+        if arch not in DETECTORS:
+            ours = (ours.permute(0, 2, 3, 1) if arch == "deeplab" else ours).numpy()  # TF's NHWC
+            return {"logits": float(np.abs(ours - reference["logits"]).max())}
+        detections = model.postprocess(ours, image_size=(res, res))[0]
+    tf_order = [1, 0, 3, 2]  # ours (x, y, ...) -> TF's (y, x, ...)
+    anchors = model.anchors((res, res)).numpy()[:, tf_order] / res
+    differences = {"anchors": float(np.abs(anchors - reference["anchors"]).max()),
+                   "box encodings": float(np.abs(ours[0].numpy()[..., tf_order] - reference["boxes"]).max()),
+                   "class logits": float(np.abs(ours[1].numpy() - reference["logits"]).max())}
+    # Equal scores may come in either order: both lists are compared sorted by class, then box.
+    labels, scores = detections["labels"].numpy(), detections["scores"].numpy()
+    boxes = detections["boxes"].numpy()[:, tf_order] / res  # TF's normalised [ymin, xmin, ymax, xmax]
+    ours_order = np.lexsort((boxes[:, 1], boxes[:, 0], labels))
+    tf_order_of = np.lexsort((reference["final_boxes"][:, 1], reference["final_boxes"][:, 0],
+                              reference["final_classes"]))
+    same = len(labels) == len(reference["final_classes"]) and np.array_equal(
+        labels[ours_order], reference["final_classes"][tf_order_of])
+    differences["final boxes"] = (float(np.abs(boxes[ours_order] - reference["final_boxes"][tf_order_of]).max())
+                                  if same else float("inf"))
+    differences["final scores"] = (float(np.abs(scores[ours_order] - reference["final_scores"][tf_order_of]).max())
+                                   if same else float("inf"))
+    print(f"{len(labels)} detections (TF: {len(reference['final_classes'])}), "
+          f"{'the same' if same else 'NOT the same'} classes")
+    return differences
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--venv", type=Path, default=Path("/tmp/tfenv"), help="throwaway venv for tensorflow-cpu")
     parser.add_argument("--arch", choices=tuple(SCOPES), default="v2",
-                        help="TF-slim's MobileNetV1 or V2 classifier, or DeepLab's Mobile DeepLabv3 on V2")
+                        help="TF-slim's MobileNetV1 or V2 classifier, DeepLab's Mobile DeepLabv3 on V2, or the "
+                        "detection zoo's SSDLite-MobileNetV2 or SSD-MobileNetV1 (300 px, 91 classes)")
     parser.add_argument("--width", type=float, default=1.0)
     parser.add_argument("--res", type=int, default=224)
     parser.add_argument("--sparsity", type=float, default=0.0, help="fraction of each large kernel set to zero")
@@ -202,13 +283,14 @@ def main() -> None:
         subprocess.run([str(python), __file__, "--in-tensorflow", folder, "--arch", args.arch, "--width", str(args.width),
                         "--res", str(args.res), "--sparsity", str(args.sparsity), "--classes", str(args.classes)],
                        check=True, stderr=subprocess.DEVNULL)
-        difference = _compare(Path(folder), arch=args.arch, width=args.width, res=args.res, classes=args.classes)
+        differences = _compare(Path(folder), arch=args.arch, width=args.width, res=args.res, classes=args.classes)
         if args.fixture:
             args.fixture.mkdir(parents=True, exist_ok=True)
             for name in (f"{_release(args.arch, args.width, args.res)}.tgz", "tensorflow.npz"):
                 shutil.copyfile(Path(folder) / name, args.fixture / name)
-    print(f"{_release(args.arch, args.width, args.res)}: largest |logit difference| {difference:.3g} "
-          f"({'within' if difference <= 1e-4 else 'ABOVE'} 1e-4)")
+    for output, difference in differences.items():
+        print(f"{_release(args.arch, args.width, args.res)}: largest |difference| of the {output} {difference:.3g} "
+              f"({'within' if difference <= 1e-4 else 'ABOVE'} 1e-4)")
 
 
 if __name__ == "__main__":

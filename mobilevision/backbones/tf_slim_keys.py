@@ -10,7 +10,7 @@ project}` for the 17 inverted residuals, `MobilenetV2/Conv_1` (the last 1x1) and
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import torch
@@ -27,7 +27,7 @@ def _slim_layer(module: str, *, scope: str) -> str:
     """Our backbone module path -> TF-slim's layer scope. MobileNetV2: stem -> Conv, blocks.i.part
     -> expanded_conv_i/part (the first block has no suffix), last -> Conv_1. MobileNetV1
     (research/slim/nets/mobilenet_v1.py): stem -> Conv2d_0, blocks.i.part -> Conv2d_<i+1>_part."""
-    if scope == "MobilenetV1":
+    if scope.endswith("MobilenetV1"):
         if module == "stem":
             return f"{scope}/Conv2d_0"
         index, part = re.fullmatch(r"blocks\.(\d+)\.(depthwise|pointwise)", module).groups()
@@ -76,15 +76,21 @@ def slim_name(key: str, *, scope: str = "MobilenetV2") -> tuple[str, tuple[int, 
 def slim_to_our_keys(tensors: Mapping[str, np.ndarray], expected: Mapping[str, torch.Tensor], *,
                      source: str, scope: str = "MobilenetV2") -> dict[str, torch.Tensor]:
     """TF-slim's tensors (under `scope`: MobilenetV2 or MobilenetV1) as the state dict `expected`
-    (our model's) names and shapes them. A
-    checkpoint without one of the variables is a one-line error naming `source` and the first
-    missing names."""
+    (our model's) names and shapes them (tf_to_our_keys)."""
+    return tf_to_our_keys(tensors, expected, source=source, name_of=lambda key: slim_name(key, scope=scope))
+
+
+def tf_to_our_keys(tensors: Mapping[str, np.ndarray], expected: Mapping[str, torch.Tensor], *, source: str,
+                   name_of: Callable[[str], tuple[str, tuple[int, ...] | None]]) -> dict[str, torch.Tensor]:
+    """TF's tensors as the state dict `expected` (our model's) names and shapes them; `name_of` gives
+    each of our keys its TF variable and the axes that turn TF's layout into ours. A checkpoint
+    without one of the variables is a one-line error naming `source` and the first missing names."""
     state_dict, missing = {}, []
     for key, mine in expected.items():
         if key.endswith("num_batches_tracked"):  # PyTorch's training counter; TF keeps none
             state_dict[key] = torch.zeros_like(mine)
             continue
-        name, layout = slim_name(key, scope=scope)
+        name, layout = name_of(key)
         if name not in tensors:
             missing.append(name)
             continue

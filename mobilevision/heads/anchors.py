@@ -4,7 +4,7 @@ Two layouts, both with scales spaced linearly from `min_scale` to `max_scale` ov
 (s_k, with s_{K} = 1 after the last) and the extra box sqrt(s_k * s_{k+1}) at aspect ratio 1:
 
 - "tf": TF object detection's `create_ssd_anchors` as ssdlite_mobilenet_v2_coco configures it:
-  ratios 1, 2, 1/2, 3, 1/3 plus the extra box (6 per location); the lowest level has 3 boxes,
+  ratios 1, 2, 1/2, 3, 0.3333 plus the extra box (6 per location); the lowest level has 3 boxes,
   (0.1, 1), (s_0, 2), (s_0, 1/2) (`reduce_boxes_in_lowest_layer`). Sizes are fractions of the
   image's shorter side, so a ratio-1 box stays square on a non-square input.
 - "torchvision": `DefaultBoxGenerator([[2, 3]] * 6, min_ratio=0.2, max_ratio=0.95)` of
@@ -26,7 +26,9 @@ import torch
 from mobilevision.errors import MobileVisionError
 
 ANCHOR_LAYOUTS = ("tf", "torchvision")
-TF_ASPECT_RATIOS = (1.0, 2.0, 0.5, 3.0, 1.0 / 3.0)
+# As ssdlite_mobilenet_v2_coco's pipeline.config writes them: 0.3333, not 1/3 (a released
+# checkpoint's anchors are these; the difference is 5e-5 of a box side).
+TF_ASPECT_RATIOS = (1.0, 2.0, 0.5, 3.0, 0.3333)
 TF_LOWEST_LEVEL_SCALE = 0.1
 TORCHVISION_ASPECT_RATIOS = (2.0, 3.0)
 

@@ -71,6 +71,10 @@ MODELS: dict[str, ModelEntry] = {
         ModelEntry("ssdlite_mobilenet_v1", "detect", build_ssdlite, (0.5, 0.75, 1.0), 300, 91,
                    "SSDLite on MobileNetV1, same head (V2 paper Table 6: 5.1M, 1.3B)",
                    {"backbone": "mobilenet_v1", "imgsz": 300}),
+        ModelEntry("ssd_mobilenet_v1", "detect", build_ssdlite, (0.5, 0.75, 1.0), 300, 91,
+                   "SSD on MobileNetV1 with full-conv extras and 1x1 predictors, TF ssd_mobilenet_v1_coco "
+                   "(V1 paper Table 13: 6.8M, 1.2B)",
+                   {"backbone": "mobilenet_v1", "imgsz": 300, "ssdlite": {"box_head": "ssd"}}),
         ModelEntry("ssdlite320_mobilenet_v3_large", "detect", build_ssdlite, (1.0,), 320, 91,
                    "SSDLite on MobileNetV3-Large (reduced tail), as torchvision's ssdlite320_mobilenet_v3_large "
                    "(V3 paper 6.2: 3.44M params)",

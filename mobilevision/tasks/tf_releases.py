@@ -1,20 +1,22 @@
 """The MobileNet papers' own trained networks, as TensorFlow's model zoos released them, by name:
 `tf:mobilenet_v2_<width>_<res>` and `tf:mobilenet_v1_<width>_<res>`, TF-slim's ImageNet
 classifiers (research/slim/nets/mobilenet/README.md and research/slim/README.md, whose top-1 they
-carry), and `tf:deeplabv3_mnv2_pascal_train_aug` / `tf:deeplabv3_mnv2_dm05_pascal_trainaug`, the
-V2 paper's Mobile DeepLabv3 on PASCAL VOC (DeepLab's model zoo).
+carry), `tf:deeplabv3_mnv2_pascal_train_aug` / `tf:deeplabv3_mnv2_dm05_pascal_trainaug`, the
+V2 paper's Mobile DeepLabv3 on PASCAL VOC (DeepLab's model zoo), and `tf:ssdlite_mobilenet_v2_coco`
+/ `tf:ssd_mobilenet_v1_coco`, TF object detection's COCO detectors (its detection model zoo).
 
 A release is the archive the zoo serves; `tf_checkpoint(name)` downloads it into the torch hub
 cache only when asked, reads its TF checkpoint without TensorFlow (backbones/tf_checkpoint.py),
 renames TF-slim's variables to ours (backbones/tf_slim_keys.py) into a model built with TF's
 conventions (BatchNorm epsilon 1e-3, "SAME" padding), and keeps the result as one of our
 checkpoints beside it. The classifiers have TF-slim's 1001 classes (0: background), the
-segmenters VOC's 21; both take images scaled to [-1, 1], at the release's resolution.
+segmenters VOC's 21, the detectors COCO's 90 ids after a background; all take images scaled to
+[-1, 1], at the release's resolution.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from mobilevision.backbones.tf_checkpoint import read_tf_checkpoint
 from mobilevision.backbones.tf_slim_keys import slim_to_our_keys
 from mobilevision.datasets.voc import VOC_CLASSES
 from mobilevision.engine.checkpoint import inference_checkpoint, is_converted, save_published
+from mobilevision.tasks.detect.tf_od_keys import od_to_our_keys
 from mobilevision.tasks.registry import build_model
 
 TF_PREFIX = "tf:"
@@ -33,6 +36,16 @@ TF_MODELS_LICENCE = "Apache-2.0 (tensorflow/models); ImageNet terms of access"
 SLIM_README = "TF-slim nets/mobilenet/README.md"
 DEEPLAB_ZOO = "DeepLab g3doc/model_zoo.md; MobileNetV2 paper Table 7"
 VOC_LICENCE = "Apache-2.0 (tensorflow/models); PASCAL VOC terms"
+DETECTION_ZOO = "TF object detection g3doc/detection_model_zoo.md"
+COCO_LICENCE = "Apache-2.0 (tensorflow/models); COCO terms of use"
+# How TF's SSD releases suppress boxes, from their pipeline.config (post_processing): sigmoid scores
+# (our sigmoid loss is the focal one), per-class NMS at IoU 0.6, 100 boxes per class and in all. TF
+# caps a class after its NMS, not before: with a cap of 100 on the total, as many per class, no cap
+# before NMS (topk_candidates 0) gives TF's result. The score threshold is the one of the configs the
+# published mAP was measured with (samples/configs/ssdlite_mobilenet_v2_coco.config: 1e-8); the
+# releases' own 0.3 is an inference setting that `predict --conf 0.3` gives.
+TF_SSD_POSTPROCESSING = {"ssdlite": {"class_loss": "focal", "nms_iou": 0.6}, "score_threshold": 1e-8,
+                         "topk_candidates": 0, "max_detections": 100}
 # TF-slim's MobileNetV2 table, (width, resolution): top-1 (numbers.md).
 SLIM_V2_TOP1 = {
     (1.4, 224): 75.0, (1.3, 224): 74.4,
@@ -69,6 +82,8 @@ class TFRelease:
     source: str = SLIM_README
     licence: str = TF_MODELS_LICENCE
     default: bool = False  # the builder's name is the only name
+    options: dict = field(default_factory=dict)  # the model's other keyword arguments: TF's settings
+
 
     @property
     def name(self) -> str:
@@ -79,12 +94,18 @@ class TFRelease:
         return Path(self.url).name
 
     def model_kwargs(self) -> dict:
-        return {"width": self.width, "num_classes": self.num_classes, "backbone_options": {"tf_conventions": True}}
+        return {"width": self.width, "num_classes": self.num_classes, "backbone_options": {"tf_conventions": True},
+                **self.options}
 
     def class_names(self) -> list[str]:
-        """ImageNet's after TF-slim's background class; PASCAL VOC's 20 after its background."""
+        """ImageNet's after TF-slim's background class; PASCAL VOC's 20 after its background; COCO's
+        ids 1..90 (label i is COCO id i, the unused ids "N/A"), as our detectors store them."""
         if self.task == "segment":
             return ["background", *VOC_CLASSES]
+        if self.task == "detect":
+            from torchvision.models.detection import SSDLite320_MobileNet_V3_Large_Weights
+
+            return SSDLite320_MobileNet_V3_Large_Weights.COCO_V1.meta["categories"][1:]
         from torchvision.models import MobileNet_V2_Weights
 
         return ["background", *MobileNet_V2_Weights.IMAGENET1K_V1.meta["categories"]]
@@ -112,13 +133,25 @@ def _deeplab(builder: str, *, date: str, width: float, miou: float) -> TFRelease
                      licence=VOC_LICENCE)
 
 
+def _ssd(builder: str, *, date: str, model: str, scope: str, coco_map: float) -> TFRelease:
+    """A COCO detector of TF's detection model zoo: 300 px, COCO's 90 ids after a background."""
+    return TFRelease(builder=builder, model=model, width=1.0, input_size=300, accuracy=coco_map,
+                     url=f"http://download.tensorflow.org/models/object_detection/{builder}_{date}.tar.gz",
+                     scope=scope, task="detect", num_classes=91, dataset="COCO val", metric="mAP",
+                     source=DETECTION_ZOO, licence=COCO_LICENCE, options={"imgsz": 300, **TF_SSD_POSTPROCESSING})
+
+
 @cache
 def releases() -> dict[str, TFRelease]:
     """Every TF release by name."""
     entries = [_slim_v2(width, resolution, top1) for (width, resolution), top1 in SLIM_V2_TOP1.items()]
     entries += [_slim_v1(width, resolution, top1) for (width, resolution), top1 in SLIM_V1_TOP1.items()]
     entries += [_deeplab("deeplabv3_mnv2_pascal_train_aug", date="2018_01_29", width=1.0, miou=75.32),
-                _deeplab("deeplabv3_mnv2_dm05_pascal_trainaug", date="2018_10_01", width=0.5, miou=70.19)]
+                _deeplab("deeplabv3_mnv2_dm05_pascal_trainaug", date="2018_10_01", width=0.5, miou=70.19),
+                _ssd("ssdlite_mobilenet_v2_coco", date="2018_05_09", model="ssdlite_mobilenet_v2", scope="MobilenetV2",
+                     coco_map=22.0),
+                _ssd("ssd_mobilenet_v1_coco", date="2018_01_28", model="ssd_mobilenet_v1", scope="MobilenetV1",
+                     coco_map=21.0)]
     return {entry.name: entry for entry in entries}
 
 
@@ -135,8 +168,9 @@ def tf_checkpoint(release: TFRelease) -> Path:
         return target
     archive = cached_download(release.url, file_name=release.file_name)
     model = build_model(release.model, **release.model_kwargs())
-    state_dict = slim_to_our_keys(read_tf_checkpoint(archive), model.state_dict(), source=str(archive),
-                                  scope=release.scope)
+    to_our_keys = od_to_our_keys if release.task == "detect" else slim_to_our_keys
+    state_dict = to_our_keys(read_tf_checkpoint(archive), model.state_dict(), source=str(archive),
+                             scope=release.scope)
     load_strict(model, state_dict, source=f"{archive} (as {release.name})",
                 fix="It is another model's checkpoint: delete it and run again.")
     checkpoint = inference_checkpoint(

@@ -46,6 +46,12 @@ def test_json_lists_every_name_as_torchvision_describes_it(capsys):
             assert row["accuracy"] == {"tf:deeplabv3_mnv2_pascal_train_aug": 75.32,
                                        "tf:deeplabv3_mnv2_dm05_pascal_trainaug": 70.19}[row["name"]]
             continue
+        if row["name"].startswith("tf:ssd"):  # the detection zoo's COCO detectors
+            assert row["metric"] == "mAP" and row["url"].startswith("http://download.tensorflow.org/models/"
+                                                                    "object_detection/")
+            assert row["accuracy"] == {"tf:ssdlite_mobilenet_v2_coco": 22.0,
+                                       "tf:ssd_mobilenet_v1_coco": 21.0}[row["name"]]
+            continue
         if row["name"].startswith("tf:"):  # TF-slim's tables: a width x resolution cell each
             version, width, resolution = row["name"].removeprefix("tf:mobilenet_").split("_")
             table = SLIM_V2_TOP1 if version == "v2" else SLIM_V1_TOP1

@@ -92,6 +92,9 @@ class SSDLite(TaskModel):
             num_classes=num_classes,
             extra_channels=extra_channels,
             class_bias_init=FOCAL_PRIOR_BIAS if options.class_loss == "focal" else 0.0,
+            separable=options.box_head == "ssdlite",
+            # A network trained in TF keeps TF's padding in the head as in the backbone.
+            tf_same=bool(dict(backbone_options or {}).get("tf_conventions")),
         )
         last_stride = info[self.feature_names[-1]].stride
         self.strides = [info[name].stride for name in self.feature_names]
@@ -172,7 +175,8 @@ def build_ssdlite(*, backbone: str = "mobilenet_v2", width: float = 1.0, num_cla
     segmentation loss, weighted aux_segment_weight (SSDLite's docstring). The SSD levels need the
     stride-32 map, so output_stride is 32 only. `backbone_features`: the head only, on a backbone
     the multi-task model shares. Eval keeps per class the `topk_candidates` best boxes above
-    `score_threshold` for NMS, then the `max_detections` best (torchvision's SSD: 300, 300).
+    `score_threshold` for NMS (0: all of them, as TF's SSD), then the `max_detections` best
+    (torchvision's SSD: 300, 300).
     `backbone_options`: the backbone's own keyword arguments (MobileNetV3's reduced_tail).
     """
     if output_stride != 32:

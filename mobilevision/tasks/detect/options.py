@@ -11,12 +11,15 @@ from mobilevision.errors import MobileVisionError
 from mobilevision.heads.anchors import ANCHOR_LAYOUTS
 
 CLASS_LOSSES = ("cross_entropy", "focal")
+BOX_HEADS = ("ssdlite", "ssd")
 
 
 @dataclass(frozen=True)
 class SSDLiteOptions:
     """How SSDLite places its anchors, learns and suppresses boxes. Defaults: TF's ssdlite_mobilenet_v2_coco."""
 
+    box_head: str = option("ssdlite", "extra layers and predictors: SSDLite's depthwise separable convs, or SSD's full "
+                       "convs (TF ssd_mobilenet_v1_coco: full 3x3 extras, 1x1 predictors)", BOX_HEADS)
     anchor_layout: str = option("tf", "anchor shapes: TF ssdlite_mobilenet_v2_coco or torchvision's ssdlite320",
                                 ANCHOR_LAYOUTS)
     anchor_min_scale: float = option(0.2, "anchor scale of the lowest level, a fraction of the image side (TF's "
@@ -40,6 +43,8 @@ class SSDLiteOptions:
         if not 0 < self.nms_iou <= 1:
             raise MobileVisionError(f"nms_iou must be in (0, 1] (the IoU of two boxes above which NMS keeps only the "
                                     f"better one); got {self.nms_iou}")
+        if self.box_head not in BOX_HEADS:
+            raise MobileVisionError(f"box_head must be one of {', '.join(BOX_HEADS)}; got {self.box_head!r}")
         if self.class_loss not in CLASS_LOSSES:
             raise MobileVisionError(f"class_loss must be one of {', '.join(CLASS_LOSSES)}; got {self.class_loss!r}")
 

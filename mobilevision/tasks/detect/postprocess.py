@@ -40,11 +40,12 @@ def class_scores(class_logits: torch.Tensor, *, activation: str) -> torch.Tensor
 
 def _best_per_class(scores: torch.Tensor, *, k: int, threshold: float) -> tuple[torch.Tensor, torch.Tensor]:
     """scores (A, K) -> (anchor indices, scores), each (K, k'), of the k' = min(k, A) best anchors
-    of every class, best first; scores at or below `threshold` are set to 0 (not candidates).
+    of every class (k = 0: all A), best first; scores at or below `threshold` are set to 0 (not
+    candidates).
 
     One top-k over the anchor axis instead of sorting every (anchor, class) pair above the
     threshold: an untrained 91-class SSDLite has ~180,000 of those."""
-    values, anchor_index = scores.topk(min(k, scores.shape[0]), dim=0)
+    values, anchor_index = scores.topk(min(k, scores.shape[0]) if k else scores.shape[0], dim=0)
     values = values.T.contiguous()
     return anchor_index.T, values.masked_fill_(values <= threshold, 0.0)
 
@@ -66,7 +67,7 @@ def postprocess_detections(
     """box_deltas (N, A, 4), class_logits (N, A, C), anchors (A, 4) xyxy in input pixels (tensors or
     numpy arrays); image_size (H, W) of the network input; orig_sizes one (h, w) per image (default:
     the input size) -> per image {"boxes": (D, 4) xyxy, "scores": (D,), "labels": (D,) int64 in 1..C-1},
-    D <= max_detections, best first.
+    D <= max_detections, best first. `topk_per_class` candidates of each class go to NMS (0: all).
     """
     box_deltas, class_logits = torch.as_tensor(box_deltas), torch.as_tensor(class_logits)
     anchors = torch.as_tensor(anchors).to(box_deltas)

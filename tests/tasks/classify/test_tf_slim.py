@@ -68,7 +68,7 @@ def _converted() -> list[Path]:
 
 
 def test_the_release_names_are_the_slim_table_and_offline_names_the_url(tmp_path, capsys):
-    assert len(releases()) == 22 + 16 + 2 and releases()["tf:mobilenet_v2_1.0_224"].accuracy == 71.8
+    assert len(releases()) == 22 + 16 + 2 + 2 and releases()["tf:mobilenet_v2_1.0_224"].accuracy == 71.8
     assert releases()["tf:mobilenet_v1_1.0_224"].accuracy == 70.9
     code, errors = _predict(tmp_path, capsys, "tf:mobilenet_v2_1.0_224")
     assert code == 2 and len(errors) == 1
