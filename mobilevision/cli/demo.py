@@ -4,10 +4,11 @@ web page (Gradio)."""
 from __future__ import annotations
 
 import argparse
+import sys
 from functools import partial
 from pathlib import Path
 
-from mobilevision.cli.flag_types import positive_int, probability
+from mobilevision.cli.flag_types import port, positive_int, probability
 from mobilevision.demos.render import DEFAULT_CONF
 from mobilevision.engine.device import DEVICES
 
@@ -30,13 +31,17 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
     web = modes.add_parser("web", help="a Gradio web app: image upload and webcam streaming")
     _add_model_arguments(web)
-    web.add_argument("--host", default="127.0.0.1", help="address to bind; 0.0.0.0 opens it to the network "
-                     "(default: 127.0.0.1, this machine only)")
-    web.add_argument("--port", type=int, default=7860, help="port to serve on (default: 7860)")
-    web.add_argument("--concurrency", type=int, default=2, help="frames processed at once; more wait in the queue "
-                     "(default: 2, one per core of a small CPU)")
-    web.add_argument("--queue-size", type=int, default=64, help="requests that may wait; more are turned away "
-                     "(default: 64)")
+    web.add_argument("--host", default="127.0.0.1", help="address to bind; 0.0.0.0 opens it to the network, "
+                     "where --auth-file should guard it (default: 127.0.0.1, this machine only)")
+    web.add_argument("--port", type=port, default=7860, help="port to serve on (default: 7860)")
+    web.add_argument("--concurrency", type=positive_int, default=2, help="images processed at once; more wait in "
+                     "the queue (default: 2, one per core of a small CPU)")
+    web.add_argument("--queue-size", type=positive_int, default=64, help="requests that may wait; more are turned "
+                     "away (default: 64)")
+    web.add_argument("--auth", default=None, metavar="USER:PASSWORD", help="require this login on the page and "
+                     "its API (a password here shows in the process list: prefer --auth-file)")
+    web.add_argument("--auth-file", default=None, metavar="PATH", help="require one of the logins in this file, "
+                     "one USER:PASSWORD a line (# starts a comment)")
     web.set_defaults(run=run_web)
 
 
@@ -86,15 +91,19 @@ def run_live(args: argparse.Namespace) -> int:
 
 
 def run_web(args: argparse.Namespace) -> int:
+    from mobilevision.demos.access import exposure_warning, read_logins
     from mobilevision.demos.loading import load_predictor, load_predictors
     from mobilevision.demos.web import MIN_CONF, build_app, serve
 
+    # Before the models load: a bad login fails in a second, not after the warm-up.
+    logins = read_logins(auth=args.auth, auth_file=args.auth_file)
+    warning = exposure_warning(host=args.host, port=args.port, protected=bool(logins))
+    if warning:
+        print(f"mobilevision: warning: {warning}", file=sys.stderr)
     # The models loaded now and the published ones loaded when first selected run alike.
     options = {"runtime": args.runtime, "imgsz": args.imgsz, "device": args.device, "min_conf": min(args.conf, MIN_CONF)}
     predictors = load_predictors(args.weights, **options)
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"--host {args.host}: anyone who can reach this machine on port {args.port} can use the demo")
     serve(build_app(predictors, conf=args.conf, concurrency=args.concurrency, queue_size=args.queue_size,
                     load=partial(load_predictor, **options)),
-          host=args.host, port=args.port)
+          host=args.host, port=args.port, auth=logins)
     return 0
