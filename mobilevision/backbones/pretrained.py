@@ -186,5 +186,6 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         if isinstance(data, dict) and isinstance(data.get(wrapper), dict):
             data = data[wrapper]
     if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
-        raise MobileVisionError(f"{path} does not hold a state dict of tensors")
+        raise MobileVisionError(f"{path} does not hold a state dict (names to tensors); pass a checkpoint, or a "
+                                "file saved with torch.save(model.state_dict(), path)")
     return data

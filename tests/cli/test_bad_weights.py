@@ -34,6 +34,8 @@ def files(tmp_path_factory) -> dict[str, Path]:
     paths["cut"].write_bytes(good.read_bytes()[:4096])
     paths["garbage_onnx"].write_bytes(b"\x08\x07this is no protobuf" * 8)
     torch.save({**checkpoint, "extra": Pickled()}, paths["pickle"])
+    paths["tensor"] = folder / "tensor.pt"
+    torch.save(torch.zeros(3), paths["tensor"])
     for key in ("model_kwargs", "preprocessing"):
         paths[f"no_{key}"] = folder / f"no_{key}.pt"
         torch.save({name: value for name, value in checkpoint.items() if name != key}, paths[f"no_{key}"])
@@ -110,6 +112,12 @@ def test_a_pickled_object_is_refused_without_advice_to_unpickle_it(command, file
     assert f"{files['pickle']} holds a pickled Python object" in error and "Pickled" in error
     assert "torch.save(model.state_dict(), path)" in error
     assert "weights_only" not in error and "trust" not in error
+
+
+@pytest.mark.parametrize("command", ["predict", "demo live"])
+def test_a_torch_file_of_no_state_dict_is_one_line(command, files, data, frames, tmp_path, capsys):
+    error = one_line_error(capsys, commands(files["tensor"], data=data, frames=frames, project=tmp_path)[command])
+    assert f"{files['tensor']} does not hold a state dict" in error and "torch.save(model.state_dict()" in error
 
 
 @pytest.mark.parametrize("key", ["model_kwargs", "preprocessing"])
