@@ -73,7 +73,10 @@ def payload_bytes(payload: dict, *, name: str) -> bytes:
     its own), else the base64 data URL at "url"."""
     url = payload.get("url") or ""
     if payload.get("path") and not url.startswith("data:"):
-        return Path(payload["path"]).read_bytes()
+        try:
+            return Path(payload["path"]).read_bytes()
+        except OSError as error:  # Gradio's cache sweep may have deleted an old upload
+            raise MobileVisionError(f"{name} is no longer on the server ({error.strerror}); send it again") from error
     header, _, encoded = url.partition(",")
     if not header.startswith("data:") or not header.endswith(";base64"):
         raise MobileVisionError(f"{name} holds no image (neither an uploaded file nor a base64 data URL); {FIX}")

@@ -57,6 +57,7 @@ def test_the_pixel_limit_and_the_downscale_hold_for_both_payloads(tmp_path):
     ({"url": "data:image/png;base64,bm90IGFuIGltYWdl"}, "the frame is not an image"),  # "not an image"
     ({"url": "data:image/png;base64,***"}, "the frame is not valid base64"),
     ({"url": "http://example.com/cat.jpg"}, "the frame holds no image"),
+    ({"path": "/no/such/upload.png"}, "the frame is no longer on the server (No such file or directory)"),
 ])
 def test_a_bad_frame_says_what_is_wrong(payload, reason):
     with pytest.raises(MobileVisionError, match=re.escape(reason)):
