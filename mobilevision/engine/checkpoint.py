@@ -8,6 +8,8 @@ Keys:
   epoch, global_step               the next epoch to run; optimizer steps done
   optimizer, scheduler, scaler     states for resume (scheduler = {"global_step"}: it is lr(step))
   ema_updates, sampler, rng        EMA step count, {"epoch", "position"}, RNG states of python/numpy/torch/cuda
+  epoch_stats, elapsed_seconds     saved mid-epoch: the epoch's loss sums, steps, images, seconds (else None);
+                                   training and validation seconds before this epoch (--time)
   args, versions                   the run's options (TrainConfig as a dict); package versions
 """
 

@@ -119,6 +119,27 @@ def _save(run: _Run, paths: list[Path], *, next_epoch: int, next_position: int, 
 
 
 @dataclass
+class _EpochStats:
+    """The running sums of the epoch in progress, which its results.csv row reports. A checkpoint
+    saved mid-epoch carries them, so that after a resume the row still covers the whole epoch."""
+
+    loss_sums: dict[str, float] = field(default_factory=dict)  # "loss" and "loss_<name>", summed over steps
+    steps: int = 0
+    images: int = 0
+    started: float = field(default_factory=time.perf_counter)
+    train_time: float = 0.0
+
+    def state_dict(self) -> dict:
+        return {"loss_sums": dict(self.loss_sums), "steps": self.steps, "images": self.images,
+                "seconds": time.perf_counter() - self.started}
+
+    @classmethod
+    def from_state(cls, state: dict) -> _EpochStats:
+        return cls(loss_sums=dict(state["loss_sums"]), steps=state["steps"], images=state["images"],
+                   started=time.perf_counter() - state["seconds"])
+
+
+@dataclass
 class _Run:
     """One training run: what its steps change and what its checkpoints record."""
 
@@ -140,6 +161,7 @@ class _Run:
     metrics: dict = field(default_factory=dict)
     elapsed: float = 0.0  # seconds of training and validation, mean over ranks
     val_time: float = 0.0  # seconds of the last validation
+    stats: _EpochStats = field(default_factory=_EpochStats)  # of the epoch in progress
 
     def checkpoint(self, *, next_epoch: int, next_position: int) -> dict:
         return {
@@ -151,6 +173,7 @@ class _Run:
             "scheduler": {"global_step": self.global_step, "total_steps": self.schedule.total_steps},
             "scaler": self.scaler.state_dict(), "ema_updates": self.ema.updates if self.ema else 0,
             "sampler": {"epoch": next_epoch, "position": next_position}, "rng": rng_states(),
+            "epoch_stats": self.stats.state_dict() if next_position else None,
             "elapsed_seconds": self.elapsed, "args": dataclasses.asdict(self.config), "versions": package_versions(),
         }
 
@@ -165,6 +188,10 @@ class _Run:
         self.global_step, self.best = checkpoint["global_step"], checkpoint["best_metric"]
         self.metrics = checkpoint["metrics"]
         self.elapsed = checkpoint.get("elapsed_seconds", 0.0)  # absent from checkpoints of earlier versions
+        # Rank 0's sums only (they are what it saved): under torchrun the resumed epoch's mean loss
+        # covers rank 0's steps before the kill and every rank's after it.
+        if checkpoint.get("epoch_stats") and dist_info().is_main:
+            self.stats = _EpochStats.from_state(checkpoint["epoch_stats"])
         restore_rng_states(checkpoint["rng"])
         # A --time run's last epoch may be partial: its step count is not epochs x steps per epoch.
         total = checkpoint["scheduler"].get("total_steps", self.schedule.total_steps)
@@ -174,15 +201,6 @@ class _Run:
         """--time: the run re-sized to what the budget holds after `elapsed` seconds."""
         self.config, self.schedule = _sized(self.config, self.schedule, steps_per_epoch=steps_per_epoch,
                                             elapsed=elapsed, steps=self.global_step, val_seconds=self.val_time)
-
-
-@dataclass
-class _EpochStats:
-    loss_sums: dict[str, float] = field(default_factory=dict)  # "loss" and "loss_<name>", summed over steps
-    steps: int = 0
-    images: int = 0
-    started: float = field(default_factory=time.perf_counter)
-    train_time: float = 0.0
 
 
 def _start(model: nn.Module, *, spec: ModelSpec, config: TrainConfig, steps_per_epoch: int) -> _Run:
@@ -234,7 +252,7 @@ def _step(run: _Run, images: torch.Tensor, targets, *, last_path: Path) -> tuple
 def _train_epoch(run: _Run, loader, *, steps_per_epoch: int, last_path: Path) -> _EpochStats:
     """The steps of epoch `run.epoch` from `run.position` on, each batch once; a --time budget may
     end it part-way (no batch past it is loaded)."""
-    dist, config, stats = dist_info(), run.config, _EpochStats()
+    dist, config, stats = dist_info(), run.config, run.stats
     # Every epoch starts in training mode (a new model is in it, but only Module.train() applies a
     # backbone's --freeze-bn, and validation restores whatever mode it found).
     run.train_model.train()
@@ -301,6 +319,8 @@ def fit(*, model: nn.Module, spec: ModelSpec, train_set: Dataset, val_set: Datas
     main_metric = make_evaluator().main_metric
 
     while run.epoch < run.config.epochs:
+        if run.position == 0:  # else a run resumed mid-epoch, which goes on with the sums it saved
+            run.stats = _EpochStats()
         sampler.set_position(run.epoch, run.position)
         train_data.epoch = run.epoch
         stats = _train_epoch(run, loader, steps_per_epoch=steps_per_epoch, last_path=last_path)
