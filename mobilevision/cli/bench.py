@@ -56,7 +56,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--compare", choices=("torchvision",), default=None,
                         help="also time torchvision's mobile models and print ratios: random weights, or "
                         "beside a published --weights name torchvision's own model with the same file")
-    parser.add_argument("--paper", action="store_true", help="print params/MAdds beside the papers' and exit")
+    parser.add_argument("--paper", action="store_true", help="print params/MAdds beside the papers', and our latency "
+                        "of each TF zoo release beside its published accuracy, and exit")
     parser.add_argument("--project", default="runs", help="runs folder (default: runs)")
     parser.add_argument("--name", default=None, help="run name under runs/bench/ (default: exp, exp2, ...)")
     parser.add_argument("--exist-ok", action="store_true", help="reuse runs/bench/<name> if it exists")
@@ -80,11 +81,16 @@ def run(args: argparse.Namespace) -> int:
     from mobilevision.tasks.checkpoint_file import read_checkpoint
 
     if args.paper:
+        import torch
+
         from mobilevision.bench.paper import paper_markdown, paper_rows
+        from mobilevision.bench.timing import cpu_name
 
         print("Our parameters and multiply-adds beside the published ones (shared/reference/numbers.md; "
-              "ImageNet rows with a 1001-way classifier as TF-slim):")
-        print(paper_markdown(paper_rows()))
+              "ImageNet rows with a 1001-way classifier as TF-slim); for each TF zoo release, its published "
+              f"accuracy beside our latency of it: eager PyTorch, {torch.get_num_threads()} threads, batch 1, the "
+              f"network alone, median of {args.iters} calls after {args.warmup}, on {cpu_name()}:")
+        print(paper_markdown(paper_rows(warmup=args.warmup, iters=args.iters)))
         return 0
     for weights in args.weights or ():
         if os.path.isfile(weights):  # a checkpoint, not a published name: a bad file is one line before any work

@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from mobilevision.bench import paper
 from mobilevision.bench.accuracy import dataset_class_names, evaluate_runtime
 from mobilevision.bench.anchors import GOALS, goal_ratios
 from mobilevision.bench.cases import fresh_case
@@ -66,10 +67,18 @@ def test_bench_memory_budget_errors_are_one_line(tmp_path, capsys):
     assert "too small for backbone.blocks.0 at 64 px" in capsys.readouterr().err
 
 
-def test_paper_prints_the_published_numbers():
+def test_paper_prints_the_published_numbers(monkeypatch):
+    timed = []
+
+    def one_call(fn, inputs, *, warmup, iters):  # each release's model runs once, no timing loop
+        fn(inputs)
+        timed.append(tuple(inputs.shape))
+        return {"median_ms": 12.5}
+
+    monkeypatch.setattr(paper, "time_calls", one_call)
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        assert main(["bench", "--paper"]) == 0
+        assert main(["bench", "--paper", "--iters", "1", "--warmup", "0"]) == 0
     text = printed.getvalue()
     for published in ("3.40M", "300M", "4.20M", "575M", "6.90M", "585M", "3.47M", "4.30M", "800M", "5.10M",
                       "1,300M", "2.11M", "2,750M", "4.52M", "5,800M", "11.15M", "14,250M"):
@@ -78,6 +87,11 @@ def test_paper_prints_the_published_numbers():
     # each model TF's zoo released, with the release's name and its published top-1 (TF-slim's tables)
     assert "| 224 | 3.47M | 3.51M | 300M | 301M | `tf:mobilenet_v2_1.0_224` (top-1 71.8) |" in text
     assert "`tf:mobilenet_v1_1.0_224` (top-1 70.9)" in text and "`tf:mobilenet_v2_0.35_96` (top-1 45.5)" in text
+    # every release with a row is timed once, at its own resolution, beside its published accuracy
+    assert "| 300 | 6.80M | 6.82M | 1,200M | 1,237M | `tf:ssd_mobilenet_v1_coco` (mAP 21) | 12.5 |" in text
+    assert "`tf:ssdlite_mobilenet_v2_coco` (mAP 22) | 12.5 |" in text and "(mIoU 75.32) | 12.5 |" in text
+    assert "`tf:deeplabv3_mnv2_dm05_pascal_trainaug` (mIoU 70.19) | 12.5 |" in text
+    assert len(timed) == 22 + 16 + 2 + 2 and (1, 3, 513, 513) in timed and (1, 3, 96, 96) in timed
 
 
 def test_goal_ratios_are_ours_over_theirs():
