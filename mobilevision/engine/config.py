@@ -12,6 +12,7 @@ import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from mobilevision.engine.device import DEVICES
@@ -93,14 +94,21 @@ def recipes(*entries: Recipe) -> dict[str, Recipe]:
 
 def config_from_options(config_class: type[TrainConfig], options: dict[str, Any], *,
                         recipes: Mapping[str, Recipe]) -> TrainConfig:
-    """The recipe's config (or the class defaults) with the explicit options on top."""
+    """The recipe's config (or the class defaults) with the explicit options on top, --data absolute."""
     recipe = options.get("recipe")
     if recipe is not None and recipe not in recipes:
         raise MobileVisionError(f"unknown recipe {recipe!r}; known recipes: {', '.join(recipes)}")
     base = recipes[recipe].config if recipe else config_class()
     config = dataclasses.replace(base, **options)
+    config = dataclasses.replace(config, data=absolute_data(config.data))
     check_config(config)
     return config
+
+
+def absolute_data(data: str) -> str:
+    """--data as an absolute path, as a run records it, so that it resumes from any directory
+    ("" stays "": --data not given)."""
+    return str(Path(data).expanduser().resolve()) if data else data
 
 
 def flag_name(name: str) -> str:

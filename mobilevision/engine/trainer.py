@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mobilevision.engine.checkpoint import read_checkpoint
-from mobilevision.engine.config import Recipe, TrainConfig, check_config, config_from_options, flag_name
+from mobilevision.engine.config import Recipe, TrainConfig, absolute_data, check_config, config_from_options, flag_name
 from mobilevision.engine.distributed import broadcast_object, dist_info, init_distributed, shutdown
 from mobilevision.engine.loop import ModelSpec, fit
 from mobilevision.engine.run_dir import new_run_dir, write_args
@@ -52,7 +52,7 @@ def resumed_config(resume: str, options: dict, *, task: str,
                                 f"with --weights {resume}")
     names = {item.name for item in dataclasses.fields(config_class)}
     args = {key: value for key, value in checkpoint["args"].items() if key in names}
-    args["data"] = _resumed_data(args["data"], options.get("data"), resume=resume)
+    args["data"] = absolute_data(_resumed_data(args["data"], options.get("data"), resume=resume))
     conflicts = [f"{flag_name(key)} {value} (the run's {args.get(key)})" for key, value in options.items()
                  if key not in (*RESUME_OVERRIDES, "resume", "data") and value != args.get(key)]
     if conflicts:
@@ -67,9 +67,8 @@ def resumed_config(resume: str, options: dict, *, task: str,
 
 
 def _resumed_data(stored: str, given: str | None, *, resume: str) -> str:
-    """The run's own --data (absolute since runs store it so), or `given` if the run's is gone
-    (the dataset moved), as ultralytics resumes; a `given` elsewhere than an existing run's data
-    is refused."""
+    """The run's own --data, or `given` if the run's is gone (the dataset moved), as ultralytics
+    resumes; a `given` elsewhere than an existing run's data is refused."""
     if given is None or Path(given).expanduser().resolve() == Path(stored).expanduser().resolve():
         return stored
     if Path(stored).expanduser().exists():
@@ -80,11 +79,6 @@ def _resumed_data(stored: str, given: str | None, *, resume: str) -> str:
         print(f"--data {given}: the run's data {stored} is gone; resuming on {given} (its classes must be the "
               "run's)", file=sys.stderr, flush=True)
     return given
-
-
-def absolute_data(data: str) -> str:
-    """--data as an absolute path, as the run records it: it resumes from any directory."""
-    return str(Path(data).expanduser().resolve())
 
 
 def run_training(task: TrainableTask, options: dict[str, Any]) -> dict[str, float] | None:
@@ -112,7 +106,6 @@ def train(task: TrainableTask, config: TrainConfig, *, resume_from: dict | None 
     (the backbone's BatchNorm statistics stay too, through the model's freeze_bn)."""
     if not config.data:  # --data has no sensible default
         raise MobileVisionError(f"--data is required: {task.data_layouts}")
-    config = dataclasses.replace(config, data=absolute_data(config.data))
     task.check_model(config.model)
     setup = task.training_setup(config, resume_from=resume_from)
     if resume_from is not None and setup.class_names != resume_from["class_names"]:
