@@ -1,8 +1,8 @@
 """A process that imports the training code once, then forks one child per command it is sent.
 
 Each child is a whole `mobilevision` process of its own (killed by SIGKILL as any other) that starts
-in milliseconds instead of the ~4 s of importing torch, torchvision, OpenCV and albumentations, so a
-test can run twenty interrupted trainings on two cores in under a minute.
+without the seconds of importing torch, torchvision, OpenCV and albumentations again, so that a
+test can run twenty interrupted trainings on two cores in well under a minute.
 
 Run as `python -m tests.engine.fork_server` from the repository root. Protocol, one JSON line each
 way: the test sends {"argv": [...], "log": path, "record": folder or null}; the server answers

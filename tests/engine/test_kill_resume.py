@@ -25,6 +25,9 @@ import torch
 from tests.engine.fork_server import STATE, position, state_of
 from tests.tasks.classify.conftest import write_class_folders
 
+# 22 training processes make a slow test; they are forked children (POSIX only).
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")]
+
 KILLS = 20
 # 12 images in batches of 2 for 8 epochs: 48 steps, each saved (--save-period-steps 1), and 8
 # epoch-end saves. A kill comes 1 or 2 saves into a process and up to 50 ms later: 20 fit easily.
