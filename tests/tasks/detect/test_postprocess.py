@@ -115,3 +115,23 @@ def test_equals_thresholding_top_k_and_torchvision_nms_class_by_class(seed):
     assert result["scores"].tolist() == pytest.approx([score for score, _, _ in expected])
     assert result["labels"].tolist() == [label for _, label, _ in expected]
     assert torch.allclose(result["boxes"], torch.stack([box for _, _, box in expected]))
+
+
+@pytest.mark.parametrize(("shift", "threshold", "max_detections"), [(-7.0, 1e-8, 100), (0.0, 0.3, 100), (-3.0, 0.05, 7),
+                                                                    (-9.0, 0.05, 100)])
+def test_no_cap_before_nms_equals_nms_on_every_candidate(shift, threshold, max_detections):
+    """topk_per_class=0 (TF's SSD: no cap before NMS) takes each class's candidates in growing
+    numbers; it must give exactly what NMS on all of them gives, whether the detections fill
+    max_detections (a trained model's many low scores) or fall short of it (few above the threshold)."""
+    generator = torch.Generator().manual_seed(int(-shift))
+    centres = torch.rand(1500, 2, generator=generator) * 300
+    anchors = torch.cat([centres - 20, centres + 20], 1)
+    deltas = torch.randn(1, 1500, 4, generator=generator)
+    logits = torch.randn(1, 1500, 11, generator=generator) * 2 + shift
+    options = {"image_size": (300, 300), "score_activation": "sigmoid", "score_threshold": threshold,
+               "nms_iou": 0.6, "max_detections": max_detections}
+    (fast,) = postprocess_detections(deltas, logits, anchors, topk_per_class=0, **options)
+    (everything,) = postprocess_detections(deltas, logits, anchors, topk_per_class=1500, **options)
+    assert len(fast["scores"]) > 0
+    for key in ("boxes", "scores", "labels"):
+        assert torch.equal(fast[key], everything[key])
