@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import platform
 import resource
 import time
 from collections.abc import Callable
@@ -25,17 +24,6 @@ def time_calls(fn: Callable, inputs, *, warmup: int, iters: int) -> dict[str, fl
         fn(inputs)
         times.append((time.perf_counter() - start) * 1000)
     return {"median_ms": float(np.median(times)), "p90_ms": float(np.percentile(times, 90)), "min_ms": min(times)}
-
-
-def cpu_name() -> str:
-    """The CPU's model name (Linux /proc/cpuinfo; elsewhere what Python's platform module says), to
-    print beside any latency: figures from another CPU do not compare."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine() or "an unknown CPU"
 
 
 def _status_kib(key: str) -> int | None:

@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         import torch
 
         from mobilevision.bench.paper import paper_markdown, paper_rows
-        from mobilevision.bench.timing import cpu_name
+        from mobilevision.engine.machine import cpu_name
 
         print("Our parameters and multiply-adds beside the published ones (shared/reference/numbers.md; "
               "ImageNet rows with a 1001-way classifier as TF-slim); for each TF zoo release, its published "
