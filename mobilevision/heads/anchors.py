@@ -12,6 +12,10 @@ Two layouts, both with scales spaced linearly from `min_scale` to `max_scale` ov
   for ratios 2 and 3 (6 per location everywhere); widths are fractions of the image width, heights
   of its height, each clamped to 1.
 
+`aspect_ratios` replaces a layout's ratios where its config names them (anchor_fit.py fits them to a
+dataset): TF's `aspect_ratios` of every level but the lowest, whose three boxes TF fixes; torchvision's
+`aspect_ratios` list, each ratio giving a wide and a tall box. None keeps the layout's own.
+
 Anchors are centred on the cells of each feature map ((j + 0.5) / f of the image) and ordered
 location-major (row, column), box shape minor, which is the order the head's outputs take.
 """
@@ -39,12 +43,39 @@ def level_scales(num_levels: int, *, min_scale: float, max_scale: float) -> list
     return [min_scale + step * k for k in range(num_levels)] + [1.0]
 
 
-def box_shapes(
-    layout: str, *, num_levels: int = 6, min_scale: float = 0.2, max_scale: float = 0.95
-) -> list[list[tuple[float, float]]]:
-    """Per level, the (width, height) of each anchor shape as a fraction of the image side(s)."""
+def default_aspect_ratios(layout: str) -> tuple[float, ...]:
+    """The ratios (width / height) a layout's config names: TF's five, torchvision's two."""
     if layout not in ANCHOR_LAYOUTS:
         raise MobileVisionError(f"unknown anchor layout {layout!r}; use one of {ANCHOR_LAYOUTS}")
+    return TF_ASPECT_RATIOS if layout == "tf" else TORCHVISION_ASPECT_RATIOS
+
+
+def parse_aspect_ratios(text: str) -> tuple[float, ...] | None:
+    """"1,2,0.5" -> (1.0, 2.0, 0.5); "" -> None (the layout's own), as SSDLiteOptions stores them."""
+    if not text.strip():
+        return None
+    try:
+        ratios = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise MobileVisionError(f"anchor aspect ratios {text!r}: give numbers separated by commas, e.g. 1,2,0.5") from None
+    if not all(math.isfinite(r) and r > 0 for r in ratios):
+        raise MobileVisionError(f"anchor aspect ratios must be positive numbers (width / height); got {text!r}")
+    return ratios
+
+
+def format_aspect_ratios(ratios: Sequence[float]) -> str:
+    """The inverse of parse_aspect_ratios, to 4 decimals (TF's 0.3333 survives the round trip)."""
+    return ",".join(f"{r:.4f}".rstrip("0").rstrip(".") for r in ratios)
+
+
+def box_shapes(
+    layout: str, *, num_levels: int = 6, min_scale: float = 0.2, max_scale: float = 0.95,
+    aspect_ratios: Sequence[float] | None = None,
+) -> list[list[tuple[float, float]]]:
+    """Per level, the (width, height) of each anchor shape as a fraction of the image side(s)."""
+    ratios = tuple(aspect_ratios) if aspect_ratios is not None else default_aspect_ratios(layout)
+    if not ratios or min(ratios) <= 0:
+        raise MobileVisionError(f"anchor aspect ratios must be positive numbers (width / height); got {ratios}")
     scales = level_scales(num_levels, min_scale=min_scale, max_scale=max_scale)
     shapes = []
     for k in range(num_levels):
@@ -53,12 +84,12 @@ def box_shapes(
             if k == 0:
                 specs = [(TF_LOWEST_LEVEL_SCALE, 1.0), (scale, 2.0), (scale, 0.5)]
             else:
-                specs = [(scale, ratio) for ratio in TF_ASPECT_RATIOS] + [(extra, 1.0)]
+                specs = [(scale, ratio) for ratio in ratios] + [(extra, 1.0)]
             # TF's tile_anchors: width = scale * sqrt(ratio), height = scale / sqrt(ratio).
             shapes.append([(s * math.sqrt(r), s / math.sqrt(r)) for s, r in specs])
         else:
             level = [(scale, scale), (extra, extra)]
-            for ratio in TORCHVISION_ASPECT_RATIOS:
+            for ratio in ratios:
                 w, h = scale * math.sqrt(ratio), scale / math.sqrt(ratio)
                 level += [(w, h), (h, w)]
             shapes.append([(min(w, 1.0), min(h, 1.0)) for w, h in level])
@@ -76,10 +107,12 @@ class AnchorGenerator:
     depends only on the input size, so the task model caches it per size and never exports it."""
 
     def __init__(
-        self, *, layout: str = "tf", num_levels: int = 6, min_scale: float = 0.2, max_scale: float = 0.95
+        self, *, layout: str = "tf", num_levels: int = 6, min_scale: float = 0.2, max_scale: float = 0.95,
+        aspect_ratios: Sequence[float] | None = None,
     ) -> None:
         self.layout = layout
-        self.shapes = box_shapes(layout, num_levels=num_levels, min_scale=min_scale, max_scale=max_scale)
+        self.shapes = box_shapes(layout, num_levels=num_levels, min_scale=min_scale, max_scale=max_scale,
+                                 aspect_ratios=aspect_ratios)
 
     def num_anchors_per_location(self) -> list[int]:
         return [len(level) for level in self.shapes]

@@ -20,7 +20,7 @@ from torch import nn
 from mobilevision.backbones import FeatureSpec, backbone_class
 from mobilevision.engine.config import options_of
 from mobilevision.errors import MobileVisionError
-from mobilevision.heads.anchors import AnchorGenerator, feature_map_sizes
+from mobilevision.heads.anchors import AnchorGenerator, feature_map_sizes, parse_aspect_ratios
 from mobilevision.heads.deeplab import DeepLabV3Head
 from mobilevision.heads.resize import resize_bilinear
 from mobilevision.heads.segmentation_loss import sample_labels, segmentation_cross_entropy
@@ -83,7 +83,8 @@ class SSDLite(TaskModel):
         info = self.attach_backbone(backbone, width=width, out_features=wanted, freeze_bn=freeze_bn,
                                     backbone_features=backbone_features, **dict(backbone_options or {}))
         self.anchor_generator = AnchorGenerator(layout=options.anchor_layout, min_scale=options.anchor_min_scale,
-                                                max_scale=options.anchor_max_scale)
+                                                max_scale=options.anchor_max_scale,
+                                                aspect_ratios=parse_aspect_ratios(options.anchor_aspect_ratios))
         # TF scales the extra blocks with the backbone's depth multiplier, never below min_depth.
         extra_channels = [max(int(c * width), MIN_DEPTH) for c in EXTRA_CHANNELS]
         self.head = SSDLiteHead(

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from mobilevision.datasets.transforms import DETECTION_AUGMENTATIONS
 from mobilevision.engine.config import option
 from mobilevision.errors import MobileVisionError
-from mobilevision.heads.anchors import ANCHOR_LAYOUTS
+from mobilevision.heads.anchors import ANCHOR_LAYOUTS, parse_aspect_ratios
 
 CLASS_LOSSES = ("cross_entropy", "focal")
+ANCHOR_CHOICES = ("default", "auto")
 BOX_HEADS = ("ssdlite", "ssd")
 
 
@@ -26,6 +27,13 @@ class SSDLiteOptions:
                                      "min_scale; its lowest level also holds a fixed 0.1 box)")
     anchor_max_scale: float = option(0.95, "anchor scale of the highest level, a fraction of the image side (TF's "
                                      "max_scale)")
+    # A string, not a tuple: one CLI flag, and args.yaml and checkpoints store it as they store the rest.
+    anchor_aspect_ratios: str = option("", "anchor aspect ratios (width / height), comma-separated, e.g. "
+                                       "1,2,0.5,3,0.3333 ('': the layout's own; TF's lowest level keeps its "
+                                       "three fixed boxes)")
+    anchors: str = option("default", "default: the anchor options as given; auto: fit the scales and aspect ratios "
+                          "to the training boxes before training (the best possible recall at --match-iou, "
+                          "heads/anchor_fit.py) and record the fitted values in the checkpoint", ANCHOR_CHOICES)
     class_loss: str = option("cross_entropy", "softmax cross-entropy with 3:1 hard negatives (SSD) or sigmoid focal "
                              "loss on every anchor (RetinaNet)", CLASS_LOSSES)
     match_iou: float = option(0.5, "IoU at which an anchor is matched to an object in training (SSD's and TF's 0.5; "
@@ -37,6 +45,9 @@ class SSDLiteOptions:
         if not 0 < self.anchor_min_scale < self.anchor_max_scale <= 1:
             raise MobileVisionError(f"anchor scales must satisfy 0 < min < max <= 1 (fractions of the image side); "
                                     f"got {self.anchor_min_scale} and {self.anchor_max_scale}")
+        parse_aspect_ratios(self.anchor_aspect_ratios)
+        if self.anchors not in ANCHOR_CHOICES:
+            raise MobileVisionError(f"anchors must be one of {', '.join(ANCHOR_CHOICES)}; got {self.anchors!r}")
         if not 0 < self.match_iou <= 1:
             raise MobileVisionError(f"match_iou must be in (0, 1] (an anchor's IoU with an object); "
                                     f"got {self.match_iou}")

@@ -14,6 +14,7 @@ from mobilevision.datasets.transforms import detection_transforms
 from mobilevision.engine.config import as_kwargs, options_of
 from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.base import SingleTask, TrainedModel
+from mobilevision.tasks.detect.anchor_check import checked_anchor_options
 from mobilevision.tasks.detect.coco_eval import save_coco_results
 from mobilevision.tasks.detect.config import RECIPES, DetectTrainConfig
 from mobilevision.tasks.detect.evaluator import DetectionEvaluator, evaluator_factory
@@ -66,6 +67,8 @@ class DetectTask(SingleTask):
         if config.aux_segment:
             kwargs |= {"aux_segment_classes": len(train_set.segment_class_names),
                        "aux_segment_weight": config.aux_segment}
+        kwargs["ssdlite"] = checked_anchor_options(data=config.data, imgsz=config.imgsz, model=config.model,
+                                                   model_kwargs=kwargs)
         return kwargs
 
     def weights_options(self, model_kwargs: Mapping) -> dict:

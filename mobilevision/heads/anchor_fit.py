@@ -1,0 +1,133 @@
+"""How well an anchor layout covers a dataset's boxes, and the layout fitted to them (`--anchors auto`).
+
+Best possible recall (BPR): the share of ground-truth boxes that at least one anchor overlaps at
+IoU >= the training match IoU, i.e. the boxes the matcher can give a positive by its threshold
+rather than only by the forced best-anchor match (YOLOv5's autoanchor reports the same for its
+anchors, with a width/height ratio in place of IoU).
+
+It is exact and cheap: anchors of one shape on one level differ only by their centre, and the IoU
+of two boxes of fixed sizes never grows as their centres move apart along x or along y, so the best
+anchor of each (level, shape) is the one in the grid cell holding the box's centre. A box is
+compared with one anchor per (level, shape), ~30, not with all ~2,000; the anchors themselves come
+from the model's AnchorGenerator, so the layout measured is the one trained.
+
+The fit searches SSD's own parameters, not free anchor sizes: the level scales (min_scale,
+max_scale) and one exponent that stretches the layout's aspect ratios (r -> r ** p, so TF's
+1, 2, 0.5, 3, 0.3333 become 1, 4, 0.25, 9, 0.111 at p = 2). The number of anchors per location stays
+the layout's, so the head's shapes do not change. Coordinate ascent on a grid, maximising BPR then
+the mean best IoU; the starting layout is a candidate, so the fit is never worse on the boxes given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from mobilevision.heads.anchors import AnchorGenerator, default_aspect_ratios, feature_map_sizes
+
+MIN_SCALES = tuple(float(s) for s in np.geomspace(0.02, 0.6, 16))
+MAX_SCALE_STEPS = 10  # max_scale values tried between min_scale and 1
+RATIO_POWERS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0)
+MAX_FIT_BOXES = 20_000  # the search looks at a fixed random sample of larger sets
+
+
+@dataclass(frozen=True)
+class AnchorFit:
+    """An anchor layout's parameters and its coverage of a box set."""
+
+    min_scale: float
+    max_scale: float
+    aspect_ratios: tuple[float, ...]
+    bpr: float  # best possible recall at the match IoU
+    mean_iou: float  # mean over boxes of the best anchor's IoU
+
+
+def best_anchor_iou(boxes: torch.Tensor, *, generator: AnchorGenerator, strides: Sequence[int],
+                    image_size: tuple[int, int]) -> torch.Tensor:
+    """boxes (N, 4) xyxy in input pixels of an (H, W) input -> (N,) IoU of each with its best anchor.
+
+    Equal to `box_iou(boxes, anchors).max(dim=1)` over all the generator's anchors (module docstring).
+    """
+    if boxes.numel() == 0:
+        return torch.zeros(0, dtype=torch.float64)
+    boxes = boxes.to(torch.float64)
+    sizes = feature_map_sizes(image_size, strides=strides)
+    anchors = generator(sizes, image_size).to(torch.float64)
+    centre_x = (boxes[:, 0] + boxes[:, 2]) / 2
+    centre_y = (boxes[:, 1] + boxes[:, 3]) / 2
+    best = torch.zeros(len(boxes), dtype=torch.float64)
+    start = 0
+    for (grid_h, grid_w), shapes in zip(sizes, generator.shapes):
+        per_cell = len(shapes)
+        level = anchors[start:start + grid_h * grid_w * per_cell].reshape(grid_h, grid_w, per_cell, 4)
+        start += grid_h * grid_w * per_cell
+        # Cell j spans [j, j + 1) * W / grid_w, and its anchors are centred in it.
+        col = (centre_x * grid_w / image_size[1]).floor().long().clamp(0, grid_w - 1)
+        row = (centre_y * grid_h / image_size[0]).floor().long().clamp(0, grid_h - 1)
+        best = torch.maximum(best, _paired_iou(boxes[:, None, :], level[row, col]).max(dim=1).values)
+    return best
+
+
+def _paired_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """IoU of broadcast xyxy boxes a (..., 4) and b (..., 4) -> (...)."""
+    width = (torch.minimum(a[..., 2], b[..., 2]) - torch.maximum(a[..., 0], b[..., 0])).clamp(min=0)
+    height = (torch.minimum(a[..., 3], b[..., 3]) - torch.maximum(a[..., 1], b[..., 1])).clamp(min=0)
+    inter = width * height
+    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
+    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
+    return inter / (area_a + area_b - inter)
+
+
+def coverage(boxes: torch.Tensor, *, generator: AnchorGenerator, strides: Sequence[int],
+             image_size: tuple[int, int], match_iou: float) -> tuple[float, float]:
+    """(BPR, mean best IoU) of a generator's anchors on boxes (N, 4) xyxy in input pixels; (1, 1)
+    for no boxes."""
+    best = best_anchor_iou(boxes, generator=generator, strides=strides, image_size=image_size)
+    if not len(best):
+        return 1.0, 1.0
+    return float((best >= match_iou).double().mean()), float(best.mean())
+
+
+def anchor_coverage(boxes: torch.Tensor, *, layout: str, min_scale: float, max_scale: float,
+                    aspect_ratios: Sequence[float] | None, strides: Sequence[int], image_size: tuple[int, int],
+                    match_iou: float) -> AnchorFit:
+    """One layout's parameters and its coverage of boxes (N, 4) xyxy in input pixels."""
+    ratios = tuple(aspect_ratios) if aspect_ratios is not None else default_aspect_ratios(layout)
+    generator = AnchorGenerator(layout=layout, num_levels=len(strides), min_scale=min_scale, max_scale=max_scale,
+                                aspect_ratios=ratios)
+    bpr, mean_iou = coverage(boxes, generator=generator, strides=strides, image_size=image_size, match_iou=match_iou)
+    return AnchorFit(min_scale=min_scale, max_scale=max_scale, aspect_ratios=ratios, bpr=bpr, mean_iou=mean_iou)
+
+
+def fit_anchors(boxes: torch.Tensor, *, layout: str, min_scale: float, max_scale: float,
+                aspect_ratios: Sequence[float] | None, strides: Sequence[int], image_size: tuple[int, int],
+                match_iou: float, seed: int = 0) -> AnchorFit:
+    """The layout's scales and stretched aspect ratios that cover boxes (N, 4) xyxy in input pixels
+    best (module docstring), starting from the given ones; its BPR and mean IoU are on all boxes."""
+    base_ratios = tuple(aspect_ratios) if aspect_ratios is not None else default_aspect_ratios(layout)
+    sample = boxes
+    if len(boxes) > MAX_FIT_BOXES:
+        generator = torch.Generator().manual_seed(seed)
+        sample = boxes[torch.randperm(len(boxes), generator=generator)[:MAX_FIT_BOXES]]
+
+    def score(min_s: float, max_s: float, ratios: tuple[float, ...]) -> AnchorFit:
+        return anchor_coverage(sample, layout=layout, min_scale=min_s, max_scale=max_s, aspect_ratios=ratios,
+                               strides=strides, image_size=image_size, match_iou=match_iou)
+
+    def better(a: AnchorFit, b: AnchorFit) -> AnchorFit:
+        return a if (a.bpr, a.mean_iou) >= (b.bpr, b.mean_iou) else b
+
+    best = score(min_scale, max_scale, base_ratios)
+    for _ in range(2):
+        for min_s in MIN_SCALES:
+            for max_s in np.linspace(min_s, 1.0, MAX_SCALE_STEPS + 1)[1:]:
+                best = better(best, score(min_s, float(max_s), best.aspect_ratios))
+        for power in RATIO_POWERS:
+            ratios = tuple(round(r ** power, 4) for r in base_ratios)
+            best = better(best, score(best.min_scale, best.max_scale, ratios))
+    return anchor_coverage(boxes, layout=layout, min_scale=round(best.min_scale, 4),
+                           max_scale=round(best.max_scale, 4), aspect_ratios=best.aspect_ratios, strides=strides,
+                           image_size=image_size, match_iou=match_iou)
