@@ -63,9 +63,10 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_live(args: argparse.Namespace) -> int:
     from mobilevision.demos.live import run_live as run
-    from mobilevision.demos.live import summary_line, window_available
+    from mobilevision.demos.live import summary_line
     from mobilevision.demos.loading import load_predictors
     from mobilevision.demos.sources import FrameReader
+    from mobilevision.demos.window import window_unavailable
     from mobilevision.engine.run_dir import new_run_dir
 
     reader = FrameReader(args.source)  # first: a missing camera fails before the models load
@@ -75,17 +76,16 @@ def run_live(args: argparse.Namespace) -> int:
     except BaseException:
         reader.close()
         raise
-    window = not args.no_window and window_available()
+    no_window = "--no-window" if args.no_window else window_unavailable()
     save, folder = Path(args.save) if args.save else None, Path(args.project) / "demo" / "live"
-    if save is None and not window:
+    if save is None and no_window:
         folder = new_run_dir(args.project, "demo", "live", exist_ok=False)
         save = folder / f"{Path(args.source).stem if not reader.live else 'live'}.mp4"
-        print(f"no window ({'--no-window' if args.no_window else 'OpenCV without GUI support, or no display'}): "
-              f"writing the annotated video to {save}")
+        print(f"no window ({no_window}): writing the annotated video to {save}")
     elif save is not None:
         save.parent.mkdir(parents=True, exist_ok=True)
         print(f"writing the annotated video to {save}")
-    summary = run(reader, predictors, conf=args.conf, save=save, window=window, snapshots=folder)
+    summary = run(reader, predictors, conf=args.conf, save=save, window=not no_window, snapshots=folder)
     print(summary_line(summary))
     return 0
 

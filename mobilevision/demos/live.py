@@ -1,17 +1,16 @@
-"""`mobilevision demo live`: models on a camera, a stream, a video or a folder, in an OpenCV window
-or into an annotated video.
+"""`mobilevision demo live`: models on a camera, a stream, a video or a folder, in a window or into
+an annotated video.
 
-Each frame: the predictors (predictor.py), the drawing (render.py), then a status line with the
-frame rate, the model time, the latency from frame read to drawn, and the runtime. A window where
-OpenCV has GUI support and a display exists (keys: q or Esc quit, space pause, s snapshot, t next
-task set); otherwise, or with --save, an mp4 and a line saying where.
+Each frame: the predictors (predictor.py), then the frame laid out for a person (layout.py: the
+masks and boxes on the scene, scaled up when small; beside it the status line with the frame rate,
+the model time, the latency from frame read to drawn and the runtime, the top classes, the legend
+and the keys). A window wherever a display exists (window.py; keys: q or Esc quit, space pause,
+s snapshot, t next task set); otherwise, or with --save, an mp4 and a line saying where.
 """
 
 from __future__ import annotations
 
-import os
 import statistics
-import sys
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
@@ -20,26 +19,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from mobilevision.demos.render import predict_all, render
+from mobilevision.demos.layout import lay_out
+from mobilevision.demos.render import overlays, predict_all
 from mobilevision.demos.sources import FrameReader
+from mobilevision.demos.window import Window
 from mobilevision.engine.media import DEFAULT_FPS, VideoOutput
 from mobilevision.tasks.predictor import FramePredictor
 from mobilevision.tasks.registry import single_tasks
-from mobilevision.visualize.draw import draw_panel
 
-WINDOW = "mobilevision live (q quit, space pause, s snapshot, t tasks)"
+TITLE = "mobilevision live"
 SMOOTHING = 0.9  # weight of the past in the frame-rate and latency averages shown
-
-
-def window_available() -> bool:
-    """OpenCV was built with a GUI backend and there is a display to open a window on."""
-    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        return False  # checked first: some GUI backends abort the process without a display
-    try:
-        cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL)
-    except cv2.error:  # the headless wheel: "The function is not implemented"
-        return False
-    return True
 
 
 def task_sets(predictors: Sequence[FramePredictor]) -> list[tuple[str, ...]]:
@@ -50,8 +39,8 @@ def task_sets(predictors: Sequence[FramePredictor]) -> list[tuple[str, ...]]:
 
 def run_live(reader: FrameReader, predictors: Sequence[FramePredictor], *, conf: float, save: Path | None,
              window: bool, snapshots: Path = Path(".")) -> dict:
-    """Run until the source ends or the user quits, showing each frame in a window (see
-    window_available) and/or writing it to `save`; returns {"frames", "fps", "model_ms" (median),
+    """Run until the source ends or the user quits, showing each frame in a window (where
+    window.window_unavailable says one can open) and/or writing it to `save`; returns {"frames", "fps", "model_ms" (median),
     "runtime", "video" (the saved file or None)}. `reader` is closed on the way out."""
     runtime = ", ".join(dict.fromkeys(predictor.runtime for predictor in predictors))
     cycle, choice = task_sets(predictors), 0
@@ -59,19 +48,19 @@ def run_live(reader: FrameReader, predictors: Sequence[FramePredictor], *, conf:
     model_ms, last_index, started = [], -1, time.perf_counter()
     output = (VideoOutput(save, source=reader.source, fps=(reader.fps or DEFAULT_FPS) if reader.live else None)
               if save else nullcontext())
+    shown = Window(TITLE) if window else None
     try:
         with output:
             while (frame := reader.read()) is not None:
                 before = time.perf_counter()
                 outputs = predict_all(predictors, frame.image, tasks=cycle[choice], conf=conf)
                 model_ms.append((time.perf_counter() - before) * 1000)
-                canvas = render(frame.image, outputs)
                 now = time.perf_counter()
                 fps = _smooth(fps, 1 / max(now - previous, 1e-6)) if previous is not None else None
                 latency, previous = _smooth(latency, (now - frame.captured) * 1000), now
-                status = f"{fps or 0:.1f} FPS  model {model_ms[-1]:.0f} ms  latency {latency:.0f} ms  {runtime}"
-                canvas = draw_panel(canvas, [(status, None), ("tasks: " + "+".join(cycle[choice]), None)],
-                                    corner="top-right")
+                status = (f"{fps or 0:.1f} FPS  model {model_ms[-1]:.0f} ms  latency {latency:.0f} ms  {runtime}",
+                          "tasks: " + "+".join(cycle[choice]))
+                canvas = lay_out(frame.image, overlays(outputs), status=status).canvas
                 if save:
                     # A folder's images differ in size; a video has one (the first frame's).
                     video_size = video_size or (canvas.shape[1], canvas.shape[0])
@@ -81,8 +70,8 @@ def run_live(reader: FrameReader, predictors: Sequence[FramePredictor], *, conf:
                     for _ in range(frame.index - last_index if reader.live else 1):
                         output.write(written)
                 last_index = frame.index
-                if window:
-                    key = _show(canvas, paused=False)
+                if shown is not None:
+                    key = _show(shown, canvas, paused=False)
                     if key == "quit":
                         break
                     if key == "snapshot":
@@ -93,8 +82,8 @@ def run_live(reader: FrameReader, predictors: Sequence[FramePredictor], *, conf:
         pass  # Ctrl-C is how a headless camera recording ends; the video is finalised above
     finally:
         reader.close()
-        if window:
-            cv2.destroyAllWindows()
+        if shown is not None:
+            shown.close()
     elapsed = time.perf_counter() - started
     return {"frames": len(model_ms), "fps": len(model_ms) / elapsed if elapsed > 0 else 0.0,
             "model_ms": statistics.median(model_ms) if model_ms else None, "runtime": runtime,
@@ -114,22 +103,19 @@ def _smooth(average: float | None, value: float | None) -> float | None:
     return value if average is None else SMOOTHING * average + (1 - SMOOTHING) * value
 
 
-def _show(canvas: np.ndarray, *, paused: bool) -> str | None:
+def _show(window: Window, canvas: np.ndarray, *, paused: bool) -> str | None:
     """Show the frame and read a key: "quit", "snapshot", "tasks" or None. Space pauses until the
     next space (or q); closing the window quits."""
-    cv2.imshow(WINDOW, cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
+    window.show(canvas)
     while True:
-        key = cv2.waitKey(50 if paused else 1) & 0xFF
-        if key in (ord("q"), 27) or cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) < 1:
-            return "quit"
-        if key == ord(" "):
+        key = window.key()
+        if key == "pause":
             paused = not paused
-        elif key == ord("s"):
-            return "snapshot"
-        elif key == ord("t"):
-            return "tasks"
+        elif key is not None:
+            return key
         if not paused:
             return None
+        time.sleep(0.05)
 
 
 def _snapshot(canvas: np.ndarray, folder: Path) -> Path:

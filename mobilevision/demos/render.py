@@ -10,7 +10,7 @@ import numpy as np
 
 from mobilevision.tasks.predictor import FramePredictor
 from mobilevision.tasks.registry import get_task
-from mobilevision.visualize.compose import compose
+from mobilevision.visualize.compose import Overlay, compose
 from mobilevision.visualize.draw import class_colour
 
 DEFAULT_CONF = 0.3  # lowest detection score the demos show unless --conf says otherwise
@@ -29,10 +29,15 @@ def predict_all(predictors: Sequence[FramePredictor], image: np.ndarray, *, task
     return outputs
 
 
+def overlays(outputs: Sequence[tuple[FramePredictor, dict]]) -> list[Overlay]:
+    """What each task draws for its results in `outputs` (predict_all's)."""
+    return [overlay for predictor, results in outputs
+            for overlay in get_task(predictor.task).overlays_of(results, predictor.class_names)]
+
+
 def render(image: np.ndarray, outputs: Sequence[tuple[FramePredictor, dict]]) -> np.ndarray:
     """image (H, W, 3) uint8 RGB with every result of `outputs` (predict_all's) drawn on a copy."""
-    return compose(image, [overlay for predictor, results in outputs
-                           for overlay in get_task(predictor.task).overlays_of(results, predictor.class_names)])
+    return compose(image, overlays(outputs))
 
 
 def summarize(outputs: Sequence[tuple[FramePredictor, dict]]) -> dict[str, list[dict]]:

@@ -27,14 +27,25 @@ class Overlay:
     rows: Sequence[Row] = ()
 
 
-def compose(image: np.ndarray, overlays: Sequence[Overlay]) -> np.ndarray:
-    """A copy of image (H, W, 3) uint8 RGB with every overlay drawn: paints by depth, then the panels."""
+def paint(image: np.ndarray, overlays: Sequence[Overlay]) -> np.ndarray:
+    """A copy of image (H, W, 3) uint8 RGB with every overlay's paint applied, by depth (no panels)."""
     canvas = np.ascontiguousarray(image).copy()
     for overlay in sorted(overlays, key=lambda item: item.depth):
         if overlay.paint is not None:
             canvas = overlay.paint(canvas)
-    for corner in CORNERS:
-        rows = [row for overlay in overlays if overlay.corner == corner for row in overlay.rows]
-        if rows:
-            canvas = draw_panel(canvas, rows, corner=corner)
+    return canvas
+
+
+def panel_rows(overlays: Sequence[Overlay]) -> dict[str, list[Row]]:
+    """{corner: the rows of every overlay that writes there}, in CORNERS order, corners without rows left out."""
+    panels = {corner: [row for overlay in overlays if overlay.corner == corner for row in overlay.rows]
+              for corner in CORNERS}
+    return {corner: rows for corner, rows in panels.items() if rows}
+
+
+def compose(image: np.ndarray, overlays: Sequence[Overlay]) -> np.ndarray:
+    """A copy of image (H, W, 3) uint8 RGB with every overlay drawn: paints by depth, then the panels."""
+    canvas = paint(image, overlays)
+    for corner, rows in panel_rows(overlays).items():
+        canvas = draw_panel(canvas, rows, corner=corner)
     return canvas

@@ -53,7 +53,7 @@ def draw_detections(image: np.ndarray, boxes, labels, scores, *, class_names: Se
     font_scale, thickness = text_style(canvas)
     boxes, labels, scores = (np.asarray(v) for v in (boxes, labels, scores))
     for index in np.argsort(scores, kind="stable"):
-        x1, y1, x2, y2 = (int(round(float(v))) for v in boxes[index])
+        x1, y1, x2, y2 = (round(float(v)) for v in boxes[index])
         label = int(labels[index])
         colour = class_colour(label)
         cv2.rectangle(canvas, (x1, y1), (x2, y2), colour, thickness, lineType=cv2.LINE_AA)
@@ -68,6 +68,52 @@ def draw_detections(image: np.ndarray, boxes, labels, scores, *, class_names: Se
         cv2.putText(canvas, text, (left + 1, top + text_h + 1), FONT, font_scale,
                     _text_colour(colour), thickness, lineType=cv2.LINE_AA)
     return canvas
+
+
+def line_height(font_scale: float, thickness: int) -> int:
+    """Pixels between two rows of text written at this scale and thickness (write_rows)."""
+    (_, text_h), baseline = cv2.getTextSize("Ag", FONT, font_scale, thickness)
+    return text_h + baseline + 2 + thickness * 2
+
+
+def fit_text(text: str, width: int, *, font_scale: float, thickness: int) -> str:
+    """`text`, cut and ended with ".." where it is wider than `width` pixels (Hershey fonts have no
+    ellipsis glyph)."""
+    if cv2.getTextSize(text, FONT, font_scale, thickness)[0][0] <= width:
+        return text
+    while text and cv2.getTextSize(text + "..", FONT, font_scale, thickness)[0][0] > width:
+        text = text[:-1]
+    return text + ".."
+
+
+def _indent(rows: Sequence[tuple[str, tuple[int, int, int] | None]], *, font_scale: float, thickness: int) -> int:
+    # Every row is indented by a swatch and its gap when any row has one, so the texts line up.
+    return line_height(font_scale, thickness) if any(colour is not None for _, colour in rows) else 0
+
+
+def rows_size(rows: Sequence[tuple[str, tuple[int, int, int] | None]], *, font_scale: float,
+              thickness: int) -> tuple[int, int]:
+    """(width, height) in pixels that write_rows takes for `rows`."""
+    indent = _indent(rows, font_scale=font_scale, thickness=thickness)
+    widths = [cv2.getTextSize(text, FONT, font_scale, thickness)[0][0] for text, _ in rows]
+    return indent + max(widths, default=0), line_height(font_scale, thickness) * len(rows)
+
+
+def write_rows(canvas: np.ndarray, rows: Sequence[tuple[str, tuple[int, int, int] | None]], *, left: int, top: int,
+               font_scale: float, thickness: int) -> None:
+    """Write `rows` of white text on `canvas` (H, W, 3) uint8 RGB in place, from (left, top) down
+    (rows_size says how far), each after a square swatch of its colour when it has one."""
+    height = line_height(font_scale, thickness)
+    padding = 2 + thickness * 2
+    indent = _indent(rows, font_scale=font_scale, thickness=thickness)
+    for row, (text, colour) in enumerate(rows):
+        row_top = top + row * height
+        if colour is not None:
+            cv2.rectangle(canvas, (left, row_top), (left + height - padding - 1, row_top + height - padding - 1),
+                          colour, cv2.FILLED)
+        baseline = cv2.getTextSize(text, FONT, font_scale, thickness)[1]
+        cv2.putText(canvas, text, (left + indent, row_top + height - padding - baseline), FONT, font_scale,
+                    (255, 255, 255), thickness, lineType=cv2.LINE_AA)
 
 
 def draw_panel(image: np.ndarray, rows: Sequence[tuple[str, tuple[int, int, int] | None]], *,
@@ -85,22 +131,12 @@ def draw_panel(image: np.ndarray, rows: Sequence[tuple[str, tuple[int, int, int]
         return canvas
     height, width = canvas.shape[:2]
     font_scale, thickness = text_style(canvas)
-    sizes = [cv2.getTextSize(text, FONT, font_scale, thickness) for text, _ in rows]
     padding = 2 + thickness * 2
-    line_height = max(text_h + baseline for (_, text_h), baseline in sizes) + padding
-    swatch = line_height - padding if any(colour is not None for _, colour in rows) else 0
-    text_left = swatch + padding if swatch else 0
-    panel_w = min(width, padding * 2 + text_left + max(text_w for (text_w, _), _ in sizes))
-    panel_h = min(height, padding + line_height * len(rows))
+    text_w, text_h = rows_size(rows, font_scale=font_scale, thickness=thickness)
+    panel_w, panel_h = min(width, text_w + padding * 2), min(height, text_h + padding)
     x0 = 0 if corner.endswith("left") else width - panel_w
     y0 = 0 if corner.startswith("top") else height - panel_h
     region = canvas[y0:y0 + panel_h, x0:x0 + panel_w]
     region[:] = (region.astype(np.float32) * 0.35).astype(np.uint8)
-    for row, ((text, colour), ((_, text_h), _)) in enumerate(zip(rows, sizes)):
-        top = y0 + padding + row * line_height
-        if colour is not None:
-            cv2.rectangle(canvas, (x0 + padding, top), (x0 + padding + swatch - 1, top + swatch - 1), colour,
-                          cv2.FILLED)
-        cv2.putText(canvas, text, (x0 + padding + text_left, top + text_h), FONT, font_scale, (255, 255, 255),
-                    thickness, lineType=cv2.LINE_AA)
+    write_rows(canvas, rows, left=x0 + padding, top=y0 + padding, font_scale=font_scale, thickness=thickness)
     return canvas

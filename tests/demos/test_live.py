@@ -12,6 +12,7 @@ import torch
 
 from mobilevision.cli import main
 from mobilevision.demos import sources
+from mobilevision.demos.layout import lay_out
 from mobilevision.demos.live import task_sets
 from mobilevision.demos.loading import load_predictor, load_predictors
 from mobilevision.demos.sources import FrameReader
@@ -29,7 +30,7 @@ def read_video(path) -> list[np.ndarray]:
 
 def box_outline(box, shape) -> tuple[np.ndarray, np.ndarray]:
     """(rows, columns) of the pixels on a box's four edges, inside the image."""
-    x1, y1, x2, y2 = (int(round(float(v))) for v in box)
+    x1, y1, x2, y2 = (round(float(v)) for v in box)
     x1, x2 = np.clip([x1, x2], 0, shape[1] - 1)
     y1, y2 = np.clip([y1, y2], 0, shape[0] - 1)
     columns = np.r_[np.arange(x1, x2 + 1), np.arange(x1, x2 + 1), np.full(y2 - y1 + 1, x1), np.full(y2 - y1 + 1, x2)]
@@ -47,6 +48,10 @@ def test_headless_video_has_every_frame_with_the_detections_drawn(checkpoints, v
     assert f"writing the annotated video to {out}" in printed and "8 frames" in printed
     inputs, outputs = read_video(video), read_video(out)
     assert len(outputs) == len(inputs) == 8
+    # The video shows the laid-out frame: the scene (480 px tall, so not scaled) under the status.
+    x0, y0, x1, y1 = lay_out(inputs[0], [], status=("status", "tasks")).regions["scene"]
+    assert outputs[0].shape[0] == y1 and outputs[0].shape[1] > x1
+    outputs = [shown[y0:y1, x0:x1] for shown in outputs]
     assert outputs[0].shape == inputs[0].shape
 
     # The detector alone, as the demo ran it: its boxes are where the output differs from the input.
