@@ -39,6 +39,7 @@ V1_DEF = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (
 SCOPES = {"v1": "MobilenetV1", "v2": "MobilenetV2", "deeplab": "MobilenetV2", "ssdlite": "MobilenetV2",
           "ssd": "MobilenetV1"}
 DETECTORS = {"ssdlite": "ssdlite_mobilenet_v2", "ssd": "ssd_mobilenet_v1"}  # TF's head -> our model
+RELEASE_RESOLUTION = {"v1": 224, "v2": 224, "deeplab": 513, "ssdlite": 300, "ssd": 300}
 
 
 def _divisible(value: float, divisor: int = 8) -> int:
@@ -97,7 +98,6 @@ def _build_and_save(folder: Path, *, arch: str, width: float, res: int, sparsity
                                                classes=classes)
         anchors = tf_ssd.anchors(sizes, image_size=(res, res))
         final = tf_ssd.detections(boxes[0], logits[0], anchors)
-        _check_names(arch, scope=scope, width=width, classes=classes)
     elif arch == "deeplab":  # model.py's Mobile DeepLabv3 on MobileNetV2* at output stride 16
         features = _v2_features(images, conv_bn, width=width, output_stride=16)["output"]
         pooled = conv_bn(tf.reduce_mean(features, axis=[1, 2], keepdims=True), "image_pooling", 256,
@@ -112,6 +112,7 @@ def _build_and_save(folder: Path, *, arch: str, width: float, res: int, sparsity
         x = _v2_features(images, conv_bn, width=width)["layer_19"]
     if arch in ("v1", "v2"):
         logits = _classifier(x, variable, scope=scope, classes=classes)
+    _check_variables(arch, width=width, res=res)
     pixels = rng.integers(0, 256, (1, res, res, 3), dtype=np.uint8)
     inputs = pixels / np.float32(127.5) - 1  # slim's and DeepLab's [-1, 1] scaling of 8-bit images
     prefix = folder / f"{_release(arch, width, res)}.ckpt"
@@ -126,19 +127,25 @@ def _build_and_save(folder: Path, *, arch: str, width: float, res: int, sparsity
         np.savez(folder / "tensorflow.npz", pixels=pixels, **outputs)
 
 
-def _check_names(arch: str, *, scope: str, width: float, classes: int) -> None:
-    """The head's variables as built against those the TF source's naming rules give the release
-    (tf_ssd.expected_variables; at width 1.0 also their shapes)."""
+def _check_variables(arch: str, *, width: float, res: int) -> None:
+    """The graph's variables against the release's: the names TF's source gives them
+    (tf_release_variables.py) and, at the releases' width 1.0 and resolution, the parameter count
+    their publisher gives (within its rounding)."""
     import tensorflow as tf
-    import tf_ssd
+    from tf_release_variables import PUBLISHED_PARAMS, counted_parameters, expected_names
 
-    built = {v.name.removesuffix(":0"): tuple(v.shape) for v in tf.compat.v1.global_variables()
-             if not v.name.startswith("FeatureExtractor/") or "_Conv2d_" in v.name}
-    expected = tf_ssd.expected_variables(arch, scope=scope, width=width, classes=classes)
-    if set(built) != set(expected):
-        raise SystemExit(f"variable names differ from the release's: {sorted(set(built) ^ set(expected))[:5]}")
-    if width == 1.0 and built != expected:
-        raise SystemExit(f"variable shapes differ: {[(k, built[k], v) for k, v in expected.items() if built[k] != v][:5]}")
+    built = {v.name.removesuffix(":0"): tuple(v.shape) for v in tf.compat.v1.global_variables()}
+    expected = expected_names(arch, width=width)
+    published, rule, source = PUBLISHED_PARAMS[arch]
+    counted = counted_parameters(arch, built)
+    if set(built) != expected:  # stdout: this process's stderr is TensorFlow's noise, dropped
+        print(f"variable names differ from the release's: {sorted(set(built) ^ expected)[:5]}")
+        raise SystemExit(1)
+    if width == 1.0 and res == RELEASE_RESOLUTION[arch] and abs(counted - published) > 0.005 * published:
+        print(f"{counted:,} parameters ({rule}) where {source} has {published:,.0f}")
+        raise SystemExit(1)
+    print(f"{len(built)} variables, named as the release's; {counted:,} parameters ({rule}); {source}: "
+          f"{published:,.0f} at width 1.0 and {RELEASE_RESOLUTION[arch]} px")
 
 
 def _classifier(x, variable, *, scope: str, classes: int):

@@ -30,49 +30,9 @@ LAYOUTS = {
 }
 EXTRA_DEPTHS = (512, 256, 256, 128)  # layer_depth of the four generated maps
 MIN_DEPTH = 16
-NUM_CLASSES = 90
 ANCHOR = {"num_layers": 6, "min_scale": 0.2, "max_scale": 0.95, "aspect_ratios": (1.0, 2.0, 0.5, 3.0, 0.3333)}
 BOX_SCALES = (10.0, 10.0, 5.0, 5.0)  # y, x, height, width
 NMS = {"score_threshold": 0.3, "iou_threshold": 0.6, "per_class": 100, "total": 100}
-
-
-def expected_variables(head: str, *, scope: str, width: float = 1.0, classes: int = NUM_CLASSES + 1) -> dict:
-    """The head's variables as the release's checkpoint names them, derived from the TF source's
-    naming rules alone (feature_map_generators.py multi_resolution_feature_maps; core/box_predictor.py
-    ConvolutionalBoxPredictor), with their shapes at width 1.0 (the releases'; backbone maps of 576
-    and 1280 channels for V2, 512 and 1024 for V1): what the graph built below must hold. At other
-    widths the names carry the thinned depths; the shapes stay width 1.0's."""
-    layout = LAYOUTS[head]
-    variables = {}
-    name_depth = lambda d: max(int(d * width), MIN_DEPTH)
-
-    def conv(name: str, shape: tuple, *, depthwise: bool = False, batch_norm: bool = True) -> None:
-        variables[f"{name}/{'depthwise_weights' if depthwise else 'weights'}"] = shape
-        for part in ("gamma", "beta", "moving_mean", "moving_variance") if batch_norm else ():
-            variables[f"{name}/BatchNorm/{part}"] = (shape[2] if depthwise else shape[3],)
-
-    level_depths = [576, 1280] if head == "ssdlite" else [512, 1024]
-    previous = level_depths[-1]
-    for index, depth in enumerate(EXTRA_DEPTHS, start=2):
-        stem = f"FeatureExtractor/{scope}/{layout['base']}"
-        half, strided = f"{stem}_1_Conv2d_{index}_1x1_{name_depth(depth / 2)}", \
-            f"{stem}_2_Conv2d_{index}_3x3_s2_{name_depth(depth)}"
-        conv(half, (1, 1, previous, depth // 2))
-        if layout["depthwise"]:
-            conv(f"{strided}_depthwise", (3, 3, depth // 2, 1), depthwise=True)
-            conv(strided, (1, 1, depth // 2, depth))
-        else:
-            conv(strided, (3, 3, depth // 2, depth))
-        level_depths.append(depth)
-        previous = depth
-    for level, (channels, anchors) in enumerate(zip(level_depths, [3, 6, 6, 6, 6, 6])):
-        for predictor, values in (("BoxEncodingPredictor", 4), ("ClassPredictor", classes)):
-            name = f"BoxPredictor_{level}/{predictor}"
-            if layout["depthwise"]:
-                conv(f"{name}_depthwise", (3, 3, channels, 1), depthwise=True)
-            conv(name, (1, 1, channels, anchors * values), batch_norm=False)
-            variables[f"{name}/biases"] = (anchors * values,)
-    return variables
 
 
 def ssd_head(endpoints: dict, conv_bn, variable, *, head: str, scope: str, width: float, classes: int):

@@ -8,6 +8,7 @@ from mobilevision.analysis.complexity import count_madds, count_params
 from mobilevision.heads.anchors import feature_map_sizes
 from mobilevision.heads.ssdlite import BN_EPS, ExtraBlock, SSDLiteHead
 from mobilevision.tasks.detect.model import build_ssdlite
+from mobilevision.tasks.registry import build_model
 
 # MobileNetV2 paper, Table 6 (300 x 300, 90 COCO classes + background): params, multiply-adds.
 PAPER_TABLE_6 = {"mobilenet_v2": (4.3e6, 0.8e9), "mobilenet_v1": (5.1e6, 1.3e9)}
@@ -65,15 +66,17 @@ def test_paper_table_6(backbone):
     assert (count_params(model), count_madds(model, imgsz=300, forward=model.raw_outputs)) == exact[backbone]
 
 
-def test_same_size_as_the_released_tf_model():
-    """The paper rounds; the released TF graph has 4.475M parameters (OpenVINO Open Model Zoo,
-    public/ssdlite_mobilenet_v2: "MParams 4.475", "GFLOPs 1.525"). TF-slim's BatchNorm learns a
-    shift but no scale, so our count without BatchNorm's scales is the comparable one: 4,475,167.
-    Its 1.525 GFLOPs are 762.5M multiply-adds plus the bias, BatchNorm and activation ops our
-    count leaves out (we count 749.5M, 1.7% less)."""
-    model = build_ssdlite(backbone="mobilenet_v2", width=1.0, num_classes=91, imgsz=300)
+@pytest.mark.parametrize(("name", "released"), [("ssdlite_mobilenet_v2", 4.475e6), ("ssd_mobilenet_v1", 6.807e6)])
+def test_same_size_as_the_released_tf_model(name, released):
+    """The paper rounds; the released TF graphs have 4.475M (ssdlite_mobilenet_v2) and 6.807M
+    (ssd_mobilenet_v1_coco) parameters (OpenVINO Open Model Zoo, public/<model>: "MParams"). Their
+    frozen graphs fold BatchNorm into a bias per channel, so our count without BatchNorm's scales is
+    the comparable one: 4,475,167 and 6,807,167. SSDLite's 1.525 GFLOPs there are 762.5M
+    multiply-adds plus the bias, BatchNorm and activation ops our count leaves out (we count
+    749.5M, 1.7% less)."""
+    model = build_model(name, width=1.0, num_classes=91)
     scales = sum(m.weight.numel() for m in model.modules() if isinstance(m, nn.BatchNorm2d))
-    assert count_params(model) - scales == pytest.approx(4.475e6, abs=500)
+    assert count_params(model) - scales == pytest.approx(released, abs=500)
 
 
 def test_extra_block_gradients_on_a_1x1_map_in_bf16_channels_last():
