@@ -51,7 +51,8 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         "as torchvision:ssdlite320_mobilenet_v3_large (`mobilevision weights` lists them); repeat it "
                         "for several models")
     parser.add_argument("--runtime", default="auto", choices=("auto", "torch", "onnxruntime"),
-                        help="auto: ONNX Runtime on a CPU (the checkpoint is exported once, beside it), torch "
+                        help="auto: on a CPU the faster of folded torch and ONNX Runtime (the checkpoint is "
+                        "exported once, beside it), timed on first use and cached beside the checkpoint; torch "
                         "with BatchNorm folded on a GPU or where the export fails (default: auto)")
     parser.add_argument("--device", default="auto", choices=DEVICES,
                         help="device for the torch runtime (default: auto)")

@@ -45,8 +45,9 @@ def add_weights_arguments(parser: argparse.ArgumentParser, *, task: str, runtime
                         "torchvision:ssdlite320_mobilenet_v3_large or torchvision:IMAGENET1K_V2 (`mobilevision "
                         "weights` lists them)")
     parser.add_argument("--runtime", default=runtime, choices=("auto", "torch", "onnxruntime"),
-                        help="torch; onnxruntime (CPU; a .pt is exported once, beside it); auto: ONNX Runtime on a "
-                        f"CPU, torch with BatchNorm folded on a GPU (default: {runtime})")
+                        help="torch; onnxruntime (CPU; a .pt is exported once, beside it); auto: on a CPU the "
+                        "faster of folded torch and ONNX Runtime, timed once and cached beside the checkpoint; torch "
+                        f"with BatchNorm folded on a GPU (default: {runtime})")
     parser.add_argument("--device", default="auto", choices=DEVICES, help="auto picks cuda, then mps, then cpu")
     parser.add_argument("--imgsz", type=positive_int, default=None, help="input size (default: the weights' own)")
     parser.add_argument("--model", default=None, help="network of published weights (checkpoints name their own; "

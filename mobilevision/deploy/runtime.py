@@ -1,12 +1,15 @@
 """A trained model on the runtime asked for: PyTorch as trained, PyTorch with BatchNorm folded and
 channels_last, or ONNX Runtime on its export (made once, kept beside the checkpoint).
 
-`--runtime auto` (the demos' default): ONNX Runtime on a CPU, where the export agrees with PyTorch;
-PyTorch folded on a GPU or where the export fails. What runs is in TrainedModel.runtime.
+`--runtime auto` (the demos' default): on a CPU the faster of folded PyTorch and ONNX Runtime (where
+the export agrees with PyTorch), timed on first use and cached beside the checkpoint
+(runtime_choice.py); PyTorch folded on a GPU or where the export fails. What runs is in
+TrainedModel.runtime.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +18,7 @@ import torch
 
 from mobilevision.engine.checkpoint import is_checkpoint
 from mobilevision.engine.device import select_device
+from mobilevision.engine.machine import cpu_name
 from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.base import TrainedModel
 from mobilevision.tasks.checkpoint_file import read_checkpoint
@@ -67,6 +71,8 @@ def load_trained(weights: str, *, task: str | None = None, runtime: str = "torch
                                     "use --runtime torch") from error
         log(f"{weights}: ONNX Runtime unavailable ({reason}); running it in PyTorch")
         return _folded(trained)
+    if runtime == "auto":
+        return _fastest(trained, checkpoint=path, onnx=onnx, imgsz=size, log=log)
     return _onnx_model(onnx, task=trained.task, imgsz=size, weights=str(weights))
 
 
@@ -85,6 +91,32 @@ def _folded(trained: TrainedModel) -> TrainedModel:
 
     trained.network, trained.runtime = optimize_for_inference(trained.network), FOLDED
     return trained
+
+
+def _fastest(trained: TrainedModel, *, checkpoint: Path, onnx: Path, imgsz: int,
+             log: Callable[[str], None]) -> TrainedModel:
+    """--runtime auto on a CPU: `trained` folded or on ONNX Runtime (its export `onnx`), whichever
+    runs faster here at `imgsz`, timed now or as cached beside `checkpoint`; the choice is logged."""
+    from mobilevision.deploy.runtime_choice import choice_cache, choice_key, choose_runtime, network_timer
+
+    threads = torch.get_num_threads()  # torch's own, before ONNX Runtime's loading sets it to 1
+    on_onnxruntime = functools.cache(lambda: _onnx_model(onnx, task=trained.task, imgsz=imgsz,
+                                                         weights=trained.weights))
+    folded = _folded(trained)
+    timers = {FOLDED: network_timer(lambda: folded.network, imgsz=imgsz, memory_format=torch.channels_last,
+                                    torch_threads=threads),
+              ONNXRUNTIME: network_timer(lambda: on_onnxruntime().network, imgsz=imgsz,
+                                         memory_format=torch.contiguous_format, torch_threads=1)}
+    cpu = cpu_name()
+    choice = choose_runtime(cache=choice_cache(checkpoint), timers=timers, reference=FOLDED, imgsz=imgsz, cpu=cpu,
+                            key=choice_key(checkpoint, imgsz=imgsz, threads=threads, cpu=cpu, runtimes=list(timers)))
+    log(choice.summary())
+    if choice.runtime == ONNXRUNTIME:
+        leave_cores_to_onnxruntime()  # a cached choice timed nothing; the session is built now
+        return on_onnxruntime()
+    on_onnxruntime.cache_clear()  # a session built for timing goes, and its threads with it
+    torch.set_num_threads(threads)
+    return folded
 
 
 def _onnx_model(path: Path, *, task: str | None, imgsz: int | None, weights: str | None = None) -> TrainedModel:
