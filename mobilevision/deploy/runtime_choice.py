@@ -82,9 +82,10 @@ def choose_runtime(*, cache: Path, key: dict, timers: Mapping[str, Callable[[], 
     if entry is not None and entry.get("runtime") in timers:
         return RuntimeChoice(runtime=entry["runtime"], milliseconds=entry["milliseconds"], imgsz=imgsz, cpu=cpu,
                              measured_now=False, cache=cache)
-    # One runtime after the other, in the order given, never interleaved: ONNX Runtime's threads
-    # keep spinning after each run, and folded PyTorch timed between its runs measured 5x slower
-    # (102 against 20 ms for MobileNetV2 at 224 on an AMD EPYC).
+    # One runtime after the other, in the order given, never interleaved: ONNX Runtime's intra-op
+    # threads keep spinning after each run (its default) and take the cores from torch ops that
+    # follow (MobileNetV2 at 224 on a busy 2-core AMD EPYC: folded PyTorch 102 ms when interleaved
+    # with ONNX Runtime's rounds, 62 ms when timed before it).
     milliseconds = {name: min(timer() for _ in range(rounds)) for name, timer in timers.items()}
     chosen = min(timers, key=lambda name: milliseconds[name] * (1.0 if name == reference else 1.0 + MARGIN))
     # Choices for an earlier state of the checkpoint can never match again: they are dropped.
