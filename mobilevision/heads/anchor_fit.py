@@ -51,23 +51,46 @@ def best_anchor_iou(boxes: torch.Tensor, *, generator: AnchorGenerator, strides:
 
     Equal to `box_iou(boxes, anchors).max(dim=1)` over all the generator's anchors (module docstring).
     """
-    if boxes.numel() == 0:
-        return torch.zeros(0, dtype=torch.float64)
-    boxes = boxes.to(torch.float64)
+    centres = cell_centres(boxes, generator=generator, strides=strides, image_size=image_size)
+    return _best_iou(boxes, centres=centres, sizes=anchor_sizes(generator, image_size=image_size))
+
+
+def cell_centres(boxes: torch.Tensor, *, generator: AnchorGenerator, strides: Sequence[int],
+                 image_size: tuple[int, int]) -> list[torch.Tensor]:
+    """Per level, (N, 2) xy of the anchors in the cell that holds each box's centre, float64.
+    They depend on the grid only, not on the anchor shapes, so a search computes them once."""
     sizes = feature_map_sizes(image_size, strides=strides)
     anchors = generator(sizes, image_size).to(torch.float64)
-    centre_x = (boxes[:, 0] + boxes[:, 2]) / 2
-    centre_y = (boxes[:, 1] + boxes[:, 3]) / 2
-    best = torch.zeros(len(boxes), dtype=torch.float64)
-    start = 0
-    for (grid_h, grid_w), shapes in zip(sizes, generator.shapes):
-        per_cell = len(shapes)
+    boxes = boxes.to(torch.float64)
+    centre_x, centre_y = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
+    centres, start = [], 0
+    for (grid_h, grid_w), per_cell in zip(sizes, generator.num_anchors_per_location()):
         level = anchors[start:start + grid_h * grid_w * per_cell].reshape(grid_h, grid_w, per_cell, 4)
         start += grid_h * grid_w * per_cell
         # Cell j spans [j, j + 1) * W / grid_w, and its anchors are centred in it.
         col = (centre_x * grid_w / image_size[1]).floor().long().clamp(0, grid_w - 1)
         row = (centre_y * grid_h / image_size[0]).floor().long().clamp(0, grid_h - 1)
-        best = torch.maximum(best, _paired_iou(boxes[:, None, :], level[row, col]).max(dim=1).values)
+        cell = level[row, col, 0]
+        centres.append((cell[:, :2] + cell[:, 2:]) / 2)
+    return centres
+
+
+def anchor_sizes(generator: AnchorGenerator, *, image_size: tuple[int, int]) -> list[torch.Tensor]:
+    """Per level, (S, 2) width and height in pixels of each anchor shape, as the generator makes them
+    for an (H, W) input (read off a one-cell grid per level)."""
+    anchors = generator([(1, 1)] * len(generator.shapes), image_size).to(torch.float64)
+    sizes = anchors[:, 2:] - anchors[:, :2]
+    return list(sizes.split(generator.num_anchors_per_location()))
+
+
+def _best_iou(boxes: torch.Tensor, *, centres: list[torch.Tensor], sizes: list[torch.Tensor]) -> torch.Tensor:
+    """(N,) best IoU of boxes (N, 4) with the anchors of sizes[l] (S, 2) at centres[l] (N, 2)."""
+    boxes = boxes.to(torch.float64)
+    best = torch.zeros(len(boxes), dtype=torch.float64)
+    for level_centres, level_sizes in zip(centres, sizes):
+        half = level_sizes[None] / 2  # (1, S, 2)
+        anchors = torch.cat([level_centres[:, None] - half, level_centres[:, None] + half], dim=-1)  # (N, S, 4)
+        best = torch.maximum(best, _paired_iou(boxes[:, None, :], anchors).max(dim=1).values)
     return best
 
 
@@ -112,10 +135,16 @@ def fit_anchors(boxes: torch.Tensor, *, layout: str, min_scale: float, max_scale
     if len(boxes) > MAX_FIT_BOXES:
         generator = torch.Generator().manual_seed(seed)
         sample = boxes[torch.randperm(len(boxes), generator=generator)[:MAX_FIT_BOXES]]
+    centres = cell_centres(sample, generator=AnchorGenerator(layout=layout, num_levels=len(strides)),
+                           strides=strides, image_size=image_size)
 
     def score(min_s: float, max_s: float, ratios: tuple[float, ...]) -> AnchorFit:
-        return anchor_coverage(sample, layout=layout, min_scale=min_s, max_scale=max_s, aspect_ratios=ratios,
-                               strides=strides, image_size=image_size, match_iou=match_iou)
+        generator = AnchorGenerator(layout=layout, num_levels=len(strides), min_scale=min_s, max_scale=max_s,
+                                    aspect_ratios=ratios)
+        best = _best_iou(sample, centres=centres, sizes=anchor_sizes(generator, image_size=image_size))
+        bpr = float((best >= match_iou).double().mean()) if len(best) else 1.0
+        return AnchorFit(min_scale=min_s, max_scale=max_s, aspect_ratios=ratios, bpr=bpr,
+                         mean_iou=float(best.mean()) if len(best) else 1.0)
 
     def better(a: AnchorFit, b: AnchorFit) -> AnchorFit:
         return a if (a.bpr, a.mean_iou) >= (b.bpr, b.mean_iou) else b
