@@ -1,4 +1,4 @@
-"""The `mobilevision data` command group: synth, check, bench."""
+"""The `mobilevision data` command group: synth, check, stats, bench."""
 
 from __future__ import annotations
 
@@ -36,6 +36,19 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("data", help="dataset folder or dataset YAML")
     check.set_defaults(run=run_check)
 
+    stats = commands.add_parser("stats", help="dataset statistics: sizes, objects, classes, mask pixels",
+                                description="Per split, from the annotations (no image is decoded): image sizes, "
+                                "objects per image, object sizes relative to the image and COCO's small / medium / "
+                                "large counts, box aspect ratios, objects per class, the share of mask pixels per "
+                                "class and images per class of class folders. Prints a table and writes stats.json "
+                                "and a histogram PNG per split to runs/data/<name>/.")
+    stats.add_argument("data", help="dataset folder or dataset YAML")
+    stats.add_argument("--project", default="runs", help="folder that holds runs/data/<name> (default: runs)")
+    stats.add_argument("--name", default="stats", help="run folder name (default: stats, stats2, ...)")
+    stats.add_argument("--exist-ok", action="store_true", help="reuse the run folder if it exists")
+    stats.add_argument("--json", action="store_true", help="print the statistics as JSON on stdout, nothing else")
+    stats.set_defaults(run=run_stats)
+
     bench = commands.add_parser("bench", help="images/s of the training data pipelines",
                                 description="Time each task's training pipeline through a DataLoader with 0 and 2 "
                                 "workers on a generated dataset.")
@@ -71,6 +84,31 @@ def run_check(args: argparse.Namespace) -> int:
     logging.getLogger("mobilevision.datasets").setLevel(logging.ERROR)
 
     return 1 if print_reports(check_dataset(args.data)) else 0
+
+
+def run_stats(args: argparse.Namespace) -> int:
+    import json
+    import logging
+    import sys
+
+    from mobilevision.datasets.stats import dataset_stats
+    from mobilevision.engine.run_dir import new_run_dir
+    from mobilevision.visualize.dataset_plots import plot_split_stats
+
+    # Problems are `data check`'s to list; here they would only interleave with the table.
+    logging.getLogger("mobilevision.datasets").setLevel(logging.ERROR)
+    splits = dataset_stats(args.data)
+    summary = {"data": str(args.data), "splits": {stats.split: stats.summary() for stats in splits}}
+    run_dir = new_run_dir(args.project, "data", args.name, exist_ok=args.exist_ok)
+    (run_dir / "stats.json").write_text(json.dumps(summary, indent=1))
+    for stats in splits:
+        plot_split_stats(stats, run_dir / f"stats_{stats.split}.png")
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print("\n".join(line for stats in splits for line in stats.lines()))
+    print(f"run folder: {run_dir}", file=sys.stderr)
+    return 0
 
 
 def run_bench(args: argparse.Namespace) -> int:

@@ -29,7 +29,7 @@ def annotated_boxes(dataset: DetectionDataset) -> list[ImageBoxes]:
     be read is left out (`data check` names it)."""
     images = []
     for record in dataset.records:
-        size = record.size or _header_size(record.file)
+        size = record.size or header_size(record.file)
         if size is None:
             continue
         keep = record.flags != FLAG_CROWD
@@ -48,7 +48,7 @@ def input_boxes(images: list[ImageBoxes], *, size: int) -> torch.Tensor:
     return boxes[area >= MIN_BOX_AREA]
 
 
-def _header_size(file) -> tuple[int, int] | None:
+def header_size(file) -> tuple[int, int] | None:
     """(h, w) from the image file's header, None when it cannot be read."""
     try:
         with Image.open(file) as image:
