@@ -35,8 +35,9 @@ from mobilevision.datasets.build import build_dataset
 from mobilevision.datasets.collate import segmentation_collate
 from mobilevision.datasets.transforms import IGNORE_INDEX, segmentation_transforms
 from mobilevision.engine.allocator import keep_freed_memory
+from mobilevision.engine.amp import amp_dtype
 from mobilevision.engine.config import as_kwargs, options_of
-from mobilevision.engine.device import amp_dtype, autocast
+from mobilevision.engine.device import autocast
 from mobilevision.engine.evaluation import evaluate
 from mobilevision.engine.optim import build_optimizer
 from mobilevision.engine.sampling import eval_loader

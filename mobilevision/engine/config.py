@@ -67,8 +67,9 @@ class TrainConfig:
     ema_decay: float = option(0.9998, "EMA decay per step (ramped up over the first steps)")
     ema_ramp: float = option(2000.0, "steps over which the EMA decay ramps up, as 1 - exp(-step / ema_ramp) "
                              "(YOLOv5's 2000; a run of a few thousand steps wants a few hundred)")
-    amp: str = option("auto", "mixed precision: auto = bf16/fp16 on CUDA, bf16 on CPUs with native bf16 "
-                      "(avx512_bf16/AMX), else off", ("auto", "off", "bf16", "fp16"))
+    amp: str = option("auto", "mixed precision: auto = bf16/fp16 on CUDA; on a CPU with native bf16 "
+                      "(avx512_bf16/AMX) a few steps timed in fp32 and bf16, bf16 taken only if faster (cached per "
+                      "CPU, model and size), else off", ("auto", "off", "bf16", "fp16"))
     channels_last: bool = option(True, "NHWC memory format (faster on CPU for depthwise convs)")
     sync_bn: bool = option(False, "synchronise BatchNorm statistics across torchrun processes")
     val_period: int = option(1, "validate after every N-th epoch, the first and the last (best.pt is the best "

@@ -1,4 +1,4 @@
-"""Device choice and mixed precision, with no CUDA assumption: the same code runs on cpu, cuda, mps."""
+"""Device choice and autocast, with no CUDA assumption: the same code runs on cpu, cuda, mps."""
 
 from __future__ import annotations
 
@@ -28,26 +28,6 @@ def select_device(name: str, *, local_rank: int = 0) -> torch.device:
     if name != "cpu":
         raise MobileVisionError(f"--device must be auto, cpu, cuda or mps, got {name!r}")
     return torch.device("cpu")
-
-
-def amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype, or None for full precision.
-
-    auto: bf16 on CUDA when supported (no loss scaling needed), else fp16; on CPU bf16 when oneDNN has
-    native bf16 kernels (avx512_bf16 / AMX; benchmarks/amp_cpu.py measures it), else off, since
-    emulated bf16 is slower than fp32; off on MPS.
-    """
-    if amp == "off":
-        return None
-    if amp == "auto":
-        if device.type == "cuda":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        if device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported():
-            return torch.bfloat16
-        return None
-    if amp == "fp16" and device.type == "cpu":
-        raise MobileVisionError("--amp fp16 is for CUDA; on CPU use --amp bf16 or off")
-    return torch.bfloat16 if amp == "bf16" else torch.float16
 
 
 def autocast(device: torch.device, dtype: torch.dtype | None):

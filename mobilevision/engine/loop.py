@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import itertools
 import math
 import random
@@ -29,9 +30,10 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
+from mobilevision.engine.amp import AmpTrial, amp_cache, amp_dtype, amp_key, step_timer
 from mobilevision.engine.checkpoint import package_versions, restore_rng_states, rng_states, save_atomic
 from mobilevision.engine.config import TrainConfig
-from mobilevision.engine.device import amp_dtype, autocast, select_device, to_device
+from mobilevision.engine.device import autocast, select_device, to_device
 from mobilevision.engine.distributed import any_rank, barrier, broadcast_buffers, dist_info, reduce_sum
 from mobilevision.engine.ema import ModelEMA
 from mobilevision.engine.evaluation import Evaluator, evaluate
@@ -203,15 +205,18 @@ class _Run:
                                             elapsed=elapsed, steps=self.global_step, val_seconds=self.val_time)
 
 
-def _start(model: nn.Module, *, spec: ModelSpec, config: TrainConfig, steps_per_epoch: int) -> _Run:
-    """The run's device, mixed precision, optimizer, gradient scaler, EMA and schedule."""
+def _start(model: nn.Module, *, spec: ModelSpec, config: TrainConfig, steps_per_epoch: int,
+           sample: Callable[[], tuple]) -> _Run:
+    """The run's device, mixed precision, optimizer, gradient scaler, EMA and schedule. `sample()`:
+    a training batch (images, targets), which `--amp auto` on a CPU may time steps on."""
     dist = dist_info()
     device = select_device(config.device, local_rank=dist.local_rank)
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     model.to(device=device, memory_format=memory_format)
     if config.sync_bn and dist.world_size > 1:
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    amp = amp_dtype(config.amp, device)
+    amp = amp_dtype(config.amp, device, trial=_amp_trial(model, spec=spec, config=config, sample=sample, device=device,
+                                                       memory_format=memory_format), log=_log_on_main)
     schedule = LearningRateSchedule(
         kind=config.schedule, lr=config.lr, total_steps=config.epochs * steps_per_epoch,
         warmup_steps=round(config.warmup_epochs * steps_per_epoch),
@@ -223,6 +228,23 @@ def _start(model: nn.Module, *, spec: ModelSpec, config: TrainConfig, steps_per_
                 scaler=torch.amp.GradScaler(device.type, enabled=amp == torch.float16),
                 ema=ModelEMA(model, decay=config.ema_decay, ramp_steps=config.ema_ramp) if config.ema else None,
                 schedule=schedule, device=device, amp=amp, memory_format=memory_format)
+
+
+def _amp_trial(model: nn.Module, *, spec: ModelSpec, config: TrainConfig, sample: Callable[[], tuple],
+               device: torch.device, memory_format: torch.memory_format) -> AmpTrial | None:
+    """What `--amp auto` times on a CPU; None under torchrun, where the processes share the cores and
+    would time each other (and SyncBatchNorm's copies would wait on each other): fp32 there."""
+    if dist_info().world_size > 1:
+        return None
+    key = amp_key(model_name=spec.model_name, model_kwargs=spec.model_kwargs, imgsz=config.imgsz, batch=config.batch,
+                  channels_last=config.channels_last)
+    return AmpTrial(key=key, cache=amp_cache(),
+                    seconds_per_step=step_timer(model, sample=sample, device=device, memory_format=memory_format))
+
+
+def _log_on_main(line: str) -> None:
+    if dist_info().is_main:
+        print(line)
 
 
 def _step(run: _Run, images: torch.Tensor, targets, *, last_path: Path) -> tuple[torch.Tensor, dict, float]:
@@ -283,6 +305,11 @@ def _train_epoch(run: _Run, loader, *, steps_per_epoch: int, last_path: Path) ->
     return stats
 
 
+def _first_batch(data: Dataset, *, batch: int, collate_fn: Callable) -> tuple:
+    """(images (N, 3, H, W), targets) of the first `batch` samples of `data`."""
+    return collate_fn([data[index] for index in range(min(batch, len(data)))])
+
+
 def _mean_over_ranks(seconds: float) -> float:
     """One mean over the ranks, so every rank sizes the run alike and they stop together."""
     return reduce_sum(torch.tensor([seconds], dtype=torch.float64)).item() / dist_info().world_size
@@ -306,7 +333,10 @@ def fit(*, model: nn.Module, spec: ModelSpec, train_set: Dataset, val_set: Datas
     val_loader = eval_loader(val_set, rank=dist.rank, world_size=dist.world_size, batch=config.batch,
                              workers=config.workers, collate_fn=collate_fn)
     steps_per_epoch = len(loader)
-    run = _start(model, spec=spec, config=config, steps_per_epoch=steps_per_epoch)
+    # Seeds are set after _start (or restored by resume): a batch taken for --amp auto's timing
+    # changes no run's data or weights.
+    sample = functools.partial(_first_batch, train_data, batch=config.batch, collate_fn=collate_fn)
+    run = _start(model, spec=spec, config=config, steps_per_epoch=steps_per_epoch, sample=sample)
     if resume_from is not None:
         run.resume(resume_from)
     else:
