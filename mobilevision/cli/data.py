@@ -26,6 +26,18 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     synth.add_argument("--size", type=int, default=320, help="image side in pixels (default 320)")
     synth.add_argument("--workers", type=int, default=2, help="generator processes (default 2)")
+    # Data unlike the default, to check recipes on; left out, the built-in dataset is unchanged.
+    synth.add_argument("--object-size", type=float, nargs=2, metavar=("MIN", "MAX"), default=(0.1, 0.6),
+                       help="object diameters, fractions of the image's shorter side, drawn log-uniformly "
+                       "(default 0.1 0.6)")
+    synth.add_argument("--image-size", type=int, nargs=2, metavar=("MIN", "MAX"), default=None,
+                       help="each image's sqrt(width x height) in pixels, drawn log-uniformly (default: --size)")
+    synth.add_argument("--aspect-ratio", type=float, nargs=2, metavar=("MIN", "MAX"), default=(1.0, 1.0),
+                       help="each image's width / height, drawn log-uniformly (default 1 1: square)")
+    synth.add_argument("--classes", type=int, default=6, help="number of classes, the first N shapes (1-6, default 6)")
+    synth.add_argument("--imbalance", type=float, default=1.0,
+                       help="how many times more objects of the first class than of the last, geometric in between "
+                       "(default 1: balanced)")
     synth.set_defaults(run=run_synth)
 
     check = commands.add_parser("check", help="validate a dataset and list every problem",
@@ -62,15 +74,20 @@ def run_synth(args: argparse.Namespace) -> int:
     import time
 
     from mobilevision.datasets.synth.generate import generate_dataset
+    from mobilevision.datasets.synth.options import SceneOptions
     from mobilevision.errors import MobileVisionError
 
     if args.images < 1 or args.size < 64:
         raise MobileVisionError(f"--images {args.images} --size {args.size}: need at least 1 image of at least 64 px")
+    options = SceneOptions(object_size=tuple(args.object_size),
+                           image_size=tuple(args.image_size) if args.image_size else None,
+                           aspect_ratio=tuple(args.aspect_ratio), classes=args.classes, imbalance=args.imbalance)
     start = time.perf_counter()
     generate_dataset(args.out, images=args.images, val_images=args.val_images, seed=args.seed, size=args.size,
-                     workers=args.workers)
+                     workers=args.workers, options=options)
     elapsed = time.perf_counter() - start
-    print(f"wrote {args.images} images of {args.size} px to {args.out} in {elapsed:.2f} s "
+    sizes = f"{args.size} px" if args.image_size is None else f"{args.image_size[0]}-{args.image_size[1]} px"
+    print(f"wrote {args.images} images of {sizes} to {args.out} in {elapsed:.2f} s "
           f"({args.images / elapsed:.0f} images/s)")
     return 0
 

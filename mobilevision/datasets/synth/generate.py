@@ -16,6 +16,7 @@ in any order and the files are byte-identical for the same arguments.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from mobilevision.datasets.image_io import encode_label_png
 from mobilevision.datasets.resolve import MARKER
+from mobilevision.datasets.synth.options import DEFAULT_SCENE, SceneOptions
 from mobilevision.datasets.synth.scene import render_scene
 from mobilevision.datasets.synth.shapes import CLASS_NAMES
 from mobilevision.datasets.synth.writers import coco_categories, coco_records, encode_jpeg, voc_xml
@@ -40,6 +42,7 @@ class _Job:
     size: int
     index: int
     split: str
+    options: SceneOptions
 
 
 def split_of(index: int, *, images: int, val_images: int) -> str:
@@ -48,9 +51,10 @@ def split_of(index: int, *, images: int, val_images: int) -> str:
 
 
 def generate_dataset(out: str | Path, *, images: int, val_images: int | None = None, seed: int = 0, size: int = 320,
-                     workers: int = 2) -> Path:
-    """Render `images` scenes of (size, size) pixels and write all three views under `out`; the
-    last `val_images` of them (default: VAL_FRACTION, at least one of two) form the val split."""
+                     workers: int = 2, options: SceneOptions = DEFAULT_SCENE) -> Path:
+    """Render `images` scenes of (size, size) pixels (or as `options` say: object and image sizes,
+    classes) and write all three views under `out`; the last `val_images` of them (default:
+    VAL_FRACTION, at least one of two) form the val split."""
     if val_images is None:
         val_images = max(1, round(images * VAL_FRACTION)) if images >= 2 else 0
     if not 0 <= val_images <= images:
@@ -62,9 +66,9 @@ def generate_dataset(out: str | Path, *, images: int, val_images: int | None = N
                    "voc/SegmentationClass", "voc/ImageSets/Main", "voc/ImageSets/Segmentation"):
         (out / folder).mkdir(parents=True, exist_ok=True)
     for split in ("train", "val"):
-        for name in (BACKGROUND, *CLASS_NAMES):
+        for name in (BACKGROUND, *options.class_names):
             (out / "folders" / split / name).mkdir(parents=True, exist_ok=True)
-    jobs = [_Job(out, seed, size, index, split_of(index, images=images, val_images=val_images))
+    jobs = [_Job(out, seed, size, index, split_of(index, images=images, val_images=val_images), options)
             for index in range(images)]
     if workers > 1 and images > 1:
         import multiprocessing
@@ -80,7 +84,7 @@ def generate_dataset(out: str | Path, *, images: int, val_images: int | None = N
         entries = [(job, result) for job, result in zip(jobs, results) if job.split == split]
         coco = {
             "info": {"description": "mobilevision built-in dataset", "seed": seed},
-            "categories": coco_categories(),
+            "categories": coco_categories(options.class_names),
             "images": [image for _, (image, _) in entries],
             "annotations": [annotation for _, (_, annotations) in entries for annotation in annotations],
         }
@@ -89,7 +93,9 @@ def generate_dataset(out: str | Path, *, images: int, val_images: int | None = N
         (out / "voc/ImageSets/Main" / f"{split}.txt").write_text(names)
         (out / "voc/ImageSets/Segmentation" / f"{split}.txt").write_text(names)
     marker = {"generator": "mobilevision synth", "seed": seed, "size": size, "images": images, "val_images": val_images,
-              "class_names": list(CLASS_NAMES), "folder_background_class": BACKGROUND}
+              "class_names": list(options.class_names), "folder_background_class": BACKGROUND}
+    if options != DEFAULT_SCENE:  # the default dataset's marker keeps its bytes
+        marker["scene_options"] = dataclasses.asdict(options)
     (out / MARKER).write_text(json.dumps(marker, sort_keys=True, indent=1))
     return out
 
@@ -120,7 +126,7 @@ def _stem(index: int) -> str:
 
 def _write_scene(job: _Job) -> tuple[dict, list[dict]]:
     """Render and write one scene's files; return its COCO records for the JSON."""
-    scene = render_scene(seed=job.seed, index=job.index, size=job.size)
+    scene = render_scene(seed=job.seed, index=job.index, size=job.size, options=job.options)
     stem = _stem(job.index)
     jpeg = encode_jpeg(scene.image)
     label = scene.image_label()

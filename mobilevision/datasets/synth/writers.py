@@ -27,7 +27,7 @@ def coco_records(scene: Scene, *, image_id: int, file_name: str) -> tuple[dict, 
     """The COCO `images` entry and `annotations` entries of one scene.
 
     Segmentations are compressed RLE of the visible pixels (rings have holes, occluded shapes
-    are not polygons); category ids are the labels 1..len(CLASS_NAMES); annotation ids are
+    are not polygons); category ids are the labels 1..number of classes; annotation ids are
     image_id * 100 + k so that images can be encoded in any order.
     """
     from pycocotools import mask as mask_utils
@@ -50,8 +50,8 @@ def coco_records(scene: Scene, *, image_id: int, file_name: str) -> tuple[dict, 
     return image, annotations
 
 
-def coco_categories() -> list[dict]:
-    return [{"id": label, "name": name, "supercategory": "shape"} for label, name in enumerate(CLASS_NAMES, start=1)]
+def coco_categories(class_names: tuple[str, ...] = CLASS_NAMES) -> list[dict]:
+    return [{"id": label, "name": name, "supercategory": "shape"} for label, name in enumerate(class_names, start=1)]
 
 
 def voc_xml(scene: Scene, *, file_name: str) -> str:
