@@ -32,6 +32,7 @@ MIN_SCALES = tuple(float(s) for s in np.geomspace(0.02, 0.6, 16))
 MAX_SCALE_STEPS = 10  # max_scale values tried between min_scale and 1
 RATIO_POWERS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0)
 MAX_FIT_BOXES = 20_000  # the search looks at a fixed random sample of larger sets
+IOU_CHUNK = 65_536  # boxes compared with their cells' anchors at once
 
 
 @dataclass(frozen=True)
@@ -89,8 +90,11 @@ def _best_iou(boxes: torch.Tensor, *, centres: list[torch.Tensor], sizes: list[t
     best = torch.zeros(len(boxes), dtype=torch.float64)
     for level_centres, level_sizes in zip(centres, sizes):
         half = level_sizes[None] / 2  # (1, S, 2)
-        anchors = torch.cat([level_centres[:, None] - half, level_centres[:, None] + half], dim=-1)  # (N, S, 4)
-        best = torch.maximum(best, _paired_iou(boxes[:, None, :], anchors).max(dim=1).values)
+        # In chunks: COCO's ~860k boxes would take ~1 GB of (N, S, 4) temporaries at once.
+        for start in range(0, len(boxes), IOU_CHUNK):
+            chunk = slice(start, start + IOU_CHUNK)
+            anchors = torch.cat([level_centres[chunk, None] - half, level_centres[chunk, None] + half], dim=-1)
+            best[chunk] = torch.maximum(best[chunk], _paired_iou(boxes[chunk, None, :], anchors).max(dim=1).values)
     return best
 
 

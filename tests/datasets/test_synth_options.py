@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 
+from mobilevision.cli import main
 from mobilevision.datasets.stats import dataset_stats
 from mobilevision.datasets.synth.generate import generate_dataset
 from mobilevision.datasets.synth.options import SceneOptions
@@ -61,6 +62,16 @@ def test_generated_dataset_with_options_reads_back(tmp_path):
     assert train["image_width"]["min"] == 136 and train["image_height"]["max"] == 68  # 96 px area, 2:1
     plain = generate_dataset(tmp_path / "plain", images=2, size=96, workers=1)
     assert "scene_options" not in json.loads((plain / "mobilevision_synth.json").read_text())
+
+
+def test_synth_command_takes_the_options(tmp_path):
+    assert main(["data", "synth", "--out", str(tmp_path / "d"), "--images", "4", "--size", "96", "--workers", "1",
+                 "--object-size", "0.05", "0.2", "--image-size", "80", "120", "--aspect-ratio", "0.5", "2",
+                 "--classes", "3", "--imbalance", "5"]) == 0
+    marker = json.loads((tmp_path / "d" / "mobilevision_synth.json").read_text())
+    assert marker["scene_options"] == {"object_size": [0.05, 0.2], "image_size": [80, 120],
+                                       "aspect_ratio": [0.5, 2.0], "classes": 3, "imbalance": 5.0}
+    assert main(["data", "synth", "--out", str(tmp_path / "e"), "--images", "4", "--classes", "9"]) == 2
 
 
 @pytest.mark.parametrize("bad", [{"object_size": (0.5, 0.2)}, {"classes": 7}, {"imbalance": 0.5},
