@@ -187,6 +187,23 @@ def _check_lines(checks: dict[str, dict]) -> list[str]:
     return lines
 
 
+def _auto_lines(rows: list[dict]) -> list[str]:
+    """One line per model timed both folded (optimized) and in ONNX Runtime (ort_fp32): which of
+    them `--runtime auto` takes by these timings (deploy/runtime_choice.py's rule)."""
+    from mobilevision.deploy.runtime import FOLDED, ONNXRUNTIME
+    from mobilevision.deploy.runtime_choice import MARGIN, fastest
+
+    lines = []
+    for (label, imgsz), group in itertools.groupby(rows, key=lambda row: (row["label"], row["imgsz"])):
+        medians = {row["runtime"]: row["median_ms"] for row in group if row.get("median_ms")}
+        if "optimized" in medians and "ort_fp32" in medians:
+            chosen = fastest({FOLDED: medians["optimized"], ONNXRUNTIME: medians["ort_fp32"]}, reference=FOLDED)
+            lines.append(f"runtime auto on {label} at {imgsz} px: {chosen} (optimized {medians['optimized']:.1f} ms "
+                         f"vs ort_fp32 {medians['ort_fp32']:.1f} ms; ONNX Runtime is taken only if {MARGIN:.0%} "
+                         "faster)")
+    return lines
+
+
 def fastest_rounds(sweeps: list[list[dict]]) -> list[dict]:
     """One row per measured row: from the sweeps (each a list of the same rows in the same order),
     the round with the lowest median_ms, its accuracy fields from the first sweep (the only one
@@ -265,7 +282,7 @@ def run_bench(args: BenchSettings) -> tuple[list[dict], Path]:
     write_plots(folder, rows)
     print(note)
     print(results_markdown(rows, batch=args.batch))
-    for line in _check_lines(checks):
+    for line in [*_check_lines(checks), *_auto_lines(rows)]:
         print(line)
     for row in rows:
         if row.get("memory_plan"):

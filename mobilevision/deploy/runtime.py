@@ -99,7 +99,9 @@ def _fastest(trained: TrainedModel, *, checkpoint: Path, onnx: Path, imgsz: int,
     runs faster here at `imgsz`, timed now or as cached beside `checkpoint`; the choice is logged."""
     from mobilevision.deploy.runtime_choice import choice_cache, choice_key, choose_runtime, network_timer
 
-    threads = torch.get_num_threads()  # torch's own, before ONNX Runtime's loading sets it to 1
+    # ONNX Runtime's sessions' count (_onnx_model), not torch's current one: an earlier model of the
+    # same demo put on ONNX Runtime has left torch on 1 thread.
+    threads = os.cpu_count() or 1
     on_onnxruntime = functools.cache(lambda: _onnx_model(onnx, task=trained.task, imgsz=imgsz,
                                                          weights=trained.weights))
     folded = _folded(trained)

@@ -25,7 +25,7 @@ from mobilevision.engine.measured_choice import cached_choice, read_choices, sto
 # 2-core machine differ by a few percent, and a tie must not pick the runtime that may be slower.
 MARGIN = 0.05
 # Timing rounds per runtime, the best kept: a neighbour's burst of work slows one round, rarely all.
-ROUNDS = 3
+ROUNDS = 2
 SECONDS_PER_ROUND = 0.3  # of timed calls per runtime and round, after its warm-up
 # oneDNN builds its kernels in the first two calls (about a second each for SSDLite on 2 cores); the
 # third still ran slow in a trial on an AMD EPYC.
@@ -87,7 +87,7 @@ def choose_runtime(*, cache: Path, key: dict, timers: Mapping[str, Callable[[], 
     # follow (MobileNetV2 at 224 on a busy 2-core AMD EPYC: folded PyTorch 102 ms when interleaved
     # with ONNX Runtime's rounds, 62 ms when timed before it).
     milliseconds = {name: min(timer() for _ in range(rounds)) for name, timer in timers.items()}
-    chosen = min(timers, key=lambda name: milliseconds[name] * (1.0 if name == reference else 1.0 + MARGIN))
+    chosen = fastest(milliseconds, reference=reference)
     # Choices for an earlier state of the checkpoint can never match again: they are dropped.
     keep = {text: stored for text, stored in read_choices(cache).items()
             if isinstance(stored, dict) and stored.get("key", {}).get("checkpoint") == key["checkpoint"]}
@@ -95,6 +95,12 @@ def choose_runtime(*, cache: Path, key: dict, timers: Mapping[str, Callable[[], 
                               keep=keep)
     return RuntimeChoice(runtime=chosen, milliseconds=milliseconds, imgsz=imgsz, cpu=cpu, measured_now=True,
                          cache=cache, not_cached=not_cached)
+
+
+def fastest(milliseconds: Mapping[str, float], *, reference: str) -> str:
+    """The runtime of `milliseconds` ({runtime: ms}) that auto takes: `reference` unless another is
+    faster than it by more than MARGIN."""
+    return min(milliseconds, key=lambda name: milliseconds[name] * (1.0 if name == reference else 1.0 + MARGIN))
 
 
 def network_timer(build: Callable[[], torch.nn.Module], *, imgsz: int, memory_format: torch.memory_format,

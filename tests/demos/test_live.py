@@ -119,7 +119,15 @@ def test_t_cycles_all_tasks_then_each_alone(checkpoints):
     assert task_sets(predictors) == [("detect", "segment"), ("detect",), ("segment",)]
 
 
-def test_auto_runs_onnxruntime_on_an_export_made_once(checkpoints, tmp_path):
+def test_auto_runs_onnxruntime_on_an_export_made_once(checkpoints, tmp_path, monkeypatch):
+    """ONNX Runtime measured faster (injected timings, deploy/runtime_choice.py): auto exports once
+    and runs it; the second load reuses the export and the cached choice."""
+    from mobilevision.deploy import runtime_choice
+
+    def onnxruntime_faster(build, *, memory_format, **_):
+        return lambda: 10.0 if memory_format == torch.channels_last else 5.0  # folded torch runs channels_last
+
+    monkeypatch.setattr(runtime_choice, "network_timer", onnxruntime_faster)
     checkpoint = tmp_path / "weights" / "best.pt"
     checkpoint.parent.mkdir()
     shutil.copy(checkpoints["detect"], checkpoint)
@@ -128,10 +136,10 @@ def test_auto_runs_onnxruntime_on_an_export_made_once(checkpoints, tmp_path):
         logs: list[str] = []
         predictor = load_predictor(str(checkpoint), runtime="auto", device="cpu", log=logs.append)
         assert predictor.runtime == "onnxruntime" and (tmp_path / "weights" / "best-128.onnx").is_file()
-        assert len(logs) == 1 and "exporting" in logs[0]
+        assert len(logs) == 2 and "exporting" in logs[0] and "measured now" in logs[1]
         again: list[str] = []
         load_predictor(str(checkpoint), runtime="auto", device="cpu", log=again.append)
-        assert again == []  # the export beside the checkpoint is reused
+        assert len(again) == 1 and "(cached in " in again[0]  # no export, no timing
 
         image = scene(0)
         expected = load_predictor(str(checkpoint), runtime="torch")(image, conf=0.05)["detect"]
