@@ -1,5 +1,6 @@
 """`data stats` on datasets small enough to count by hand: a COCO tree whose images do not even
-exist (the numbers come from the annotations), and a VOC tree with one mask."""
+exist (the numbers come from the annotations), a VOC tree with one mask read through a dataset
+YAML, and the built-in dataset with its class folders."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ import pytest
 from mobilevision.cli import main
 from mobilevision.datasets.image_io import encode_label_png
 from mobilevision.datasets.stats import dataset_stats
-from mobilevision.datasets.voc import VOC_CLASSES
 
 
 def write_coco(root: Path) -> Path:
@@ -54,14 +54,15 @@ def test_coco_stats_match_the_hand_count(tmp_path, capsys):
     assert json.loads((run / "stats.json").read_text()) == printed and (run / "stats_train.png").is_file()
 
 
-def test_voc_mask_pixel_shares_and_boxes(tmp_path):
-    """One 10 x 10 image: 20 cat pixels, 10 dog pixels, 5 void (255), 65 background."""
+def test_voc_mask_pixel_shares_and_boxes_through_a_dataset_yaml(tmp_path):
+    """One 10 x 10 image: 20 cat pixels, 10 dog pixels, 5 void (255), 65 background; the YAML names
+    the two classes."""
     root = tmp_path / "voc"
     for folder in ("JPEGImages", "Annotations", "SegmentationClass", "ImageSets/Main", "ImageSets/Segmentation"):
         (root / folder).mkdir(parents=True)
     cv2.imwrite(str(root / "JPEGImages" / "a.jpg"), np.zeros((10, 10, 3), np.uint8))
     mask = np.zeros((10, 10), np.uint8)
-    cat, dog = VOC_CLASSES.index("cat") + 1, VOC_CLASSES.index("dog") + 1
+    cat, dog = 1, 2
     mask[0:2, :] = cat
     mask[2, :] = dog
     mask[3, :5] = 255
@@ -72,11 +73,23 @@ def test_voc_mask_pixel_shares_and_boxes(tmp_path):
         "<xmax>10</xmax><ymax>2</ymax></bndbox></object></annotation>")
     for folder in ("Main", "Segmentation"):
         (root / "ImageSets" / folder / "train.txt").write_text("a\n")
-    [stats] = dataset_stats(root)
+    (tmp_path / "data.yaml").write_text("format: voc\nroot: voc\nsplits: {train: train}\nclass_names: [cat, dog]\n")
+    [stats] = dataset_stats(str(tmp_path / "data.yaml"))
     summary = stats.summary()
     assert summary["images"] == 1 and summary["image_width"]["max"] == 10
     assert stats.aspect_ratios.tolist() == [5.0]  # VOC's 1-based inclusive corners: 10 x 2 pixels
-    assert summary["instances_per_class"]["cat"] == 1 and sum(summary["instances_per_class"].values()) == 1
+    assert summary["instances_per_class"] == {"cat": 1, "dog": 0}
     shares = summary["pixel_frequency"]
     assert shares["background"] == pytest.approx(65 / 95)
     assert shares["cat"] == pytest.approx(20 / 95) and shares["dog"] == pytest.approx(10 / 95)
+
+
+def test_builtin_dataset_and_its_class_folders(synth_root):
+    """Every view of the built-in dataset; its class folders alone give images per class and sizes."""
+    train = dataset_stats(synth_root)[0].summary()
+    assert {"instances_per_class", "pixel_frequency", "images_per_class"} <= set(train)
+    assert train["objects"] == sum(train["instances_per_class"].values())
+    folders = dataset_stats(synth_root / "folders")[0].summary()
+    files = {folder.name: len(list(folder.glob("*.jpg"))) for folder in (synth_root / "folders" / "train").iterdir()}
+    assert folders["images_per_class"] == {name: files[name] for name in folders["images_per_class"]}
+    assert folders["images"] == sum(files.values()) and "objects" not in folders
