@@ -49,8 +49,8 @@ def checked_anchor_options(*, data: str, imgsz: int, model: str, model_kwargs: M
                      f"{options.anchor_aspect_ratios}: best possible recall {fit.bpr:.3f} (mean best IoU "
                      f"{fit.mean_iou:.3f})")
     if bpr < BPR_WARNING:
-        hint = ("lower --match-iou, or set the anchor options by hand" if options.anchors == "auto"
-                else "--anchors auto fits them to the boxes")
+        hint = (f"a larger --imgsz (for boxes near the finest stride, {probe.strides[0]} px), a lower --match-iou, "
+                "or anchor options by hand" if options.anchors == "auto" else "--anchors auto fits them to the boxes")
         lines.append(f"warning: anchors cover only {bpr:.1%} of the training boxes at IoU {options.match_iou} "
                      f"(below {BPR_WARNING:.0%}); {hint}")
     if dist_info().is_main:

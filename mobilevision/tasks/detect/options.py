@@ -32,8 +32,8 @@ class SSDLiteOptions:
                                        "1,2,0.5,3,0.3333 ('': the layout's own; TF's lowest level keeps its "
                                        "three fixed boxes)")
     anchors: str = option("default", "default: the anchor options as given; auto: fit the scales and aspect ratios "
-                          "to the training boxes before training (the best possible recall at --match-iou, "
-                          "heads/anchor_fit.py) and record the fitted values in the checkpoint", ANCHOR_CHOICES)
+                          "to the training boxes before training (best possible recall at --match-iou, then "
+                          "mean IoU; docs/training.md) and record the fitted values in the checkpoint", ANCHOR_CHOICES)
     class_loss: str = option("cross_entropy", "softmax cross-entropy with 3:1 hard negatives (SSD) or sigmoid focal "
                              "loss on every anchor (RetinaNet)", CLASS_LOSSES)
     match_iou: float = option(0.5, "IoU at which an anchor is matched to an object in training (SSD's and TF's 0.5; "
