@@ -11,6 +11,7 @@ any change among them is a new measurement.
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Callable, Mapping
@@ -43,10 +44,12 @@ class RuntimeChoice:
     measured_now: bool  # False: read from `cache`
     cache: Path
     not_cached: str | None = None  # why `cache` could not be written
+    load: float | None = None  # the machine's 1-minute load average when it was measured
 
     def summary(self) -> str:
         """One line: "runtime auto: torch (...) 10.0 ms vs onnxruntime 18.2 ms at 256 px on <CPU> (measured now;
-        cached in <file>)"."""
+        cached in <file>)", and a warning when the machine was busy then (its neighbours slow
+        multi-threaded PyTorch most, so the choice may not hold on an idle machine)."""
         others = sorted((name for name in self.milliseconds if name != self.runtime), key=self.milliseconds.get)
         timings = " vs ".join(f"{name} {self.milliseconds[name]:.1f} ms" for name in [self.runtime, *others])
         if not self.measured_now:
@@ -55,7 +58,10 @@ class RuntimeChoice:
             where = f"measured now; cached in {self.cache}"
         else:
             where = f"measured now; not cached: {self.not_cached}"
-        return f"runtime auto: {timings} at {self.imgsz} px on {self.cpu} ({where})"
+        cores = os.cpu_count() or 1
+        busy = (f"; the machine was busy (load {self.load:.1f} on {cores} cores): delete {self.cache} to measure "
+                "again" if self.load is not None and self.load > cores else "")
+        return f"runtime auto: {timings} at {self.imgsz} px on {self.cpu} ({where}){busy}"
 
 
 def choice_cache(checkpoint: Path) -> Path:
@@ -76,12 +82,13 @@ def choice_key(checkpoint: Path, *, imgsz: int, threads: int, cpu: str, runtimes
 def choose_runtime(*, cache: Path, key: dict, timers: Mapping[str, Callable[[], float]], reference: str,
                    imgsz: int, cpu: str, rounds: int = ROUNDS) -> RuntimeChoice:
     """The fastest of `timers` ({runtime: a call that times it once and returns its ms}, the
-    reference first), or the one cached under `key` in `cache` (then nothing is timed). `reference` (folded PyTorch) keeps
-    the choice unless another is faster by more than MARGIN."""
+    reference first), or the one cached under `key` in `cache` (then nothing is timed).
+    `reference` (folded PyTorch) keeps the choice unless another is faster by more than MARGIN."""
     entry = cached_choice(cache, key=key)
     if entry is not None and entry.get("runtime") in timers:
         return RuntimeChoice(runtime=entry["runtime"], milliseconds=entry["milliseconds"], imgsz=imgsz, cpu=cpu,
-                             measured_now=False, cache=cache)
+                             measured_now=False, cache=cache, load=entry.get("load"))
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     # One runtime after the other, in the order given, never interleaved: ONNX Runtime's intra-op
     # threads keep spinning after each run (its default) and take the cores from torch ops that
     # follow (MobileNetV2 at 224 on a busy 2-core AMD EPYC: folded PyTorch 102 ms when interleaved
@@ -91,10 +98,10 @@ def choose_runtime(*, cache: Path, key: dict, timers: Mapping[str, Callable[[], 
     # Choices for an earlier state of the checkpoint can never match again: they are dropped.
     keep = {text: stored for text, stored in read_choices(cache).items()
             if isinstance(stored, dict) and stored.get("key", {}).get("checkpoint") == key["checkpoint"]}
-    not_cached = store_choice(cache, key=key, entry={"key": key, "runtime": chosen, "milliseconds": milliseconds},
-                              keep=keep)
+    record = {"key": key, "runtime": chosen, "milliseconds": milliseconds, "load": load}
+    not_cached = store_choice(cache, key=key, entry=record, keep=keep)
     return RuntimeChoice(runtime=chosen, milliseconds=milliseconds, imgsz=imgsz, cpu=cpu, measured_now=True,
-                         cache=cache, not_cached=not_cached)
+                         cache=cache, not_cached=not_cached, load=load)
 
 
 def fastest(milliseconds: Mapping[str, float], *, reference: str) -> str:

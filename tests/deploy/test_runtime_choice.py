@@ -90,6 +90,15 @@ def test_a_changed_checkpoint_is_timed_again(checkpoint):
     assert len(runtime_choice.read_choices(choice_cache(checkpoint))) == 1
 
 
+def test_a_choice_measured_on_a_busy_machine_says_so(checkpoint, monkeypatch):
+    monkeypatch.setattr(runtime_choice.os, "getloadavg", lambda: (64.0, 1.0, 1.0))
+    choice = _choose(checkpoint, {FOLDED: FakeTimer(10.0), ONNXRUNTIME: FakeTimer(18.2)})
+    assert "; the machine was busy (load 64.0 on " in choice.summary()
+    monkeypatch.setattr(runtime_choice.os, "getloadavg", lambda: (0.1, 0.1, 0.1))
+    cached = _choose(checkpoint, {FOLDED: FakeTimer(1.0), ONNXRUNTIME: FakeTimer(1.0)})
+    assert not cached.measured_now and "the machine was busy (load 64.0 " in cached.summary()  # kept with the choice
+
+
 def test_an_unwritable_cache_still_chooses_and_says_so(checkpoint, tmp_path):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")  # a file where the cache's folder should be: the write fails, even as root
