@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
+from tqdm import tqdm
 
 from mobilevision.conventions import IGNORE_INDEX
 from mobilevision.datasets.box_records import annotated_boxes, header_size
@@ -96,7 +97,8 @@ def split_stats(spec: DataSpec, *, split: str) -> SplitStats:
     if "detect" in views:
         _add_boxes(stats, build_dataset(spec, task="detect", split=split))
     if "segment" in views:
-        _add_masks(stats, build_dataset(spec, task="segment", split=split), sizes=not len(stats.image_sizes))
+        _add_masks(stats, build_dataset(spec, task="segment", split=split), split=split,
+                   sizes=not len(stats.image_sizes))
     if "classify" in views:
         _add_folders(stats, build_dataset(spec, task="classify", split=split), sizes=not len(stats.image_sizes))
     return stats
@@ -116,12 +118,13 @@ def _add_boxes(stats: SplitStats, dataset) -> None:
     stats.instances_per_class = {name: counts[label] for label, name in enumerate(dataset.class_names, start=1)}
 
 
-def _add_masks(stats: SplitStats, dataset, *, sizes: bool) -> None:
+def _add_masks(stats: SplitStats, dataset, *, split: str, sizes: bool) -> None:
     """Pixel counts per class over every readable mask (ignore and out-of-range values left out)."""
     classes = len(dataset.class_names)
     counts = np.zeros(classes, dtype=np.int64)
     shapes = []
-    for index in range(len(dataset)):
+    # COCO's masks are drawn from their polygons: minutes for train2017, so the loop shows its progress.
+    for index in tqdm(range(len(dataset)), desc=f"{split} masks", leave=False, dynamic_ncols=True):
         try:
             mask = dataset.load_mask(index)
         except UnreadableImage:  # `data check` names it
