@@ -243,8 +243,8 @@ def _amp_trial(model: nn.Module, *, spec: ModelSpec, config: TrainConfig, sample
 
 
 def _log_on_main(line: str) -> None:
-    if dist_info().is_main:
-        print(line)
+    if dist_info().is_main:  # stderr: stdout stays free for a command's --json result
+        print(line, file=sys.stderr, flush=True)
 
 
 def _step(run: _Run, images: torch.Tensor, targets, *, last_path: Path) -> tuple[torch.Tensor, dict, float]:
