@@ -100,7 +100,8 @@ def run_check(args: argparse.Namespace) -> int:
     # The report lists every problem; the readers' warnings would print each one twice.
     logging.getLogger("mobilevision.datasets").setLevel(logging.ERROR)
 
-    return 1 if print_reports(check_dataset(args.data)) else 0
+    # Bad input is exit code 2 across the suite, found here as when a command reads the data.
+    return 2 if print_reports(check_dataset(args.data)) else 0
 
 
 def run_stats(args: argparse.Namespace) -> int:

@@ -43,10 +43,10 @@ def test_synth_val_images_sets_the_val_split(tmp_path, capsys):
     assert error.count("\n") == 1 and "--val-images 7" in error
 
 
-def test_check_lists_problems_and_exits_1(synth_copy, capsys):
+def test_check_lists_problems_and_exits_2(synth_copy, capsys):
     broken = min((synth_copy / "voc/JPEGImages").glob("*.jpg"))
     broken.write_bytes(b"junk")
-    assert main(["data", "check", str(synth_copy / "voc")]) == 1
+    assert main(["data", "check", str(synth_copy / "voc")]) == 2
     out = capsys.readouterr().out
     assert f"problem: {broken}: not an image (starts with b'junk')" in out and "problem(s) found" in out
 

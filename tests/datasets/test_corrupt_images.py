@@ -60,7 +60,7 @@ def test_data_check_lists_each_corrupt_or_turned_image_in_one_line(tmp_path, cap
     code, problems = data_check(capsys, root)
     assert len(problems) == 2  # detect/train, segment/train
     assert all(re.fullmatch(re.escape(f"problem: {root / 'train' / '2.jpg'}: ") + message, line) for line in problems)
-    assert code == 1
+    assert code == 2
 
 
 def test_a_reader_drops_corrupt_images_and_reads_a_turned_one_as_its_boxes_are(tmp_path):

@@ -45,7 +45,7 @@ def test_data_check_lists_each_malformed_annotation_in_one_line(tmp_path, capsys
     file = root / "annotations" / "instances_train.json"
     # Once for each view that reads the file (detect/train, segment/train), nothing else.
     assert problems == [f"problem: {file}: annotation 100 (image 1, 1.jpg) {message}"] * 2
-    assert code == 1
+    assert code == 2
 
 
 def test_an_image_entry_without_file_name_is_a_one_line_error(tmp_path, capsys):

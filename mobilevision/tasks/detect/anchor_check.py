@@ -9,6 +9,7 @@ checkpoint's model kwargs then hold, so val, predict, export and the demos rebui
 from __future__ import annotations
 
 import dataclasses
+import logging
 import sys
 from collections.abc import Mapping
 
@@ -29,7 +30,15 @@ def checked_anchor_options(*, data: str, imgsz: int, model: str, model_kwargs: M
     from mobilevision.tasks.registry import build_model  # the registry imports this task's modules
 
     options = options_of(SSDLiteOptions, model_kwargs.get("ssdlite"))
-    boxes = input_boxes(annotated_boxes(build_dataset(data, task="detect", split="train")), size=imgsz)
+    # The training set's own reading warns about its bad annotations once; this second read of the
+    # same files keeps quiet.
+    datasets_logger = logging.getLogger("mobilevision.datasets")
+    level = datasets_logger.level
+    datasets_logger.setLevel(logging.ERROR)
+    try:
+        boxes = input_boxes(annotated_boxes(build_dataset(data, task="detect", split="train")), size=imgsz)
+    finally:
+        datasets_logger.setLevel(level)
     image_size = (imgsz, imgsz)
     # The model's own strides and anchor generator, so the anchors measured are the ones trained.
     probe = build_model(model, **{**model_kwargs, "ssdlite": as_kwargs(options)})
