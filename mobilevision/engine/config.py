@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -81,11 +81,14 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class Recipe:
-    """A named set of defaults (`--recipe`), with one line on where its numbers come from."""
+    """A named set of defaults (`--recipe`), with one line on where its numbers come from. A recipe
+    that decides from the data (`auto`) also has `choose(config, start=its config, given=the flags
+    typed)`, which returns the run's config with its choices in place of the values not given."""
 
     name: str
     source: str
     config: TrainConfig
+    choose: Callable[..., TrainConfig] | None = None
 
 
 def recipes(*entries: Recipe) -> dict[str, Recipe]:
@@ -103,6 +106,8 @@ def config_from_options(config_class: type[TrainConfig], options: dict[str, Any]
     config = dataclasses.replace(base, **options)
     config = dataclasses.replace(config, data=absolute_data(config.data))
     check_config(config)
+    if recipe and recipes[recipe].choose and config.data:  # without --data, training says it is required
+        config = recipes[recipe].choose(config, start=recipes[recipe].config, given=options.keys())
     return config
 
 

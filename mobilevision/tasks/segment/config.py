@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from mobilevision.engine.config import Recipe, TrainConfig, option, recipes
 from mobilevision.errors import MobileVisionError
+from mobilevision.tasks.segment.auto_recipe import auto_config
 from mobilevision.tasks.segment.options import DeepLabOptions
 
 
@@ -36,16 +38,22 @@ class SegmentTrainConfig(DeepLabOptions, TrainConfig):
                                     "0 < scale-min <= scale-max, e.g. 0.5 and 2.0 (1 and 1: no jitter)")
 
 
+QUICK = Recipe("quick", "this project: 15 minutes on a 2-core CPU on the built-in dataset, from scratch "
+               "(docs/experiments.md)",
+               SegmentTrainConfig(model="deeplabv3_mobilenet_v2", width=0.5, imgsz=256, scale_min=1.0, scale_max=1.0,
+                                  epochs=20, batch=16, lr=0.005, optimizer="adamw", schedule="cosine", warmup_epochs=0.5,
+                                  weight_decay=1e-4, clip_grad=10.0, output_stride=16, head="mobile", decoder=True,
+                                  decoder_stride=8, loss_stride=4, top_k_pixels=0.5, workers=2))
+
 RECIPES = recipes(
     Recipe("voc", "DeepLabv3 paper section 4 as the MobileNetV2 paper (section 6.4) trains Mobile DeepLabv3: OS16, "
            "poly lr 0.007, 513 px crops, 0.5-2x jitter, batch 16, 30k steps (75.32 mIoU with COCO pre-training)",
            SegmentTrainConfig(model="deeplabv3_mobilenet_v2", width=1.0, imgsz=513, epochs=46, batch=16, lr=0.007,
                               optimizer="sgd", momentum=0.9, schedule="poly", weight_decay=4e-5, output_stride=16,
                               head="mobile", weights_backbone="torchvision:IMAGENET1K_V2", workers=8)),
-    Recipe("quick", "this project: 15 minutes on a 2-core CPU on the built-in dataset, from scratch "
-           "(docs/experiments.md)",
-           SegmentTrainConfig(model="deeplabv3_mobilenet_v2", width=0.5, imgsz=256, scale_min=1.0, scale_max=1.0,
-                              epochs=20, batch=16, lr=0.005, optimizer="adamw", schedule="cosine", warmup_epochs=0.5,
-                              weight_decay=1e-4, clip_grad=10.0, output_stride=16, head="mobile", decoder=True,
-                              decoder_stride=8, loss_stride=4, top_k_pixels=0.5, workers=2)),
+    QUICK,
+    # The quick recipe's values, given quick's 15 minutes; the rest chosen from the data.
+    Recipe("auto", "the quick recipe's, with input size, crop, the loss's hard-pixel share, batch and learning rate "
+           "chosen from the training masks and boxes and --time (default 15) (docs/training.md)",
+           dataclasses.replace(QUICK.config, time=15.0), choose=auto_config),
 )

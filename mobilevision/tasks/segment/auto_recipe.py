@@ -1,0 +1,79 @@
+"""Segmentation's `--recipe auto`: input size, crop, the hard-pixel share of the loss, batch and
+learning rate chosen from the training masks and boxes and the time budget, starting from the quick
+recipe's values."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from mobilevision.datasets.stats import SplitStats
+from mobilevision.engine.config import TrainConfig
+from mobilevision.errors import MobileVisionError
+from mobilevision.tasks.auto_recipe import (
+    Choice,
+    apply_choices,
+    batch_and_lr,
+    input_size_for,
+    small_size,
+    training_stats,
+)
+
+# Two cells of the decoder's stride-8 grid: a smaller object is a blur of one or two logits.
+SMALL_OBJECT_PX = 16
+# A foreground class this many times rarer (in mask pixels) than the most common one is rare: the
+# loss then averages only the hardest quarter of the pixels, which a rare class's errors fill, not
+# the quick recipe's half (segmentation_loss.py; the loss has no per-class weights).
+RARE_CLASS_RATIO = 3.0
+RARE_CLASS_TOP_K = 0.25
+
+
+def segment_choices(stats: SplitStats, *, minutes: float, start: TrainConfig, imgsz: int | None = None
+                    ) -> dict[str, Choice]:
+    """{option: Choice} for a segmenter trained on the split `stats` describes (mask pixel shares,
+    the first class background; object sizes where the data has boxes) within `minutes`, from the
+    values of `start` (the quick recipe's). `imgsz` given: the user's, which crop, batch and
+    learning rate then build on."""
+    if stats.relative_sizes is not None and len(stats.relative_sizes):
+        size = input_size_for(small_size(stats.relative_sizes), target_px=SMALL_OBJECT_PX, floor=start.imgsz,
+                              minutes=minutes)
+    else:
+        size = Choice(start.imgsz, "no boxes in the annotations to measure object sizes: the quick recipe's")
+    trained_size = imgsz or size.value
+    if trained_size > start.imgsz:
+        crop = Choice(start.imgsz, f"{start.imgsz} px crops of the {trained_size} px images: the quick recipe's "
+                      "pixels per step, at the finer scale")
+    else:
+        crop = Choice(None, f"whole {trained_size} px images, as the quick recipe")
+    return {
+        "imgsz": size,
+        "crop": crop,
+        "top_k_pixels": _hard_pixels(stats.pixel_frequency, start=start.top_k_pixels),
+        **batch_and_lr(start=start, side=crop.value or trained_size),
+    }
+
+
+def _hard_pixels(pixel_frequency: dict[str, float], *, start: float) -> Choice:
+    """top_k_pixels from the foreground classes' shares of the mask pixels."""
+    foreground = dict(list(pixel_frequency.items())[1:])
+    rarest, common = min(foreground, key=foreground.get), max(foreground, key=foreground.get)
+    if not foreground[rarest]:
+        return Choice(min(start, RARE_CLASS_TOP_K), f"'{rarest}' has no pixels in the training masks: the loss over "
+                      "the hardest pixels only")
+    ratio = foreground[common] / foreground[rarest]
+    shares = (f"'{rarest}' holds {foreground[rarest]:.2%} of the mask pixels, {ratio:.1f}x fewer than "
+              f"'{common}' ({foreground[common]:.2%})")
+    if ratio >= RARE_CLASS_RATIO:
+        return Choice(min(start, RARE_CLASS_TOP_K), f"{shares}, at least {RARE_CLASS_RATIO:g}x: the loss over the "
+                      "hardest pixels only, which a rare class's errors fill")
+    return Choice(start, f"{shares}, under {RARE_CLASS_RATIO:g}x: the quick recipe's")
+
+
+def auto_config(config: TrainConfig, *, start: TrainConfig, given: Collection[str]) -> TrainConfig:
+    """The `auto` recipe's run: `config` (the recipe's values with the flags given on top) with the
+    choices for its training data and --time."""
+    stats = training_stats(config.data, task="segment")
+    if not stats.pixel_frequency or len(stats.pixel_frequency) < 2:
+        raise MobileVisionError(f"--recipe auto: --data {config.data} has no training masks to choose from")
+    choices = segment_choices(stats, minutes=config.time, start=start,
+                              imgsz=config.imgsz if "imgsz" in given else None)
+    return apply_choices(config, choices, given=given)
