@@ -27,11 +27,11 @@ SMALL_BOX_SHARE = 0.10  # above this share of boxes under SMALL_BOX_PX, matching
 SMALL_BOX_MATCH_IOU = 0.3
 
 
-def detect_choices(stats: SplitStats, *, minutes: float, start: TrainConfig, imgsz: int | None = None
-                   ) -> dict[str, Choice]:
+def detect_choices(stats: SplitStats, *, minutes: float, start: TrainConfig, imgsz: int | None = None,
+                   batch: int | None = None) -> dict[str, Choice]:
     """{option: Choice} for a detector trained on the split `stats` describes (at least one box)
-    within `minutes`, from the values of `start` (the quick recipe's). `imgsz` given: the user's,
-    which the other choices then build on."""
+    within `minutes`, from the values of `start` (the quick recipe's). `imgsz` and `batch` given: the
+    user's, which the other choices then build on."""
     boxes = len(stats.relative_sizes)
     size = input_size_for(small_size(stats.relative_sizes), target_px=SMALL_BOX_PX, floor=start.imgsz,
                           minutes=minutes)
@@ -50,7 +50,7 @@ def detect_choices(stats: SplitStats, *, minutes: float, start: TrainConfig, img
         "imgsz": size,
         "anchors": anchors,
         "match_iou": match,
-        **batch_and_lr(start=start, side=trained_size),
+        **batch_and_lr(start=start, side=trained_size, batch=batch),
     }
 
 
@@ -61,5 +61,6 @@ def auto_config(config: TrainConfig, *, start: TrainConfig, given: Collection[st
     if stats.relative_sizes is None or not len(stats.relative_sizes):
         raise MobileVisionError(f"--recipe auto: --data {config.data} has no training boxes to choose from")
     choices = detect_choices(stats, minutes=config.time, start=start,
-                             imgsz=config.imgsz if "imgsz" in given else None)
+                             imgsz=config.imgsz if "imgsz" in given else None,
+                             batch=config.batch if "batch" in given else None)
     return apply_choices(config, choices, given=given)

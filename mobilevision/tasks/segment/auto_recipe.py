@@ -27,12 +27,12 @@ RARE_CLASS_RATIO = 3.0
 RARE_CLASS_TOP_K = 0.25
 
 
-def segment_choices(stats: SplitStats, *, minutes: float, start: TrainConfig, imgsz: int | None = None
-                    ) -> dict[str, Choice]:
+def segment_choices(stats: SplitStats, *, minutes: float, start: TrainConfig, imgsz: int | None = None,
+                    batch: int | None = None) -> dict[str, Choice]:
     """{option: Choice} for a segmenter trained on the split `stats` describes (mask pixel shares,
     the first class background; object sizes where the data has boxes) within `minutes`, from the
-    values of `start` (the quick recipe's). `imgsz` given: the user's, which crop, batch and
-    learning rate then build on."""
+    values of `start` (the quick recipe's). `imgsz` and `batch` given: the user's, which
+    the other choices then build on."""
     if stats.relative_sizes is not None and len(stats.relative_sizes):
         size = input_size_for(small_size(stats.relative_sizes), target_px=SMALL_OBJECT_PX, floor=start.imgsz,
                               minutes=minutes)
@@ -48,7 +48,7 @@ def segment_choices(stats: SplitStats, *, minutes: float, start: TrainConfig, im
         "imgsz": size,
         "crop": crop,
         "top_k_pixels": _hard_pixels(stats.pixel_frequency, start=start.top_k_pixels),
-        **batch_and_lr(start=start, side=crop.value or trained_size),
+        **batch_and_lr(start=start, side=crop.value or trained_size, batch=batch),
     }
 
 
@@ -75,5 +75,6 @@ def auto_config(config: TrainConfig, *, start: TrainConfig, given: Collection[st
     if not stats.pixel_frequency or len(stats.pixel_frequency) < 2:
         raise MobileVisionError(f"--recipe auto: --data {config.data} has no training masks to choose from")
     choices = segment_choices(stats, minutes=config.time, start=start,
-                              imgsz=config.imgsz if "imgsz" in given else None)
+                              imgsz=config.imgsz if "imgsz" in given else None,
+                              batch=config.batch if "batch" in given else None)
     return apply_choices(config, choices, given=given)
