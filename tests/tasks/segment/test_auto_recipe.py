@@ -1,0 +1,71 @@
+"""`segment train --recipe auto`: the choices from hand-made statistics (small objects -> a larger
+input cropped to quick's size; a rare class -> the loss over fewer, harder pixels), quick's values
+on the default built-in data, and a run's args.yaml holding the choices with the flags given winning
+(a 1-epoch run at 64 px on 16 images)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import yaml
+
+from mobilevision.cli import main
+from mobilevision.datasets import generate_dataset
+from mobilevision.datasets.stats import SplitStats
+from mobilevision.engine.config import config_from_options
+from mobilevision.tasks.segment.auto_recipe import segment_choices
+from mobilevision.tasks.segment.config import RECIPES, SegmentTrainConfig
+
+QUICK = RECIPES["quick"].config
+BALANCED = {"background": 0.7, "circle": 0.1, "square": 0.1, "star": 0.1}
+
+
+def mask_stats(pixel_frequency: dict[str, float], relative_sizes: np.ndarray | None = None) -> SplitStats:
+    return SplitStats("train", relative_sizes=relative_sizes, pixel_frequency=pixel_frequency)
+
+
+def values(choices: dict) -> dict:
+    return {name: choice.value for name, choice in choices.items()}
+
+
+def test_small_objects_get_a_larger_input_cropped_to_quicks_size():
+    chosen = values(segment_choices(mask_stats(BALANCED, np.geomspace(0.03, 0.12, 200)), minutes=15, start=QUICK))
+    assert chosen["imgsz"] > QUICK.imgsz and chosen["crop"] == QUICK.imgsz
+    assert (chosen["batch"], chosen["lr"]) == (QUICK.batch, QUICK.lr)  # the same pixels per step
+
+
+def test_a_rare_class_gets_the_loss_over_the_hardest_pixels():
+    rare = {"background": 0.7, "circle": 0.2, "square": 0.09, "star": 0.01}
+    assert values(segment_choices(mask_stats(rare), minutes=15, start=QUICK))["top_k_pixels"] < QUICK.top_k_pixels
+    absent = {"background": 0.8, "circle": 0.1, "square": 0.1, "star": 0.0}
+    assert values(segment_choices(mask_stats(absent), minutes=15, start=QUICK))["top_k_pixels"] < QUICK.top_k_pixels
+
+
+def test_balanced_large_objects_keep_the_quick_recipes_values():
+    for sizes in (np.geomspace(0.2, 0.8, 200), None):  # None: masks without boxes to measure
+        chosen = values(segment_choices(mask_stats(BALANCED, sizes), minutes=15, start=QUICK))
+        assert chosen == {"imgsz": QUICK.imgsz, "crop": None, "top_k_pixels": QUICK.top_k_pixels,
+                          "batch": QUICK.batch, "lr": QUICK.lr}
+
+
+def test_on_the_default_built_in_data_auto_stays_at_quick(tmp_path):
+    data = generate_dataset(tmp_path / "synth", images=100, workers=1)
+    config = config_from_options(SegmentTrainConfig, {"recipe": "auto", "data": str(data)}, recipes=RECIPES)
+    for name in ("imgsz", "crop", "top_k_pixels", "batch", "lr", "width", "epochs", "optimizer"):
+        assert getattr(config, name) == getattr(QUICK, name), name
+    assert config.time == 15.0
+
+
+def test_choices_are_recorded_in_args_yaml_and_flags_given_win(tmp_path, capsys):
+    data = generate_dataset(tmp_path / "synth", images=16, size=64, workers=1)
+    assert main(["segment", "train", "--recipe", "auto", "--data", str(data), "--project", str(tmp_path / "runs"),
+                 "--name", "auto", "--time", "0", "--epochs", "1", "--imgsz", "64", "--top-k-pixels", "0.75",
+                 "--workers", "0", "--device", "cpu"]) == 0
+    log = capsys.readouterr().err
+    assert "auto: --imgsz 64 as given (auto would take" in log and "auto: --crop None: whole 64 px images" in log
+    assert "auto: --top-k-pixels 0.75 as given" in log
+    args = yaml.safe_load((tmp_path / "runs" / "segment" / "auto" / "args.yaml").read_text())
+    assert args["recipe"] == "auto"
+    assert (args["imgsz"], args["top_k_pixels"], args["time"]) == (64, 0.75, 0.0)  # given
+    assert args["crop"] is None and args["batch"] == 2 * QUICK.batch  # chosen: quick's pixels per step, capped
+    assert args["lr"] == pytest.approx(QUICK.lr * 2**0.5, rel=1e-2)
