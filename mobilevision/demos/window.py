@@ -24,13 +24,13 @@ def window_unavailable() -> str | None:
     """Why no window can open here, in a few words; None when one can."""
     # Tk draws through X11 on Linux (XWayland under Wayland), so DISPLAY is what it needs.
     if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
-        return "no display (DISPLAY is not set)"
+        return "DISPLAY is not set"
     try:
         import tkinter
 
         from PIL import ImageTk  # noqa: F401  (Pillow's Tk bridge, imported here to fail early)
     except ImportError:
-        return "this Python has no tkinter (on Debian or Ubuntu: apt install python3-tk)"
+        return "this Python has no tkinter, which Debian's and Ubuntu's python3-tk package adds"
     try:
         tkinter.Tk().destroy()
     except tkinter.TclError as error:

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mobilevision.cli import main
 from tests.demos.test_layout import overlap
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,3 +89,13 @@ def test_the_keys_take_a_snapshot_switch_the_tasks_and_quit(checkpoints, video, 
     tasks = [frame["status"][1] for frame in shown["frames"]]
     # t after the third frame: the fourth shows the detector alone, or the fifth when X delivers the key late.
     assert tasks[:3] == ["tasks: detect+segment"] * 3 and tasks[-1] == "tasks: detect", tasks
+
+
+def test_without_a_display_the_demo_says_why_and_writes_the_video(checkpoints, video, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    code = main(["demo", "live", "--source", str(video), "--weights", str(checkpoints["detect"]), "--runtime", "torch",
+                 "--project", str(tmp_path)])
+    printed = capsys.readouterr().out
+    saved = tmp_path / "demo" / "live" / "clip.mp4"
+    assert code == 0 and f"no window (DISPLAY is not set): writing the annotated video to {saved}" in printed
+    assert saved.is_file() and f"-> {saved}" in printed
