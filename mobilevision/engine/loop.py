@@ -40,7 +40,7 @@ from mobilevision.engine.evaluation import Evaluator, evaluate
 from mobilevision.engine.optim import LearningRateSchedule, build_optimizer
 from mobilevision.engine.run_dir import ELSEWHERE, ResultsLog
 from mobilevision.engine.sampling import ResumableDistributedSampler, SeededAugmentation, eval_loader, train_loader
-from mobilevision.engine.time_budget import steps_within
+from mobilevision.engine.time_budget import PACE_STEPS, PACE_WARMUP_STEPS, Pace, PaceProbe, budget_line, steps_within
 from mobilevision.errors import MobileVisionError
 from mobilevision.visualize.plots import plot_results
 
@@ -271,9 +271,9 @@ def _step(run: _Run, images: torch.Tensor, targets, *, last_path: Path) -> tuple
     return loss, losses, lr
 
 
-def _train_epoch(run: _Run, loader, *, steps_per_epoch: int, last_path: Path) -> _EpochStats:
+def _train_epoch(run: _Run, loader, *, steps_per_epoch: int, last_path: Path, pace: PaceProbe) -> _EpochStats:
     """The steps of epoch `run.epoch` from `run.position` on, each batch once; a --time budget may
-    end it part-way (no batch past it is loaded)."""
+    end it part-way (no batch past it is loaded). `pace` is told of every step."""
     dist, config, stats = dist_info(), run.config, run.stats
     # Every epoch starts in training mode (a new model is in it, but only Module.train() applies a
     # backbone's --freeze-bn, and validation restores whatever mode it found).
@@ -294,6 +294,7 @@ def _train_epoch(run: _Run, loader, *, steps_per_epoch: int, last_path: Path) ->
             stats.loss_sums[name] = stats.loss_sums.get(name, 0.0) + value.item()
         rate = stats.images * dist.world_size / (time.perf_counter() - stats.started)
         bar.set_postfix(loss=f"{loss.item():.4f}", lr=f"{lr:.3g}", img_s=f"{rate:.1f}")
+        pace.step_done(images=images.shape[0])
         if config.save_period_steps and run.global_step % config.save_period_steps == 0:
             _save(run, [last_path], next_epoch=run.epoch, next_position=run.position, last_path=last_path)
         if config.time > 0 and run.global_step % SIZING_PERIOD_STEPS == 0:
@@ -310,6 +311,23 @@ def _first_batch(data: Dataset, *, batch: int, collate_fn: Callable) -> tuple:
     return collate_fn([data[index] for index in range(min(batch, len(data)))])
 
 
+def _pace_probe(config: TrainConfig, *, images_per_epoch: int, on_pace: Callable[[Pace], None] | None) -> PaceProbe:
+    """The first steps' pace goes to `on_pace` on rank 0, or, in a --time run, into a line saying
+    what the budget will reach."""
+    dist = dist_info()
+
+    def report(images_per_s: float) -> None:
+        pace = Pace(images_per_s=images_per_s * dist.world_size, images_per_epoch=images_per_epoch)
+        if not dist.is_main:
+            return
+        if on_pace is not None:
+            on_pace(pace)
+        elif config.time > 0:
+            tqdm.write(budget_line(pace, minutes=config.time), file=sys.stderr)
+
+    return PaceProbe(report=report, warmup=PACE_WARMUP_STEPS, steps=PACE_STEPS)
+
+
 def _mean_over_ranks(seconds: float) -> float:
     """One mean over the ranks, so every rank sizes the run alike and they stop together."""
     return reduce_sum(torch.tensor([seconds], dtype=torch.float64)).item() / dist_info().world_size
@@ -317,13 +335,15 @@ def _mean_over_ranks(seconds: float) -> float:
 
 def fit(*, model: nn.Module, spec: ModelSpec, train_set: Dataset, val_set: Dataset, collate_fn: Callable,
         make_evaluator: Callable[[], Evaluator], config: TrainConfig, run_dir: Path,
-        resume_from: dict | None = None) -> dict[str, float]:
+        resume_from: dict | None = None, on_pace: Callable[[Pace], None] | None = None) -> dict[str, float]:
     """Train `model` for `config.epochs` epochs (or `config.time` minutes) and return the last validation metrics.
 
     train_set / val_set yield samples that `collate_fn` turns into (images (N, 3, H, W), targets);
     targets may be a tensor or a list of dicts. `resume_from` is a checkpoint dict (weights/last.pt):
     the run continues at its next step with the same weights, optimizer, EMA, data order and RNG.
-    Under torchrun every rank calls fit; only rank 0 prints and writes into `run_dir`.
+    `on_pace` receives the speed of the run's first steps (time_budget.PaceProbe) on rank 0; without
+    it a --time run logs what its budget will reach at that speed. Under torchrun every rank calls
+    fit; only rank 0 prints and writes into `run_dir`.
     """
     dist = dist_info()
     train_data = SeededAugmentation(train_set, seed=config.seed)
@@ -347,13 +367,14 @@ def fit(*, model: nn.Module, spec: ModelSpec, train_set: Dataset, val_set: Datas
     last_path, best_path = run_dir / "weights" / "last.pt", run_dir / "weights" / "best.pt"
     results = ResultsLog(run_dir / "results.csv", epochs_done=run.epoch) if dist.is_main else None
     main_metric = make_evaluator().main_metric
+    pace = _pace_probe(run.config, images_per_epoch=steps_per_epoch * config.batch * dist.world_size, on_pace=on_pace)
 
     while run.epoch < run.config.epochs:
         if run.position == 0:  # else a run resumed mid-epoch, which goes on with the sums it saved
             run.stats = _EpochStats()
         sampler.set_position(run.epoch, run.position)
         train_data.epoch = run.epoch
-        stats = _train_epoch(run, loader, steps_per_epoch=steps_per_epoch, last_path=last_path)
+        stats = _train_epoch(run, loader, steps_per_epoch=steps_per_epoch, last_path=last_path, pace=pace)
         _check_finite(run, last_path=last_path)  # before validation computes metrics of NaN weights
         run.epoch, run.position = run.epoch + 1, 0
         run.elapsed += _mean_over_ranks(stats.train_time)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -15,6 +15,7 @@ from mobilevision.engine.config import Recipe, TrainConfig, absolute_data, check
 from mobilevision.engine.distributed import broadcast_object, dist_info, init_distributed, shutdown
 from mobilevision.engine.loop import ModelSpec, fit
 from mobilevision.engine.run_dir import new_run_dir, write_args
+from mobilevision.engine.time_budget import Pace
 from mobilevision.errors import MobileVisionError
 
 # Options a resumed run takes from the command line: where it runs, not what it computes. Any other
@@ -100,9 +101,10 @@ def run_training(task: TrainableTask, options: dict[str, Any]) -> dict[str, floa
     return metrics if is_main else None
 
 
-def train(task: TrainableTask, config: TrainConfig, *, resume_from: dict | None = None) -> dict[str, float]:
+def train(task: TrainableTask, config: TrainConfig, *, resume_from: dict | None = None,
+          on_pace: Callable[[Pace], None] | None = None) -> dict[str, float]:
     """Train per `config`, or continue the run whose last.pt (`config.resume`) was read into
-    `resume_from`; returns the last validation metrics. With freeze_backbone only the heads learn
+    `resume_from`; returns the last validation metrics. `on_pace`: as `fit`'s. With freeze_backbone only the heads learn
     (the backbone's BatchNorm statistics stay too, through the model's freeze_bn)."""
     if not config.data:  # --data has no sensible default
         raise MobileVisionError(f"--data is required: {task.data_layouts}")
@@ -123,7 +125,7 @@ def train(task: TrainableTask, config: TrainConfig, *, resume_from: dict | None 
                      class_names=setup.class_names, preprocessing=setup.preprocessing)
     return fit(model=setup.model, spec=spec, train_set=setup.train_set, val_set=setup.val_set,
                collate_fn=task.collate, make_evaluator=setup.make_evaluator, config=config,
-               run_dir=open_run_dir(config, task=task.name), resume_from=resume_from)
+               run_dir=open_run_dir(config, task=task.name), resume_from=resume_from, on_pace=on_pace)
 
 
 def _class_difference(found: list[str] | dict, trained: list[str] | dict) -> str:

@@ -4,8 +4,10 @@ finished with the same settings, or the one it left unfinished, continued where 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from pathlib import Path
 
+from mobilevision.demos.quickstart.estimate import announce
 from mobilevision.demos.quickstart.settings import RECIPE, QuickstartSettings
 from mobilevision.engine.checkpoint import read_checkpoint
 from mobilevision.engine.config import config_from_options
@@ -61,10 +63,10 @@ def train_or_reuse(config: MultitaskTrainConfig, *, data_marker: Path, fresh: bo
         print(f"continuing {run_folder(config)}: {why}")
         resumed, checkpoint = resumed_config(str(best.with_name("last.pt")), {}, task="multitask",
                                              config_class=MultitaskTrainConfig)
-        train(get_task("multitask"), resumed, resume_from=checkpoint)
+        train(get_task("multitask"), resumed, resume_from=checkpoint, on_pace=functools.partial(announce, config=resumed))
     else:
         length = f"{config.time:g} minutes" if config.time > 0 else f"{config.epochs} epochs"
         print(f"training {config.model} (recipe {RECIPE}: width {config.width:g}, {config.imgsz} px, {length}, "
               f"batch {config.batch}) into {run_folder(config)}; {why}")
-        train(get_task("multitask"), config)
+        train(get_task("multitask"), config, on_pace=functools.partial(announce, config=config))
     return best, state == "finished", read_checkpoint(best.with_name("last.pt"))["args"]["epochs"]
