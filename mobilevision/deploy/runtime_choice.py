@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from mobilevision.engine.measured_choice import cached_choice, read_choices, store_choice
+from mobilevision.engine.measured_choice import cached_choice, provenance, read_choices, store_choice
 
 # Another runtime must beat folded PyTorch by this fraction to be taken: two timings on a shared
 # 2-core machine differ by a few percent, and a tie must not pick the runtime that may be slower.
@@ -52,12 +52,7 @@ class RuntimeChoice:
         multi-threaded PyTorch most, so the choice may not hold on an idle machine)."""
         others = sorted((name for name in self.milliseconds if name != self.runtime), key=self.milliseconds.get)
         timings = " vs ".join(f"{name} {self.milliseconds[name]:.1f} ms" for name in [self.runtime, *others])
-        if not self.measured_now:
-            where = f"cached in {self.cache}"
-        elif self.not_cached is None:
-            where = f"measured now; cached in {self.cache}"
-        else:
-            where = f"measured now; not cached: {self.not_cached}"
+        where = provenance(measured_now=self.measured_now, cache=self.cache, not_cached=self.not_cached)
         cores = os.cpu_count() or 1
         busy = (f"; the machine was busy (load {self.load:.1f} on {cores} cores): delete {self.cache} to measure "
                 "again" if self.load is not None and self.load > cores else "")

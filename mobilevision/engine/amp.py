@@ -21,7 +21,7 @@ from torch import nn
 
 from mobilevision.engine.device import autocast, to_device
 from mobilevision.engine.machine import cpu_name
-from mobilevision.engine.measured_choice import cached_choice, store_choice
+from mobilevision.engine.measured_choice import cached_choice, provenance, store_choice
 from mobilevision.errors import MobileVisionError
 
 # bf16 must be faster than fp32 by this fraction to be taken: timings on a shared machine differ by
@@ -78,12 +78,7 @@ class AmpChoice:
         """One line: "amp auto: fp32 0.31 s/step vs bf16 0.42 s/step (measured now; cached in <file>)"."""
         order = [self.precision, *(name for name in self.seconds if name != self.precision)]
         timings = " vs ".join(f"{name} {self.seconds[name]:.3f} s/step" for name in order)
-        if not self.measured_now:
-            where = f"cached in {self.cache}"
-        elif self.not_cached is None:
-            where = f"measured now; cached in {self.cache}"
-        else:
-            where = f"measured now; not cached: {self.not_cached}"
+        where = provenance(measured_now=self.measured_now, cache=self.cache, not_cached=self.not_cached)
         return f"amp auto: {timings}, bf16 taken only if {MARGIN:.0%} faster ({where})"
 
 

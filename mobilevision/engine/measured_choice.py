@@ -47,3 +47,11 @@ def store_choice(path: Path, *, key: dict, entry: dict, keep: dict[str, dict] | 
     except (MobileVisionError, OSError) as error:  # OSError: the temporary file's clean-up failed too
         return str(error)
     return None
+
+
+def provenance(*, measured_now: bool, cache: Path, not_cached: str | None) -> str:
+    """Where a choice comes from, for its one line: "cached in <file>", "measured now; cached in
+    <file>" or "measured now; not cached: <why>"."""
+    if not measured_now:
+        return f"cached in {cache}"
+    return f"measured now; cached in {cache}" if not_cached is None else f"measured now; not cached: {not_cached}"
