@@ -1,10 +1,12 @@
 """Where a training step of the quickstart's multi-task recipe spends its time.
 
-    .venv/bin/python benchmarks/step_breakdown.py --data DIR [--steps 40 --warmup 5 --workers N --ema --before]
+    .venv/bin/python benchmarks/step_breakdown.py --data DIR [--steps 40 --warmup 5 --workers N --ema --amp bf16
+                                                             --before --rounds 2]
 
 DIR is a built-in dataset (`mobilevision data synth --out DIR --size 256`). The recipe is
 `multitask train --recipe quick` (width 0.5, 256 px, batch 8, AdamW, clip 10) with its own loader
-workers unless --workers is given. Each step runs as the engine's loop does it (engine/loop.py
+workers unless --workers is given, in fp32 unless --amp bf16 (what `--amp auto` takes where it
+measured bf16 faster). Each step runs as the engine's loop does it (engine/loop.py
 `_step`), fenced by perf_counter with a device synchronisation before every reading:
 
     data wait   the DataLoader's next batch: decode, augmentation and collate (in this process
@@ -36,7 +38,7 @@ import torch
 from torch import nn
 
 from mobilevision.engine.config import config_from_options
-from mobilevision.engine.device import to_device
+from mobilevision.engine.device import autocast, to_device
 from mobilevision.engine.ema import ModelEMA
 from mobilevision.engine.machine import cpu_name
 from mobilevision.engine.optim import build_optimizer, parameter_groups
@@ -75,7 +77,8 @@ def fenced_forward(model: nn.Module, fences: Fences) -> None:
     model._head_outputs = timed  # an instance attribute: this model only, for this script only
 
 
-def run(config: MultitaskTrainConfig, *, steps: int, warmup: int, per_tensor: bool) -> tuple[dict[str, float], float]:
+def run(config: MultitaskTrainConfig, *, steps: int, warmup: int, amp: torch.dtype | None,
+        per_tensor: bool) -> tuple[dict[str, float], float]:
     """({part: ms summed over the timed steps}, seconds of the timed steps); per_tensor: AdamW one
     tensor at a time, torch's CPU default."""
     device = torch.device("cpu")
@@ -106,7 +109,8 @@ def run(config: MultitaskTrainConfig, *, steps: int, warmup: int, per_tensor: bo
         images = images.to(device, memory_format=torch.channels_last)
         targets = to_device(targets, device)
         fences.lap("data wait")
-        losses = model(images, targets)
+        with autocast(device, amp):
+            losses = model(images, targets)
         loss = sum(losses.values())
         fences.lap("loss")
         if not bool(torch.isfinite(loss)):
@@ -143,10 +147,11 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps first (allocator, oneDNN kernels)")
     parser.add_argument("--workers", type=int, default=None, help="loader workers (default: the recipe's)")
     parser.add_argument("--ema", action="store_true", help="keep an EMA of the weights (the recipe does not)")
+    parser.add_argument("--amp", choices=("off", "bf16"), default="off", help="autocast of the forward pass")
     parser.add_argument("--before", action="store_true", help="also time torch's per-tensor CPU AdamW")
     parser.add_argument("--rounds", type=int, default=1, help="runs of each variant, alternated")
     args = parser.parse_args()
-    options = {"recipe": "quick", "data": str(args.data), "device": "cpu", "amp": "off"}
+    options = {"recipe": "quick", "data": str(args.data), "device": "cpu", "amp": args.amp}
     config = config_from_options(MultitaskTrainConfig, options, recipes=RECIPES)
     config = dataclasses.replace(config, ema=args.ema or config.ema,
                                  workers=config.workers if args.workers is None else args.workers)
@@ -157,12 +162,13 @@ def main() -> None:
     for _ in range(args.rounds):
         for name, per_tensor in variants.items():
             torch.manual_seed(config.seed)
-            parts, elapsed = run(config, steps=args.steps, warmup=args.warmup, per_tensor=per_tensor)
+            parts, elapsed = run(config, steps=args.steps, warmup=args.warmup,
+                                 amp=torch.bfloat16 if args.amp == "bf16" else None, per_tensor=per_tensor)
             milliseconds[name] = {part: milliseconds[name][part] + ms for part, ms in parts.items()}
             seconds[name] += elapsed
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     print(f"multitask --recipe quick: width {config.width:g}, {config.imgsz} px, batch {config.batch}, "
-          f"{config.workers} workers, EMA {'on' if config.ema else 'off'}, fp32, {torch.get_num_threads()} threads; "
+          f"{config.workers} workers, EMA {'on' if config.ema else 'off'}, {'bf16' if args.amp == 'bf16' else 'fp32'}, {torch.get_num_threads()} threads; "
           f"{args.rounds} x {args.steps} steps, each after {args.warmup}; {cpu_name()}, load average {load}")
     steps = args.rounds * args.steps
     rates = {name: steps * config.batch / seconds[name] for name in variants}
