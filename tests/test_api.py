@@ -39,7 +39,8 @@ def detector_run(tmp_path_factory) -> Path:
 
 def test_list_and_create_models():
     assert mv.list_models() == list(MODELS)
-    assert mv.list_models("detect") == ["ssdlite_mobilenet_v2", "ssdlite_mobilenet_v1", "ssdlite320_mobilenet_v3_large"]
+    assert mv.list_models("detect") == ["ssdlite_mobilenet_v2", "ssdlite_mobilenet_v1", "ssd_mobilenet_v1",
+                                        "ssdlite320_mobilenet_v3_large"]
     model = mv.create_model("deeplabv3_aspp_mobilenet_v2", num_classes=5, deeplab={"decoder": True})
     assert model.options.head == "aspp" and model.options.decoder  # the entry's head kept, the option added
     assert model.eval()(torch.randn(1, 3, 65, 65)).shape == (1, 65, 65)

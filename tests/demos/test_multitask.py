@@ -11,6 +11,7 @@ import torch
 
 from mobilevision.bench.cases import write_checkpoint
 from mobilevision.cli import main
+from mobilevision.demos.layout import lay_out
 from mobilevision.demos.loading import load_predictor
 from mobilevision.tasks.registry import build_model
 from tests.demos.conftest import SHAPES, scene
@@ -54,6 +55,8 @@ def test_demo_live_draws_a_multitask_model_on_every_frame(multitask_checkpoint, 
     assert "8 frames" in capsys.readouterr().out
     inputs, outputs = read_video(video), read_video(out)
     assert len(outputs) == len(inputs) == 8
-    for source, shown in zip(inputs, outputs):
-        # The class map is blended over the whole frame and the top classes drawn in a corner.
+    # The scene of the laid-out frame (status above it, top classes and legend beside it).
+    x0, y0, x1, y1 = lay_out(inputs[0], [], status=("status", "tasks")).regions["scene"]
+    for source, shown in zip(inputs, (frame[y0:y1, x0:x1] for frame in outputs)):
+        # The class map is blended over the whole scene.
         assert np.abs(shown.astype(np.int16) - source.astype(np.int16)).mean() > 5
