@@ -190,7 +190,7 @@ def test_full_disk_is_one_line_and_keeps_the_last_good_file(capsys, dataset, tmp
     monkeypatch.setattr(atomic, "open", writes, raising=False)
     shutil.copytree(dataset, tmp_path / "data")
     code, error = train(capsys, "--data", str(tmp_path / "data"), "--project", str(tmp_path), "--name", "run",
-                        "--epochs", "2", "--save-period-steps", "1", "--lr", "0.005", *TINY)
+                        "--epochs", "2", "--save-period-steps", "1", "--lr", "0.001", *TINY)
     run = tmp_path / "classify" / "run"
     path = run / "weights" / name if name == "last.pt" else run / name
     assert code == 2 and error == (f"mobilevision: error: {path}: not written, no space left on its disk (the previous "

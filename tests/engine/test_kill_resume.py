@@ -31,9 +31,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(not hasattr(os, "fork"), reas
 KILLS = 20
 # 12 images in batches of 2 for 8 epochs: 48 steps, each saved (--save-period-steps 1), and 8
 # epoch-end saves. A kill comes 1 or 2 saves into a process and up to 50 ms later: 20 fit easily.
-# --amp off: the same precision on every machine (--amp auto measures); at lr 0.005 fp32 stays finite.
+# --amp off: the same precision on every machine (--amp auto measures); at lr 0.001 fp32 stays finite
+# on 1 thread as on 2 (at 0.005 a 1-thread run turned NaN at step 8).
 TRAIN = ["--epochs", "8", "--save-period-steps", "1", "--ema", "--ema-ramp", "10", "--width", "0.35", "--imgsz",
-         "32", "--batch", "2", "--workers", "0", "--device", "cpu", "--lr", "0.005", "--amp", "off"]
+         "32", "--batch", "2", "--workers", "0", "--device", "cpu", "--lr", "0.001", "--amp", "off"]
 
 
 class ForkServer:
