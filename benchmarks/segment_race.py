@@ -208,7 +208,8 @@ def main() -> None:
         evaluator = SegmentationEvaluator(train_set.class_names)
         started = time.perf_counter()
         metrics = evaluate(AtTrainingSize(logits, size=args.imgsz), eval_loader(
-            val_set, rank=0, world_size=1, batch=16, workers=args.workers, collate_fn=segmentation_collate),
+            # One image a batch: a padded batch of mixed sizes would be resized with its padding.
+            val_set, rank=0, world_size=1, batch=1, workers=args.workers, collate_fn=segmentation_collate),
             evaluator, device=torch.device("cpu"), progress=False)
         iou = evaluator.per_class_iou(evaluator.reduced).tolist()
         results[contestant.name] = {**metrics, "per_class_iou": dict(zip(train_set.class_names, iou)),
