@@ -11,7 +11,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+
+from torch import nn
 
 from mobilevision.datasets.box_records import annotated_boxes, input_boxes
 from mobilevision.datasets.build import build_dataset
@@ -24,9 +26,11 @@ from mobilevision.tasks.detect.options import SSDLiteOptions
 BPR_WARNING = 0.98  # YOLOv5's threshold for refitting its anchors
 
 
-def checked_anchor_options(*, data: str, imgsz: int, model: str, model_kwargs: Mapping) -> dict:
+def checked_anchor_options(*, data: str, imgsz: int, model: str, model_kwargs: Mapping,
+                           detector_of: Callable[[nn.Module], nn.Module] = lambda built: built) -> dict:
     """model_kwargs["ssdlite"] after the check: fitted to data's training boxes (resized to the
-    (imgsz, imgsz) input) when its `anchors` is "auto", else unchanged. Prints on rank 0 only."""
+    (imgsz, imgsz) input) when its `anchors` is "auto", else unchanged. `detector_of(model)`: the
+    SSDLite within the model built (the multi-task model's detect head). Prints on rank 0 only."""
     from mobilevision.tasks.registry import build_model  # the registry imports this task's modules
 
     options = options_of(SSDLiteOptions, model_kwargs.get("ssdlite"))
@@ -41,7 +45,7 @@ def checked_anchor_options(*, data: str, imgsz: int, model: str, model_kwargs: M
         datasets_logger.setLevel(level)
     image_size = (imgsz, imgsz)
     # The model's own strides and anchor generator, so the anchors measured are the ones trained.
-    probe = build_model(model, **{**model_kwargs, "ssdlite": as_kwargs(options)})
+    probe = detector_of(build_model(model, **{**model_kwargs, "ssdlite": as_kwargs(options)}))
     bpr, mean_iou = coverage(boxes, generator=probe.anchor_generator, strides=probe.strides, image_size=image_size,
                              match_iou=options.match_iou)
     lines = [(f"anchors: best possible recall {bpr:.3f} (mean best IoU {mean_iou:.3f}) of {len(boxes)} training "

@@ -15,6 +15,7 @@ from mobilevision.engine.weights import load_backbone_weights
 from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.base import Flag, Task, TrainedModel
 from mobilevision.tasks.classify.options import ClassifierOptions
+from mobilevision.tasks.detect.anchor_check import checked_anchor_options
 from mobilevision.tasks.detect.coco_eval import save_coco_results
 from mobilevision.tasks.detect.options import SSDLiteOptions
 from mobilevision.tasks.multitask.config import RECIPES, MultitaskTrainConfig
@@ -64,7 +65,7 @@ class MultitaskTask(Task):
     def model_kwargs(self, config: MultitaskTrainConfig, *, train_set, class_names) -> dict:
         from mobilevision.tasks.registry import get_task
 
-        return {
+        kwargs = {
             "width": config.width, "tasks": list(class_names), "imgsz": config.imgsz,
             # Detection counts the background class in num_classes; its names leave it out.
             "num_classes": {task: len(names) + get_task(task).background_classes
@@ -76,6 +77,10 @@ class MultitaskTask(Task):
             "freeze_bn": config.freeze_bn or config.freeze_backbone,
             "classify_from_segment": config.classify_from_segment,
         }
+        if "detect" in class_names:
+            kwargs["ssdlite"] = checked_anchor_options(data=config.data, imgsz=config.imgsz, model=config.model,
+                                                       model_kwargs=kwargs, detector_of=lambda built: built.tasks["detect"])
+        return kwargs
 
     def weights_options(self, model_kwargs: Mapping) -> dict:
         """The three heads' options the model was built with."""

@@ -48,12 +48,12 @@ def segment_choices(stats: SplitStats, *, minutes: float, start: TrainConfig, im
     return {
         "imgsz": size,
         "crop": crop,
-        "top_k_pixels": _hard_pixels(stats.pixel_frequency, start=start.top_k_pixels),
+        "top_k_pixels": hard_pixels(stats.pixel_frequency, start=start.top_k_pixels),
         **batch_and_lr(start=start, side=crop.value or trained_size, batch=batch),
     }
 
 
-def _hard_pixels(pixel_frequency: dict[str, float], *, start: float) -> Choice:
+def hard_pixels(pixel_frequency: dict[str, float], *, start: float) -> Choice:
     """top_k_pixels from the foreground classes' shares of the mask pixels."""
     foreground = dict(list(pixel_frequency.items())[1:])
     rarest = min(foreground, key=foreground.get)

@@ -1,0 +1,34 @@
+"""The multi-task model's `--recipe auto`: one network at one input size, so detection's choices
+(input size for the small boxes, anchors, matching IoU, batch and learning rate) lead, and
+segmentation adds the loss's hard-pixel share for rare classes; both from the quick recipe's values."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from mobilevision.engine.config import TrainConfig
+from mobilevision.errors import MobileVisionError
+from mobilevision.tasks.auto_recipe import apply_choices, training_stats
+from mobilevision.tasks.detect.auto_recipe import detect_choices
+from mobilevision.tasks.multitask.model import task_list
+from mobilevision.tasks.segment.auto_recipe import hard_pixels
+
+
+def auto_config(config: TrainConfig, *, start: TrainConfig, given: Collection[str]) -> TrainConfig:
+    """The `auto` recipe's run: `config` (the recipe's values with the flags given on top) with the
+    choices for its training data, --tasks and --time."""
+    tasks = task_list(config.tasks)
+    if "detect" not in tasks:
+        raise MobileVisionError(f"--recipe auto chooses the multi-task model's input size from its boxes; --tasks "
+                                f"{config.tasks} has no detect: use --recipe quick")
+    boxes = training_stats(config.data, task="detect")
+    if boxes.relative_sizes is None or not len(boxes.relative_sizes):
+        raise MobileVisionError(f"--recipe auto: --data {config.data} has no training boxes to choose from")
+    choices = detect_choices(boxes, minutes=config.time, start=start,
+                             imgsz=config.imgsz if "imgsz" in given else None,
+                             batch=config.batch if "batch" in given else None)
+    if "segment" in tasks:
+        masks = training_stats(config.data, task="segment")
+        if masks.pixel_frequency and len(masks.pixel_frequency) > 1:
+            choices["top_k_pixels"] = hard_pixels(masks.pixel_frequency, start=start.top_k_pixels)
+    return apply_choices(config, choices, given=given)
