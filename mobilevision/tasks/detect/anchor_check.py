@@ -17,6 +17,7 @@ from torch import nn
 
 from mobilevision.datasets.box_records import annotated_boxes, input_boxes
 from mobilevision.datasets.build import build_dataset
+from mobilevision.datasets.detection_base import DetectionDataset
 from mobilevision.engine.config import as_kwargs, options_of
 from mobilevision.engine.distributed import dist_info
 from mobilevision.heads.anchor_fit import coverage, fit_anchors
@@ -27,22 +28,16 @@ BPR_WARNING = 0.98  # YOLOv5's threshold for refitting its anchors
 
 
 def checked_anchor_options(*, data: str, imgsz: int, model: str, model_kwargs: Mapping,
+                           train_set: DetectionDataset | None = None,
                            detector_of: Callable[[nn.Module], nn.Module] = lambda built: built) -> dict:
     """model_kwargs["ssdlite"] after the check: fitted to data's training boxes (resized to the
-    (imgsz, imgsz) input) when its `anchors` is "auto", else unchanged. `detector_of(model)`: the
+    (imgsz, imgsz) input) when its `anchors` is "auto", else unchanged. `train_set`: the training
+    run's detection dataset, whose annotations are then not read again. `detector_of(model)`: the
     SSDLite within the model built (the multi-task model's detect head). Prints on rank 0 only."""
     from mobilevision.tasks.registry import build_model  # the registry imports this task's modules
 
     options = options_of(SSDLiteOptions, model_kwargs.get("ssdlite"))
-    # The training set's own reading warns about its bad annotations once; this second read of the
-    # same files keeps quiet.
-    datasets_logger = logging.getLogger("mobilevision.datasets")
-    level = datasets_logger.level
-    datasets_logger.setLevel(logging.ERROR)
-    try:
-        boxes = input_boxes(annotated_boxes(build_dataset(data, task="detect", split="train")), size=imgsz)
-    finally:
-        datasets_logger.setLevel(level)
+    boxes = input_boxes(annotated_boxes(train_set if train_set is not None else _quiet_training_set(data)), size=imgsz)
     image_size = (imgsz, imgsz)
     # The model's own strides and anchor generator, so the anchors measured are the ones trained.
     probe = detector_of(build_model(model, **{**model_kwargs, "ssdlite": as_kwargs(options)}))
@@ -69,3 +64,15 @@ def checked_anchor_options(*, data: str, imgsz: int, model: str, model_kwargs: M
     if dist_info().is_main:
         print("\n".join(lines), file=sys.stderr, flush=True)  # stdout is for --json
     return as_kwargs(options)
+
+
+def _quiet_training_set(data: str) -> DetectionDataset:
+    """data's detection training split, read without warnings: the training set's own reading warns
+    about its bad annotations once."""
+    datasets_logger = logging.getLogger("mobilevision.datasets")
+    level = datasets_logger.level
+    datasets_logger.setLevel(logging.ERROR)
+    try:
+        return build_dataset(data, task="detect", split="train")
+    finally:
+        datasets_logger.setLevel(level)

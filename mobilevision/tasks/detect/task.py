@@ -9,6 +9,7 @@ from pathlib import Path
 
 from mobilevision.datasets.coco_joint import DetectionWithClassMaps
 from mobilevision.datasets.collate import detection_collate
+from mobilevision.datasets.detection_base import DetectionDataset
 from mobilevision.datasets.resolve import resolve_data
 from mobilevision.datasets.transforms import detection_transforms
 from mobilevision.engine.config import as_kwargs, options_of
@@ -67,8 +68,9 @@ class DetectTask(SingleTask):
         if config.aux_segment:
             kwargs |= {"aux_segment_classes": len(train_set.segment_class_names),
                        "aux_segment_weight": config.aux_segment}
-        kwargs["ssdlite"] = checked_anchor_options(data=config.data, imgsz=config.imgsz, model=config.model,
-                                                   model_kwargs=kwargs)
+        kwargs["ssdlite"] = checked_anchor_options(
+            data=config.data, imgsz=config.imgsz, model=config.model, model_kwargs=kwargs,
+            train_set=train_set if isinstance(train_set, DetectionDataset) else None)
         return kwargs
 
     def weights_options(self, model_kwargs: Mapping) -> dict:
