@@ -122,7 +122,9 @@ class MultiTaskModel(nn.Module):
     def raw_outputs(self, images: torch.Tensor):
         """The exported and counted part: (N, 3, H, W) -> the chosen tasks' raw tensors in TASKS
         order, flat: classify logits (N, K); detect box_deltas (N, A, 4), class_logits (N, A, C);
-        segment logits (N, K, H, W). A single tensor is returned alone, as ONNX Runtime's wrapper does."""
+        segment logits (N, K, h, w) (DeepLabV3.head_outputs: with loss_stride > 1 on the loss's grid,
+        which postprocess and the predictor resize). A single tensor is returned alone, as ONNX
+        Runtime's wrapper does."""
         _, raw = self._head_outputs(images)
         flat = [tensor for task in self.task_names
                 for tensor in (raw[task] if isinstance(raw[task], tuple) else (raw[task],))]

@@ -1,4 +1,5 @@
-"""Mobile DeepLabv3: a backbone's "segment" feature -> ASPP or mobile head -> logits at image size."""
+"""Mobile DeepLabv3: a backbone's "segment" feature -> ASPP or mobile head -> logits at image size
+(or the loss's coarser grid) -> class map."""
 
 from __future__ import annotations
 
@@ -75,13 +76,15 @@ class DeepLabV3(TaskModel):
         self.num_classes = num_classes
 
     def head_outputs(self, features: dict[str, torch.Tensor], *, image_size: tuple[int, int]) -> torch.Tensor:
-        """The backbone's feature maps -> logits (N, num_classes, *image_size); in training with
-        loss_stride s > 1, at the loss's size, (H - 1) // s + 1 by (W - 1) // s + 1."""
+        """The backbone's feature maps -> logits (N, num_classes, *image_size); with loss_stride
+        s > 1, at the loss's size, (H - 1) // s + 1 by (W - 1) // s + 1, which postprocess resizes."""
         low_level = features[self.low_level_name] if self.low_level_name is not None else None
         size = image_size
-        if self.training and self.options.loss_stride > 1:
-            # Resizing the logits to the input size and the cross-entropy there are a fifth of a
-            # multi-task step on a 2-core CPU (docs/benchmarks.md).
+        if self.options.loss_stride > 1:
+            # Training: resizing the logits to the input size and the cross-entropy there are a fifth
+            # of a multi-task step on a 2-core CPU (docs/benchmarks.md). Eval: the class-area reader
+            # sees the grid it was trained on, and a multi-task graph leaves the full-size resize, a
+            # quarter of its time in ONNX Runtime, to the frame's own resize (docs/benchmarks.md).
             size = tuple((side - 1) // self.options.loss_stride + 1 for side in image_size)
         return resize_bilinear(self.head(features[self.feature_name], low_level), size,
                                align_corners=self.head.align_corners)
@@ -103,7 +106,10 @@ class DeepLabV3(TaskModel):
         return losses
 
     def postprocess(self, logits: torch.Tensor, *, image_size: tuple[int, int]) -> torch.Tensor:
-        """Eval-mode predictions from raw outputs (any runtime's): class map (N, H, W) int64."""
+        """Eval-mode predictions from raw outputs (any runtime's): class map (N, *image_size) int64,
+        the logits resized to the image first where the loss's grid is coarser."""
+        if tuple(logits.shape[-2:]) != tuple(image_size):
+            logits = resize_bilinear(logits, image_size, align_corners=self.head.align_corners)
         return logits.argmax(dim=1)
 
 

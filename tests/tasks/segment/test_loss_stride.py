@@ -1,4 +1,4 @@
-"""loss_stride: DeepLab's training loss on a coarser grid, predictions still at the input size."""
+"""loss_stride: DeepLab's training loss and raw outputs on a coarser grid, predictions still at the input size."""
 
 import torch
 
@@ -33,7 +33,9 @@ def test_training_loss_on_the_coarse_grid_and_predictions_at_full_size():
     sum(losses.values()).backward()
     model.eval()
     with torch.no_grad():
-        assert model(images).shape == (2, 65, 65)
+        raw = model.raw_outputs(images)
+        assert raw.shape == (2, 3, 17, 17)  # exported on the loss's grid too: the resize is postprocess's
+        assert torch.equal(model(images), resize_bilinear(raw, (65, 65)).argmax(dim=1))
 
 
 def test_the_multitask_segmentation_head_takes_it_over():
