@@ -1,4 +1,5 @@
-"""Best possible recall of an anchor layout (exact, known answers) and the fit that raises it."""
+"""Best possible recall and positives per box of an anchor layout (exact, known answers), and the fit
+that raises them."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import torch
 from torchvision.ops import box_iou
 
 from mobilevision.errors import MobileVisionError
-from mobilevision.heads.anchor_fit import anchor_coverage, best_anchor_iou, fit_anchors
+from mobilevision.heads.anchor_fit import KEEP_BPR, anchor_coverage, anchor_positives, best_anchor_iou, fit_anchors
 from mobilevision.heads.anchors import (
     TF_ASPECT_RATIOS,
     AnchorGenerator,
@@ -41,6 +42,19 @@ def test_best_anchor_iou_equals_the_iou_with_every_anchor(layout, image_size):
     every = box_iou(boxes.double(), anchors.double()).max(dim=1).values
     fast = best_anchor_iou(boxes, generator=generator, strides=STRIDES, image_size=image_size)
     torch.testing.assert_close(fast, every, atol=1e-6, rtol=0)
+
+
+def test_positives_are_the_anchors_at_the_match_iou_or_above():
+    image_size = (300, 420)
+    generator = AnchorGenerator(layout="torchvision")
+    boxes = random_boxes(700, image_size, seed=3)  # more than one chunk of boxes
+    anchors = generator(feature_map_sizes(image_size, strides=STRIDES), image_size)
+    for match_iou in (0.3, 0.5):
+        every = (box_iou(boxes.double(), anchors.double()) >= match_iou).sum(dim=1)
+        counted = anchor_positives(boxes, generator=generator, strides=STRIDES, image_size=image_size,
+                                   match_iou=match_iou)
+        # float32 IoUs: a count may differ only where an IoU lies within rounding of the threshold.
+        assert (counted - every).abs().sum() <= 2 and counted.sum() > len(boxes)
 
 
 def test_bpr_of_hand_built_boxes():
@@ -79,10 +93,25 @@ def test_fitted_anchors_raise_bpr_on_a_skewed_set(skew, layout):
     before = anchor_coverage(boxes, min_scale=0.2, max_scale=0.95, aspect_ratios=None, **common)
     after = fit_anchors(boxes, min_scale=0.2, max_scale=0.95, aspect_ratios=None, **common)
     assert after.bpr >= before.bpr + 0.3 and after.mean_iou > before.mean_iou
+    assert after.fitness > before.fitness and after.positives > before.positives
     # The reported numbers are those of the layout it returns.
     again = anchor_coverage(boxes, min_scale=after.min_scale, max_scale=after.max_scale,
                             aspect_ratios=after.aspect_ratios, **common)
-    assert (again.bpr, again.mean_iou) == (after.bpr, after.mean_iou)
+    assert (again.bpr, again.mean_iou, again.positives) == (after.bpr, after.mean_iou, after.positives)
+
+
+def test_the_fit_adds_positives_without_losing_the_boxes_the_start_covers():
+    """Squares of 40-160 px at 320 px: torchvision's default scales (0.2-0.95) already cover most;
+    the fit may trade none of that recall (below KEEP_BPR) for positives on the common sizes."""
+    generator = torch.Generator().manual_seed(2)
+    count = 400
+    centres = 80 + torch.rand(count, 2, generator=generator) * 160
+    sides = (40 * 4 ** torch.rand(count, 1, generator=generator)).expand(count, 2)
+    boxes = torch.cat([centres - sides / 2, centres + sides / 2], dim=1)
+    common = {"layout": "torchvision", "strides": STRIDES, "image_size": (320, 320), "match_iou": 0.5}
+    before = anchor_coverage(boxes, min_scale=0.2, max_scale=0.95, aspect_ratios=None, **common)
+    after = fit_anchors(boxes, min_scale=0.2, max_scale=0.95, aspect_ratios=None, **common)
+    assert after.bpr >= min(before.bpr, KEEP_BPR) and after.positives > 1.3 * before.positives
 
 
 def test_default_aspect_ratios_stay_the_layouts_own():

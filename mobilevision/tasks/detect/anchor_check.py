@@ -55,7 +55,7 @@ def checked_anchor_options(*, data: str, imgsz: int, model: str, model_kwargs: M
         bpr = fit.bpr
         lines.append(f"anchors auto: scales {fit.min_scale}-{fit.max_scale}, aspect ratios "
                      f"{options.anchor_aspect_ratios}: best possible recall {fit.bpr:.3f} (mean best IoU "
-                     f"{fit.mean_iou:.3f})")
+                     f"{fit.mean_iou:.3f}), {fit.positives:.1f} positive anchors per box")
     if bpr < BPR_WARNING:
         hint = (f"a larger --imgsz (for boxes near the finest stride, {probe.strides[0]} px), a lower --match-iou, "
                 "or anchor options by hand" if options.anchors == "auto" else "--anchors auto fits them to the boxes")
