@@ -26,6 +26,13 @@ SMALL_OBJECT_PX = 16
 # the quick recipe's half (segmentation_loss.py; the loss has no per-class weights).
 RARE_CLASS_SHARE = 0.4
 RARE_CLASS_TOP_K = 0.25
+# Where the objects hold little of the image, the mean over half the pixels is background's: a
+# 10-minute run on objects of 0.5% of the pixels learnt to call every pixel background (mIoU 0.142,
+# docs/experiments.md). The loss then averages the hardest pixels, FOREGROUND_TOP_K_FACTOR times as
+# many as the foreground ones (so that at least one in that many is an object's), never fewer than
+# MIN_TOP_K of them.
+FOREGROUND_TOP_K_FACTOR = 4
+MIN_TOP_K = 0.02
 
 
 def segment_choices(stats: SplitStats, *, minutes: float, start: TrainConfig, imgsz: int | None = None,
@@ -54,8 +61,15 @@ def segment_choices(stats: SplitStats, *, minutes: float, start: TrainConfig, im
 
 
 def hard_pixels(pixel_frequency: dict[str, float], *, start: float) -> Choice:
-    """top_k_pixels from the foreground classes' shares of the mask pixels."""
+    """top_k_pixels from the foreground's share of the mask pixels (the first class is background)
+    and the foreground classes' shares."""
     foreground = dict(list(pixel_frequency.items())[1:])
+    objects = sum(foreground.values())
+    if objects and FOREGROUND_TOP_K_FACTOR * objects < min(start, RARE_CLASS_TOP_K):
+        top_k = float(f"{max(MIN_TOP_K, FOREGROUND_TOP_K_FACTOR * objects):.3g}")
+        return Choice(top_k, f"the objects hold {objects:.2%} of the mask pixels: the loss over the hardest "
+                      f"{top_k:g} of them, {FOREGROUND_TOP_K_FACTOR}x the objects' share (at least {MIN_TOP_K:g}), "
+                      "not mostly background")
     rarest = min(foreground, key=foreground.get)
     if not foreground[rarest]:
         return Choice(min(start, RARE_CLASS_TOP_K), f"'{rarest}' has no pixels in the training masks: the loss over "

@@ -41,6 +41,13 @@ def test_a_rare_class_gets_the_loss_over_the_hardest_pixels():
     assert values(segment_choices(mask_stats(absent), minutes=15, start=QUICK))["top_k_pixels"] < QUICK.top_k_pixels
 
 
+def test_objects_on_few_pixels_get_the_loss_over_as_few_hard_pixels():
+    speckled = {"background": 0.995, "circle": 0.002, "square": 0.0015, "star": 0.0015}
+    assert values(segment_choices(mask_stats(speckled), minutes=15, start=QUICK))["top_k_pixels"] == 0.02
+    sparse = {"background": 0.96, "circle": 0.015, "square": 0.0125, "star": 0.0125}
+    assert values(segment_choices(mask_stats(sparse), minutes=15, start=QUICK))["top_k_pixels"] == 0.16  # 4 x 4%
+
+
 def test_balanced_large_objects_keep_the_quick_recipes_values():
     for sizes in (np.geomspace(0.2, 0.8, 200), None):  # None: masks without boxes to measure
         chosen = values(segment_choices(mask_stats(BALANCED, sizes), minutes=15, start=QUICK))
