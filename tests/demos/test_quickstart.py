@@ -21,6 +21,7 @@ import torch
 from mobilevision.cli import main
 from mobilevision.demos.quickstart.benchmark import comparison_markdown
 from mobilevision.demos.quickstart.evaluation import METRICS, evaluation_markdown
+from mobilevision.engine.machine import cpu_name
 from mobilevision.tasks.multitask.config import RECIPES
 from tests.demos.conftest import free_port
 
@@ -71,6 +72,8 @@ def test_every_promised_file_is_there_and_well_formed(first_run):
     for table in (evaluation_markdown(summary["evaluation"]), comparison_markdown(summary["benchmark"]["rows"])):
         assert table in printed and table in markdown
     assert "| - | - | - | - |" in markdown
+    # The CPU the times were taken on is named, as /proc/cpuinfo names it.
+    assert summary["machine"]["cpu"] == cpu_name() and f"on {cpu_name()} (" in markdown
 
     checkpoint = torch.load(files["checkpoint"], weights_only=True)
     assert checkpoint["task"] == "multitask" and checkpoint["model_kwargs"]["width"] == 0.35
@@ -99,7 +102,9 @@ def test_every_promised_file_is_there_and_well_formed(first_run):
     outputs = session.run(None, {session.get_inputs()[0].name: np.zeros((1, 3, IMGSZ, IMGSZ), np.float32)})
     assert [output.name for output in session.get_outputs()] == ["classify_logits", "detect_box_deltas",
                                                                  "detect_class_logits", "segment_logits"]
-    assert outputs[3].shape[-2:] == (IMGSZ, IMGSZ)
+    # The segmentation logits on the loss's grid; the predictor resizes them to each frame.
+    grid = (IMGSZ - 1) // recipe.loss_stride + 1
+    assert outputs[3].shape[-2:] == (grid, grid) and recipe.loss_stride > 1
 
 
 def test_the_budget_is_minutes_unless_epochs_are_given(tmp_path):

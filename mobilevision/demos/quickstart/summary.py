@@ -18,7 +18,8 @@ def summary_markdown(summary: dict) -> str:
         "",
         (f"Multi-task model (classification + SSDLite + DeepLabv3, one backbone pass), recipe `{settings['recipe']}`: "
          f"width {settings['width']:g}, {settings['imgsz']} px, {settings['epochs']} epochs, on {settings['images']} "
-         f"built-in images ({settings['images'] - settings['val_images']} train, {settings['val_images']} val)."),
+         f"built-in images ({settings['images'] - settings['val_images']} train, {settings['val_images']} val), "
+         f"on {summary['machine']['cpu']} ({summary['machine']['cores']} cores)."),
         "",
         "## Evaluation on the val split",
         "",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ from mobilevision.demos.quickstart.settings import BACKBONES, RECIPE, Quickstart
 from mobilevision.demos.quickstart.summary import write_summary
 from mobilevision.demos.quickstart.training import train_or_reuse, training_config
 from mobilevision.demos.quickstart.video import render_demo_video, write_input_video
+from mobilevision.engine.machine import cpu_name
 from mobilevision.tasks.multitask.config import RECIPES
 
 
@@ -131,9 +133,11 @@ def run_quickstart(settings: QuickstartSettings) -> dict:
         "files": {name: str(path) for name, path in files.items()},
         "reused": reused,
         "seconds": dict(steps.seconds),
+        # The times and speeds above hold for this CPU only.
+        "machine": {"cpu": cpu_name(), "cores": os.cpu_count()},
     }
     write_summary(folder, summary)
-    print(f"\ndone in {sum(steps.seconds.values()) / 60:.1f} min"
+    print(f"\ndone in {sum(steps.seconds.values()) / 60:.1f} min on {summary['machine']['cpu']}"
           + (f" (reused: {', '.join(reused)})" if reused else "") + "; everything is in "
           f"{folder}/, the tables in {folder / 'summary.md'}:")
     for name, path in files.items():
