@@ -54,13 +54,18 @@ def detect_choices(stats: SplitStats, *, minutes: float, start: TrainConfig, img
     }
 
 
-def auto_config(config: TrainConfig, *, start: TrainConfig, given: Collection[str]) -> TrainConfig:
-    """The `auto` recipe's run: `config` (the recipe's values with the flags given on top) with the
-    choices for its training data and --time."""
+def box_choices(config: TrainConfig, *, start: TrainConfig, given: Collection[str]) -> dict[str, Choice]:
+    """detect_choices for the training boxes of config.data and its --time, the user's --imgsz and
+    --batch built on where given; the multi-task recipe's too."""
     stats = training_stats(config.data, task="detect")
     if stats.relative_sizes is None or not len(stats.relative_sizes):
         raise MobileVisionError(f"--recipe auto: --data {config.data} has no training boxes to choose from")
-    choices = detect_choices(stats, minutes=config.time, start=start,
-                             imgsz=config.imgsz if "imgsz" in given else None,
-                             batch=config.batch if "batch" in given else None)
-    return apply_choices(config, choices, given=given)
+    return detect_choices(stats, minutes=config.time, start=start,
+                          imgsz=config.imgsz if "imgsz" in given else None,
+                          batch=config.batch if "batch" in given else None)
+
+
+def auto_config(config: TrainConfig, *, start: TrainConfig, given: Collection[str]) -> TrainConfig:
+    """The `auto` recipe's run: `config` (the recipe's values with the flags given on top) with the
+    choices for its training data and --time."""
+    return apply_choices(config, box_choices(config, start=start, given=given), given=given)

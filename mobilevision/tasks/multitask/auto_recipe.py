@@ -9,7 +9,7 @@ from collections.abc import Collection
 from mobilevision.engine.config import TrainConfig
 from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.auto_recipe import apply_choices, training_stats
-from mobilevision.tasks.detect.auto_recipe import detect_choices
+from mobilevision.tasks.detect.auto_recipe import box_choices
 from mobilevision.tasks.multitask.model import task_list
 from mobilevision.tasks.segment.auto_recipe import hard_pixels
 
@@ -21,12 +21,7 @@ def auto_config(config: TrainConfig, *, start: TrainConfig, given: Collection[st
     if "detect" not in tasks:
         raise MobileVisionError(f"--recipe auto chooses the multi-task model's input size from its boxes; --tasks "
                                 f"{config.tasks} has no detect: use --recipe quick")
-    boxes = training_stats(config.data, task="detect")
-    if boxes.relative_sizes is None or not len(boxes.relative_sizes):
-        raise MobileVisionError(f"--recipe auto: --data {config.data} has no training boxes to choose from")
-    choices = detect_choices(boxes, minutes=config.time, start=start,
-                             imgsz=config.imgsz if "imgsz" in given else None,
-                             batch=config.batch if "batch" in given else None)
+    choices = box_choices(config, start=start, given=given)
     if "segment" in tasks:
         masks = training_stats(config.data, task="segment")
         if masks.pixel_frequency and len(masks.pixel_frequency) > 1:
