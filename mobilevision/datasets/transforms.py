@@ -154,14 +154,19 @@ def detection_transforms(
     return Pipeline(steps, mean=mean, std=std, bbox_params=boxes)
 
 
+# The side a segmentation training image is scaled to the base size by.
+RESIZE_SIDES = ("shorter", "longer")
+
+
 def segmentation_transforms(
     train: bool, *, size: int | None, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
-    crop: int | None = None, scale_range: tuple[float, float] = (0.5, 2.0),
+    crop: int | None = None, scale_range: tuple[float, float] = (0.5, 2.0), resize: str = "shorter",
 ) -> Pipeline:
-    """Train: shorter side to `size`, scale jitter in `scale_range` (DeepLab's 0.5-2x), random
-    (crop, crop) crop (crop defaults to size; torchvision's references call the two base_size and
-    crop_size) padded with the mean colour / ignore label, flip. Eval: longer side to `size` padded
-    to (size, size) at the bottom/right with ignore, or with size=None the whole image unchanged."""
+    """Train: the `resize` side ("shorter", as torchvision's references, or "longer", as eval) to
+    `size`, scale jitter in `scale_range` (DeepLab's 0.5-2x), random (crop, crop) crop (crop
+    defaults to size; torchvision's references call the two base_size and crop_size) padded with the
+    mean colour / ignore label, flip. Eval: longer side to `size` padded to (size, size) at the
+    bottom/right with ignore, or with size=None the whole image unchanged."""
     pad = dict(border_mode=cv2.BORDER_CONSTANT, fill=_mean_fill(mean), fill_mask=IGNORE_INDEX)
     if train and size is None:
         raise ValueError("segmentation training crops need a size")
@@ -170,8 +175,10 @@ def segmentation_transforms(
         low, high = scale_range
         if not 0 < low <= high:
             raise ValueError(f"scale_range {scale_range} must be 0 < low <= high, e.g. (0.5, 2.0)")
+        if resize not in RESIZE_SIDES:
+            raise ValueError(f"resize must be one of {RESIZE_SIDES}; got {resize!r}")
         steps = [
-            A.SmallestMaxSize(max_size=size),
+            A.SmallestMaxSize(max_size=size) if resize == "shorter" else A.LongestMaxSize(max_size=size),
             # albumentations' scale_limit is relative to 1: (low - 1, high - 1) draws from [low, high].
             A.RandomScale(scale_limit=(low - 1.0, high - 1.0), p=1.0),
             A.PadIfNeeded(min_height=crop, min_width=crop, **pad),

@@ -25,6 +25,8 @@ SHORT_BUDGET_MINUTES = 20.0
 SHORT_BUDGET_MAX_SIZE = 512
 LONG_BUDGET_MAX_SIZE = 640
 SMALL_QUANTILE = 10  # the percentile of object sizes an input size is chosen for
+# The smallest input a shrink chooses: the backbone's stride-32 grid is then 4x4 cells.
+MIN_INPUT_SIZE = 128
 
 
 @dataclass(frozen=True)
@@ -51,10 +53,18 @@ def size_cap(minutes: float) -> int:
     return SHORT_BUDGET_MAX_SIZE if 0 < minutes <= SHORT_BUDGET_MINUTES else LONG_BUDGET_MAX_SIZE
 
 
-def input_size_for(small: float, *, target_px: int, floor: int, minutes: float) -> Choice:
+def input_size_for(small: float, *, target_px: int, floor: int, minutes: float, shrink_px: int | None = None
+                   ) -> Choice:
     """The input size at which an object of relative size `small` spans `target_px` pixels: never
-    below `floor` (the size the quick recipe was tuned at), a multiple of 32, within the budget's cap."""
+    below `floor` (the size the quick recipe was tuned at), a multiple of 32, within the budget's cap.
+    With `shrink_px`: where such objects span more than that at `floor`, the smallest size (down to
+    MIN_INPUT_SIZE) at which they still span `shrink_px`, for more epochs within the budget."""
     if small * floor >= target_px:
+        shrunk = max(MIN_INPUT_SIZE, 32 * math.ceil(shrink_px / small / 32)) if shrink_px else floor
+        if shrunk < floor:
+            return Choice(shrunk, f"{SMALL_QUANTILE}% of the objects are under {small:.3f} of the image side, "
+                          f"{small * floor:.0f} px at {floor} px; {shrink_px} px needs only {shrunk} px: more epochs "
+                          "in the budget")
         return Choice(floor, f"{SMALL_QUANTILE}% of the objects are under {small:.3f} of the image side, "
                       f"{small * floor:.0f} px at {floor} px: at least {target_px} px already")
     needed = 32 * math.ceil(target_px / small / 32)

@@ -113,6 +113,22 @@ def test_segmentation_train_crop_smaller_than_base_size_keeps_the_scale():
     assert len(runs) >= 4 and set(np.diff(runs).tolist()) == {4}  # cells stay 4 px wide: no rescaling
 
 
+@pytest.mark.parametrize("resize, object_rows", [("shorter", 16), ("longer", 8)])
+def test_segmentation_train_resize_side(resize, object_rows):
+    """A 20 x 40 image with a 4-row band of class 1, at size 80 without jitter: scaled 4x by its
+    shorter side, 2x by its longer side, as eval scales it (the band 8 rows tall there too)."""
+    mask = np.zeros((20, 40), np.uint8)
+    mask[8:12] = 1
+    image = np.zeros((20, 40, 3), np.uint8)
+    train = segmentation_transforms(True, size=80, crop=80, scale_range=(1.0, 1.0), resize=resize)
+    out = train(image=image, mask=mask)
+    assert (np.asarray(out["mask"]) == 1).any(axis=1).sum() == object_rows
+    evaluated = segmentation_transforms(False, size=80)(image=image, mask=mask)
+    assert (np.asarray(evaluated["mask"]) == 1).any(axis=1).sum() == 8
+    with pytest.raises(ValueError, match="resize must be one of"):
+        segmentation_transforms(True, size=80, resize="width")
+
+
 def test_segmentation_train_scale_range_is_checked():
     with pytest.raises(ValueError, match="scale_range"):
         segmentation_transforms(True, size=40, scale_range=(2.0, 0.5))

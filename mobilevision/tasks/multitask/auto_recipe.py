@@ -1,6 +1,6 @@
 """The multi-task model's `--recipe auto`: one network at one input size, so detection's choices
 (input size for the small boxes, anchors, matching IoU, batch and learning rate) lead, and
-segmentation adds the loss's hard-pixel share for rare classes; both from the quick recipe's values."""
+segmentation adds the loss's hard-pixel share and class weights for rare classes; both from the quick recipe's values."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.auto_recipe import apply_choices, training_stats
 from mobilevision.tasks.detect.auto_recipe import box_choices
 from mobilevision.tasks.multitask.model import task_list
-from mobilevision.tasks.segment.auto_recipe import hard_pixels
+from mobilevision.tasks.segment.auto_recipe import loss_choices
 
 
 def auto_config(config: TrainConfig, *, start: TrainConfig, given: Collection[str]) -> TrainConfig:
@@ -25,5 +25,5 @@ def auto_config(config: TrainConfig, *, start: TrainConfig, given: Collection[st
     if "segment" in tasks:
         masks = training_stats(config.data, task="segment")
         if masks.pixel_frequency and len(masks.pixel_frequency) > 1:
-            choices["top_k_pixels"] = hard_pixels(masks.pixel_frequency, start=start.top_k_pixels)
+            choices.update(loss_choices(masks.pixel_frequency, start=start.top_k_pixels))
     return apply_choices(config, choices, given=given)

@@ -1,14 +1,17 @@
-"""Segmentation's `--recipe auto`: input size, crop, the hard-pixel share of the loss, batch and
-learning rate chosen from the training masks and boxes and the time budget, starting from the quick
-recipe's values."""
+"""Segmentation's `--recipe auto`: input size, crop, the side scaled to it, the loss's hard-pixel
+share and class weights, batch and learning rate chosen from the training masks, boxes and image
+sizes and the time budget, starting from the quick recipe's values."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
 
+import numpy as np
+
 from mobilevision.datasets.stats import SplitStats
 from mobilevision.engine.config import TrainConfig
 from mobilevision.errors import MobileVisionError
+from mobilevision.heads.segmentation_loss import class_balance_weights
 from mobilevision.tasks.auto_recipe import (
     Choice,
     apply_choices,
@@ -20,20 +23,28 @@ from mobilevision.tasks.auto_recipe import (
 
 # Two cells of the decoder's stride-8 grid: a smaller object is a blur of one or two logits.
 SMALL_OBJECT_PX = 16
+# The quick recipe's data (the default built-in set) has 10% of its objects under 0.109 of the
+# image side: 28 px at its 256 px. Data whose objects are larger is scaled down until they span as
+# many pixels, for more epochs within the budget: on objects of 0.24-0.95 of the side a 10-minute
+# run at 128 px reached mIoU 0.376, at 256 px 0.213 (same slot; docs/experiments.md).
+TUNED_OBJECT_PX = 28
 # A foreground class with under this fraction of the mean foreground class's mask pixels is rare
 # (2.5x rarer; the default data's rarest holds ~0.7 of the mean, as its shapes' areas differ): the
 # loss then averages only the hardest quarter of the pixels, which a rare class's errors fill, not
-# the quick recipe's half (segmentation_loss.py; the loss has no per-class weights).
+# the quick recipe's half (segmentation_loss.py).
 RARE_CLASS_SHARE = 0.4
 RARE_CLASS_TOP_K = 0.25
-# Where the objects hold little of the image, the mean over half the pixels is background's: a
-# 10-minute run on objects of 0.5% of the pixels learnt to call every pixel background (mIoU 0.142,
-# docs/experiments.md). The loss then averages the hardest pixels, FOREGROUND_TOP_K_FACTOR times as
-# many as the foreground ones (so that at least one in that many is an object's), never fewer than
-# MIN_TOP_K of them. (On that data a 10-minute run on one thread still learnt only background with
-# it: the loss was still falling.)
-FOREGROUND_TOP_K_FACTOR = 4
-MIN_TOP_K = 0.02
+# Where the objects hold under this share of the mask pixels, the mean over half the pixels is
+# background's: a 10-minute run on objects of 0.5% of the pixels learnt to call every pixel
+# background, as did one averaging only the hardest 2% (mIoU 0.142, docs/experiments.md). The loss
+# then weighs each class by ENet's 1 / ln(1.02 + share) over every pixel instead.
+SPARSE_FOREGROUND = 0.0625
+# Validation scales an image's longer side to --imgsz, training (as torchvision's references) its
+# shorter side: an object in a 2:1 image is trained at twice the size it is validated at. Where over
+# this share of the training images are further from square than NON_SQUARE, training scales the
+# longer side too.
+NON_SQUARE = 1.1
+NON_SQUARE_SHARE = 0.1
 
 
 def segment_choices(stats: SplitStats, *, minutes: float, start: TrainConfig, imgsz: int | None = None,
@@ -44,7 +55,7 @@ def segment_choices(stats: SplitStats, *, minutes: float, start: TrainConfig, im
     the other choices then build on."""
     if stats.relative_sizes is not None and len(stats.relative_sizes):
         size = input_size_for(small_size(stats.relative_sizes), target_px=SMALL_OBJECT_PX, floor=start.imgsz,
-                              minutes=minutes)
+                              minutes=minutes, shrink_px=TUNED_OBJECT_PX)
     else:
         size = Choice(start.imgsz, "no boxes in the annotations to measure object sizes: the quick recipe's")
     trained_size = imgsz or size.value
@@ -56,32 +67,53 @@ def segment_choices(stats: SplitStats, *, minutes: float, start: TrainConfig, im
     return {
         "imgsz": size,
         "crop": crop,
-        "top_k_pixels": hard_pixels(stats.pixel_frequency, start=start.top_k_pixels),
+        "resize": resize_side(stats.image_sizes),
+        **loss_choices(stats.pixel_frequency, start=start.top_k_pixels),
         **batch_and_lr(start=start, side=crop.value or trained_size, batch=batch),
     }
 
 
-def hard_pixels(pixel_frequency: dict[str, float], *, start: float) -> Choice:
-    """top_k_pixels from the foreground's share of the mask pixels (the first class is background)
-    and the foreground classes' shares."""
+def resize_side(image_sizes: np.ndarray) -> Choice:
+    """The side of a training image scaled to --imgsz, from the images' (I, 2) heights and widths."""
+    if not len(image_sizes):
+        return Choice("shorter", "no training images to measure: the quick recipe's")
+    elongation = image_sizes.max(axis=1) / image_sizes.min(axis=1)
+    share = float((elongation > NON_SQUARE).mean())
+    if share > NON_SQUARE_SHARE:
+        return Choice("longer", f"{share:.0%} of the training images are longer than {NON_SQUARE:g}:1 (the 90th "
+                      f"percentile {np.percentile(elongation, 90):.2f}:1): scaled as validation scales them, so "
+                      "objects are trained at the size they are validated at")
+    return Choice("shorter", f"{share:.0%} of the training images are longer than {NON_SQUARE:g}:1: the quick "
+                  "recipe's")
+
+
+def loss_choices(pixel_frequency: dict[str, float], *, start: float) -> dict[str, Choice]:
+    """top_k_pixels and class_weights from the classes' shares of the mask pixels (the first class
+    is background), `start` the quick recipe's top_k_pixels."""
     foreground = dict(list(pixel_frequency.items())[1:])
     objects = sum(foreground.values())
-    if objects and FOREGROUND_TOP_K_FACTOR * objects < min(start, RARE_CLASS_TOP_K):
-        top_k = float(f"{max(MIN_TOP_K, FOREGROUND_TOP_K_FACTOR * objects):.3g}")
-        return Choice(top_k, f"the objects hold {objects:.2%} of the mask pixels: the loss over the hardest "
-                      f"{top_k:g} of them, {FOREGROUND_TOP_K_FACTOR}x the objects' share (at least {MIN_TOP_K:g}), "
-                      "not mostly background")
+    unweighted = Choice("", "every class weighs 1, as the quick recipe")
+    if objects and objects < SPARSE_FOREGROUND:
+        weights = class_balance_weights(list(pixel_frequency.values()))
+        return {"top_k_pixels": Choice(1.0, f"the objects hold {objects:.2%} of the mask pixels, under "
+                                       f"{SPARSE_FOREGROUND:g}: the mean over every pixel, weighted by class"),
+                "class_weights": Choice(",".join(f"{w:g}" for w in weights), "ENet's 1 / ln(1.02 + share): "
+                                        f"background {weights[0]:g}, the objects {min(weights[1:]):g}-"
+                                        f"{max(weights[1:]):g}")}
     rarest = min(foreground, key=foreground.get)
     if not foreground[rarest]:
-        return Choice(min(start, RARE_CLASS_TOP_K), f"'{rarest}' has no pixels in the training masks: the loss over "
-                      "the hardest pixels only")
+        return {"top_k_pixels": Choice(min(start, RARE_CLASS_TOP_K), f"'{rarest}' has no pixels in the training "
+                                       "masks: the loss over the hardest pixels only"),
+                "class_weights": unweighted}
     mean = sum(foreground.values()) / len(foreground)
     shares = (f"'{rarest}' holds {foreground[rarest]:.2%} of the mask pixels, {foreground[rarest] / mean:.2f} of "
               f"the mean foreground class's {mean:.2%}")
     if foreground[rarest] < RARE_CLASS_SHARE * mean:
-        return Choice(min(start, RARE_CLASS_TOP_K), f"{shares}, under {RARE_CLASS_SHARE:g}: the loss over the "
-                      "hardest pixels only, which a rare class's errors fill")
-    return Choice(start, f"{shares}, at least {RARE_CLASS_SHARE:g}: the quick recipe's")
+        top_k = Choice(min(start, RARE_CLASS_TOP_K), f"{shares}, under {RARE_CLASS_SHARE:g}: the loss over the "
+                       "hardest pixels only, which a rare class's errors fill")
+    else:
+        top_k = Choice(start, f"{shares}, at least {RARE_CLASS_SHARE:g}: the quick recipe's")
+    return {"top_k_pixels": top_k, "class_weights": unweighted}
 
 
 def auto_config(config: TrainConfig, *, start: TrainConfig, given: Collection[str]) -> TrainConfig:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from mobilevision.datasets.transforms import RESIZE_SIDES
 from mobilevision.engine.config import Recipe, TrainConfig, option, recipes
 from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.segment.auto_recipe import auto_config
@@ -19,6 +20,9 @@ class SegmentTrainConfig(DeepLabOptions, TrainConfig):
                         "size (longer side, padded)")
     crop: int | None = option(None, "training crop size in pixels (default: imgsz). Smaller than imgsz trains on "
                               "parts of images at full resolution for less compute per step")
+    resize: str = option("shorter", "the side of a training image scaled to --imgsz before jitter and crop: shorter "
+                         "(DeepLab's and torchvision's training) or longer (validation's: objects in non-square images "
+                         "keep the size they are validated at)", RESIZE_SIDES)
     scale_min: float = option(0.5, "training scale jitter: smallest factor on the base size (DeepLab: 0.5)")
     scale_max: float = option(2.0, "training scale jitter: largest factor on the base size (DeepLab: 2.0)")
     lr: float = option(0.007, "peak learning rate (DeepLabv3: 0.007 at batch 16)")

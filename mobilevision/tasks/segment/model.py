@@ -9,12 +9,13 @@ import torch
 
 from mobilevision.backbones import FeatureSpec, backbone_class
 from mobilevision.engine.config import options_of
+from mobilevision.errors import MobileVisionError
 from mobilevision.heads.deeplab import AuxiliaryHead, DeepLabV3Head
 from mobilevision.heads.lraspp import LRASPPHead
 from mobilevision.heads.resize import resize_bilinear
 from mobilevision.heads.segmentation_loss import sample_labels, segmentation_cross_entropy
 from mobilevision.tasks.model import TaskModel
-from mobilevision.tasks.segment.options import DECODER_FEATURE_ROLES, DeepLabOptions
+from mobilevision.tasks.segment.options import DECODER_FEATURE_ROLES, DeepLabOptions, parse_class_weights
 
 # torchvision's references/segmentation/train.py weighs the auxiliary loss 0.5 (PSPNet and
 # mmsegmentation use 0.4); the value matters little, as it only shapes early-layer gradients.
@@ -74,6 +75,10 @@ class DeepLabV3(TaskModel):
                                       output_stride=output_stride, low_level_channels=low_channels)
         self.aux_head = AuxiliaryHead(info[self.aux_name].channels, num_classes) if options.aux else None
         self.num_classes = num_classes
+        self.class_weights = parse_class_weights(options.class_weights)
+        if self.class_weights is not None and len(self.class_weights) != num_classes:
+            raise MobileVisionError(f"--class-weights {options.class_weights!r} gives {len(self.class_weights)} "
+                                    f"weights for {num_classes} classes: give one per class, background first")
 
     def head_outputs(self, features: dict[str, torch.Tensor], *, image_size: tuple[int, int]) -> torch.Tensor:
         """The backbone's feature maps -> logits (N, num_classes, *image_size); with loss_stride
@@ -99,10 +104,13 @@ class DeepLabV3(TaskModel):
         size = tuple(logits.shape[-2:])
         if size != tuple(image_size):  # loss_stride > 1
             targets = sample_labels(targets, size)
-        losses = {"segmentation": segmentation_cross_entropy(logits, targets, top_k_pixels=self.options.top_k_pixels)}
+        # Not a buffer: they shape training only, and the state_dict keeps the published releases' keys.
+        weights = None if self.class_weights is None else logits.new_tensor(self.class_weights)
+        losses = {"segmentation": segmentation_cross_entropy(logits, targets, top_k_pixels=self.options.top_k_pixels,
+                                                             class_weights=weights)}
         if self.aux_head is not None:
             aux_logits = resize_bilinear(self.aux_head(features[self.aux_name]), size)
-            losses["aux"] = AUX_LOSS_WEIGHT * segmentation_cross_entropy(aux_logits, targets)
+            losses["aux"] = AUX_LOSS_WEIGHT * segmentation_cross_entropy(aux_logits, targets, class_weights=weights)
         return losses
 
     def postprocess(self, logits: torch.Tensor, *, image_size: tuple[int, int]) -> torch.Tensor:

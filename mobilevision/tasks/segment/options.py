@@ -3,6 +3,7 @@ configs (one flag per field) and their checkpoints share."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from mobilevision.engine.config import option
@@ -33,6 +34,9 @@ class DeepLabOptions:
                               "steps on a CPU; 1 = full resolution, as torchvision and DeepLab")
     top_k_pixels: float = option(1.0, "average the loss over only this fraction of the batch's labelled pixels, "
                                  "the hardest (TF DeepLab's top_k_percent_pixels; 1 = all)")
+    # A string, not a tuple: one CLI flag, stored in args.yaml and checkpoints as the rest are.
+    class_weights: str = option("", "the loss's weight of each class, background first, comma-separated, e.g. "
+                                "1,20,20 ('': every class 1; --recipe auto weighs rare classes up, as ENet)")
 
     def __post_init__(self) -> None:
         # Checked here, as one-line user errors, not by the loss mid-run (head and decoder_stride are
@@ -41,3 +45,18 @@ class DeepLabOptions:
             raise MobileVisionError(f"--loss-stride must be at least 1 (1: full resolution), got {self.loss_stride}")
         if not 0 < self.top_k_pixels <= 1:
             raise MobileVisionError(f"--top-k-pixels must be in (0, 1], got {self.top_k_pixels}")
+        parse_class_weights(self.class_weights)
+
+
+def parse_class_weights(text: str) -> tuple[float, ...] | None:
+    """"1,20.5,3" -> (1.0, 20.5, 3.0); "" -> None (every class 1)."""
+    if not text.strip():
+        return None
+    try:
+        weights = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise MobileVisionError(f"--class-weights {text!r}: give one number per class, background first, "
+                                "separated by commas, e.g. 1,20,20") from None
+    if not all(math.isfinite(w) and w >= 0 for w in weights) or not any(weights):
+        raise MobileVisionError(f"--class-weights {text!r}: the weights must be finite, non-negative and not all 0")
+    return weights

@@ -51,7 +51,8 @@ class SegmentTask(SingleTask):
         metrics are those of the padded-input size; `segment val` can evaluate at other sizes."""
         transform = {"size": config.imgsz, "mean": preprocessing["mean"], "std": preprocessing["std"]}
         return (self.dataset(config.data, split="train", transform=segmentation_transforms(
-                    True, crop=config.crop, scale_range=(config.scale_min, config.scale_max), **transform)),
+                    True, crop=config.crop, scale_range=(config.scale_min, config.scale_max), resize=config.resize,
+                    **transform)),
                 self.dataset(config.data, split="val", transform=segmentation_transforms(False, **transform)))
 
     def model_kwargs(self, config: SegmentTrainConfig, *, train_set, class_names) -> dict:

@@ -1,5 +1,6 @@
 """`segment train --recipe auto`: the choices from hand-made statistics (small objects -> a larger
-input cropped to quick's size; a rare class -> the loss over fewer, harder pixels), quick's values
+input cropped to quick's size, large ones a smaller input; a rare class -> the loss over fewer,
+harder pixels; sparse objects -> class weights; non-square images -> the longer side), quick's values
 on the default built-in data, and a run's args.yaml holding the choices with the flags given winning
 (a 1-epoch run at 64 px on 16 images)."""
 
@@ -13,6 +14,7 @@ from mobilevision.cli import main
 from mobilevision.datasets import generate_dataset
 from mobilevision.datasets.stats import SplitStats
 from mobilevision.engine.config import config_from_options
+from mobilevision.heads.segmentation_loss import class_balance_weights
 from mobilevision.tasks.segment.auto_recipe import segment_choices
 from mobilevision.tasks.segment.config import RECIPES, SegmentTrainConfig
 
@@ -20,8 +22,10 @@ QUICK = RECIPES["quick"].config
 BALANCED = {"background": 0.7, "circle": 0.1, "square": 0.1, "star": 0.1}
 
 
-def mask_stats(pixel_frequency: dict[str, float], relative_sizes: np.ndarray | None = None) -> SplitStats:
-    return SplitStats("train", relative_sizes=relative_sizes, pixel_frequency=pixel_frequency)
+def mask_stats(pixel_frequency: dict[str, float], relative_sizes: np.ndarray | None = None, *,
+               image_sizes: np.ndarray | None = None) -> SplitStats:
+    sizes = np.array([[320, 320]]) if image_sizes is None else image_sizes
+    return SplitStats("train", image_sizes=sizes, relative_sizes=relative_sizes, pixel_frequency=pixel_frequency)
 
 
 def values(choices: dict) -> dict:
@@ -41,24 +45,48 @@ def test_a_rare_class_gets_the_loss_over_the_hardest_pixels():
     assert values(segment_choices(mask_stats(absent), minutes=15, start=QUICK))["top_k_pixels"] < QUICK.top_k_pixels
 
 
-def test_objects_on_few_pixels_get_the_loss_over_as_few_hard_pixels():
+def test_objects_on_few_pixels_get_class_weights_over_every_pixel():
     speckled = {"background": 0.995, "circle": 0.002, "square": 0.0015, "star": 0.0015}
-    assert values(segment_choices(mask_stats(speckled), minutes=15, start=QUICK))["top_k_pixels"] == 0.02
-    sparse = {"background": 0.96, "circle": 0.015, "square": 0.0125, "star": 0.0125}
-    assert values(segment_choices(mask_stats(sparse), minutes=15, start=QUICK))["top_k_pixels"] == 0.16  # 4 x 4%
+    chosen = values(segment_choices(mask_stats(speckled), minutes=15, start=QUICK))
+    assert chosen["top_k_pixels"] == 1.0
+    weights = [float(w) for w in chosen["class_weights"].split(",")]
+    assert weights == pytest.approx(class_balance_weights(list(speckled.values())), rel=1e-3)
+    assert weights[0] < 1 < weights[1] < weights[2] == weights[3]  # background down, the rarer objects most
+    assert values(segment_choices(mask_stats(BALANCED), minutes=15, start=QUICK))["class_weights"] == ""
 
 
-def test_balanced_large_objects_keep_the_quick_recipes_values():
-    for sizes in (np.geomspace(0.2, 0.8, 200), None):  # None: masks without boxes to measure
+def test_non_square_images_are_trained_at_their_validation_scale():
+    square = np.array([[320, 320]] * 9 + [[300, 400]])  # 1 in 10 longer than 1.1:1
+    assert values(segment_choices(mask_stats(BALANCED, image_sizes=square), minutes=15, start=QUICK))[
+        "resize"] == "shorter"
+    mixed = np.array([[320, 320]] * 8 + [[200, 400], [400, 250]])
+    assert values(segment_choices(mask_stats(BALANCED, image_sizes=mixed), minutes=15, start=QUICK))[
+        "resize"] == "longer"
+
+
+def test_objects_of_the_quick_recipes_size_keep_its_values():
+    # 10% under 0.11 of the side: 28 px at 256, as the default built-in data's; None: no boxes to measure.
+    for sizes in (np.geomspace(0.1, 0.6, 200), None):
         chosen = values(segment_choices(mask_stats(BALANCED, sizes), minutes=15, start=QUICK))
-        assert chosen == {"imgsz": QUICK.imgsz, "crop": None, "top_k_pixels": QUICK.top_k_pixels,
+        assert chosen == {"imgsz": QUICK.imgsz, "crop": None, "resize": QUICK.resize,
+                          "top_k_pixels": QUICK.top_k_pixels, "class_weights": QUICK.class_weights,
                           "batch": QUICK.batch, "lr": QUICK.lr}
+
+
+def test_large_objects_get_a_smaller_input_for_more_epochs():
+    """10% of the objects under 0.229 of the side: 59 px at 256, 28 px (the default data's at 256)
+    at 128; the batch takes quick's pixels per step up to twice its batch."""
+    chosen = values(segment_choices(mask_stats(BALANCED, np.geomspace(0.2, 0.8, 200)), minutes=15, start=QUICK))
+    assert (chosen["imgsz"], chosen["crop"], chosen["batch"]) == (128, None, 2 * QUICK.batch)
+    huge = values(segment_choices(mask_stats(BALANCED, np.geomspace(0.7, 1.0, 200)), minutes=15, start=QUICK))
+    assert huge["imgsz"] == 128  # never below MIN_INPUT_SIZE
 
 
 def test_on_the_default_built_in_data_auto_stays_at_quick(tmp_path):
     data = generate_dataset(tmp_path / "synth", images=100, workers=1)
     config = config_from_options(SegmentTrainConfig, {"recipe": "auto", "data": str(data)}, recipes=RECIPES)
-    for name in ("imgsz", "crop", "top_k_pixels", "batch", "lr", "width", "epochs", "optimizer"):
+    for name in ("imgsz", "crop", "resize", "top_k_pixels", "class_weights", "batch", "lr", "width", "epochs",
+                 "optimizer"):
         assert getattr(config, name) == getattr(QUICK, name), name
     assert config.time == 15.0
 

@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from mobilevision.heads.segmentation_loss import segmentation_cross_entropy
+from mobilevision.errors import MobileVisionError
+from mobilevision.heads.segmentation_loss import class_balance_weights, segmentation_cross_entropy
 from mobilevision.tasks.segment.evaluator import SegmentationEvaluator
 from mobilevision.tasks.segment.model import build_deeplabv3
 
@@ -53,6 +54,45 @@ def test_hard_pixel_mining_averages_the_hardest_labelled_pixels():
     all_ignore = segmentation_cross_entropy(logits.requires_grad_(), torch.full_like(targets, 255), top_k_pixels=0.25)
     all_ignore.backward()
     assert all_ignore.item() == 0.0 and torch.count_nonzero(logits.grad) == 0
+
+
+def test_class_weights_weigh_each_pixel_by_its_class():
+    """The hand-worked pixels above with class 1 weighing 3: the plain mean is the weighted sum over
+    the summed weights (F.cross_entropy's weighted mean), the mined mean the largest weighted losses."""
+    logits = torch.zeros(1, 2, 2, 5)
+    logits[0, 1, 0, :3] = 4.0
+    targets = torch.tensor([[[0, 0, 1, 255, 255], [1, 1, 0, 0, 1]]])
+    weights = torch.tensor([1.0, 3.0])
+    hard, easy, even = math.log(1 + math.exp(4)), math.log(1 + math.exp(-4)), math.log(2)
+    weighted = (2 * hard + 3 * easy + 2 * even + 3 * 3 * even) / (4 * 1 + 4 * 3)
+    assert segmentation_cross_entropy(logits, targets, class_weights=weights).item() == pytest.approx(weighted)
+    assert segmentation_cross_entropy(logits, targets, class_weights=weights).item() == pytest.approx(
+        torch.nn.functional.cross_entropy(logits, targets, weight=weights, ignore_index=255).item())
+    # The top 2 of 8: class 0 under (0, 4), ln(1 + e^4) ~ 4.02 each; the next 2: class 1 at 3 ln 2 ~ 2.08.
+    assert segmentation_cross_entropy(logits, targets, top_k_pixels=0.25, class_weights=weights).item() == (
+        pytest.approx(hard))
+    assert segmentation_cross_entropy(logits, targets, top_k_pixels=0.5, class_weights=weights).item() == (
+        pytest.approx((2 * hard + 2 * 3 * even) / 4))
+
+
+def test_class_balance_weights_follow_enet():
+    """1 / ln(1.02 + p), scaled so that the mean pixel weighs 1: worked for shares 0.9 and 0.1."""
+    raw = [1 / math.log(1.02 + 0.9), 1 / math.log(1.02 + 0.1)]
+    mean = 0.9 * raw[0] + 0.1 * raw[1]
+    assert class_balance_weights([0.9, 0.1]) == pytest.approx([raw[0] / mean, raw[1] / mean], rel=1e-3)
+    speck = class_balance_weights([0.999, 0.001, 0.0])
+    assert speck[2] / speck[0] == pytest.approx(math.log(2.019) / math.log(1.02), rel=1e-3)  # absent: ~35x, bounded
+
+
+def test_class_weights_must_match_the_classes():
+    with pytest.raises(MobileVisionError, match="gives 2 weights for 5 classes"):
+        build_deeplabv3(width=0.35, num_classes=5, deeplab={"class_weights": "1,2"})
+    with pytest.raises(MobileVisionError, match="give one number per class"):
+        build_deeplabv3(width=0.35, num_classes=2, deeplab={"class_weights": "1,x"})
+    model = build_deeplabv3(width=0.35, num_classes=2, deeplab={"class_weights": "1,4", "aux": True}).train()
+    losses = model(torch.randn(2, 3, 64, 64), torch.randint(0, 2, (2, 64, 64)))
+    assert all(torch.isfinite(loss) for loss in losses.values())
+    assert "class_weights" not in " ".join(model.state_dict())
 
 
 @pytest.mark.parametrize("output_stride", [8, 16])
