@@ -72,6 +72,10 @@ def test_bpr_of_hand_built_boxes():
     empty = anchor_coverage(torch.zeros(0, 4), layout="tf", min_scale=0.2, max_scale=0.95, aspect_ratios=None,
                             strides=STRIDES, image_size=image_size, match_iou=0.5)
     assert empty.bpr == 1.0
+    # Positives per box counted on a sample (every anchor's IoU), BPR still over every box.
+    sampled = anchor_coverage(boxes, layout="tf", min_scale=0.2, max_scale=0.95, aspect_ratios=None,
+                              strides=STRIDES, image_size=image_size, match_iou=0.5, sample=boxes[-2:])
+    assert sampled.bpr == pytest.approx(4 / 6) and sampled.positives == 0.0  # the two unmatched boxes
 
 
 @pytest.mark.parametrize(("skew", "layout"), [("small", "torchvision"), ("elongated", "tf")])
