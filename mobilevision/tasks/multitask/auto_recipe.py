@@ -23,7 +23,8 @@ def auto_config(config: TrainConfig, *, start: TrainConfig, given: Collection[st
                                 f"{config.tasks} has no detect: use --recipe quick")
     choices = box_choices(config, start=start, given=given)
     if "segment" in tasks:
-        masks = training_stats(config.data, task="segment")
+        # The joint view the model trains on: class weights follow its class order.
+        masks = training_stats(config.data, task="joint")
         if masks.pixel_frequency and len(masks.pixel_frequency) > 1:
             choices.update(loss_choices(masks.pixel_frequency, start=start.top_k_pixels))
     return apply_choices(config, choices, given=given)

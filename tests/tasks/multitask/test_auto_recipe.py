@@ -1,6 +1,7 @@
 """`multitask train --recipe auto`: detection's choices lead the one network's input size, anchors
-are fitted into the checkpoint's detect head, segmentation adds its hard-pixel share; the choices
-land in args.yaml with the flags given winning (a 1-epoch run at 64 px on 24 generated images)."""
+are fitted into the checkpoint's detect head, segmentation adds its hard-pixel share and, for
+sparse objects, class weights in the joint view's class order; the choices land in args.yaml with
+the flags given winning (a 1-epoch run at 64 px on 24 generated images)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,11 @@ import yaml
 
 from mobilevision.cli import main
 from mobilevision.datasets import generate_dataset
-from mobilevision.tasks.multitask.config import RECIPES
+from mobilevision.datasets.synth.options import SceneOptions
+from mobilevision.engine.config import config_from_options
+from mobilevision.heads.segmentation_loss import class_balance_weights
+from mobilevision.tasks.auto_recipe import training_stats
+from mobilevision.tasks.multitask.config import RECIPES, MultitaskTrainConfig
 
 QUICK = RECIPES["quick"].config
 
@@ -41,3 +46,14 @@ def test_without_the_detect_head_auto_is_refused_in_one_line(tmp_path, capsys):
     assert main(["multitask", "train", "--recipe", "auto", "--data", str(data), "--tasks", "classify,segment",
                  "--project", str(tmp_path / "runs"), "--device", "cpu"]) == 2
     assert "has no detect: use --recipe quick" in capsys.readouterr().err
+
+
+def test_sparse_objects_get_class_weights_in_the_joint_views_order(tmp_path):
+    data = generate_dataset(tmp_path / "synth", images=12, size=160, workers=1,
+                            options=SceneOptions(object_size=(0.05, 0.1), classes=3))
+    config = config_from_options(MultitaskTrainConfig, {"recipe": "auto", "data": str(data)}, recipes=RECIPES)
+    shares = training_stats(str(data), task="joint").pixel_frequency
+    assert list(shares) == ["background", "circle", "rectangle", "triangle"] and shares["background"] > 0.95
+    assert [float(w) for w in config.class_weights.split(",")] == pytest.approx(
+        class_balance_weights(list(shares.values())), rel=1e-3)
+    assert config.top_k_pixels == 1.0
