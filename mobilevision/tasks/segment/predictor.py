@@ -31,8 +31,23 @@ class SegmentPredictor(FramePredictor):
         out = self.transform(image=image, mask=np.zeros((height, width), dtype=np.uint8))
         content = np.asarray(out["mask"]) != IGNORE_INDEX
         rows, columns = int(content.any(axis=1).sum()), int(content.any(axis=0).sum())
-        logits = self.network.raw_outputs(self.batch(out["image"]))[:, :, :rows, :columns].float()
-        return {"segment": class_map(logits, size=(height, width))}
+        batch = self.batch(out["image"])
+        logits = self.network.raw_outputs(batch).float()
+        return {"segment": frame_class_map(logits, input_size=tuple(batch.shape[-2:]), content=(rows, columns),
+                                           size=(height, width))}
+
+
+def frame_class_map(logits: torch.Tensor, *, input_size: tuple[int, int], content: tuple[int, int],
+                    size: tuple[int, int]) -> np.ndarray:
+    """Logits (1, K, h, w) of an input of `input_size` whose top-left `content` (rows, columns) is
+    the frame scaled, the rest padding -> class map (H, W) = `size`. Logits at the input size are
+    cut to the content, then resized. Logits on a coarser grid (loss_stride > 1) end within a cell
+    of the padding, so the whole grid is resized to the frame's size plus its padding's, and the
+    padding cut off after: cutting the grid at the content's share would stretch the cells."""
+    if tuple(logits.shape[-2:]) == tuple(input_size):
+        return class_map(logits[:, :, :content[0], :content[1]], size=size)
+    padded = tuple(round(side * whole / part) for side, whole, part in zip(size, input_size, content))
+    return np.ascontiguousarray(class_map(logits, size=padded)[:size[0], :size[1]])
 
 
 def class_map(logits: torch.Tensor, *, size: tuple[int, int]) -> np.ndarray:
