@@ -23,7 +23,7 @@ from mobilevision.tasks.multitask.dataset import MultiTaskDataset, multitask_col
 from mobilevision.tasks.multitask.evaluator import MultiTaskEvaluator, evaluator_factory
 from mobilevision.tasks.multitask.model import MultiTaskModel, task_list
 from mobilevision.tasks.multitask.predictor import MultiTaskPredictor
-from mobilevision.tasks.segment.options import DeepLabOptions
+from mobilevision.tasks.segment.options import DeepLabOptions, weights_head_options
 
 if TYPE_CHECKING:
     from mobilevision.tasks.starting_point import StartingPoint
@@ -83,9 +83,9 @@ class MultitaskTask(Task):
         return kwargs
 
     def weights_options(self, model_kwargs: Mapping) -> dict:
-        """The three heads' options the model was built with."""
+        """The three heads' options the model was built with (not its class weights: weights_head_options)."""
         return {**as_kwargs(options_of(SSDLiteOptions, model_kwargs.get("ssdlite"))),
-                **as_kwargs(options_of(DeepLabOptions, model_kwargs.get("deeplab"))),
+                **weights_head_options(model_kwargs.get("deeplab")),
                 **as_kwargs(options_of(ClassifierOptions, model_kwargs.get("classifier")))}
 
     def load_initial_weights(self, model: MultiTaskModel, config: MultitaskTrainConfig, *,

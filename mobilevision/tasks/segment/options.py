@@ -4,9 +4,10 @@ configs (one flag per field) and their checkpoints share."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from mobilevision.engine.config import option
+from mobilevision.engine.config import as_kwargs, option, options_of
 from mobilevision.errors import MobileVisionError
 
 # The decoder's output stride -> the backbone role it fuses (TF DeepLab's decoder_output_stride):
@@ -60,3 +61,11 @@ def parse_class_weights(text: str) -> tuple[float, ...] | None:
     if not all(math.isfinite(w) and w >= 0 for w in weights) or not any(weights):
         raise MobileVisionError(f"--class-weights {text!r}: the weights must be finite, non-negative and not all 0")
     return weights
+
+
+def weights_head_options(deeplab: DeepLabOptions | Mapping | None) -> dict:
+    """The DeepLab options a checkpoint fixes for a run that trains from it: all but the class
+    weights, which belong to the data it was trained on (another dataset's classes need their own)."""
+    options = as_kwargs(options_of(DeepLabOptions, deeplab))
+    del options["class_weights"]
+    return options

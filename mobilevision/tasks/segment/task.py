@@ -19,7 +19,7 @@ from mobilevision.tasks.base import Flag, SingleTask, TrainedModel
 from mobilevision.tasks.segment.config import RECIPES, SegmentTrainConfig
 from mobilevision.tasks.segment.evaluator import SegmentationEvaluator
 from mobilevision.tasks.segment.inference import MultiscaleSegmenter
-from mobilevision.tasks.segment.options import DeepLabOptions
+from mobilevision.tasks.segment.options import DeepLabOptions, weights_head_options
 from mobilevision.tasks.segment.predictor import SegmentPredictor
 from mobilevision.visualize.compose import Overlay
 from mobilevision.visualize.masks import blend_mask, class_fractions, mask_legend
@@ -61,10 +61,11 @@ class SegmentTask(SingleTask):
                 "freeze_bn": config.freeze_bn or config.freeze_backbone}
 
     def weights_options(self, model_kwargs: Mapping) -> dict:
-        """The head (and auxiliary head, decoder, loss options) and output stride the segmenter was
-        built with; a checkpoint without output_stride was built at the builder's (the config's) 16."""
+        """The head (and auxiliary head, decoder, loss options but the class weights) and output
+        stride the segmenter was built with; a checkpoint without output_stride was built at the
+        builder's (the config's) 16."""
         stride = {"output_stride": model_kwargs["output_stride"]} if "output_stride" in model_kwargs else {}
-        return {**stride, **as_kwargs(options_of(DeepLabOptions, model_kwargs.get("deeplab")))}
+        return {**stride, **weights_head_options(model_kwargs.get("deeplab"))}
 
     def eval_transform(self, *, size: int, preprocessing: Mapping):
         return segmentation_transforms(False, size=size, mean=preprocessing["mean"], std=preprocessing["std"])

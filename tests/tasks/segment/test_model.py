@@ -8,6 +8,7 @@ import torch
 from mobilevision.errors import MobileVisionError
 from mobilevision.heads.segmentation_loss import class_balance_weights, segmentation_cross_entropy
 from mobilevision.tasks.segment.evaluator import SegmentationEvaluator
+from mobilevision.tasks.registry import get_task
 from mobilevision.tasks.segment.model import build_deeplabv3
 
 
@@ -93,6 +94,14 @@ def test_class_weights_must_match_the_classes():
     losses = model(torch.randn(2, 3, 64, 64), torch.randint(0, 2, (2, 64, 64)))
     assert all(torch.isfinite(loss) for loss in losses.values())
     assert "class_weights" not in " ".join(model.state_dict())
+
+
+def test_class_weights_stay_with_the_data_not_with_the_weights():
+    """Training from a checkpoint takes its head's options but not its class weights, which another
+    dataset's classes would not match."""
+    for task in ("segment", "multitask"):
+        options = get_task(task).weights_options({"deeplab": {"class_weights": "1,4", "top_k_pixels": 0.5}})
+        assert options["top_k_pixels"] == 0.5 and "class_weights" not in options
 
 
 @pytest.mark.parametrize("output_stride", [8, 16])
