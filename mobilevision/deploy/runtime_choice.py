@@ -5,9 +5,9 @@ for the next run on the same machine.
 Which runtime is fastest depends on the model and the CPU: ONNX Runtime runs MobileNetV2 about 2x
 faster than folded PyTorch, yet the quickstart's multi-task graph 1.8x slower on an AMD EPYC and an
 Intel Xeon alike, and 1.17x slower to 1.08x faster on an EPYC once its segmentation logits left the
-graph at the loss's grid (docs/benchmarks.md). So nothing is assumed: the choice is keyed by the checkpoint's identity (size and
-modification time), the input size, the thread count, the CPU's name and the runtimes' versions, and
-any change among them is a new measurement.
+graph at the loss's grid (docs/benchmarks.md). So nothing is assumed: the choice is keyed by the
+checkpoint's identity (size and modification time), the input size, the thread count, the CPU's
+name and the runtimes' versions, and any change among them is a new measurement.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The multi-task model's `--recipe auto`: one network at one input size, so detection's choices
 (input size for the small boxes, anchors, matching IoU, batch and learning rate) lead, and
-segmentation adds the loss's hard-pixel share and class weights for rare classes; both from the quick recipe's values."""
+segmentation adds the loss's hard-pixel share and class weights for rare classes; both from the
+quick recipe's values."""
 
 from __future__ import annotations
 

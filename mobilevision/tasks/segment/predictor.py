@@ -60,5 +60,3 @@ def class_map(logits: torch.Tensor, *, size: tuple[int, int]) -> np.ndarray:
     # 8.5 against 8.5 on one), the same classes.
     resized = resize_bilinear(logits.contiguous(), size)[0]
     return resized.max(dim=0).indices.to(torch.uint8).cpu().numpy()
-
-
