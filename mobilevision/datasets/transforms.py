@@ -161,12 +161,15 @@ RESIZE_SIDES = ("shorter", "longer")
 def segmentation_transforms(
     train: bool, *, size: int | None, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
     crop: int | None = None, scale_range: tuple[float, float] = (0.5, 2.0), resize: str = "shorter",
+    object_crops: float = 0.0,
 ) -> Pipeline:
     """Train: the `resize` side ("shorter", as torchvision's references, or "longer", as eval) to
     `size`, scale jitter in `scale_range` (DeepLab's 0.5-2x), random (crop, crop) crop (crop
     defaults to size; torchvision's references call the two base_size and crop_size) padded with the
-    mean colour / ignore label, flip. Eval: longer side to `size` padded to (size, size) at the
-    bottom/right with ignore, or with size=None the whole image unchanged."""
+    mean colour / ignore label, flip. A share `object_crops` of the crops instead holds a random
+    object pixel (albumentations' CropNonEmptyMaskIfExists: any label but background 0 and ignore;
+    a random crop where the image has none). Eval: longer side to `size` padded to (size, size) at
+    the bottom/right with ignore, or with size=None the whole image unchanged."""
     pad = dict(border_mode=cv2.BORDER_CONSTANT, fill=_mean_fill(mean), fill_mask=IGNORE_INDEX)
     if train and size is None:
         raise ValueError("segmentation training crops need a size")
@@ -177,12 +180,18 @@ def segmentation_transforms(
             raise ValueError(f"scale_range {scale_range} must be 0 < low <= high, e.g. (0.5, 2.0)")
         if resize not in RESIZE_SIDES:
             raise ValueError(f"resize must be one of {RESIZE_SIDES}; got {resize!r}")
+        if not 0 <= object_crops <= 1:
+            raise ValueError(f"object_crops {object_crops} must be a share in [0, 1]")
+        random_crop = A.RandomCrop(height=crop, width=crop, p=1.0 - object_crops)
         steps = [
             A.SmallestMaxSize(max_size=size) if resize == "shorter" else A.LongestMaxSize(max_size=size),
             # albumentations' scale_limit is relative to 1: (low - 1, high - 1) draws from [low, high].
             A.RandomScale(scale_limit=(low - 1.0, high - 1.0), p=1.0),
             A.PadIfNeeded(min_height=crop, min_width=crop, **pad),
-            A.RandomCrop(height=crop, width=crop),
+            # OneOf draws one of its transforms with odds in proportion to their p.
+            A.OneOf([A.CropNonEmptyMaskIfExists(height=crop, width=crop, ignore_values=[IGNORE_INDEX],
+                                                p=object_crops), random_crop], p=1.0) if object_crops
+            else random_crop,
             A.HorizontalFlip(p=0.5),
         ]
     elif size is not None:

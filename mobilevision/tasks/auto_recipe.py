@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from mobilevision.datasets.build import build_dataset
 from mobilevision.datasets.resolve import resolve_data
 from mobilevision.datasets.stats import SplitStats, split_stats
 from mobilevision.engine.config import TrainConfig, flag_name
@@ -40,6 +41,11 @@ class Choice:
 def training_stats(data: str, *, task: str) -> SplitStats:
     """The training split's statistics of the view `task` reads (annotations and masks, no image decoded)."""
     return split_stats(resolve_data(data).view(task), split="train")
+
+
+def split_images(data: str, *, task: str, split: str) -> int:
+    """The number of images in a split of the view `task` reads (its annotations read, no image)."""
+    return len(build_dataset(resolve_data(data).view(task), task=task, split=split))
 
 
 def small_size(relative_sizes: np.ndarray) -> float:

@@ -129,6 +129,21 @@ def test_segmentation_train_resize_side(resize, object_rows):
         segmentation_transforms(True, size=80, resize="width")
 
 
+@pytest.mark.parametrize("object_crops, low, high", [(0.0, 0, 12), (0.5, 30, 75), (1.0, 100, 100)])
+def test_segmentation_object_crops_hold_the_object(object_crops, low, high):
+    """A 4 x 4 object in a 200 x 200 image, 20 px crops: a random crop holds it about 1 time in 40
+    ((20 + 3) / 200 per axis, squared), an object crop always; half of each about half (50 +- 5)."""
+    mask = np.zeros((200, 200), np.uint8)
+    mask[150:154, 30:34] = 3
+    mask[:10] = IGNORE_INDEX  # never the pixel a crop is placed on
+    image = np.zeros((200, 200, 3), np.uint8)
+    train = segmentation_transforms(True, size=200, crop=20, scale_range=(1.0, 1.0), object_crops=object_crops)
+    held = sum(int((np.asarray(train(image=image, mask=mask)["mask"]) == 3).any()) for _ in range(100))
+    assert low <= held <= high
+    with pytest.raises(ValueError, match="object_crops"):
+        segmentation_transforms(True, size=80, object_crops=1.5)
+
+
 def test_segmentation_train_scale_range_is_checked():
     with pytest.raises(ValueError, match="scale_range"):
         segmentation_transforms(True, size=40, scale_range=(2.0, 0.5))

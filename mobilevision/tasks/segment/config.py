@@ -23,6 +23,9 @@ class SegmentTrainConfig(DeepLabOptions, TrainConfig):
     resize: str = option("shorter", "the side of a training image scaled to --imgsz before jitter and crop: shorter "
                          "(DeepLab's and torchvision's training) or longer (validation's: objects in non-square images "
                          "keep the size they are validated at)", RESIZE_SIDES)
+    object_crops: float = option(0.0, "share of the training crops placed on an object (a random labelled pixel "
+                                 "in the crop, as albumentations' CropNonEmptyMaskIfExists); 0: every crop at random. "
+                                 "Small, sparse objects are otherwise missing from most crops")
     scale_min: float = option(0.5, "training scale jitter: smallest factor on the base size (DeepLab: 0.5)")
     scale_max: float = option(2.0, "training scale jitter: largest factor on the base size (DeepLab: 2.0)")
     lr: float = option(0.007, "peak learning rate (DeepLabv3: 0.007 at batch 16)")
@@ -37,6 +40,8 @@ class SegmentTrainConfig(DeepLabOptions, TrainConfig):
         # Checked here, as one-line user errors, not by albumentations mid-run.
         if self.crop is not None and self.crop <= 0:
             raise MobileVisionError(f"--crop must be positive, got {self.crop}")
+        if not 0 <= self.object_crops <= 1:
+            raise MobileVisionError(f"--object-crops {self.object_crops} must be a share from 0 to 1, e.g. 0.5")
         if not 0 < self.scale_min <= self.scale_max:
             raise MobileVisionError(f"--scale-min {self.scale_min} / --scale-max {self.scale_max}: need "
                                     "0 < scale-min <= scale-max, e.g. 0.5 and 2.0 (1 and 1: no jitter)")

@@ -52,7 +52,7 @@ class SegmentTask(SingleTask):
         transform = {"size": config.imgsz, "mean": preprocessing["mean"], "std": preprocessing["std"]}
         return (self.dataset(config.data, split="train", transform=segmentation_transforms(
                     True, crop=config.crop, scale_range=(config.scale_min, config.scale_max), resize=config.resize,
-                    **transform)),
+                    object_crops=config.object_crops, **transform)),
                 self.dataset(config.data, split="val", transform=segmentation_transforms(False, **transform)))
 
     def model_kwargs(self, config: SegmentTrainConfig, *, train_set, class_names) -> dict:
