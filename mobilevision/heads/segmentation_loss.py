@@ -57,11 +57,13 @@ def segmentation_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, *, t
     return pixel_losses.topk(max(1, int(top_k_pixels * labelled)), sorted=False).values.mean()
 
 
-def class_balance_weights(pixel_frequency: Sequence[float], *, c: float = ENET_C) -> tuple[float, ...]:
+def class_balance_weights(pixel_frequency: Sequence[float], *, c: float = ENET_C, power: float = 1.0
+                          ) -> tuple[float, ...]:
     """ENet's class weights 1 / ln(c + p) of each class's share p of the labelled pixels
-    (Paszke et al. 2016, section 5.2), scaled so that the mean pixel weighs 1 (sum p * w = 1): a
-    class with a tenth of the pixels weighs about 7x one with half of them, an absent class at most
-    1 / ln(c) (~50x), where the inverse frequency would weigh a speck thousands of times."""
-    raw = [1.0 / math.log(c + p) for p in pixel_frequency]
+    (Paszke et al. 2016, section 5.2), raised to `power`, scaled so that the mean pixel weighs 1
+    (sum p * w = 1): a class with a tenth of the pixels weighs about 7x one with half of them, an
+    absent class at most 1 / ln(c) (~50x), where the inverse frequency would weigh a speck thousands
+    of times. power 0.5 halves the contrast in log terms (~7x for a speck)."""
+    raw = [(1.0 / math.log(c + p)) ** power for p in pixel_frequency]
     mean = sum(p * w for p, w in zip(pixel_frequency, raw)) / max(sum(pixel_frequency), 1e-12)
     return tuple(float(f"{w / mean:.4g}") for w in raw)

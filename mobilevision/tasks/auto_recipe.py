@@ -82,17 +82,19 @@ def input_size_for(small: float, *, target_px: int, floor: int, minutes: float, 
                   + (f", capped at {cap} for {budget} on a CPU" if needed > cap else ""))
 
 
-def batch_and_lr(*, start: TrainConfig, side: int, batch: int | None = None) -> dict[str, Choice]:
+def batch_and_lr(*, start: TrainConfig, side: int, batch: int | None = None, fixed: Choice | None = None
+                 ) -> dict[str, Choice]:
     """Batch and learning rate for training crops of `side` px: the pixels per step of `start` (the
-    quick recipe's), so a step takes about as long on a CPU, within 2 and twice its batch; the
-    learning rate scaled by the square root of the batch (`batch` given: the user's), as suits
-    AdamW, whose update is normalised per parameter."""
+    quick recipe's), so a step takes about as long on a CPU, within 2 and twice its batch (or the
+    `fixed` choice); the learning rate scaled by the square root of the batch (`batch` given: the
+    user's), as suits AdamW, whose update is normalised per parameter."""
     pixels_batch = start.batch * (start.imgsz / side) ** 2
-    chosen = min(max(2, round(pixels_batch)), 2 * start.batch)
-    trained = batch or chosen
+    chosen = fixed or Choice(min(max(2, round(pixels_batch)), 2 * start.batch),
+                             f"{start.batch} x ({start.imgsz}/{side})^2 = {pixels_batch:.3g} within "
+                             f"2-{2 * start.batch}: the quick recipe's pixels per step")
+    trained = batch or chosen.value
     lr = float(f"{start.lr * math.sqrt(trained / start.batch):.3g}")
-    return {"batch": Choice(chosen, f"{start.batch} x ({start.imgsz}/{side})^2 = {pixels_batch:.3g} within "
-                            f"2-{2 * start.batch}: the quick recipe's pixels per step"),
+    return {"batch": chosen,
             "lr": Choice(lr, f"{start.lr:g} x sqrt({trained}/{start.batch}): the quick recipe's, square-root scaled "
                          "with the batch")}
 

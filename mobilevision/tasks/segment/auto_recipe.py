@@ -40,14 +40,23 @@ RARE_CLASS_TOP_K = 0.25
 # Where the objects hold under this share of the mask pixels, the mean over half the pixels is
 # background's: a 10-minute run on objects of 0.5% of the pixels learnt to call every pixel
 # background, as did one averaging only the hardest 2% (mIoU 0.142, docs/experiments.md). The loss
-# then weighs each class by ENet's 1 / ln(1.02 + share) over every pixel instead.
+# then weighs each class by ENet's 1 / ln(1.02 + share) over every pixel instead, square-rooted: at
+# ENet's full ~30x the objects' classes took 1.3% of the background pixels, and with every crop on
+# an object the run reached 0.209; at ~6x, 0.228 (pixel accuracy 0.986 against 0.993; another slot).
 SPARSE_FOREGROUND = 0.0625
+CLASS_WEIGHT_POWER = 0.5
 # Validation scales an image's longer side to --imgsz, training (as torchvision's references) its
 # shorter side: an object in a 2:1 image is trained at twice the size it is validated at. Where over
 # this share of the training images are further from square than NON_SQUARE, training scales the
 # longer side too.
 NON_SQUARE = 1.1
 NON_SQUARE_SHARE = 0.1
+# Crops on sparse objects: this many times the 90th percentile of their sizes, at least
+# MIN_OBJECT_CROP px. On objects of 0.5% of the pixels (90% under 44 px at 512 px) 10-minute runs
+# reached mIoU 0.307 with 128 px crops at quick's batch 16, 0.279 with 96 px crops, 0.247 with 128 px
+# at batch 32 and 0.209 with quick's 256 px (docs/experiments.md).
+OBJECT_CROP_CONTEXT = 2.5
+MIN_OBJECT_CROP = 64
 # Validating an input pixel costs about this share of training on one (forward only, no loss or
 # backward: 20 s for 200 val images at 512 px against 83 s for 1296 crops of 256 px, one thread).
 VAL_COST_PER_PIXEL = 0.4
@@ -56,32 +65,55 @@ VAL_SHARE = 0.05
 
 
 def segment_choices(stats: SplitStats, *, val_images: int, minutes: float, start: TrainConfig,
-                    imgsz: int | None = None, batch: int | None = None) -> dict[str, Choice]:
+                    imgsz: int | None = None, crop: int | None = None, batch: int | None = None
+                    ) -> dict[str, Choice]:
     """{option: Choice} for a segmenter trained on the split `stats` describes (mask pixel shares,
     the first class background; object sizes where the data has boxes) and validated on `val_images`
-    images within `minutes`, from the values of `start` (the quick recipe's). `imgsz` and `batch`
-    given: the user's, which the other choices then build on."""
+    images within `minutes`, from the values of `start` (the quick recipe's). `imgsz`, `crop` and
+    `batch` given: the user's, which the other choices then build on."""
     if stats.relative_sizes is not None and len(stats.relative_sizes):
         size = input_size_for(small_size(stats.relative_sizes), target_px=SMALL_OBJECT_PX, floor=start.imgsz,
                               minutes=minutes, shrink_px=TUNED_OBJECT_PX)
     else:
         size = Choice(start.imgsz, "no boxes in the annotations to measure object sizes: the quick recipe's")
     trained_size = imgsz or size.value
-    if trained_size > start.imgsz:
-        crop = Choice(start.imgsz, f"{start.imgsz} px crops of the {trained_size} px images: the quick recipe's "
-                      "pixels per step, at the finer scale")
-    else:
-        crop = Choice(None, f"whole {trained_size} px images, as the quick recipe")
+    sparse = foreground_share(stats.pixel_frequency) < SPARSE_FOREGROUND
+    crop_choice = crop_for(stats.relative_sizes, trained_size=trained_size, sparse=sparse, start=start)
+    side = min(crop or crop_choice.value or trained_size, trained_size)
+    on_objects = object_crops(stats.pixel_frequency, cropped=side < trained_size)
+    fixed_batch = Choice(start.batch, "crops on objects: the quick recipe's batch, as many objects a step as its "
+                         "crops and more steps than its pixels per step would give") if on_objects.value else None
     return {
         "imgsz": size,
-        "crop": crop,
+        "crop": crop_choice,
         "resize": resize_side(stats.image_sizes),
-        "object_crops": object_crops(stats.pixel_frequency, cropped=crop.value is not None),
+        "object_crops": on_objects,
         **loss_choices(stats.pixel_frequency, start=start.top_k_pixels),
-        **batch_and_lr(start=start, side=crop.value or trained_size, batch=batch),
+        **batch_and_lr(start=start, side=side, batch=batch, fixed=fixed_batch),
         "val_period": validation_period(train_images=len(stats.image_sizes), val_images=val_images,
-                                        val_size=trained_size, train_size=crop.value or trained_size),
+                                        val_size=trained_size, train_size=side),
     }
+
+
+def foreground_share(pixel_frequency: dict[str, float]) -> float:
+    """The objects' share of the mask pixels (every class but the first, background)."""
+    return sum(list(pixel_frequency.values())[1:])
+
+
+def crop_for(relative_sizes: np.ndarray | None, *, trained_size: int, sparse: bool, start: TrainConfig) -> Choice:
+    """The training crop: for sparse objects (placed on one, object_crops) OBJECT_CROP_CONTEXT times
+    the 90th percentile of their sizes, a multiple of 32 within MIN_OBJECT_CROP and the quick
+    recipe's size; else the quick recipe's size where the input grows past it; else whole images."""
+    if sparse and relative_sizes is not None and len(relative_sizes):
+        large_px = float(np.percentile(relative_sizes, 90)) * trained_size
+        side = min(max(MIN_OBJECT_CROP, 32 * math.ceil(OBJECT_CROP_CONTEXT * large_px / 32)), start.imgsz)
+        if side < trained_size:
+            return Choice(side, f"sparse objects, 90% under {large_px:.0f} px at {trained_size} px: crops of "
+                          f"{OBJECT_CROP_CONTEXT:g}x that, each placed on one, hold an object and its surroundings")
+    if trained_size > start.imgsz:
+        return Choice(start.imgsz, f"{start.imgsz} px crops of the {trained_size} px images: the quick recipe's "
+                      "pixels per step, at the finer scale")
+    return Choice(None, f"whole {trained_size} px images, as the quick recipe")
 
 
 def object_crops(pixel_frequency: dict[str, float], *, cropped: bool) -> Choice:
@@ -89,7 +121,7 @@ def object_crops(pixel_frequency: dict[str, float], *, cropped: bool) -> Choice:
     objects are sparse (a random crop of such data most often holds none: on objects of 0.5% of
     the pixels, crops of a quarter of the image, a 10-minute run reached mIoU 0.198 with every crop
     on an object, 0.182 with half, 0.175 with none; docs/experiments.md)."""
-    objects = sum(list(pixel_frequency.values())[1:])
+    objects = foreground_share(pixel_frequency)
     if cropped and objects < SPARSE_FOREGROUND:
         return Choice(1.0, f"the objects hold {objects:.2%} of the mask pixels, under {SPARSE_FOREGROUND:g}: "
                       "every crop holds one (where the image has any)")
@@ -127,13 +159,14 @@ def loss_choices(pixel_frequency: dict[str, float], *, start: float) -> dict[str
     """top_k_pixels and class_weights from the classes' shares of the mask pixels (the first class
     is background), `start` the quick recipe's top_k_pixels."""
     foreground = dict(list(pixel_frequency.items())[1:])
-    objects = sum(foreground.values())
+    objects = foreground_share(pixel_frequency)
     unweighted = Choice("", "every class weighs 1, as the quick recipe")
     if objects and objects < SPARSE_FOREGROUND:
-        weights = class_balance_weights(list(pixel_frequency.values()))
+        weights = class_balance_weights(list(pixel_frequency.values()), power=CLASS_WEIGHT_POWER)
         return {"top_k_pixels": Choice(1.0, f"the objects hold {objects:.2%} of the mask pixels, under "
                                        f"{SPARSE_FOREGROUND:g}: the mean over every pixel, weighted by class"),
-                "class_weights": Choice(",".join(f"{w:g}" for w in weights), "ENet's 1 / ln(1.02 + share): "
+                "class_weights": Choice(",".join(f"{w:g}" for w in weights), "the square root of ENet's "
+                                        "1 / ln(1.02 + share): "
                                         f"background {weights[0]:g}, the objects {min(weights[1:]):g}-"
                                         f"{max(weights[1:]):g}")}
     rarest = min(foreground, key=foreground.get)
@@ -161,5 +194,6 @@ def auto_config(config: TrainConfig, *, start: TrainConfig, given: Collection[st
     choices = segment_choices(stats, val_images=split_images(config.data, task="segment", split="val"),
                               minutes=config.time, start=start,
                               imgsz=config.imgsz if "imgsz" in given else None,
+                              crop=config.crop if "crop" in given else None,
                               batch=config.batch if "batch" in given else None)
     return apply_choices(config, choices, given=given)

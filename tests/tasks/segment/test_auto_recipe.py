@@ -52,19 +52,26 @@ def test_objects_on_few_pixels_get_class_weights_over_every_pixel():
     chosen = values(segment_choices(mask_stats(speckled), val_images=VAL_IMAGES, minutes=15, start=QUICK))
     assert chosen["top_k_pixels"] == 1.0
     weights = [float(w) for w in chosen["class_weights"].split(",")]
-    assert weights == pytest.approx(class_balance_weights(list(speckled.values())), rel=1e-3)
+    assert weights == pytest.approx(class_balance_weights(list(speckled.values()), power=0.5), rel=1e-3)
     assert weights[0] < 1 < weights[1] < weights[2] == weights[3]  # background down, the rarer objects most
     assert values(segment_choices(mask_stats(BALANCED), val_images=VAL_IMAGES, minutes=15, start=QUICK))["class_weights"] == ""
 
 
-def test_sparse_objects_get_every_crop_on_one_where_images_are_cropped():
+def test_sparse_objects_get_small_crops_each_placed_on_one():
+    """10% of the objects over 0.104 of the side, 50 px at the 480 px chosen: 2.5x that in crops of
+    128 px, each on an object, at quick's batch; dense objects keep quick's random 256 px crops."""
     speckled = {"background": 0.995, "circle": 0.002, "square": 0.0015, "star": 0.0015}
-    small = np.geomspace(0.03, 0.12, 200)  # a 512 px input cut into quick's 256 px crops
-    assert values(segment_choices(mask_stats(speckled, small), val_images=VAL_IMAGES, minutes=15,
-                                  start=QUICK))["object_crops"] == 1.0
-    assert values(segment_choices(mask_stats(BALANCED, small), val_images=VAL_IMAGES, minutes=15,
-                                  start=QUICK))["object_crops"] == 0.0
-    # Whole images (no crop): nothing to place.
+    small = np.geomspace(0.03, 0.12, 200)
+    chosen = values(segment_choices(mask_stats(speckled, small), val_images=VAL_IMAGES, minutes=15, start=QUICK))
+    assert (chosen["imgsz"], chosen["crop"], chosen["object_crops"]) == (480, 128, 1.0)
+    assert (chosen["batch"], chosen["lr"]) == (QUICK.batch, QUICK.lr)
+    dense = values(segment_choices(mask_stats(BALANCED, small), val_images=VAL_IMAGES, minutes=15, start=QUICK))
+    assert (dense["crop"], dense["object_crops"]) == (QUICK.imgsz, 0.0)
+    # A --crop given: crops on objects at quick's batch all the same; its lr follows a given batch.
+    given = values(segment_choices(mask_stats(speckled, small), val_images=VAL_IMAGES, minutes=15, start=QUICK,
+                                   crop=200, batch=64))
+    assert (given["object_crops"], given["batch"], given["lr"]) == (1.0, QUICK.batch, 2 * QUICK.lr)
+    # No boxes to size the objects, whole images: nothing to place.
     assert values(segment_choices(mask_stats(speckled), val_images=VAL_IMAGES, minutes=15,
                                   start=QUICK))["object_crops"] == 0.0
 

@@ -83,6 +83,9 @@ def test_class_balance_weights_follow_enet():
     assert class_balance_weights([0.9, 0.1]) == pytest.approx([raw[0] / mean, raw[1] / mean], rel=1e-3)
     speck = class_balance_weights([0.999, 0.001, 0.0])
     assert speck[2] / speck[0] == pytest.approx(math.log(2.019) / math.log(1.02), rel=1e-3)  # absent: ~35x, bounded
+    rooted = class_balance_weights([0.9, 0.1], power=0.5)
+    root_mean = 0.9 * raw[0] ** 0.5 + 0.1 * raw[1] ** 0.5
+    assert rooted == pytest.approx([raw[0] ** 0.5 / root_mean, raw[1] ** 0.5 / root_mean], rel=1e-3)
 
 
 def test_class_weights_must_match_the_classes():
