@@ -118,7 +118,10 @@ class DeepLabV3(TaskModel):
         the logits resized to the image first where the loss's grid is coarser."""
         if tuple(logits.shape[-2:]) != tuple(image_size):
             logits = resize_bilinear(logits, image_size, align_corners=self.head.align_corners)
-        return logits.argmax(dim=1)
+        # max(dim).indices, not argmax: the same first-maximum indices, yet torch's argmax over the
+        # class planes of (1, 7, 256, 256) logits took 6.1 ms on a 2-core CPU, most of the multi-task
+        # model's postprocess (its network: 4.8 ms in ONNX Runtime).
+        return logits.max(dim=1).indices
 
 
 def build_deeplabv3(*, backbone: str = "mobilenet_v2", width: float = 1.0, num_classes: int = 21,
