@@ -77,10 +77,11 @@ def segment_choices(stats: SplitStats, *, val_images: int, minutes: float, start
     else:
         size = Choice(start.imgsz, "no boxes in the annotations to measure object sizes: the quick recipe's")
     trained_size = imgsz or size.value
-    sparse = foreground_share(stats.pixel_frequency) < SPARSE_FOREGROUND
-    crop_choice = crop_for(stats.relative_sizes, trained_size=trained_size, sparse=sparse, start=start)
+    objects = foreground_share(stats.pixel_frequency)
+    crop_choice = crop_for(stats.relative_sizes, trained_size=trained_size, sparse=objects < SPARSE_FOREGROUND,
+                           start=start)
     side = min(crop or crop_choice.value or trained_size, trained_size)
-    on_objects = object_crops(stats.pixel_frequency, cropped=side < trained_size)
+    on_objects = object_crops(objects, cropped=side < trained_size)
     fixed_batch = Choice(start.batch, "crops on objects: the quick recipe's batch, as many objects a step as its "
                          "crops and more steps than its pixels per step would give") if on_objects.value else None
     return {
@@ -116,12 +117,12 @@ def crop_for(relative_sizes: np.ndarray | None, *, trained_size: int, sparse: bo
     return Choice(None, f"whole {trained_size} px images, as the quick recipe")
 
 
-def object_crops(pixel_frequency: dict[str, float], *, cropped: bool) -> Choice:
-    """The share of training crops placed on an object: all of them where crops are cut and the
-    objects are sparse (a random crop of such data most often holds none: on objects of 0.5% of
-    the pixels, crops of a quarter of the image, a 10-minute run reached mIoU 0.198 with every crop
-    on an object, 0.182 with half, 0.175 with none; docs/experiments.md)."""
-    objects = foreground_share(pixel_frequency)
+def object_crops(objects: float, *, cropped: bool) -> Choice:
+    """The share of training crops placed on an object, from the objects' share of the mask pixels:
+    all of them where crops are cut and the objects are sparse (a random crop of such data most
+    often holds none: on objects of 0.5% of the pixels, crops of a quarter of the image, a 10-minute
+    run reached mIoU 0.198 with every crop on an object, 0.182 with half, 0.175 with none;
+    docs/experiments.md)."""
     if cropped and objects < SPARSE_FOREGROUND:
         return Choice(1.0, f"the objects hold {objects:.2%} of the mask pixels, under {SPARSE_FOREGROUND:g}: "
                       "every crop holds one (where the image has any)")
