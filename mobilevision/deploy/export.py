@@ -53,7 +53,7 @@ def export(weights: str, *, fmt: str, imgsz: int | None, int8: bool, calib: str 
     from mobilevision.deploy.onnx_export import export_onnx, output_names
     from mobilevision.deploy.onnx_model import OnnxRuntimeModel, write_metadata
 
-    export_onnx(model, target, imgsz=size, output_names=output_names(model, task=get_task(checkpoint["task"])))
+    export_onnx(model, target, imgsz=size, output_names=output_names(model))
     metadata = {key: checkpoint[key] for key in ("task", "model_name", "model_kwargs", "class_names", "preprocessing")}
     write_metadata(target, {**metadata, "imgsz": size})
     result = {"onnx": str(target), "max_abs_diff": _max_difference(model, OnnxRuntimeModel(target), size)}

@@ -9,21 +9,22 @@ from pathlib import Path
 import torch
 from torch import nn
 
-# A segmenter's graph also ends in its postprocess (the argmax over classes), as this extra output:
+# A segmenting model's graph (a segmenter's, the multi-task model's with its segmentation head) also
+# ends in its class map (the resize to the input and the argmax over classes), as this extra output:
 # ONNX Runtime's ArgMax over the channel axis is several times faster than torch's or numpy's over
 # an NCHW tensor's channels (docs/benchmarks.md).
 CLASS_MAP_OUTPUT = "classes"
 
 
-def output_names(model: nn.Module, *, task) -> list[str]:
+def output_names(model: nn.Module) -> list[str]:
     """ONNX names of the exported outputs: the model's names of its raw outputs, then the class map
-    for a task whose graph ends in its argmax (tasks.base.Task.exports_class_map)."""
-    return [*model.raw_output_names, *([CLASS_MAP_OUTPUT] if task.exports_class_map else [])]
+    for a model that makes one from them (its `class_map_source`, that raw output's name)."""
+    return [*model.raw_output_names, *([CLASS_MAP_OUTPUT] if getattr(model, "class_map_source", None) else [])]
 
 
 class RawOutputs(nn.Module):
     """Wraps a task model so that its forward is `raw_outputs`: the part that is exported. With
-    class_map=True (segmenters) it also returns `postprocess`'s class map (N, H, W) int64; a
+    class_map=True (segmenting models) it also returns the model's `class_map` (N, H, W) int64; a
     detector's post-processing stays outside the graph."""
 
     def __init__(self, model: nn.Module, *, class_map: bool = False) -> None:
@@ -35,7 +36,7 @@ class RawOutputs(nn.Module):
         raw = self.model.raw_outputs(images)
         if not self.class_map:
             return raw
-        return raw, self.model.postprocess(raw, image_size=tuple(images.shape[-2:]))
+        return raw, self.model.class_map(raw, image_size=tuple(images.shape[-2:]))
 
 
 def export_onnx(model: nn.Module, path: Path, *, imgsz: int, output_names: list[str]) -> Path:

@@ -103,10 +103,17 @@ class OnnxRuntimeModel(nn.Module):
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
     def forward(self, images: torch.Tensor, **kwargs):
-        if self.class_map_output is not None:
-            # Fetching only the class map also spares copying the (N, K, H, W) logits out of ORT.
-            return self._run([self.class_map_output], images)[0]
-        return self.task_model.postprocess(self.raw_outputs(images), image_size=tuple(images.shape[-2:]), **kwargs)
+        image_size = tuple(images.shape[-2:])
+        if self.class_map_output is None:
+            return self.task_model.postprocess(self.raw_outputs(images), image_size=image_size, **kwargs)
+        # The class map is the graph's; the logits it came from are not copied out of ORT (None in
+        # their place: the model's postprocess takes the class map instead).
+        source = self.task_model.class_map_source
+        names = [name for name in self.raw_output_names if name != source]
+        fetched = dict(zip([*names, self.class_map_output], self._run([*names, self.class_map_output], images)))
+        raw = [fetched.get(name) for name in self.raw_output_names]
+        return self.task_model.postprocess(raw[0] if len(raw) == 1 else tuple(raw), image_size=image_size,
+                                           class_map=fetched[self.class_map_output], **kwargs)
 
     def _run(self, names: list[str], images: torch.Tensor) -> list[torch.Tensor]:
         array = np.ascontiguousarray(images.detach().cpu().float().numpy())

@@ -99,7 +99,6 @@ class Task(ABC):
     background_classes: ClassVar[int] = 0  # classes the model has beyond its names (detection's background)
     bench_imgsz: ClassVar[int] = 224
     timed_from_frames: ClassVar[bool] = False  # bench times it end to end from camera frames (detection)
-    exports_class_map: ClassVar[bool] = False  # its ONNX graph ends in its argmax too (segmentation)
     default_mean: ClassVar[tuple[float, ...]] = IMAGENET_MEAN
     default_std: ClassVar[tuple[float, ...]] = IMAGENET_STD
     other_sources: ClassVar[str] = ""  # where else its checkpoints come from, for load's error

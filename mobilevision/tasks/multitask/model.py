@@ -134,6 +134,12 @@ class MultiTaskModel(nn.Module):
         return flat[0] if len(flat) == 1 else tuple(flat)
 
     @property
+    def class_map_source(self) -> str | None:
+        """The raw output an exported graph turns into its class map (deploy/onnx_export.py): the
+        segmentation's logits, when the model segments."""
+        return "segment_logits" if "segment" in self.task_names else None
+
+    @property
     def raw_output_names(self) -> tuple[str, ...]:
         """raw_outputs' tensors in order, as the ONNX export names them: each head's names after its
         task ("detect_box_deltas")."""
@@ -149,19 +155,26 @@ class MultiTaskModel(nn.Module):
             start += count
         return per_task
 
-    def _predictions(self, raw: dict, *, image_size: tuple[int, int],
-                     orig_sizes: Sequence[Sequence[int]] | None) -> dict:
+    def _predictions(self, raw: dict, *, image_size: tuple[int, int], orig_sizes: Sequence[Sequence[int]] | None,
+                     class_map: torch.Tensor | None = None) -> dict:
         predictions = {}
         for task, head in self.tasks.items():
             # Only boxes are mapped back to the original images; logits and class maps stay at input size.
-            extra = {"orig_sizes": orig_sizes} if task == "detect" else {}
+            extra = {"detect": {"orig_sizes": orig_sizes}, "segment": {"class_map": class_map}}.get(task, {})
             predictions[task] = head.postprocess(raw[task], image_size=image_size, **extra)
         return predictions
 
-    def postprocess(self, raw, *, image_size: tuple[int, int],
-                    orig_sizes: Sequence[Sequence[int]] | None = None) -> dict:
-        """Eval-mode predictions from raw_outputs (any runtime's): each task's own postprocess."""
-        return self._predictions(self.split_raw_outputs(raw), image_size=image_size, orig_sizes=orig_sizes)
+    def postprocess(self, raw, *, image_size: tuple[int, int], orig_sizes: Sequence[Sequence[int]] | None = None,
+                    class_map: torch.Tensor | None = None) -> dict:
+        """Eval-mode predictions from raw_outputs (any runtime's): each task's own postprocess;
+        `class_map`, an exported graph's own, is the segmentation's (its logits in `raw` then None)."""
+        return self._predictions(self.split_raw_outputs(raw), image_size=image_size, orig_sizes=orig_sizes,
+                                 class_map=class_map)
+
+    def class_map(self, raw, *, image_size: tuple[int, int]) -> torch.Tensor:
+        """raw_outputs -> the segmentation's class map (N, *image_size) int64: what an exported graph
+        returns beside them (deploy/onnx_export.py)."""
+        return self.tasks["segment"].postprocess(self.split_raw_outputs(raw)["segment"], image_size=image_size)
 
     def forward(self, images: torch.Tensor, targets: dict | None = None, *,
                 orig_sizes: Sequence[Sequence[int]] | None = None):

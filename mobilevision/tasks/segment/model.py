@@ -45,6 +45,7 @@ class DeepLabV3(TaskModel):
     """
 
     raw_output_names = ("logits",)
+    class_map_source = "logits"  # the raw output an exported graph turns into its class map (deploy/onnx_export.py)
 
     def __init__(self, *, backbone: str = "mobilenet_v2", width: float = 1.0, num_classes: int = 21,
                  output_stride: int = 16, deeplab: DeepLabOptions | Mapping | None = None, freeze_bn: bool = False,
@@ -113,9 +114,18 @@ class DeepLabV3(TaskModel):
             losses["aux"] = AUX_LOSS_WEIGHT * segmentation_cross_entropy(aux_logits, targets, class_weights=weights)
         return losses
 
-    def postprocess(self, logits: torch.Tensor, *, image_size: tuple[int, int]) -> torch.Tensor:
+    def postprocess(self, logits: torch.Tensor | None, *, image_size: tuple[int, int],
+                    class_map: torch.Tensor | None = None) -> torch.Tensor:
         """Eval-mode predictions from raw outputs (any runtime's): class map (N, *image_size) int64,
-        the logits resized to the image first where the loss's grid is coarser."""
+        the logits resized to the image first where the loss's grid is coarser; `class_map`, an
+        exported graph's own (its logits then None), is that already."""
+        if class_map is not None:
+            return class_map
+        return self.class_map(logits, image_size=image_size)
+
+    def class_map(self, logits: torch.Tensor, *, image_size: tuple[int, int]) -> torch.Tensor:
+        """Logits (N, K, h, w) -> class map (N, *image_size) int64: what an exported graph returns
+        beside them (deploy/onnx_export.py)."""
         if tuple(logits.shape[-2:]) != tuple(image_size):
             logits = resize_bilinear(logits, image_size, align_corners=self.head.align_corners)
         # max(dim).indices, not argmax: the same first-maximum indices, yet torch's argmax over the

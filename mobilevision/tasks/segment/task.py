@@ -43,7 +43,6 @@ class SegmentTask(SingleTask):
                       "slower)"),)
     # 512: the paper's 513 without the odd pixel TF needs, so that OS16 maps align; close to lraspp's 520.
     bench_imgsz = 512
-    exports_class_map = True
     fresh_modules = ("aux_head.",)
 
     def training_data(self, config: SegmentTrainConfig, *, preprocessing: Mapping):

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from mobilevision.cli import main
+from mobilevision.deploy.onnx_export import output_names
 from mobilevision.deploy.onnx_model import OnnxRuntimeModel, read_metadata
 from mobilevision.tasks.multitask.assemble import assemble
 from mobilevision.tasks.multitask.model import build_multitask
@@ -133,7 +134,7 @@ def test_exports_as_one_graph_and_onnx_runtime_matches_pytorch(assembled, tmp_pa
     assert read_metadata(onnx_path)["task"] == "multitask"
     runtime = OnnxRuntimeModel(onnx_path, threads=1)
     assert [output.name for output in runtime.session.get_outputs()] == [
-        "classify_logits", "detect_box_deltas", "detect_class_logits", "segment_logits"]
+        "classify_logits", "detect_box_deltas", "detect_class_logits", "segment_logits", "classes"]
     model, _ = load_checkpoint(path)
     images = _images(3)  # another batch size than the export's: the batch axis is dynamic
     with torch.no_grad():
@@ -142,6 +143,8 @@ def test_exports_as_one_graph_and_onnx_runtime_matches_pytorch(assembled, tmp_pa
     for e, g in zip(expected, got, strict=True):
         assert e.shape == g.shape and (e - g).abs().max() <= 1e-4
     answered = runtime(images)  # the wrapper returns the PyTorch model's structures
+    # The segmentation's class map is the graph's own output ("classes"), resized and argmaxed in ORT.
+    assert answered["segment"].dtype == torch.int64
     assert set(answered) == set(predicted)
     torch.testing.assert_close(answered["classify"], predicted["classify"], rtol=0, atol=1e-4)
     assert answered["segment"].shape == predicted["segment"].shape
@@ -149,6 +152,13 @@ def test_exports_as_one_graph_and_onnx_runtime_matches_pytorch(assembled, tmp_pa
     for ours, theirs in zip(answered["detect"], predicted["detect"], strict=True):
         assert set(ours) == {"boxes", "scores", "labels"}
         torch.testing.assert_close(ours["scores"][:10], theirs["scores"][:10], rtol=0, atol=1e-4)
+
+
+def test_only_a_segmenting_model_exports_a_class_map():
+    assert output_names(build_multitask(width=0.35, tasks="classify,detect", num_classes=4)) == [
+        "classify_logits", "detect_box_deltas", "detect_class_logits"]
+    assert output_names(build_multitask(width=0.35, tasks="detect,segment", num_classes=4))[-2:] == [
+        "segment_logits", "classes"]
 
 
 def test_checkpoint_opens_with_weights_only(assembled):
