@@ -14,6 +14,12 @@ import numpy as np
 from mobilevision.deploy.onnx_model import read_metadata, write_metadata
 
 
+# Ops left in float between the quantised convolutions: ONNX Runtime's uint8 Resize, Softmax and
+# ArgMax ran slower than its float ones (the quickstart's multi-task graph, 2 threads of an AMD EPYC:
+# kernels 7.1 ms with them quantised, 4.6 without, fp32 6.5-7.9; docs/benchmarks.md).
+FLOAT_OPS = ("Resize", "Softmax", "ArgMax")
+
+
 class _Batches:
     """onnxruntime's CalibrationDataReader protocol over (N, 3, H, W) float32 arrays."""
 
@@ -35,6 +41,7 @@ def quantize_int8(fp32_path: Path, int8_path: Path, *, calibration: Iterable[np.
     quantisation.
     """
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.registry import QLinearOpsRegistry
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     metadata = read_metadata(fp32_path)
@@ -53,6 +60,7 @@ def quantize_int8(fp32_path: Path, int8_path: Path, *, calibration: Iterable[np.
                 activation_type=QuantType.QUInt8,
                 weight_type=QuantType.QInt8,
                 calibrate_method=CalibrationMethod.MinMax,
+                op_types_to_quantize=[op for op in QLinearOpsRegistry if op not in FLOAT_OPS],
             )
     write_metadata(int8_path, {**metadata, "int8": True})
     return int8_path

@@ -13,7 +13,7 @@ from mobilevision.bench.cases import fresh_case, random_calibration
 from mobilevision.cli import main
 from mobilevision.deploy.fold import fold_batchnorm
 from mobilevision.deploy.onnx_model import OnnxRuntimeModel, read_metadata
-from mobilevision.deploy.quantize import quantize_int8
+from mobilevision.deploy.quantize import FLOAT_OPS, quantize_int8
 from mobilevision.tasks.registry import load_checkpoint
 
 # The smallest width of each task at a size where every SSDLite level still has a 1x1 map.
@@ -85,6 +85,17 @@ def test_int8_model_returns_the_pytorch_structures(exported, tmp_path):
         assert got.shape == expected.shape and got.dtype == expected.dtype
         if task == "segment":
             assert int(got.min()) >= 0 and int(got.max()) < 4
+            assert _quantized_inputs(int8_path, op_types=FLOAT_OPS) == []
+
+
+def _quantized_inputs(path, *, op_types) -> list[str]:
+    """Nodes of `op_types` in the ONNX file whose data input comes out of a quantised op (uint8)."""
+    import onnx
+
+    graph = onnx.load(str(path)).graph
+    producer = {output: node.op_type for node in graph.node for output in node.output}
+    quantized = {name for name, op in producer.items() if op.startswith("QLinear") or op == "QuantizeLinear"}
+    return [node.name for node in graph.node if node.op_type in op_types and node.input[0] in quantized]
 
 
 def test_export_refuses_a_checkpoint_with_non_finite_weights(tmp_path, capsys):
