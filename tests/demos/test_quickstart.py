@@ -101,7 +101,7 @@ def test_every_promised_file_is_there_and_well_formed(first_run):
     session = onnxruntime.InferenceSession(str(files["onnx"]), providers=["CPUExecutionProvider"])
     outputs = session.run(None, {session.get_inputs()[0].name: np.zeros((1, 3, IMGSZ, IMGSZ), np.float32)})
     assert [output.name for output in session.get_outputs()] == ["classify_logits", "detect_box_deltas",
-                                                                 "detect_class_logits", "segment_logits"]
+                                                                 "detect_class_logits", "segment_logits", "classes"]
     # The segmentation logits on the loss's grid; the predictor resizes them to each frame.
     grid = (IMGSZ - 1) // recipe.loss_stride + 1
     assert outputs[3].shape[-2:] == (grid, grid) and recipe.loss_stride > 1
