@@ -21,8 +21,7 @@ One link between heads is optional (classify_from_segment): the classifier's log
 read of the segmentation's log class areas (heads/segment_areas.py, keys `segment_areas.`). The
 built-in dataset labels an image by its largest object, which the pooled stride-32 features blur
 (a small lone object reads as an empty image, near-equal objects as each other) and the
-segmentation counts pixel by pixel. Training starts it as "the largest mask class wins" where the
-classes pair by name; otherwise it starts at zero, leaving the classifier's logits as they were.
+segmentation counts pixel by pixel. It starts at zero, so an assembled model answers as its heads.
 """
 
 from __future__ import annotations
