@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import math
 
-import pytest
 import torch
 
-from mobilevision.errors import MobileVisionError
-from mobilevision.heads.segment_areas import LOG_AREA_GAIN, MIN_AREA_FRACTION, NO_OBJECT_FRACTION, SegmentAreaReader
+from mobilevision.heads.segment_areas import LOG_AREA_GAIN, MIN_AREA_FRACTION, SegmentAreaReader
 
 
 def _confident_logits(class_map: torch.Tensor, classes: int) -> torch.Tensor:
@@ -16,7 +14,7 @@ def _confident_logits(class_map: torch.Tensor, classes: int) -> torch.Tensor:
     return 60.0 * torch.nn.functional.one_hot(class_map, classes).permute(2, 0, 1)[None].float()
 
 
-def test_without_pairs_starts_at_zero_so_the_classifier_is_unchanged():
+def test_starts_at_zero_so_the_classifier_is_unchanged():
     reader = SegmentAreaReader(4, 3)
     assert torch.equal(reader(torch.randn(2, 4, 5, 5)), torch.zeros(2, 3))
 
@@ -40,21 +38,3 @@ def test_the_segmentation_gets_no_gradient_from_it():
     reader = SegmentAreaReader(4, 3)
     reader(segment_logits).sum().backward()
     assert segment_logits.grad is None and reader.fc.weight.grad.abs().sum() > 0
-
-
-def test_paired_classes_start_by_ranking_areas_and_background_means_no_object():
-    # Classes (no object, segmentation class 2, segmentation class 1) on the 4x4 map of the test above.
-    class_map = torch.tensor([[0, 0, 0, 0], [0, 0, 0, 0], [1, 1, 1, 1], [1, 2, 2, 2]])
-    reader = SegmentAreaReader(4, 3, segment_class_of=[0, 2, 1])
-    logits = reader(_confident_logits(class_map, 4))
-    expected = LOG_AREA_GAIN * torch.tensor([[math.log(NO_OBJECT_FRACTION), math.log(3 / 16), math.log(5 / 16)]])
-    torch.testing.assert_close(logits, expected, rtol=0, atol=1e-5)
-    assert int(logits.argmax()) == 2  # segmentation class 1 has the most pixels
-    # An all-background map: no object class reaches NO_OBJECT_FRACTION of the image, so "no object" wins.
-    empty = reader(_confident_logits(torch.zeros(4, 4, dtype=torch.int64), 4))
-    assert int(empty.argmax()) == 0
-
-
-def test_pairs_must_name_a_segmentation_class_for_every_class():
-    with pytest.raises(MobileVisionError, match=r"segment_class_of \[0, 4\] must give each of 2 classes"):
-        SegmentAreaReader(4, 2, segment_class_of=[0, 4])

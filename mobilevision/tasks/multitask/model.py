@@ -80,7 +80,6 @@ class MultiTaskModel(nn.Module):
         classifier: ClassifierOptions | Mapping | None = None,
         freeze_bn: bool = False,
         classify_from_segment: bool = False,
-        segment_class_of: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
         self.task_names = task_list(tasks)
@@ -109,8 +108,7 @@ class MultiTaskModel(nn.Module):
             if not {"classify", "segment"} <= set(self.task_names):
                 raise MobileVisionError(f"classify_from_segment needs the classify and segment heads; the tasks are "
                                         f"{list(self.task_names)}")
-            self.segment_areas = SegmentAreaReader(num_classes["segment"], num_classes["classify"],
-                                                   segment_class_of=segment_class_of)
+            self.segment_areas = SegmentAreaReader(num_classes["segment"], num_classes["classify"])
 
     def _head_outputs(self, images: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict]:
         """(the backbone's features, {task: its head's raw outputs}) from one backbone forward."""
@@ -205,7 +203,6 @@ def build_multitask(
     classifier: ClassifierOptions | Mapping | None = None,
     freeze_bn: bool = False,
     classify_from_segment: bool = False,
-    segment_class_of: Sequence[int] | None = None,
 ) -> MultiTaskModel:
     """A backbone at output stride 32 with the heads of `tasks` (any of classify, detect, segment).
 
@@ -214,8 +211,7 @@ def build_multitask(
     includes it. loss_weights: per task (default 1). imgsz and `ssdlite` (SSDLiteOptions or its
     dict) are SSDLite's, `deeplab` DeepLab's, `classifier` the classifier's: the single-task
     models' own options. classify_from_segment: the classifier also reads the segmentation's class
-    areas (needs both heads); segment_class_of: per classifier class, the segmentation class of
-    the same name, where that read starts (heads/segment_areas.py).
+    areas (needs both heads).
     """
     chosen = task_list(tasks)
     classes = {task: num_classes for task in chosen} if isinstance(num_classes, int) else dict(num_classes)
@@ -229,4 +225,4 @@ def build_multitask(
         raise MobileVisionError(f"loss weights must not be negative; got {negative}")
     return MultiTaskModel(backbone=backbone, width=width, tasks=chosen, num_classes=classes, loss_weights=weights,
                           imgsz=imgsz, ssdlite=ssdlite, deeplab=deeplab, classifier=classifier, freeze_bn=freeze_bn,
-                          classify_from_segment=classify_from_segment, segment_class_of=segment_class_of)
+                          classify_from_segment=classify_from_segment)

@@ -77,11 +77,6 @@ class MultitaskTask(Task):
             "freeze_bn": config.freeze_bn or config.freeze_backbone,
             "classify_from_segment": config.classify_from_segment,
         }
-        if config.classify_from_segment and {"classify", "segment"} <= set(class_names):
-            segment_names = list(class_names["segment"])
-            # The read starts as "the largest class wins" only where every image class has a mask class.
-            if set(class_names["classify"]) <= set(segment_names):
-                kwargs["segment_class_of"] = [segment_names.index(name) for name in class_names["classify"]]
         if "detect" in class_names:
             kwargs["ssdlite"] = checked_anchor_options(data=config.data, imgsz=config.imgsz, model=config.model,
                                                        model_kwargs=kwargs, detector_of=lambda built: built.tasks["detect"])

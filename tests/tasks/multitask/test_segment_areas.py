@@ -68,18 +68,3 @@ def test_onnx_runtime_computes_the_same_classifier_logits(tmp_path):
         expected = reading.raw_outputs(images)[0]
     got = ort_session(path, threads=1).run(["classify_logits"], {"images": images.numpy()})[0]
     assert (torch.from_numpy(got) - expected).abs().max() <= 1e-4
-
-
-def test_training_pairs_image_classes_with_mask_classes_by_name_only_where_all_have_one():
-    task = get_task("multitask")
-    config = task.config_class(data="unused", tasks="classify,segment", classify_from_segment=True)
-    segment = ["background", "circle", "ring"]
-    paired = task.model_kwargs(config, train_set=None,
-                               class_names={"classify": ["background", "ring", "circle"], "segment": segment})
-    assert paired["segment_class_of"] == [0, 2, 1]
-    model = build_multitask(**{key: paired[key] for key in ("width", "tasks", "num_classes", "classify_from_segment",
-                                                            "segment_class_of")})
-    assert torch.equal(model.segment_areas.fc.weight[1:, 1:], torch.tensor([[0.0, 1.0], [1.0, 0.0]]))
-    unpaired = task.model_kwargs(config, train_set=None,
-                                 class_names={"classify": ["background", "ring", "square"], "segment": segment})
-    assert "segment_class_of" not in unpaired
