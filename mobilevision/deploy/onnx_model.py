@@ -99,8 +99,7 @@ class OnnxRuntimeModel(nn.Module):
 
     def raw_outputs(self, images: torch.Tensor):
         """(N, 3, H, W) -> the same tensors as the task model's raw_outputs, computed by ORT."""
-        outputs = self._run(self.raw_output_names, images)
-        return outputs[0] if len(outputs) == 1 else tuple(outputs)
+        return _as_raw(self._run(self.raw_output_names, images))
 
     def forward(self, images: torch.Tensor, **kwargs):
         image_size = tuple(images.shape[-2:])
@@ -111,10 +110,15 @@ class OnnxRuntimeModel(nn.Module):
         source = self.task_model.class_map_source
         names = [name for name in self.raw_output_names if name != source]
         fetched = dict(zip([*names, self.class_map_output], self._run([*names, self.class_map_output], images)))
-        raw = [fetched.get(name) for name in self.raw_output_names]
-        return self.task_model.postprocess(raw[0] if len(raw) == 1 else tuple(raw), image_size=image_size,
-                                           class_map=fetched[self.class_map_output], **kwargs)
+        raw = _as_raw([fetched.get(name) for name in self.raw_output_names])
+        return self.task_model.postprocess(raw, image_size=image_size, class_map=fetched[self.class_map_output],
+                                           **kwargs)
 
     def _run(self, names: list[str], images: torch.Tensor) -> list[torch.Tensor]:
         array = np.ascontiguousarray(images.detach().cpu().float().numpy())
         return [torch.from_numpy(output) for output in self.session.run(names, {self.input_name: array})]
+
+
+def _as_raw(outputs: list):
+    """ORT's outputs in the task model's raw_outputs form: a single tensor alone, else a tuple."""
+    return outputs[0] if len(outputs) == 1 else tuple(outputs)

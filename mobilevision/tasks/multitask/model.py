@@ -171,7 +171,7 @@ class MultiTaskModel(nn.Module):
     def class_map(self, raw, *, image_size: tuple[int, int]) -> torch.Tensor:
         """raw_outputs -> the segmentation's class map (N, *image_size) int64: what an exported graph
         returns beside them (deploy/onnx_export.py)."""
-        return self.tasks["segment"].postprocess(self.split_raw_outputs(raw)["segment"], image_size=image_size)
+        return self.tasks["segment"].class_map(self.split_raw_outputs(raw)["segment"], image_size=image_size)
 
     def forward(self, images: torch.Tensor, targets: dict | None = None, *,
                 orig_sizes: Sequence[Sequence[int]] | None = None):

@@ -10,7 +10,6 @@ from mobilevision.deploy.onnx_export import export_onnx, output_names
 from mobilevision.deploy.onnx_model import ort_session
 from mobilevision.errors import MobileVisionError
 from mobilevision.tasks.multitask.model import build_multitask
-from mobilevision.tasks.registry import get_task
 
 from .conftest import IMGSZ, WIDTH
 
