@@ -1,7 +1,7 @@
 """Where a training step of the quickstart's multi-task recipe spends its time.
 
     .venv/bin/python benchmarks/step_breakdown.py --data DIR [--steps 40 --warmup 5 --workers N --ema --amp bf16
-                                                             --before --rounds 2]
+                                                             --before adamw|depthwise --rounds 2]
 
 DIR is a built-in dataset (`mobilevision data synth --out DIR --size 256`). The recipe is
 `multitask train --recipe quick` (width 0.5, 256 px, batch 8, AdamW, clip 10) with its own loader
@@ -20,9 +20,11 @@ measured bf16 faster). Each step runs as the engine's loop does it (engine/loop.
     other       the rest of the step: the finite-loss check and .item() of the losses
 
 It prints the mean ms per step and share of each after `--warmup` untimed steps, and images/s.
---before also times torch's CPU default, which the engine used until this breakdown showed it:
-AdamW one tensor at a time, where the engine now takes the fused CPU kernel. The two alternate for
-`--rounds` rounds in the same process; both tables are printed and the ratio of their images/s.
+--before also times what the engine did until this breakdown showed it slow: `adamw`, torch's CPU
+default of AdamW one tensor at a time, where the engine now takes the fused CPU kernel;
+`depthwise` (with --amp bf16), the strided depthwise convolutions in bf16, where the engine now
+trains them in fp32 (backbones/blocks.py ConvBNAct). The two alternate for `--rounds` rounds in
+the same process; both tables are printed and the ratio of their images/s.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from mobilevision.backbones.blocks import ConvBNAct
 from mobilevision.engine.config import config_from_options
 from mobilevision.engine.device import autocast, to_device
 from mobilevision.engine.ema import ModelEMA
@@ -78,9 +81,10 @@ def fenced_forward(model: nn.Module, fences: Fences) -> None:
 
 
 def run(config: MultitaskTrainConfig, *, steps: int, warmup: int, amp: torch.dtype | None,
-        per_tensor: bool) -> tuple[dict[str, float], float]:
-    """({part: ms summed over the timed steps}, seconds of the timed steps); per_tensor: AdamW one
-    tensor at a time, torch's CPU default."""
+        before: str | None) -> tuple[dict[str, float], float]:
+    """({part: ms summed over the timed steps}, seconds of the timed steps); before: "adamw" steps
+    AdamW one tensor at a time (torch's CPU default), "depthwise" leaves the strided depthwise
+    convolutions to autocast."""
     device = torch.device("cpu")
     setup = get_task("multitask").training_setup(config, resume_from=None)
     model = setup.model.to(memory_format=torch.channels_last).train()
@@ -91,7 +95,11 @@ def run(config: MultitaskTrainConfig, *, steps: int, warmup: int, amp: torch.dty
     if len(loader) < warmup + steps:
         raise SystemExit(f"--data holds {len(loader)} batches of {config.batch}; --warmup + --steps need "
                          f"{warmup + steps}")
-    if per_tensor:
+    if before == "depthwise":
+        for module in model.modules():
+            if isinstance(module, ConvBNAct):
+                module.float_when_training = False
+    if before == "adamw":
         optimizer = torch.optim.AdamW(parameter_groups(model, weight_decay=config.weight_decay), lr=config.lr)
     else:
         optimizer = build_optimizer(model, name=config.optimizer, lr=config.lr, momentum=config.momentum,
@@ -148,22 +156,23 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="loader workers (default: the recipe's)")
     parser.add_argument("--ema", action="store_true", help="keep an EMA of the weights (the recipe does not)")
     parser.add_argument("--amp", choices=("off", "bf16"), default="off", help="autocast of the forward pass")
-    parser.add_argument("--before", action="store_true", help="also time torch's per-tensor CPU AdamW")
+    parser.add_argument("--before", choices=("adamw", "depthwise"), default=None,
+                        help="also time the engine before a change: per-tensor AdamW, or bf16 strided depthwise")
     parser.add_argument("--rounds", type=int, default=1, help="runs of each variant, alternated")
     args = parser.parse_args()
     options = {"recipe": "quick", "data": str(args.data), "device": "cpu", "amp": args.amp}
     config = config_from_options(MultitaskTrainConfig, options, recipes=RECIPES)
     config = dataclasses.replace(config, ema=args.ema or config.ema,
                                  workers=config.workers if args.workers is None else args.workers)
-    before = "before (per-tensor AdamW)"
-    variants = {"engine": False, before: True} if args.before else {"engine": False}
+    before = {"adamw": "before (per-tensor AdamW)", "depthwise": "before (strided depthwise in bf16)"}.get(args.before)
+    variants = {"engine": None, before: args.before} if args.before else {"engine": None}
     milliseconds = {name: dict.fromkeys(PARTS, 0.0) for name in variants}
     seconds = dict.fromkeys(variants, 0.0)
     for _ in range(args.rounds):
-        for name, per_tensor in variants.items():
+        for name, variant in variants.items():
             torch.manual_seed(config.seed)
             parts, elapsed = run(config, steps=args.steps, warmup=args.warmup,
-                                 amp=torch.bfloat16 if args.amp == "bf16" else None, per_tensor=per_tensor)
+                                 amp=torch.bfloat16 if args.amp == "bf16" else None, before=variant)
             milliseconds[name] = {part: milliseconds[name][part] + ms for part, ms in parts.items()}
             seconds[name] += elapsed
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())

@@ -40,6 +40,11 @@ class ConvBNAct(nn.Sequential):
 
     Padding keeps "same" geometry for any dilation: pad = dilation * (kernel - 1) / 2; with
     `tf_same` a strided conv pads as TF's "SAME" (weights trained in TF; tf_padding.py).
+
+    A strided depthwise block trains in fp32 under CPU autocast: oneDNN has no depthwise kernel
+    for its bf16 input gradient at stride 2 and runs a generic grouped one, 4-40x slower than
+    fp32's (25 against 6 ms for 48 channels at 128 px, batch 8; docs/benchmarks.md). Inference,
+    whose bf16 forward is fast, is unchanged.
     """
 
     def __init__(
@@ -77,6 +82,14 @@ class ConvBNAct(nn.Sequential):
             layers.append(activation_layer(activation))
         super().__init__(*layers)
         self.out_channels = out_channels
+        self.float_when_training = groups > 1 and groups == in_channels and stride > 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if (self.float_when_training and x.device.type == "cpu" and torch.is_grad_enabled()
+                and torch.is_autocast_enabled("cpu")):
+            with torch.autocast("cpu", enabled=False):
+                return super().forward(x.float())
+        return super().forward(x)
 
 
 class DepthwiseSeparable(nn.Module):

@@ -29,6 +29,9 @@ from mobilevision.errors import MobileVisionError
 MARGIN = 0.05
 TIMED_STEPS = 2  # per precision, after one untimed step in which oneDNN builds its kernels
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
+# Part of the cache key, raised whenever the models change which layers autocast runs in bf16, as
+# that changes what bf16 costs: 2 since strided depthwise blocks train in fp32 (backbones/blocks.py).
+PRECISION_RULES = 2
 
 
 def amp_dtype(amp: str, device: torch.device, *, trial: AmpTrial | None = None,
@@ -111,10 +114,11 @@ def amp_cache() -> Path:
 
 
 def amp_key(*, model_name: str, model_kwargs: dict, imgsz: int, batch: int, channels_last: bool) -> dict:
-    """What an `--amp auto` decision holds for: this CPU, model, input, threads and torch."""
+    """What an `--amp auto` decision holds for: this CPU, model, input, threads, torch and the
+    models' precision rules."""
     return {"cpu": cpu_name(), "model": model_name, "model_kwargs": json.loads(json.dumps(model_kwargs, default=str)),
             "imgsz": imgsz, "batch": batch, "channels_last": channels_last, "threads": torch.get_num_threads(),
-            "torch": torch.__version__}
+            "torch": torch.__version__, "precision_rules": PRECISION_RULES}
 
 
 def step_timer(model: nn.Module, *, sample: Callable[[], tuple], device: torch.device,
