@@ -79,6 +79,15 @@ def broadcast_buffers(module: torch.nn.Module) -> None:
         dist.broadcast(buffer.data, src=0)
 
 
+def broadcast_parameters(module: torch.nn.Module) -> None:
+    """Rank 0's parameters of `module` on every rank, after a rank changed them outside the
+    optimizer (DDP keeps only the gradients in step)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    for parameter in module.parameters():
+        dist.broadcast(parameter.data, src=0)
+
+
 def any_rank(flag: bool) -> bool:
     """True when `flag` is true on some rank, so every rank stops together."""
     if not (dist.is_available() and dist.is_initialized()):

@@ -383,6 +383,11 @@ def fit(*, model: nn.Module, spec: ModelSpec, train_set: Dataset, val_set: Datas
         epoch, config = run.epoch, run.config
         validated = epoch == 1 or epoch == config.epochs or epoch % config.val_period == 0
         if validated:
+            # A model may solve a part of itself outright from the training samples it last saw (the
+            # multi-task model's segmentation read: MultiTaskModel.refit), so validate and save that.
+            # A run resumed within the memory's half epoch refits on the samples since it resumed.
+            if hasattr(run.model, "refit"):
+                run.model.refit()
             evaluated = run.ema.module if run.ema is not None else run.model
             broadcast_buffers(evaluated)
             # Validation in full precision: the metrics in the checkpoint are the ones `val` reproduces.

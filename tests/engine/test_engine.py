@@ -225,10 +225,12 @@ def test_engine_time_budget_is_sized_within_an_epoch_longer_than_it(tmp_path, mo
 
 def test_engine_val_period_validates_the_first_every_nth_and_the_last_epoch(tmp_path):
     model = build_model("mobilenet_v2", width=0.35, num_classes=4, dropout=0.0)
+    refits = []  # a model's refit (MultiTaskModel's) runs before each validation, at no other time
+    model.refit = lambda: refits.append(len(refits))
     _run(model, _batch(), tmp_path, epochs=5, val_period=3, lr=0.01, optimizer="adamw")
     with open(tmp_path / "results.csv", newline="") as file:
         rows = list(csv.DictReader(file))
-    assert [row["epoch"] for row in rows if row["top1"]] == ["1", "3", "5"]
+    assert [row["epoch"] for row in rows if row["top1"]] == ["1", "3", "5"] and refits == [0, 1, 2]
     assert all(float(row["val_time"]) == 0.0 for row in rows if not row["top1"])
     # best.pt comes from a validated epoch and carries that epoch's metrics.
     best = torch.load(tmp_path / "weights" / "best.pt", weights_only=True)

@@ -33,6 +33,7 @@ from torch import nn
 
 from mobilevision.backbones import backbone_class, build_backbone
 from mobilevision.engine.config import options_of
+from mobilevision.engine.distributed import broadcast_parameters
 from mobilevision.errors import MobileVisionError
 from mobilevision.heads.segment_areas import SegmentAreaReader
 from mobilevision.tasks.classify.model import build_classifier
@@ -110,14 +111,22 @@ class MultiTaskModel(nn.Module):
                                         f"{list(self.task_names)}")
             self.segment_areas = SegmentAreaReader(num_classes["segment"], num_classes["classify"])
 
-    def _head_outputs(self, images: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict]:
-        """(the backbone's features, {task: its head's raw outputs}) from one backbone forward."""
+    def _head_outputs(self, images: torch.Tensor, *,
+                      classify_labels: torch.Tensor | None = None) -> tuple[dict[str, torch.Tensor], dict]:
+        """(the backbone's features, {task: its head's raw outputs}) from one backbone forward;
+        classify_labels (N,), in training: the segmentation read remembers them for `refit`."""
         features = self.backbone(images)
         image_size = tuple(images.shape[-2:])
         raw = {task: head.head_outputs(features, image_size=image_size) for task, head in self.tasks.items()}
         if self.segment_areas is not None:
-            raw["classify"] = raw["classify"] + self.segment_areas(raw["segment"])
+            raw["classify"] = self.segment_areas.read(raw["classify"], raw["segment"], labels=classify_labels)
         return features, raw
+
+    def refit(self) -> None:
+        """Solve the segmentation read outright on the training samples it last saw (the loop calls
+        this before each validation; SegmentAreaReader.refit), the same on every rank."""
+        if self.segment_areas is not None and self.segment_areas.refit():
+            broadcast_parameters(self.segment_areas)
 
     def raw_outputs(self, images: torch.Tensor):
         """The exported and counted part: (N, 3, H, W) -> the chosen tasks' raw tensors in TASKS
@@ -176,13 +185,14 @@ class MultiTaskModel(nn.Module):
     def forward(self, images: torch.Tensor, targets: dict | None = None, *,
                 orig_sizes: Sequence[Sequence[int]] | None = None):
         image_size = tuple(images.shape[-2:])
-        features, raw = self._head_outputs(images)
         if not self.training:
+            _, raw = self._head_outputs(images)
             return self._predictions(raw, image_size=image_size, orig_sizes=orig_sizes)
         missing = [task for task in self.task_names if targets is None or task not in targets]
         if missing:
             raise MobileVisionError(f"MultiTaskModel in training mode needs targets for {missing}; "
                                     "call model.eval() to predict")
+        features, raw = self._head_outputs(images, classify_labels=targets.get("classify"))
         losses = {}
         for task, head in self.tasks.items():
             for name, value in head.losses(raw[task], targets[task], features=features, image_size=image_size).items():
