@@ -7,8 +7,13 @@ import math
 
 import torch
 
-from mobilevision.heads.segment_areas import (LOG_AREA_GAIN, MEMORY_SAMPLES, MIN_AREA_FRACTION, MIN_REFIT_SAMPLES,
-                                             SegmentAreaReader)
+from mobilevision.heads.segment_areas import (
+    LOG_AREA_GAIN,
+    MEMORY_SAMPLES,
+    MIN_AREA_FRACTION,
+    MIN_REFIT_SAMPLES,
+    SegmentAreaReader,
+)
 
 
 def _confident_logits(class_map: torch.Tensor, classes: int) -> torch.Tensor:
