@@ -71,9 +71,9 @@ def fenced_forward(model: nn.Module, fences: Fences) -> None:
     """The model's backbone + heads pass charged to "forward"; the loss is what its call adds."""
     head_outputs = model._head_outputs
 
-    def timed(images: torch.Tensor):
+    def timed(images: torch.Tensor, **options):
         fences.lap("other")
-        outputs = head_outputs(images)
+        outputs = head_outputs(images, **options)
         fences.lap("forward")
         return outputs
 

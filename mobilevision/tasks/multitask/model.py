@@ -125,7 +125,9 @@ class MultiTaskModel(nn.Module):
     def refit(self) -> None:
         """Solve the segmentation read outright on the training samples it last saw (the loop calls
         this before each validation; SegmentAreaReader.refit), the same on every rank."""
-        if self.segment_areas is not None and self.segment_areas.refit():
+        if self.segment_areas is not None:
+            self.segment_areas.refit()
+            # Every rank joins, whether or not its own memory was large enough to refit.
             broadcast_parameters(self.segment_areas)
 
     def raw_outputs(self, images: torch.Tensor):
