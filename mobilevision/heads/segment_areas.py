@@ -54,6 +54,11 @@ class SegmentAreaReader(nn.Module):
     def forward(self, segment_logits: torch.Tensor) -> torch.Tensor:
         return self.fc(self.log_areas(segment_logits))
 
+    @property
+    def remembered(self) -> int:
+        """How many training samples the memory holds."""
+        return sum(len(labels) for *_, labels in self.memory)
+
     def read(self, own_logits: torch.Tensor, segment_logits: torch.Tensor, *,
              labels: torch.Tensor | None = None) -> torch.Tensor:
         """own_logits (N, C) + the read of segment_logits (N, S, H, W); with the batch's labels (N,)
@@ -61,7 +66,7 @@ class SegmentAreaReader(nn.Module):
         log_areas = self.log_areas(segment_logits)
         if labels is not None:
             self.memory.append((own_logits.detach().float(), log_areas, labels.detach()))
-            while sum(len(item[2]) for item in self.memory[1:]) >= MEMORY_SAMPLES:
+            while self.remembered - len(self.memory[0][2]) >= MEMORY_SAMPLES:
                 self.memory.pop(0)
         return own_logits + self.fc(log_areas)
 
@@ -69,7 +74,7 @@ class SegmentAreaReader(nn.Module):
         """Set the weights to minimise the cross-entropy of own logits + read over the remembered
         samples (L-BFGS from the current weights, a little L2 on the weights); False, and nothing
         changed, while fewer than MIN_REFIT_SAMPLES are remembered."""
-        if sum(len(item[2]) for item in self.memory) < MIN_REFIT_SAMPLES:
+        if self.remembered < MIN_REFIT_SAMPLES:
             return False
         own, log_areas, labels = (torch.cat(part) for part in zip(*self.memory))
         weight = self.fc.weight.detach().float().clone().requires_grad_(True)

@@ -80,9 +80,9 @@ def test_refit_needs_enough_samples_and_remembers_only_the_latest():
     reader.read(own, segment_logits, labels=labels)
     assert not reader.refit() and torch.equal(reader.fc.weight, torch.zeros(3, 3))
     reader.read(own, segment_logits)  # without labels (validation, prediction): nothing remembered
-    assert sum(len(item[2]) for item in reader.memory) == MIN_REFIT_SAMPLES - 1
+    assert reader.remembered == MIN_REFIT_SAMPLES - 1
     batch = 100
     own, segment_logits, labels = _samples(batch, seed=2)
     for _ in range(MEMORY_SAMPLES // batch + 5):
         reader.read(own, segment_logits, labels=labels)
-    assert MEMORY_SAMPLES <= sum(len(item[2]) for item in reader.memory) < MEMORY_SAMPLES + batch
+    assert MEMORY_SAMPLES <= reader.remembered < MEMORY_SAMPLES + batch
