@@ -109,13 +109,12 @@ def run_quickstart(settings: QuickstartSettings) -> dict:
         onnx, max_abs_diff, was_reused = export_onnx(checkpoint, imgsz=config.imgsz)
         reused += ["ONNX export"] if was_reused else []
 
-    from mobilevision.demos.loading import load_predictors
-    from mobilevision.demos.render import DEFAULT_CONF
-
     with steps.step("demo", "the live demo on a video of val images, and a gallery of predictions"):
-        # ONNX Runtime on the export above (auto on a CPU), at the threshold `demo live` runs by
-        # default: the boxes below it would only cost NMS time.
-        predictors = load_predictors([str(checkpoint)], device=settings.device, min_conf=DEFAULT_CONF)
+        from mobilevision.demos.loading import load_predictors
+        from mobilevision.demos.web import MIN_CONF
+
+        # ONNX Runtime on the export above (auto on a CPU); down to the web page's lowest threshold.
+        predictors = load_predictors([str(checkpoint)], device=settings.device, min_conf=MIN_CONF)
         images = sorted((data / "coco" / "val").glob("*.jpg"))
         source = write_input_video(images, folder / "demo_input.mp4")
         video = render_demo_video(predictors, source=source, out=folder / "demo.mp4")
@@ -145,11 +144,10 @@ def run_quickstart(settings: QuickstartSettings) -> dict:
         print(f"  {name}: {path}")
 
     if settings.serve:
-        from mobilevision.demos.web import MIN_CONF, build_app, serve
+        from mobilevision.demos.render import DEFAULT_CONF
+        from mobilevision.demos.web import build_app, serve
 
         with steps.step("web", f"the web demo with the trained model (later: mobilevision demo web --weights "
                         f"{checkpoint})"):
-            # Down to the threshold slider's lower end.
-            predictors = load_predictors([str(checkpoint)], device=settings.device, min_conf=MIN_CONF)
             serve(build_app(predictors, conf=DEFAULT_CONF), host="127.0.0.1", port=settings.port, block=True)
     return summary
