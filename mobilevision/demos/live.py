@@ -45,7 +45,7 @@ def run_live(reader: FrameReader, predictors: Sequence[FramePredictor], *, conf:
     runtime = ", ".join(dict.fromkeys(predictor.runtime for predictor in predictors))
     cycle, choice = task_sets(predictors), 0
     fps = latency = previous = video_size = None
-    model_ms, last_index, started = [], -1, time.perf_counter()
+    model_ms, finished, last_index = [], [], -1
     output = (VideoOutput(save, source=reader.source, fps=(reader.fps or DEFAULT_FPS) if reader.live else None)
               if save else nullcontext())
     shown = Window(TITLE) if window else None
@@ -70,6 +70,7 @@ def run_live(reader: FrameReader, predictors: Sequence[FramePredictor], *, conf:
                     for _ in range(frame.index - last_index if reader.live else 1):
                         output.write(written)
                 last_index = frame.index
+                finished.append(time.perf_counter())
                 if shown is not None:
                     key = _show(shown, canvas, paused=False)
                     if key == "quit":
@@ -84,10 +85,17 @@ def run_live(reader: FrameReader, predictors: Sequence[FramePredictor], *, conf:
         reader.close()
         if shown is not None:
             shown.close()
-    elapsed = time.perf_counter() - started
-    return {"frames": len(model_ms), "fps": len(model_ms) / elapsed if elapsed > 0 else 0.0,
+    return {"frames": len(model_ms), "fps": frame_rate(finished),
             "model_ms": statistics.median(model_ms) if model_ms else None, "runtime": runtime,
             "video": str(save) if save else None}
+
+
+def frame_rate(finished: Sequence[float]) -> float:
+    """Frames per second from the times the frames were finished: over the intervals between them,
+    as the window's FPS is, so the first frame's one-off costs (the video file opened, the layout's
+    first call) are not spread over a short clip's rate. 0.0 for fewer than two frames."""
+    span = finished[-1] - finished[0] if len(finished) > 1 else 0.0
+    return (len(finished) - 1) / span if span > 0 else 0.0
 
 
 def summary_line(summary: dict) -> str:
