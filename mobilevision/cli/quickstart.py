@@ -38,8 +38,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                         "(default: the recipe's)")
     parser.add_argument("--train-v1", action="store_true", help="also train the MobileNetV1 model with the same "
                         "recipe, for its accuracy (doubles the training time); by default it is timed untrained")
-    parser.add_argument("--runtimes", nargs="+", choices=RUNTIMES, default=list(RUNTIMES), help="runtimes to time "
-                        "(default: all)")
+    parser.add_argument("--runtimes", nargs="+", choices=RUNTIMES, default=list(QuickstartSettings.runtimes),
+                        help=f"runtimes to time (default: {' '.join(QuickstartSettings.runtimes)})")
     parser.add_argument("--bench-iters", type=positive_int, default=QuickstartSettings.bench_iters,
                         help=f"timed batch-1 calls per runtime (default: {QuickstartSettings.bench_iters})")
     parser.add_argument("--device", default="auto", choices=DEVICES,
