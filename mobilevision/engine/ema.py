@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Collection
 
 import torch
 from torch import nn
@@ -38,6 +39,13 @@ class ModelEMA:
             else:
                 ema_value.copy_(model_value)  # num_batches_tracked
         torch._foreach_lerp_(ema_values, model_values, 1.0 - decay)
+
+    @torch.no_grad()
+    def take(self, model: nn.Module, *, names: Collection[str]) -> None:
+        """Set the copy's submodules `names` to `model`'s own weights: parts the model solved outright
+        (MultiTaskModel.refit), which the average at decay 0.9998 would take thousands of steps to follow."""
+        for name in names:
+            self.module.get_submodule(name).load_state_dict(model.get_submodule(name).state_dict())
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return self.module.state_dict()

@@ -387,7 +387,9 @@ def fit(*, model: nn.Module, spec: ModelSpec, train_set: Dataset, val_set: Datas
             # multi-task model's segmentation read: MultiTaskModel.refit), so validate and save that.
             # A run resumed within the memory's half epoch refits on the samples since it resumed.
             if hasattr(run.model, "refit"):
-                run.model.refit()
+                refitted = run.model.refit()
+                if run.ema is not None:  # the validated and exported copy reads with the solved weights too
+                    run.ema.take(run.model, names=refitted)
             evaluated = run.ema.module if run.ema is not None else run.model
             broadcast_buffers(evaluated)
             # Validation in full precision: the metrics in the checkpoint are the ones `val` reproduces.

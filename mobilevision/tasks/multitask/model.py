@@ -122,13 +122,16 @@ class MultiTaskModel(nn.Module):
             raw["classify"] = self.segment_areas.read(raw["classify"], raw["segment"], labels=classify_labels)
         return features, raw
 
-    def refit(self) -> None:
+    def refit(self) -> list[str]:
         """Solve the segmentation read outright on the training samples it last saw (the loop calls
-        this before each validation; SegmentAreaReader.refit), the same on every rank."""
-        if self.segment_areas is not None:
-            self.segment_areas.refit()
-            # Every rank joins, whether or not its own memory was large enough to refit.
-            broadcast_parameters(self.segment_areas)
+        this before each validation; SegmentAreaReader.refit), the same on every rank. Returns the
+        submodules it sets, which the loop's EMA copy takes as they are."""
+        if self.segment_areas is None:
+            return []
+        self.segment_areas.refit()
+        # Every rank joins, whether or not its own memory was large enough to refit.
+        broadcast_parameters(self.segment_areas)
+        return ["segment_areas"]
 
     def raw_outputs(self, images: torch.Tensor):
         """The exported and counted part: (N, 3, H, W) -> the chosen tasks' raw tensors in TASKS
