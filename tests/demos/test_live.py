@@ -11,9 +11,8 @@ import pytest
 import torch
 
 from mobilevision.cli import main
-from mobilevision.demos import sources
+from mobilevision.demos import live, sources
 from mobilevision.demos.layout import lay_out
-from mobilevision.demos import live
 from mobilevision.demos.live import frame_rate, run_live, task_sets
 from mobilevision.demos.loading import load_predictor, load_predictors
 from mobilevision.demos.sources import FrameReader
