@@ -1,7 +1,7 @@
 """Where a training step of the quickstart's multi-task recipe spends its time.
 
     .venv/bin/python benchmarks/step_breakdown.py --data DIR [--steps 40 --warmup 5 --workers N --ema --amp bf16
-                                                             --before adamw|depthwise --rounds 2]
+                                                             --before adamw|depthwise|autocast --rounds 2]
 
 DIR is a built-in dataset (`mobilevision data synth --out DIR --size 256`). The recipe is
 `multitask train --recipe quick` (width 0.5, 256 px, batch 8, AdamW, clip 10) with its own loader
@@ -22,8 +22,9 @@ measured bf16 faster). Each step runs as the engine's loop does it (engine/loop.
 It prints the mean ms per step and share of each after `--warmup` untimed steps, and images/s.
 --before also times what the engine did until this breakdown showed it slow: `adamw`, torch's CPU
 default of AdamW one tensor at a time, where the engine now takes the fused CPU kernel;
-`depthwise` (with --amp bf16), the strided depthwise convolutions in bf16, where the engine now
-trains them in fp32 (backbones/blocks.py ConvBNAct). The two alternate for `--rounds` rounds in
+`depthwise` (with --amp bf16), the strided depthwise blocks in fp32, and `autocast`, them left to
+autocast (oneDNN's slow bf16 input gradient), where the engine now trains them in bf16 through
+depthwise kernels only (backbones/strided_depthwise.py). The two alternate for `--rounds` rounds in
 the same process; both tables are printed and the ratio of their images/s.
 """
 
@@ -80,11 +81,24 @@ def fenced_forward(model: nn.Module, fences: Fences) -> None:
     model._head_outputs = timed  # an instance attribute: this model only, for this script only
 
 
+def _in_fp32(block: ConvBNAct):
+    """A forward of `block` in fp32 whatever the autocast (an instance attribute: this block only)."""
+    plain = block.forward
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled():
+            with torch.autocast(x.device.type, enabled=False):
+                return plain(x.float())
+        return plain(x)
+
+    return forward
+
+
 def run(config: MultitaskTrainConfig, *, steps: int, warmup: int, amp: torch.dtype | None,
         before: str | None) -> tuple[dict[str, float], float]:
     """({part: ms summed over the timed steps}, seconds of the timed steps); before: "adamw" steps
-    AdamW one tensor at a time (torch's CPU default), "depthwise" leaves the strided depthwise
-    convolutions to autocast."""
+    AdamW one tensor at a time (torch's CPU default), "depthwise" trains the strided depthwise
+    blocks in fp32, "autocast" leaves them to autocast."""
     device = torch.device("cpu")
     setup = get_task("multitask").training_setup(config, resume_from=None)
     model = setup.model.to(memory_format=torch.channels_last).train()
@@ -95,10 +109,12 @@ def run(config: MultitaskTrainConfig, *, steps: int, warmup: int, amp: torch.dty
     if len(loader) < warmup + steps:
         raise SystemExit(f"--data holds {len(loader)} batches of {config.batch}; --warmup + --steps need "
                          f"{warmup + steps}")
-    if before == "depthwise":
+    if before in ("depthwise", "autocast"):
         for module in model.modules():
-            if isinstance(module, ConvBNAct):
-                module.float_when_training = False
+            if isinstance(module, ConvBNAct) and module.strided_depthwise:
+                module.strided_depthwise = False
+                if before == "depthwise":  # the whole block in fp32, as the engine trained it before
+                    module.forward = _in_fp32(module)
     if before == "adamw":
         optimizer = torch.optim.AdamW(parameter_groups(model, weight_decay=config.weight_decay), lr=config.lr)
     else:
@@ -156,15 +172,17 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="loader workers (default: the recipe's)")
     parser.add_argument("--ema", action="store_true", help="keep an EMA of the weights (the recipe does not)")
     parser.add_argument("--amp", choices=("off", "bf16"), default="off", help="autocast of the forward pass")
-    parser.add_argument("--before", choices=("adamw", "depthwise"), default=None,
-                        help="also time the engine before a change: per-tensor AdamW, or bf16 strided depthwise")
+    parser.add_argument("--before", choices=("adamw", "depthwise", "autocast"), default=None,
+                        help="also time the engine before a change: per-tensor AdamW, strided depthwise blocks in "
+                             "fp32, or left to autocast")
     parser.add_argument("--rounds", type=int, default=1, help="runs of each variant, alternated")
     args = parser.parse_args()
     options = {"recipe": "quick", "data": str(args.data), "device": "cpu", "amp": args.amp}
     config = config_from_options(MultitaskTrainConfig, options, recipes=RECIPES)
     config = dataclasses.replace(config, ema=args.ema or config.ema,
                                  workers=config.workers if args.workers is None else args.workers)
-    before = {"adamw": "before (per-tensor AdamW)", "depthwise": "before (strided depthwise in bf16)"}.get(args.before)
+    before = {"adamw": "before (per-tensor AdamW)", "depthwise": "before (strided depthwise in fp32)",
+              "autocast": "before (strided depthwise left to autocast)"}.get(args.before)
     variants = {"engine": None, before: args.before} if args.before else {"engine": None}
     milliseconds = {name: dict.fromkeys(PARTS, 0.0) for name in variants}
     seconds = dict.fromkeys(variants, 0.0)

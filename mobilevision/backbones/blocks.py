@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from mobilevision.backbones.split import split_inverted_residual
+from mobilevision.backbones.strided_depthwise import spreads_correctly, strided_depthwise_bf16
 from mobilevision.backbones.tf_padding import TFSameConv2d
 
 
@@ -41,10 +42,9 @@ class ConvBNAct(nn.Sequential):
     Padding keeps "same" geometry for any dilation: pad = dilation * (kernel - 1) / 2; with
     `tf_same` a strided conv pads as TF's "SAME" (weights trained in TF; tf_padding.py).
 
-    A strided depthwise block trains in fp32 under CPU autocast: oneDNN has no depthwise kernel
-    for its bf16 input gradient at stride 2 and runs a generic grouped one, 4-40x slower than
-    fp32's (25 against 6 ms for 48 channels at 128 px, batch 8; docs/benchmarks.md). Inference,
-    whose bf16 forward is fast, is unchanged.
+    Under CPU bf16 autocast a strided depthwise conv trains through strided_depthwise.py: oneDNN
+    has no depthwise kernel for its bf16 input gradient and runs a generic grouped one, 4-40x
+    slower (docs/benchmarks.md). Inference, whose bf16 forward is fast, is left to autocast.
     """
 
     def __init__(
@@ -82,13 +82,17 @@ class ConvBNAct(nn.Sequential):
             layers.append(activation_layer(activation))
         super().__init__(*layers)
         self.out_channels = out_channels
-        self.float_when_training = groups > 1 and groups == in_channels and stride > 1
+        self.strided_depthwise = spreads_correctly(self[0])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if (self.float_when_training and x.device.type == "cpu" and torch.is_grad_enabled()
-                and torch.is_autocast_enabled("cpu")):
-            with torch.autocast("cpu", enabled=False):
-                return super().forward(x.float())
+        # A 1x1 map is left to the conv's own forward: SSDLite's runs it as its centre tap
+        # (heads/ssdlite.py CentreTapOnOneByOne).
+        if (self.strided_depthwise and x.device.type == "cpu" and torch.is_grad_enabled() and min(x.shape[-2:]) > 1
+                and torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16):
+            x = strided_depthwise_bf16(self[0], x)
+            for layer in list(self)[1:]:
+                x = layer(x)
+            return x
         return super().forward(x)
 
 

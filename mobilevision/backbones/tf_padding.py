@@ -34,9 +34,13 @@ class TFSameConv2d(nn.Conv2d):
     def __init__(self, *args, padding: int = 0, **kwargs) -> None:
         super().__init__(*args, padding=0, **kwargs)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def pad_input(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) -> the input padded as TF's "SAME" pads it for this convolution."""
         top, bottom = tf_same_pads(x.shape[-2], kernel_size=self.kernel_size[0], stride=self.stride[0],
                                    dilation=self.dilation[0])
         left, right = tf_same_pads(x.shape[-1], kernel_size=self.kernel_size[1], stride=self.stride[1],
                                    dilation=self.dilation[1])
-        return super().forward(F.pad(x, (left, right, top, bottom)))
+        return F.pad(x, (left, right, top, bottom))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(self.pad_input(x))

@@ -30,8 +30,9 @@ MARGIN = 0.05
 TIMED_STEPS = 2  # per precision, after one untimed step in which oneDNN builds its kernels
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
 # Part of the cache key, raised whenever the models change which layers autocast runs in bf16, as
-# that changes what bf16 costs: 2 since strided depthwise blocks train in fp32 (backbones/blocks.py).
-PRECISION_RULES = 2
+# that changes what bf16 costs: 2 since strided depthwise blocks trained in fp32, 3 since they train
+# in bf16 through depthwise kernels (backbones/strided_depthwise.py).
+PRECISION_RULES = 3
 
 
 def amp_dtype(amp: str, device: torch.device, *, trial: AmpTrial | None = None,
