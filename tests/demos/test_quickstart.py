@@ -96,6 +96,13 @@ def test_every_promised_file_is_there_and_well_formed(first_run):
     gallery = cv2.imread(str(files["gallery"]))
     assert gallery is not None and gallery.shape[1] > gallery.shape[0] > 0
 
+    # The export is the benchmark's of the same checkpoint, copied rather than made twice.
+    (timed,) = [row for row in summary["benchmark"]["bench_rows"]
+                if row["model"] == "multitask_mobilenet_v2" and row["runtime"] == "ort_fp32"]
+    assert files["onnx"].read_bytes() == (folder / "bench" / "weights" / f"{timed['label']}.onnx").read_bytes()
+    assert summary["export"]["max_abs_diff"] == timed["export_max_abs_diff"] < 1e-3
+    assert "copied the benchmark's export" in printed
+
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(files["onnx"]), providers=["CPUExecutionProvider"])

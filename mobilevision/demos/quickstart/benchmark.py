@@ -67,7 +67,7 @@ def run_benchmark(checkpoints: list[Path], *, folder: Path, data: Path, runtimes
     for checkpoint in checkpoints:
         case = checkpoint_case(str(checkpoint), imgsz=None)
         print(f"bench: exporting {case.label} (ONNX fp32, and INT8 calibrated on {CALIB_IMAGES} val images)")
-        prepare(case, folder=folder / "weights", data=str(data), calib_images=CALIB_IMAGES, seed=0)
+        prepare(case, folder=_exports(folder), data=str(data), calib_images=CALIB_IMAGES, seed=0)
         rows += measure_case(case, runtimes=list(runtimes), timing=settings["timing"])
     timing = settings["timing"]
     note = (f"Latency: median of {timing['iters']} batch-1 calls after {timing['warmup']} warm-up calls, "
@@ -76,6 +76,18 @@ def run_benchmark(checkpoints: list[Path], *, folder: Path, data: Path, runtimes
     write_results(folder, rows=rows, ratios=[], settings={**settings, "note": note})
     write_plots(folder, rows)
     return rows, note, False
+
+
+def _exports(folder: Path) -> Path:
+    """Where the benchmark in `folder` writes its ONNX exports (bench.cases.prepare names them)."""
+    return folder / "weights"
+
+
+def benchmarked_export(folder: Path, rows: list[dict], *, model_name: str) -> tuple[Path, float]:
+    """(the fp32 ONNX export the benchmark in `folder` timed of `model_name`'s checkpoint, its largest
+    |ONNX Runtime - PyTorch| on the raw outputs), from run_benchmark's rows."""
+    row = next(row for row in rows if row["model"] == model_name)
+    return _exports(folder) / f"{row['label']}.onnx", row["export_max_abs_diff"]
 
 
 def comparison_rows(bench_rows: list[dict], models: list[dict]) -> list[dict]:

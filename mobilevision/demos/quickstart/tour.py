@@ -11,6 +11,7 @@ from pathlib import Path
 
 from mobilevision.datasets.resolve import MARKER
 from mobilevision.demos.quickstart.benchmark import (
+    benchmarked_export,
     comparison_markdown,
     comparison_rows,
     run_benchmark,
@@ -106,7 +107,10 @@ def run_quickstart(settings: QuickstartSettings) -> dict:
         print(note)
 
     with steps.step("export", "exporting to ONNX (mobilevision export)"):
-        onnx, max_abs_diff, was_reused = export_onnx(checkpoint, imgsz=config.imgsz)
+        benchmarked, benchmarked_diff = benchmarked_export(folder / "bench", bench_rows,
+                                                           model_name="multitask_mobilenet_v2")
+        onnx, max_abs_diff, was_reused = export_onnx(checkpoint, imgsz=config.imgsz, benchmarked=benchmarked,
+                                                     benchmarked_diff=benchmarked_diff)
         reused += ["ONNX export"] if was_reused else []
 
     with steps.step("demo", "the live demo on a video of val images, and a gallery of predictions"):
