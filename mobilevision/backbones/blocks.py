@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from mobilevision.backbones.split import split_inverted_residual
-from mobilevision.backbones.strided_depthwise import spreads_correctly, strided_depthwise_bf16
+from mobilevision.backbones.strided_depthwise import is_strided_depthwise, strided_depthwise_bf16
 from mobilevision.backbones.tf_padding import TFSameConv2d
 
 
@@ -82,7 +82,7 @@ class ConvBNAct(nn.Sequential):
             layers.append(activation_layer(activation))
         super().__init__(*layers)
         self.out_channels = out_channels
-        self.strided_depthwise = spreads_correctly(self[0])
+        self.strided_depthwise = is_strided_depthwise(self[0])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # A 1x1 map is left to the conv's own forward: SSDLite's runs it as its centre tap

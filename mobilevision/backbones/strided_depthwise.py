@@ -55,8 +55,8 @@ class _StridedDepthwise(torch.autograd.Function):
         return grad_input, grad_weight, None
 
 
-def spreads_correctly(conv: nn.Conv2d) -> bool:
-    """Whether `conv` is a depthwise convolution this backward handles: strided, no bias, zero
+def is_strided_depthwise(conv: nn.Conv2d) -> bool:
+    """Whether `conv` is a strided depthwise convolution this backward handles: no bias, zero
     padding no wider than the kernel's reach."""
     return (conv.groups > 1 and conv.groups == conv.in_channels == conv.out_channels and max(conv.stride) > 1
             and conv.bias is None and conv.padding_mode == "zeros" and not isinstance(conv.padding, str)
@@ -66,7 +66,7 @@ def spreads_correctly(conv: nn.Conv2d) -> bool:
 
 def strided_depthwise_bf16(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     """`conv`'s forward on x (N, C, H, W) in bf16 -> (N, C, H', W') bf16, its input and weight
-    gradients by depthwise kernels. `conv` passes spreads_correctly; its own input padding (TF's
+    gradients by depthwise kernels. `conv` passes is_strided_depthwise; its own input padding (TF's
     "SAME", tf_padding.py) is applied first."""
     x = conv.pad_input(x) if hasattr(conv, "pad_input") else x
     geometry = {"stride": conv.stride, "padding": conv.padding, "dilation": conv.dilation,

@@ -1,5 +1,7 @@
 """The SSDLite head: shapes, the levels it really produces, TF's layer settings, and the paper's counts."""
 
+import copy
+
 import pytest
 import torch
 from torch import nn
@@ -100,3 +102,22 @@ def test_extra_block_gradients_on_a_1x1_map_in_bf16_channels_last():
         # Only the centre tap sees data; bf16 rounds the rest of the gradient to about 1%.
         assert depthwise[..., [0, 0, 2, 2], [0, 2, 0, 2]].abs().max() == 0
         torch.testing.assert_close(depthwise.double(), expected, rtol=0.05, atol=0.05 * expected.abs().max().item())
+
+
+@pytest.mark.parametrize("size", [2, 3, 8])
+def test_extra_block_trains_its_strided_depthwise_as_autocast_would(size):
+    """The extra blocks' stride-2 depthwise convs (2x2 maps and up) take the bf16 path with depthwise
+    kernels only (backbones/strided_depthwise.py): the same gradients as autocast's own."""
+    torch.manual_seed(0)
+    base = ExtraBlock(16, 32).to(memory_format=torch.channels_last)
+    x = torch.rand(16, 16, size, size).contiguous(memory_format=torch.channels_last)
+    gradients = []
+    for spread in (True, False):
+        block = copy.deepcopy(base)
+        block[1].strided_depthwise = spread
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            block(x).float().square().sum().backward()
+        gradients.append([parameter.grad for parameter in block.parameters()])
+    assert base[1].strided_depthwise
+    for ours, autocasts in zip(*gradients):
+        torch.testing.assert_close(ours, autocasts, rtol=1e-2, atol=1e-2 * autocasts.abs().max().item())
