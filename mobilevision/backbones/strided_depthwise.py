@@ -64,12 +64,15 @@ def is_strided_depthwise(conv: nn.Conv2d) -> bool:
                     for pad, dilation, kernel in zip(conv.padding, conv.dilation, conv.kernel_size)))
 
 
+def geometry(conv: nn.Conv2d) -> dict:
+    """The stride, padding, dilation and kernel size of `conv`, as _StridedDepthwise takes them."""
+    return {"stride": conv.stride, "padding": conv.padding, "dilation": conv.dilation, "kernel": conv.kernel_size}
+
+
 def strided_depthwise_bf16(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     """`conv`'s forward on x (N, C, H, W) in bf16 -> (N, C, H', W') bf16, its input and weight
     gradients by depthwise kernels. `conv` passes is_strided_depthwise; its own input padding (TF's
     "SAME", tf_padding.py) is applied first."""
     x = conv.pad_input(x) if hasattr(conv, "pad_input") else x
-    geometry = {"stride": conv.stride, "padding": conv.padding, "dilation": conv.dilation,
-                "kernel": conv.kernel_size}
     with torch.autocast(x.device.type, enabled=False):
-        return _StridedDepthwise.apply(x.to(torch.bfloat16), conv.weight.to(torch.bfloat16), geometry)
+        return _StridedDepthwise.apply(x.to(torch.bfloat16), conv.weight.to(torch.bfloat16), geometry(conv))

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from mobilevision.backbones.blocks import ConvBNAct
-from mobilevision.backbones.strided_depthwise import _StridedDepthwise, strided_depthwise_bf16
+from mobilevision.backbones.strided_depthwise import _StridedDepthwise, geometry, strided_depthwise_bf16
 from mobilevision.backbones.tf_padding import TFSameConv2d
 
 BF16 = {"device_type": "cpu", "dtype": torch.bfloat16}
@@ -26,8 +26,7 @@ def test_strided_depthwise_gradients_are_the_convolutions(size, stride, dilation
     torch.manual_seed(0)
     conv = torch.nn.Conv2d(6, 6, 3, stride=stride, padding=padding, dilation=dilation, groups=6, bias=False).double()
     x = torch.randn(2, 6, *size, dtype=torch.float64, requires_grad=True)
-    geometry = {"stride": conv.stride, "padding": conv.padding, "dilation": conv.dilation, "kernel": conv.kernel_size}
-    out = _StridedDepthwise.apply(x, conv.weight, geometry)
+    out = _StridedDepthwise.apply(x, conv.weight, geometry(conv))
     expected = conv(x)
     gradient = torch.randn_like(expected)
     ours = torch.autograd.grad(out, (x, conv.weight), gradient)
