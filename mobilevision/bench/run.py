@@ -10,6 +10,7 @@ mode, each block in the fewest channel groups whose fp32 activations fit the bud
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import json
 import os
@@ -78,14 +79,36 @@ def _cases(args: BenchSettings, folder: Path) -> list[BenchCase]:
 
 
 def _measure(spec: dict) -> dict:
-    """Run one worker process; its last stdout line is the JSON result."""
-    process = subprocess.run([sys.executable, "-m", "mobilevision.bench.worker", json.dumps(spec)],
-                             check=False, capture_output=True, text=True)
-    if process.returncode != 0:
-        last = (process.stderr.strip().splitlines() or ["no output"])[-1]
+    """worker.measure(spec) in a fresh process (worker.py says how)."""
+    from mobilevision.bench.worker import forks
+
+    request = json.dumps(spec) + "\n"
+    if forks():
+        if _worker().poll() is not None:  # it died (killed, or out of memory): start another
+            _worker.cache_clear()
+        worker = _worker()
+        worker.stdin.write(request)
+        worker.stdin.flush()
+        answer = worker.stdout.readline()
+    else:
+        answer = _start_worker().communicate(request)[0]
+    result = json.loads(answer) if answer.strip() else {"error": "the bench worker ended without a result"}
+    if "error" in result:
         raise MobileVisionError(f"bench worker for {spec.get('checkpoint') or spec.get('name')} "
-                                f"{spec['runtime']} failed: {last}")
-    return json.loads(process.stdout.strip().splitlines()[-1])
+                                f"{spec['runtime']} failed: {result['error']}")
+    return result
+
+
+def _start_worker() -> subprocess.Popen:
+    # Its stderr (the runtimes' chatter) is not shown: a failure comes back as its answer.
+    return subprocess.Popen([sys.executable, "-m", "mobilevision.bench.worker"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+
+@functools.cache
+def _worker() -> subprocess.Popen:
+    """This process's forking worker, started on first use; it ends when this process does."""
+    return _start_worker()
 
 
 def _timing(args: BenchSettings) -> dict:

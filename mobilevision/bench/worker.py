@@ -1,9 +1,13 @@
-"""One measurement in a fresh process: `python -m mobilevision.bench.worker '<JSON spec>'`
-prints one JSON line of results on stdout.
+"""Each measurement in a fresh process: `python -m mobilevision.bench.worker` reads one JSON spec a
+line on stdin and answers each with one JSON line on stdout, the results or {"error": message}.
 
-A fresh process per runtime because runtimes disturb each other inside one: ONNX Runtime runs at
-half speed right after torch's OpenMP threads ran (they keep spinning), and allocator caches of
-one runtime inflate the next one's memory.
+A fresh process per measurement because runtimes disturb each other inside one: ONNX Runtime runs
+at half speed right after torch's OpenMP threads ran (they keep spinning), and allocator caches of
+one runtime inflate the next one's memory. A new interpreter spends about 4 s importing torch,
+torchvision and ONNX Runtime, as long as a measurement itself; so on Linux the worker imports them
+once and forks a child per spec. The child starts as fresh as a new process: the worker never runs
+an op, so there are no runtime threads, sessions or caches to inherit. Elsewhere (fork is unsafe
+with macOS's system libraries, absent on Windows) the worker measures one spec and exits.
 
 Spec keys: source ("ours" | "torchvision"), task, runtime, imgsz, threads, warmup, iters, batch,
 batch_iters, seed; for ours checkpoint (and onnx for ort_*), optional data and data_images, and
@@ -16,8 +20,20 @@ memory_plan with a budget, and the task's main metric when data is given.
 
 from __future__ import annotations
 
+import importlib
 import json
+import os
 import sys
+
+# What measure imports, which the worker imports before it forks.
+IMPORTS = ("onnxruntime", "torch", "torchvision", "mobilevision.analysis.memory_budget", "mobilevision.bench.runtimes",
+           "mobilevision.bench.timing", "mobilevision.deploy.onnx_model", "mobilevision.deploy.runtime",
+           "mobilevision.tasks.registry")
+
+
+def forks() -> bool:
+    """Whether the worker forks a child per spec (and serves many), or measures one and exits."""
+    return sys.platform == "linux"
 
 
 def measure(spec: dict) -> dict:
@@ -67,5 +83,42 @@ def measure(spec: dict) -> dict:
     return result
 
 
+def serve() -> None:
+    """Answer each spec line on stdin with a result line on stdout (see the module's docstring)."""
+    if forks():
+        for name in IMPORTS:
+            importlib.import_module(name)
+    for line in sys.stdin:
+        spec = json.loads(line)
+        print(json.dumps(_in_child(spec) if forks() else _answer(spec)), flush=True)
+        if not forks():
+            return
+
+
+def _answer(spec: dict) -> dict:
+    try:
+        return measure(spec)
+    except Exception as error:  # noqa: BLE001 - any failure is the answer, as one line
+        lines = str(error).strip().splitlines()
+        return {"error": lines[-1] if lines else type(error).__name__}
+
+
+def _in_child(spec: dict) -> dict:
+    """_answer(spec) computed in a forked child, whose output other than the answer goes to stderr."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        os.dup2(2, 1)  # stdout carries the worker's answers only
+        with os.fdopen(write_end, "w") as answer:
+            answer.write(json.dumps(_answer(spec)))
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end) as answer:
+        text = answer.read()
+    _, status = os.waitpid(pid, 0)
+    return json.loads(text) if text else {"error": f"the measuring process ended without a result (wait status {status})"}
+
+
 if __name__ == "__main__":
-    print(json.dumps(measure(json.loads(sys.argv[1]))))
+    serve()
