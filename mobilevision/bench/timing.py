@@ -40,7 +40,11 @@ class PeakMemory:
     """Peak RSS of this process above its RSS at start(), in MiB: model weights, runtime session,
     activations and allocator caches. Linux resets the high-water mark (VmHWM) on writing 5 to
     /proc/self/clear_refs, so the imports before start() do not count; elsewhere the lifetime peak
-    (ru_maxrss) minus the RSS at start() is used, which can only over-count."""
+    (ru_maxrss) minus the RSS at start() is used, which can only over-count.
+
+    Where Linux reports it (RssFile), the shared libraries' code paged in since start() is taken
+    out: a process forked from one that imported them (bench/worker.py) pages their code in as it
+    first runs it, where a process that imported them itself had most of it in at start()."""
 
     def start(self) -> None:
         try:
@@ -48,7 +52,9 @@ class PeakMemory:
         except OSError:
             pass
         self.baseline_kib = _status_kib("VmRSS") or 0
+        self.file_kib = _status_kib("RssFile") or 0
 
     def peak_mib(self) -> float:
         peak = _status_kib("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return max(0, peak - self.baseline_kib) / 1024
+        code_paged_in = max(0, (_status_kib("RssFile") or 0) - self.file_kib)
+        return max(0, peak - self.baseline_kib - code_paged_in) / 1024
