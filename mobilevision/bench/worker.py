@@ -108,11 +108,13 @@ def _in_child(spec: dict) -> dict:
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:
-        os.close(read_end)
-        os.dup2(2, 1)  # stdout carries the worker's answers only
-        with os.fdopen(write_end, "w") as answer:
-            answer.write(json.dumps(_answer(spec)))
-        os._exit(0)
+        try:  # whatever happens, the child ends here and never returns to serve()'s loop
+            os.close(read_end)
+            os.dup2(2, 1)  # stdout carries the worker's answers only
+            with os.fdopen(write_end, "w") as answer:
+                answer.write(json.dumps(_answer(spec)))
+        finally:
+            os._exit(0)
     os.close(write_end)
     with os.fdopen(read_end) as answer:
         text = answer.read()

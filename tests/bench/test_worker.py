@@ -32,6 +32,16 @@ def test_a_child_that_dies_is_answered_too(monkeypatch):
     assert "ended without a result" in worker._in_child({})["error"]
 
 
+def test_an_interrupted_child_still_ends_in_the_worker_code(monkeypatch):
+    """Even a KeyboardInterrupt does not take the forked child back into the caller's code (here
+    pytest's, which would exit 2): it leaves through os._exit(0) with no answer written."""
+    def interrupted(spec):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(worker, "measure", interrupted)
+    assert worker._in_child({}) == {"error": "the measuring process ended without a result (wait status 0)"}
+
+
 def test_the_worker_outlives_a_failed_spec_and_names_it(tmp_path):
     spec = {"source": "ours", "task": "classify", "runtime": "ort_fp32", "imgsz": 32,
             "checkpoint": str(tmp_path / "missing.pt"), "onnx": str(tmp_path / "missing.onnx"), "threads": 1,
