@@ -10,7 +10,6 @@ mode, each block in the fewest channel groups whose fp32 activations fit the bud
 from __future__ import annotations
 
 import dataclasses
-import functools
 import itertools
 import json
 import os
@@ -79,14 +78,13 @@ def _cases(args: BenchSettings, folder: Path) -> list[BenchCase]:
 
 
 def _measure(spec: dict) -> dict:
-    """worker.measure(spec) in a fresh process (worker.py says how)."""
+    """worker.measure(spec) in a fresh process (worker.py says how), in this process's current
+    directory (the spec's paths may be relative to it)."""
     from mobilevision.bench.worker import forks
 
-    request = json.dumps(spec) + "\n"
+    request = json.dumps({**spec, "cwd": os.getcwd()}) + "\n"
     if forks():
-        if _worker().poll() is not None:  # it died (killed, or out of memory): start another
-            _worker.cache_clear()
-        worker = _worker()
+        worker = _forking_worker()
         worker.stdin.write(request)
         worker.stdin.flush()
         answer = worker.stdout.readline()
@@ -105,10 +103,22 @@ def _start_worker() -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
 
-@functools.cache
-def _worker() -> subprocess.Popen:
-    """This process's forking worker, started on first use; it ends when this process does."""
-    return _start_worker()
+_FORKING_WORKER: dict = {}  # the one running: {"process": Popen, "environment": the os.environ it started with}
+
+
+def _forking_worker() -> subprocess.Popen:
+    """This process's forking worker, started on first use, and again if it died or this process's
+    environment changed since (the libraries it loaded read theirs as they load); it ends when its
+    stdin closes, at the latest when this process ends."""
+    environment = dict(os.environ)
+    running = _FORKING_WORKER.get("process")
+    if running is not None and running.poll() is None and _FORKING_WORKER["environment"] == environment:
+        return running
+    if running is not None:
+        running.stdin.close()
+        running.wait()
+    _FORKING_WORKER.update(process=_start_worker(), environment=environment)
+    return _FORKING_WORKER["process"]
 
 
 def _timing(args: BenchSettings) -> dict:

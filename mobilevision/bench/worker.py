@@ -9,7 +9,7 @@ once and forks a child per spec. The child starts as fresh as a new process: the
 an op, so there are no runtime threads, sessions or caches to inherit. Elsewhere (fork is unsafe
 with macOS's system libraries, absent on Windows) the worker measures one spec and exits.
 
-Spec keys: source ("ours" | "torchvision"), task, runtime, imgsz, threads, warmup, iters, batch,
+Spec keys: cwd (the directory relative paths start from), source ("ours" | "torchvision"), task, runtime, imgsz, threads, warmup, iters, batch,
 batch_iters, seed; for ours checkpoint (and onnx for ort_*), optional data and data_images, and
 for eager runtimes an optional memory_budget (bytes: memory-efficient mode, analysis/memory_budget.py);
 for torchvision name (and onnx for ort_fp32), optional state_dict (the file of its weights; default random).
@@ -97,6 +97,7 @@ def serve() -> None:
 
 def _answer(spec: dict) -> dict:
     try:
+        os.chdir(spec.get("cwd", "."))  # the caller's current directory, where relative paths start
         return measure(spec)
     except Exception as error:  # noqa: BLE001 - any failure is the answer, as one line
         lines = str(error).strip().splitlines()

@@ -49,5 +49,19 @@ def test_the_worker_outlives_a_failed_spec_and_names_it(tmp_path):
     for _ in range(2):  # the same worker answers again after a failure
         with pytest.raises(MobileVisionError, match="missing.*ort_fp32 failed: .*missing.onnx"):
             run._measure(spec)
-    assert run._worker().poll() is None
-    assert run._worker().args == [sys.executable, "-m", "mobilevision.bench.worker"]
+    assert run._forking_worker().poll() is None
+    assert run._forking_worker().args == [sys.executable, "-m", "mobilevision.bench.worker"]
+
+
+def test_a_child_works_in_the_callers_directory(monkeypatch, tmp_path):
+    monkeypatch.setattr(worker, "measure", lambda spec: {"cwd": os.getcwd()})
+    assert worker._in_child({"cwd": str(tmp_path)}) == {"cwd": str(tmp_path)}
+
+
+def test_a_changed_environment_gets_a_new_worker(monkeypatch):
+    first = run._forking_worker()
+    assert run._forking_worker() is first
+    monkeypatch.setenv("MOBILEVISION_TEST_VARIABLE", "1")  # its libraries read the environment as they load
+    second = run._forking_worker()
+    assert second is not first and second.poll() is None
+    assert first.poll() is not None  # the first one ended when its stdin closed
