@@ -9,10 +9,11 @@ once and forks a child per spec. The child starts as fresh as a new process: the
 an op, so there are no runtime threads, sessions or caches to inherit. Elsewhere (fork is unsafe
 with macOS's system libraries, absent on Windows) the worker measures one spec and exits.
 
-Spec keys: cwd (the directory relative paths start from), source ("ours" | "torchvision"), task, runtime, imgsz, threads, warmup, iters, batch,
-batch_iters, seed; for ours checkpoint (and onnx for ort_*), optional data and data_images, and
-for eager runtimes an optional memory_budget (bytes: memory-efficient mode, analysis/memory_budget.py);
-for torchvision name (and onnx for ort_fp32), optional state_dict (the file of its weights; default random).
+Spec keys: cwd (the directory relative paths start from), source ("ours" | "torchvision"), task,
+runtime, imgsz, threads, warmup, iters, batch, batch_iters, seed; for ours checkpoint (and onnx for
+ort_*), optional data and data_images, and for eager runtimes an optional memory_budget (bytes:
+memory-efficient mode, analysis/memory_budget.py); for torchvision name (and onnx for ort_fp32),
+optional state_dict (the file of its weights; default random).
 Result keys: median_ms, p90_ms (batch 1), images_per_s (batch `batch`), peak_rss_mib,
 act_analytic_kib and act_measured_kib (activation memory at batch 1, runtimes.activation_memory),
 memory_plan with a budget, and the task's main metric when data is given.
@@ -20,15 +21,23 @@ memory_plan with a budget, and the task's main metric when data is given.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import sys
 
-# What measure imports, which the worker imports before it forks.
-IMPORTS = ("onnxruntime", "torch", "torchvision", "mobilevision.analysis.memory_budget", "mobilevision.bench.runtimes",
-           "mobilevision.bench.timing", "mobilevision.deploy.onnx_model", "mobilevision.deploy.runtime",
-           "mobilevision.tasks.registry")
+# Every library a runtime may need, imported with this module: before the worker forks, and before
+# measure's memory baseline, so that peak RSS counts the model, its session and its activations,
+# not code.
+import onnxruntime  # noqa: F401
+import torch
+import torchvision  # noqa: F401
+
+from mobilevision.analysis.memory_budget import plan_memory_budget
+from mobilevision.bench import runtimes
+from mobilevision.bench.timing import PeakMemory, time_calls
+from mobilevision.deploy import onnx_model  # noqa: F401
+from mobilevision.deploy.runtime import load_runtime
+from mobilevision.tasks import registry  # noqa: F401
 
 
 def forks() -> bool:
@@ -37,19 +46,6 @@ def forks() -> bool:
 
 
 def measure(spec: dict) -> dict:
-    # Every library a runtime may need is imported before the memory baseline, so that peak RSS
-    # counts the model, its session and its activations, not code.
-    import onnxruntime  # noqa: F401
-    import torch
-    import torchvision  # noqa: F401
-
-    from mobilevision.analysis.memory_budget import plan_memory_budget
-    from mobilevision.bench import runtimes
-    from mobilevision.bench.timing import PeakMemory, time_calls
-    from mobilevision.deploy import onnx_model  # noqa: F401
-    from mobilevision.deploy.runtime import load_runtime
-    from mobilevision.tasks import registry  # noqa: F401
-
     torch.set_num_threads(spec["threads"])
     memory = PeakMemory()
     memory.start()
@@ -85,14 +81,11 @@ def measure(spec: dict) -> dict:
 
 def serve() -> None:
     """Answer each spec line on stdin with a result line on stdout (see the module's docstring)."""
-    if forks():
-        for name in IMPORTS:
-            importlib.import_module(name)
+    if not forks():
+        print(json.dumps(_answer(json.loads(sys.stdin.readline()))), flush=True)
+        return
     for line in sys.stdin:
-        spec = json.loads(line)
-        print(json.dumps(_in_child(spec) if forks() else _answer(spec)), flush=True)
-        if not forks():
-            return
+        print(json.dumps(_in_child(json.loads(line))), flush=True)
 
 
 def _answer(spec: dict) -> dict:
@@ -120,7 +113,9 @@ def _in_child(spec: dict) -> dict:
     with os.fdopen(read_end) as answer:
         text = answer.read()
     _, status = os.waitpid(pid, 0)
-    return json.loads(text) if text else {"error": f"the measuring process ended without a result (wait status {status})"}
+    if not text:
+        return {"error": f"the measuring process ended without a result (wait status {status})"}
+    return json.loads(text)
 
 
 if __name__ == "__main__":
