@@ -33,7 +33,7 @@ class MultitaskTrainConfig(BoxAugmentation, DeepLabOptions, SSDLiteOptions, Clas
         DeepLabOptions.__post_init__(self)
 
 
-QUICK = Recipe("quick", "this project: the three heads on one backbone, 11 minutes on a 2-core CPU on the built-in "
+QUICK = Recipe("quick", "this project: the three heads on one backbone, 11.5 minutes on a 2-core CPU on the built-in "
            "dataset, from scratch; the quickstart's recipe (docs/experiments.md)",
            MultitaskTrainConfig(model="multitask_mobilenet_v2", width=0.5, imgsz=256, epochs=10, batch=8, lr=0.0035,
                                 optimizer="adamw", schedule="cosine", warmup_epochs=0.1, weight_decay=1e-4,
