@@ -41,6 +41,10 @@ class FramePredictor(ABC):
         # ONNX Runtime copies its input into a plain contiguous array anyway.
         on_onnxruntime = trained.runtime.startswith("onnxruntime")
         self.memory_format = torch.contiguous_format if on_onnxruntime else torch.channels_last
+        # Segmentation class maps of frames larger than the input: False, logits resized to the frame
+        # before the argmax (`predict`, pixel for pixel); True, the argmax at the input's size scaled
+        # up (segment/predictor.py scale_up_map), what the live demo draws, 3-5 ms less a frame.
+        self.maps_at_input = False
 
     def batch(self, tensor: torch.Tensor) -> torch.Tensor:
         """A preprocessed image (3, S, S) as a batch of one on the device, in the network's layout."""

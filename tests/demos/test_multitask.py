@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -12,7 +13,7 @@ import torch
 from mobilevision.bench.cases import write_checkpoint
 from mobilevision.cli import main
 from mobilevision.demos.layout import lay_out
-from mobilevision.demos.loading import load_predictor
+from mobilevision.demos.loading import load_predictor, load_predictors
 from mobilevision.tasks.registry import build_model
 from tests.demos.conftest import SHAPES, scene
 from tests.demos.test_live import read_video
@@ -60,3 +61,17 @@ def test_demo_live_draws_a_multitask_model_on_every_frame(multitask_checkpoint, 
     for source, shown in zip(inputs, (frame[y0:y1, x0:x1] for frame in outputs)):
         # The class map is blended over the whole scene.
         assert np.abs(shown.astype(np.int16) - source.astype(np.int16)).mean() > 5
+
+
+def test_the_demo_draws_the_class_map_taken_at_the_input_size(multitask_checkpoint):
+    """The demo's predictors (load_predictors) take the argmax at the 96 px input and scale the map
+    to the frame; `predict`'s (load_predictor) resize the logits to the frame first. Both maps hold
+    the frame's size, and the demo's is the input-size map scaled up by nearest neighbour."""
+    (demo,) = load_predictors([str(multitask_checkpoint)], runtime="torch", device="cpu", log=lambda _: None)
+    exact = load_predictor(str(multitask_checkpoint), runtime="torch", device="cpu")
+    assert demo.maps_at_input and not exact.maps_at_input
+    frame = scene(0)
+    shown, saved = demo(frame, conf=0.5)["segment"], exact(frame, conf=0.5)["segment"]
+    assert shown.shape == saved.shape == (480, 640) and shown.dtype == np.uint8
+    at_input = exact(cv2.resize(frame, (IMGSZ, IMGSZ), interpolation=cv2.INTER_LINEAR), conf=0.5)["segment"]
+    assert np.array_equal(shown, cv2.resize(at_input, (640, 480), interpolation=cv2.INTER_NEAREST))

@@ -9,7 +9,7 @@ from mobilevision.datasets.transforms import detection_transforms
 from mobilevision.tasks.base import TrainedModel
 from mobilevision.tasks.detect.predictor import keep_scores, skip_scores_below
 from mobilevision.tasks.predictor import FramePredictor
-from mobilevision.tasks.segment.predictor import class_map
+from mobilevision.tasks.segment.predictor import class_map, scale_up_map
 
 # The validation pipeline is box-aware and wants its box fields; a frame comes without boxes.
 NO_BOXES = {"bboxes": np.zeros((0, 4), np.float32), "labels": np.zeros(0, np.int64), "flags": np.zeros(0, np.uint8)}
@@ -21,7 +21,8 @@ class MultiTaskPredictor(FramePredictor):
     with scores >= conf, "segment": (H, W) uint8 class map} for the model's tasks.
 
     The network sees the (S, S) resize validation uses, once per frame; the segmentation logits
-    are resized to the frame before the argmax, so the class map is not blocky. min_conf: the
+    are resized to the frame before the argmax, so the class map is not blocky (with
+    `maps_at_input`, a frame larger than S x S: to S x S, the map then scaled up). min_conf: the
     lowest `conf` it will be called with (detect.predictor.skip_scores_below).
     """
 
@@ -47,5 +48,9 @@ class MultiTaskPredictor(FramePredictor):
                                                               orig_sizes=[(height, width)])
             results["detect"] = keep_scores(found, conf=conf)
         if "segment" in raw:  # not the head's postprocess: its class map is at the input size
-            results["segment"] = class_map(raw["segment"].float(), size=(height, width))
+            logits, input_size = raw["segment"].float(), tuple(batch.shape[-2:])
+            if self.maps_at_input and height > input_size[0] and width > input_size[1]:
+                results["segment"] = scale_up_map(class_map(logits, size=input_size), size=(height, width))
+            else:
+                results["segment"] = class_map(logits, size=(height, width))
         return results

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import torch
 
@@ -17,7 +18,8 @@ class SegmentPredictor(FramePredictor):
 
     The network sees the image scaled (longer side) to the input size and padded bottom/right, as
     in validation; the padding is cut off the logits, which are then resized to (H, W) before the
-    argmax, so odd sizes (97 x 131) and large images get a map pixel for pixel.
+    argmax, so odd sizes (97 x 131) and large images get a map pixel for pixel. With
+    `maps_at_input` (FramePredictor) a frame larger than the input gets the map at the input's scale.
     """
 
     def __init__(self, trained: TrainedModel, *, imgsz: int, device: torch.device, name: str | None = None) -> None:
@@ -34,16 +36,20 @@ class SegmentPredictor(FramePredictor):
         batch = self.batch(out["image"])
         logits = self.network.raw_outputs(batch).float()
         return {"segment": frame_class_map(logits, input_size=tuple(batch.shape[-2:]), content=(rows, columns),
-                                           size=(height, width))}
+                                           size=(height, width), at_input=self.maps_at_input)}
 
 
 def frame_class_map(logits: torch.Tensor, *, input_size: tuple[int, int], content: tuple[int, int],
-                    size: tuple[int, int]) -> np.ndarray:
+                    size: tuple[int, int], at_input: bool = False) -> np.ndarray:
     """Logits (1, K, h, w) of an input of `input_size` whose top-left `content` (rows, columns) is
     the frame scaled, the rest padding -> class map (H, W) = `size`. Logits at the input size are
     cut to the content, then resized. Logits on a coarser grid (loss_stride > 1) end within a cell
     of the padding, so the whole grid is resized to the frame's size plus its padding's, and the
-    padding cut off after: cutting the grid at the content's share would stretch the cells."""
+    padding cut off after: cutting the grid at the content's share would stretch the cells.
+    at_input: a frame larger than its content is mapped at the input's size, cut to the content
+    and scaled up by nearest neighbour (scale_up_map)."""
+    if at_input and size[0] > content[0] and size[1] > content[1]:
+        return scale_up_map(class_map(logits, size=input_size)[:content[0], :content[1]], size=size)
     if tuple(logits.shape[-2:]) == tuple(input_size):
         return class_map(logits[:, :, :content[0], :content[1]], size=size)
     padded = tuple(round(side * whole / part) for side, whole, part in zip(size, input_size, content))
@@ -60,3 +66,11 @@ def class_map(logits: torch.Tensor, *, size: tuple[int, int]) -> np.ndarray:
     # 8.5 against 8.5 on one), the same classes.
     resized = resize_bilinear(logits.contiguous(), size)[0]
     return resized.max(dim=0).indices.to(torch.uint8).cpu().numpy()
+
+
+def scale_up_map(class_map_: np.ndarray, *, size: tuple[int, int]) -> np.ndarray:
+    """A class map (h, w) uint8 scaled to `size` (H, W) by nearest neighbour, as TF DeepLab's export
+    scales its predictions to the image. For the live demo: on a 640 x 640 frame, the argmax at a
+    256 px input and this took a quarter of the time of resizing the logits to the frame and the
+    argmax there (docs/benchmarks.md); the classes differ only along boundaries."""
+    return cv2.resize(class_map_, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)

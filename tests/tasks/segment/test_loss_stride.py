@@ -2,6 +2,7 @@
 (and at a non-square frame's own size and place)."""
 
 import numpy as np
+import pytest
 import torch
 
 from mobilevision.heads.resize import resize_bilinear
@@ -48,17 +49,18 @@ def test_the_multitask_segmentation_head_takes_it_over():
     assert raw["segment"].shape == (2, 3, 8, 8)  # (64 - 1) // 8 + 1
 
 
-def test_a_non_square_frame_keeps_its_place_on_the_coarse_grid():
+@pytest.mark.parametrize("at_input", [False, True])
+def test_a_non_square_frame_keeps_its_place_on_the_coarse_grid(at_input):
     """A 480 x 640 frame fills the top 192 of 256 input rows. Input logits: class 1 from input row 96
     (frame row 240) down, class 2 in the padding. From the stride-4 grid the map must still turn at
     frame row 240 and hold no padding class (cutting the grid at 192/256 of its rows had stretched
-    the padding's cells into the frame)."""
+    the padding's cells into the frame). The same for the demo's map at the input's size."""
     rows = torch.arange(256)[:, None].expand(256, 256)
     labels = torch.where(rows >= 192, 2, (rows >= 96).long())
     logits = 10.0 * torch.nn.functional.one_hot(labels, 3).permute(2, 0, 1)[None].float()
     coarse = logits[:, :, ::4, ::4][:, :, :64, :64]  # the stride-4 grid's points
     for grid in (logits, coarse):
-        frame = frame_class_map(grid, input_size=(256, 256), content=(192, 256), size=(480, 640))
+        frame = frame_class_map(grid, input_size=(256, 256), content=(192, 256), size=(480, 640), at_input=at_input)
         assert frame.shape == (480, 640) and set(np.unique(frame)) == {0, 1}
         turn = int(np.argmax(frame[:, 320] == 1))
         assert abs(turn - 240) <= 6, turn  # within one 4 px cell at the frame's 2.5x scale
