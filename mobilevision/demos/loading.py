@@ -23,10 +23,9 @@ def load_predictors(weights: Sequence[str], *, runtime: str = "auto", imgsz: int
     each warmed up (warm_up). min_conf: the lowest detection score they will be asked for."""
     predictors = [load_predictor(spec, runtime=runtime, imgsz=imgsz, device=device, min_conf=min_conf, log=log)
                   for spec in weights]
-    for predictor in predictors:
-        predictor.maps_at_input = True  # drawn over the frame, not saved as a mask: the faster map
     names = [predictor.name for predictor in predictors]
     for index, predictor in enumerate(predictors):
+        predictor.maps_at_input = True  # drawn over the frame, not saved as a mask: the faster map
         if names.count(predictor.name) > 1:
             predictor.name = f"{predictor.name} #{index + 1}"
         warm_up(predictor)

@@ -9,7 +9,7 @@ from mobilevision.datasets.transforms import detection_transforms
 from mobilevision.tasks.base import TrainedModel
 from mobilevision.tasks.detect.predictor import keep_scores, skip_scores_below
 from mobilevision.tasks.predictor import FramePredictor
-from mobilevision.tasks.segment.predictor import class_map, scale_up_map
+from mobilevision.tasks.segment.predictor import frame_class_map
 
 # The validation pipeline is box-aware and wants its box fields; a frame comes without boxes.
 NO_BOXES = {"bboxes": np.zeros((0, 4), np.float32), "labels": np.zeros(0, np.int64), "flags": np.zeros(0, np.uint8)}
@@ -48,9 +48,8 @@ class MultiTaskPredictor(FramePredictor):
                                                               orig_sizes=[(height, width)])
             results["detect"] = keep_scores(found, conf=conf)
         if "segment" in raw:  # not the head's postprocess: its class map is at the input size
-            logits, input_size = raw["segment"].float(), tuple(batch.shape[-2:])
-            if self.maps_at_input and height > input_size[0] and width > input_size[1]:
-                results["segment"] = scale_up_map(class_map(logits, size=input_size), size=(height, width))
-            else:
-                results["segment"] = class_map(logits, size=(height, width))
+            # The whole (S, S) input is the frame: no padding to cut.
+            input_size = tuple(batch.shape[-2:])
+            results["segment"] = frame_class_map(raw["segment"].float(), input_size=input_size, content=input_size,
+                                                 size=(height, width), at_input=self.maps_at_input)
         return results
